@@ -1,11 +1,33 @@
+"""The ``hm`` command. Each command group lives in its own module with ``register(app)``."""
+
+from __future__ import annotations
+
+import importlib
+
 import typer
 
-app = typer.Typer(help="hm: human motion from video.", no_args_is_help=True)
+app = typer.Typer(
+    help="hm: human motion from video (2D keypoints -> 3D joints with HumMUSS).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Command modules, in help order. A module not written yet is skipped; a broken one raises.
+_COMMANDS = ("info", "lift", "detect", "render", "export", "train", "eval", "bench")
+
+for _name in _COMMANDS:
+    _mod = f"hmcli.cli.{_name}"
+    try:
+        importlib.import_module(_mod).register(app)
+    except ModuleNotFoundError as _e:
+        if _e.name != _mod:
+            raise
 
 
-@app.command()
-def version() -> None:
-    """Print the version."""
-    from hmcli import __version__
+def main() -> None:
+    app()
 
-    typer.echo(__version__)
+
+if __name__ == "__main__":
+    main()
