@@ -1,0 +1,188 @@
+"""HumMUSS: an attention-free spatio-temporal lifter built from gated diagonal SSM blocks.
+
+Each layer runs two streams over x (B, F, J, Dm): spatial -> temporal and temporal ->
+spatial, fused per token by learned softmax weights. The causal variant uses
+unidirectional temporal blocks (the spatial blocks stay bidirectional: all joints of a frame
+are available at once), which makes the whole network a recurrent model over frames:
+:class:`Streamer` runs it one frame at a time with O(1) time and memory per frame.
+
+Input is normalised 2D (x, y, confidence) from :class:`hmcli.skeleton.codec.PoseCodec`;
+output is 3D in model units (the codec turns it into metres). There are no positional
+encodings: order along joints and frames comes from the SSMs themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from hmcli.nn.gdssm import GDSSMBlock
+from hmcli.nn.registry import register_arch, register_preset
+from hmcli.nn.ssm import steps_from_timestamps
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class HumMUSSConfig:
+    dim: int = 256  # Dm
+    depth: int = 5  # spatio-temporal layers
+    state: int = 128  # N (N/2 complex pairs per channel)
+    rep_dim: int = 512  # Drep, the motion representation
+    k_spatial: int = 1  # SSM width Dm/k in spatial blocks
+    k_temporal: int = 2  # SSM width Dm/k in temporal blocks
+    expand: float = 2.5  # n (2.5 bidirectional, 3 causal in the paper)
+    causal: bool = False
+    num_joints: int = 17
+    in_dim: int = 3  # x, y, confidence
+    out_dim: int = 3
+    fps: float = 30.0  # frame rate the model is trained at (Δ multiplier 1)
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+
+
+class STLayer(nn.Module):
+    def __init__(self, cfg: HumMUSSConfig):
+        super().__init__()
+
+        def block(axis: str) -> GDSSMBlock:
+            temporal = axis == "frames"
+            return GDSSMBlock(
+                cfg.dim,
+                cfg.expand,
+                cfg.k_temporal if temporal else cfg.k_spatial,
+                cfg.state,
+                bidirectional=not (temporal and cfg.causal),
+                axis=axis,
+                dt_min=cfg.dt_min,
+                dt_max=cfg.dt_max,
+            )
+
+        self.st_spatial, self.st_temporal = block("joints"), block("frames")
+        self.ts_temporal, self.ts_spatial = block("frames"), block("joints")
+        self.fuse = nn.Linear(2 * cfg.dim, 2)
+
+    def _mix(self, a: Tensor, b: Tensor) -> Tensor:
+        w = torch.softmax(self.fuse(torch.cat([a, b], dim=-1)), dim=-1)  # (..., 2)
+        return w[..., :1] * a + w[..., 1:] * b
+
+    def forward(self, x: Tensor, dt_scale=1.0, steps=None, mode: str | None = None) -> Tensor:
+        """x: (B, F, J, Dm) -> (B, F, J, Dm)."""
+        jm = None if mode is None else ("matrix" if mode in ("fft", "scan") else mode)
+        a = self.st_temporal(self.st_spatial(x, mode=jm), dt_scale, steps, mode)  # (B, F, J, Dm)
+        b = self.ts_spatial(self.ts_temporal(x, dt_scale, steps, mode), mode=jm)  # (B, F, J, Dm)
+        return self._mix(a, b)
+
+
+class HumMUSS(nn.Module):
+    def __init__(self, cfg: HumMUSSConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Linear(cfg.in_dim, cfg.dim)
+        self.layers = nn.ModuleList(STLayer(cfg) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.rep = nn.Linear(cfg.dim, cfg.rep_dim)
+        self.head = nn.Linear(cfg.rep_dim, cfg.out_dim)
+
+    @property
+    def causal(self) -> bool:
+        return self.cfg.causal
+
+    def represent(self, x: Tensor, dt_scale: float | Tensor = 1.0, steps: Tensor | None = None, mode: str | None = None) -> Tensor:
+        """x: (B, F, J, in_dim) -> motion representation (B, F, J, Drep).
+
+        dt_scale: Δ multiplier (float or (B,)): 2.0 for a 15 fps input to a 30 fps model.
+        steps: per-frame Δ multipliers (F,) or (B, F) for irregular timing (see
+        :func:`hmcli.nn.ssm.steps_from_timestamps`)."""
+        h = self.embed(x)  # (B, F, J, Dm)
+        for layer in self.layers:
+            h = layer(h, dt_scale, steps, mode)
+        return self.rep(self.norm(h))  # (B, F, J, Drep)
+
+    def forward(self, x: Tensor, dt_scale: float | Tensor = 1.0, steps: Tensor | None = None, mode: str | None = None) -> Tensor:
+        """x: (B, F, J, in_dim) -> (B, F, J, 3) in model units."""
+        return self.head(self.represent(x, dt_scale, steps, mode))
+
+    def dt_scale_for(self, fps: float) -> float:
+        """Δ multiplier for input at ``fps`` frames per second."""
+        return self.cfg.fps / float(fps)
+
+    def steps_for(self, timestamps: Tensor) -> Tensor:
+        return steps_from_timestamps(timestamps, self.cfg.fps)
+
+
+class Streamer:
+    """Frame-by-frame inference of a causal HumMUSS with constant time and memory per frame.
+
+    Holds, for every layer, the complex state of its two temporal SSMs: (B, J, H, N2) each.
+    ``step(frame, dt)`` takes one frame (B, J, in_dim) and the seconds since the previous
+    frame and returns that frame's 3D pose (B, J, 3). With ``dt=None`` the step is the
+    nominal one: the model's training period times ``dt_scale`` (e.g. ``dt_scale=2`` for a
+    15 fps stream into a 30 fps model).
+    """
+
+    def __init__(self, model: HumMUSS, dt_scale: float = 1.0):
+        if not model.causal:
+            raise ValueError("streaming needs a causal model (config causal=True)")
+        self.model = model.eval()
+        self.dt_scale = float(dt_scale)
+        self.states: list[list[Tensor]] | None = None
+        with torch.no_grad():
+            self._nominal = [
+                [blk.ssm_f.discrete(self.dt_scale) for blk in (layer.st_temporal, layer.ts_temporal)]
+                for layer in model.layers
+            ]
+            # Dense joint operators, computed once: (H, J, J) per spatial SSM.
+            for layer in model.layers:
+                for blk in (layer.st_spatial, layer.ts_spatial):
+                    blk.ssm_f.conv_matrix(model.cfg.num_joints)
+                    blk.ssm_b.conv_matrix(model.cfg.num_joints, anti_causal=True)
+        self.frames = 0
+
+    def reset(self) -> None:
+        self.states, self.frames = None, 0
+
+    def state_bytes(self) -> int:
+        if self.states is None:
+            return 0
+        return sum(s.numel() * s.element_size() for pair in self.states for s in pair)
+
+    @torch.inference_mode()
+    def step(self, frame: Tensor, dt: float | None = None) -> Tensor:
+        """frame: (B, J, in_dim) -> (B, J, 3)."""
+        m = self.model
+        b, j = frame.shape[:2]
+        if self.states is None:
+            self.states = [
+                [layer.st_temporal.ssm_f.init_state((b, j), frame.device), layer.ts_temporal.ssm_f.init_state((b, j), frame.device)]
+                for layer in m.layers
+            ]
+        if dt is None:
+            coeffs = self._nominal
+        else:  # seconds since the previous frame, in training frame periods
+            scale = float(dt) * m.cfg.fps
+            coeffs = [[blk.ssm_f.discrete(scale) for blk in (layer.st_temporal, layer.ts_temporal)] for layer in m.layers]
+        h = m.embed(frame).unsqueeze(1)  # (B, 1, J, Dm)
+        for layer, st, (c1, c2) in zip(m.layers, self.states, coeffs):
+            a = layer.st_spatial(h)[:, 0]  # (B, J, Dm)
+            a, st[0] = layer.st_temporal.step(a, st[0], *c1)
+            t, st[1] = layer.ts_temporal.step(h[:, 0], st[1], *c2)
+            bb = layer.ts_spatial(t.unsqueeze(1))[:, 0]  # (B, J, Dm)
+            h = layer._mix(a, bb).unsqueeze(1)
+        self.frames += 1
+        return m.head(m.rep(m.norm(h[:, 0])))  # (B, J, 3)
+
+
+@register_arch("hummuss", HumMUSSConfig, "HumMUSS: two-stream gated diagonal SSM lifter (attention-free)")
+def build_hummuss(cfg: HumMUSSConfig) -> HumMUSS:
+    return HumMUSS(cfg)
+
+
+# Paper size (HumMUSS, CVPR 2024): Dm 256, 5 layers, N 128, Drep 512.
+register_preset("hummuss", "hummuss", expand=2.5, causal=False)
+register_preset("hummuss-causal", "hummuss", expand=3.0, causal=True)
+# CPU default: small enough to train on a laptop-class CPU and stream in ~ms per frame.
+register_preset("hummuss-small", "hummuss", dim=128, depth=4, state=32, rep_dim=256, expand=2.0, causal=False)
+register_preset("hummuss-small-causal", "hummuss", dim=128, depth=4, state=32, rep_dim=256, expand=2.0, causal=True)

@@ -1,0 +1,149 @@
+"""PoseCodec: the single place where pixels and metres become model units and back.
+
+Models never see pixels or metres. Every tensor going into or coming out of a
+lifter passes through a :class:`PoseCodec`, and the codec's settings are stored
+in checkpoints (``to_dict`` / ``from_dict``) so a model is always decoded with
+the convention it was trained with.
+
+Conventions (version 1)
+-----------------------
+2D input, pixels
+    x to the right, y down, origin at the top-left corner of the image, the
+    image spanning [0, w] x [0, h] (w = width, h = height).
+
+2D model units
+    ``u = (x - w/2) / s``, ``v = (y - h/2) / s`` with ``s = max(w, h) / 2``.
+    The image centre goes to (0, 0) and the longer image side to [-1, 1]; the
+    aspect ratio is kept, so the shorter side covers [-h/w, h/w] (landscape)
+    or [-w/h, w/h] (portrait). Encoded 2D is (..., J, 3) = (u, v, conf).
+
+Confidence
+    Passed through unchanged. A joint with confidence <= 0 is *missing*: its
+    (u, v) are set to exactly 0 so garbage coordinates of undetected joints
+    never reach the model. A joint whose pixel coordinates are not finite
+    (nan/inf) is also treated as missing: (u, v) = 0 and its confidence is
+    set to 0.
+
+3D
+    Camera axes: x right, y down, z forward (away from the camera).
+    Root-relative: joint 0 (the pelvis for h36m17) is subtracted, so the root
+    is always at the origin. ``model_units = metres / metres_per_unit``;
+    with the default ``metres_per_unit = 1.0`` one model unit is one metre.
+
+All methods accept numpy arrays or torch tensors and return the same kind
+(dtype and device are preserved for floating inputs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from hmcli.skeleton._array import Array, as_float_array, cast_like, cat, isfinite, where_or_zero
+from hmcli.skeleton.joints import JointSet, get_joint_set
+
+
+def _image_frame(width: float, height: float) -> tuple[float, float, float]:
+    """(centre x, centre y, scale s) for an image of the given size."""
+    w, h = float(width), float(height)
+    if not (w > 0 and h > 0 and math.isfinite(w) and math.isfinite(h)):
+        raise ValueError(f"image width and height must be positive, got {width}x{height}")
+    return w / 2.0, h / 2.0, max(w, h) / 2.0
+
+
+@dataclass(frozen=True)
+class PoseCodec:
+    """Normalisation between pixels / metres and model units (see module docstring).
+
+    joint_set:        name of the joint layout the model works in.
+    metres_per_unit:  metres represented by one 3D model unit.
+    """
+
+    VERSION: ClassVar[int] = 1
+
+    joint_set: str = "h36m17"
+    metres_per_unit: float = 1.0
+
+    def __post_init__(self) -> None:
+        get_joint_set(self.joint_set)  # raises for unknown names
+        m = float(self.metres_per_unit)
+        if not (m > 0 and math.isfinite(m)):
+            raise ValueError(f"metres_per_unit must be a positive finite number, got {self.metres_per_unit}")
+        object.__setattr__(self, "metres_per_unit", m)
+
+    @property
+    def joints(self) -> JointSet:
+        return get_joint_set(self.joint_set)
+
+    @property
+    def root(self) -> int:
+        """Index subtracted to make 3D root-relative (always joint 0 in version 1)."""
+        return 0
+
+    def _check(self, x: Array, channels: tuple[int, ...], what: str) -> Array:
+        x = as_float_array(x)
+        j = self.joints.num_joints
+        if x.ndim < 2 or x.shape[-2] != j or x.shape[-1] not in channels:
+            raise ValueError(f"{what}: expected (..., {j}, {'|'.join(map(str, channels))}), got {tuple(x.shape)}")
+        return x
+
+    # ----------------------------------------------------------------------------- 2D
+
+    def encode_2d(self, xy: Array, conf: Array, width: float, height: float) -> Array:
+        """Pixels (..., J, 2) + confidence (..., J) -> model input (..., J, 3) = (u, v, conf)."""
+        xy = self._check(xy, (2,), "encode_2d xy")
+        conf = cast_like(conf, xy)
+        if tuple(conf.shape) != tuple(xy.shape[:-1]):
+            raise ValueError(f"conf must have shape {tuple(xy.shape[:-1])}, got {tuple(conf.shape)}")
+        cx, cy, s = _image_frame(width, height)
+        uv = cat([(xy[..., 0:1] - cx) / s, (xy[..., 1:2] - cy) / s], axis=-1)  # (..., J, 2)
+        finite = isfinite(xy).all(-1)  # (..., J)
+        conf = where_or_zero(finite, conf)  # (..., J)
+        present = (conf > 0)[..., None]  # (..., J, 1)
+        uv = where_or_zero(present, uv)  # (..., J, 2)
+        return cat([uv, conf[..., None]], axis=-1)  # (..., J, 3)
+
+    def decode_2d(self, u: Array, width: float, height: float) -> Array:
+        """Model units (..., J, 2) -> pixels (..., J, 2).
+
+        A (..., J, 3) input is also accepted; channel 2 (confidence) is passed
+        through, so ``decode_2d(encode_2d(xy, conf, w, h), w, h)`` gives
+        (x, y, conf) back.
+        """
+        u = self._check(u, (2, 3), "decode_2d")
+        cx, cy, s = _image_frame(width, height)
+        xy = cat([u[..., 0:1] * s + cx, u[..., 1:2] * s + cy], axis=-1)  # (..., J, 2)
+        return cat([xy, u[..., 2:]], axis=-1) if u.shape[-1] == 3 else xy
+
+    # ----------------------------------------------------------------------------- 3D
+
+    def encode_3d(self, j3d_metres: Array) -> Array:
+        """Camera-space joints in metres (..., J, 3) -> root-relative model units (..., J, 3)."""
+        j = self._check(j3d_metres, (3,), "encode_3d")
+        r = self.root
+        return (j - j[..., r : r + 1, :]) / self.metres_per_unit  # (..., J, 3)
+
+    def decode_3d(self, y: Array) -> Array:
+        """Model output (..., J, 3) -> root-relative metres (..., J, 3)."""
+        y = self._check(y, (3,), "decode_3d")
+        r = self.root
+        return (y - y[..., r : r + 1, :]) * self.metres_per_unit  # (..., J, 3)
+
+    # ----------------------------------------------------------------------------- storage
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able description (stored in checkpoints)."""
+        return {"version": self.VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PoseCodec":
+        """Inverse of :meth:`to_dict`; rejects other versions and unknown keys."""
+        d = dict(d)
+        version = d.pop("version", None)
+        if version != cls.VERSION:
+            raise ValueError(f"unsupported PoseCodec version {version!r} (this code reads version {cls.VERSION})")
+        unknown = set(d) - {"joint_set", "metres_per_unit"}
+        if unknown:
+            raise ValueError(f"unknown PoseCodec fields: {sorted(unknown)}")
+        return cls(**d)

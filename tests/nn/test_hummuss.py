@@ -1,0 +1,115 @@
+import pytest
+import torch
+
+from hmcli.nn.hummuss import HumMUSS, HumMUSSConfig, Streamer
+from hmcli.nn.registry import build, count_parameters, make_config
+
+
+@pytest.mark.parametrize("name", ["hummuss", "hummuss-causal"])
+def test_paper_size_is_16m_parameters(name):
+    m = build(name)
+    assert abs(count_parameters(m) - 16e6) <= 1.6e6
+    assert m.cfg.dim == 256 and m.cfg.depth == 5 and m.cfg.state == 128 and m.cfg.rep_dim == 512
+
+
+def test_paper_expansions():
+    assert make_config("hummuss")[1].expand == 2.5
+    assert make_config("hummuss-causal")[1].expand == 3.0
+
+
+def test_shapes_and_representation():
+    m = build("hummuss-small").eval()
+    x = torch.randn(2, 9, 17, 3)
+    with torch.no_grad():
+        assert m(x).shape == (2, 9, 17, 3)
+        assert m.represent(x).shape == (2, 9, 17, m.cfg.rep_dim)
+
+
+def test_unknown_model_and_field_errors():
+    with pytest.raises(KeyError, match="unknown model"):
+        build("nope")
+    with pytest.raises(KeyError, match="unknown config field"):
+        build("hummuss-small", bogus=1)
+
+
+def test_causal_model_ignores_the_future():
+    torch.manual_seed(0)
+    m = build("hummuss-small-causal").eval()
+    x = torch.randn(1, 30, 17, 3)
+    x2 = x.clone()
+    x2[:, 20:] = torch.randn(1, 10, 17, 3)
+    with torch.no_grad():
+        assert torch.allclose(m(x)[:, :20], m(x2)[:, :20], atol=1e-5)
+
+
+def test_model_paths_agree():
+    torch.manual_seed(0)
+    m = HumMUSS(HumMUSSConfig(dim=32, depth=2, state=8, rep_dim=16)).eval()
+    x = torch.randn(2, 21, 17, 3)
+    with torch.no_grad():
+        y = m(x)
+        assert (y - m(x, mode="reference")).abs().max() < 1e-4
+        assert (y - m(x, mode="scan")).abs().max() < 1e-4
+        assert (y - m(x, steps=torch.ones(21))).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["hummuss-small-causal", "hummuss-causal"])
+def test_streaming_equals_offline_causal_forward(name):
+    torch.manual_seed(0)
+    m = build(name).eval()
+    x = torch.randn(1, 300, 17, 3)
+    with torch.no_grad():
+        y_off = m(x)
+    s = Streamer(m)
+    y_str = torch.stack([s.step(x[:, t]) for t in range(300)], dim=1)
+    assert (y_str - y_off).abs().max() <= 1e-4
+    assert s.frames == 300
+
+
+@pytest.mark.parametrize("name", ["hummuss-small-causal", "hummuss-causal"])
+def test_streaming_with_irregular_timestamps_equals_offline(name):
+    torch.manual_seed(1)
+    m = build(name).eval()
+    fps = m.cfg.fps
+    gaps = (torch.rand(299, dtype=torch.float64) * 2.5 + 0.5) / fps  # 12..90 fps, jittery
+    t = torch.cat([torch.zeros(1, dtype=torch.float64), gaps.cumsum(0)])
+    x = torch.randn(1, 300, 17, 3)
+    steps = m.steps_for(t).float()
+    with torch.no_grad():
+        y_off = m(x, steps=steps)
+    s = Streamer(m)
+    outs = [s.step(x[:, 0], dt=float(steps[0]) / fps)]
+    outs += [s.step(x[:, k], dt=float(t[k] - t[k - 1])) for k in range(1, 300)]
+    assert (torch.stack(outs, 1) - y_off).abs().max() <= 1e-4
+
+
+def test_streaming_state_is_constant_size_and_batched():
+    m = build("hummuss-small-causal").eval()
+    s = Streamer(m)
+    x = torch.randn(4, 17, 3)
+    s.step(x)
+    size = s.state_bytes()
+    for _ in range(20):
+        y = s.step(x)
+    assert y.shape == (4, 17, 3)
+    assert s.state_bytes() == size
+    cfg = m.cfg
+    expected = cfg.depth * 2 * 4 * 17 * (cfg.dim // cfg.k_temporal) * (cfg.state // 2) * 8  # complex64
+    assert size == expected
+    s.reset()
+    assert s.state_bytes() == 0 and s.frames == 0
+
+
+def test_streaming_rejects_bidirectional_model():
+    with pytest.raises(ValueError, match="causal"):
+        Streamer(build("hummuss-small"))
+
+
+def test_dt_scale_changes_temporal_dynamics_only():
+    torch.manual_seed(0)
+    m = build("hummuss-small").eval()
+    x = torch.randn(1, 16, 17, 3)
+    with torch.no_grad():
+        assert not torch.allclose(m(x), m(x, dt_scale=2.0), atol=1e-4)
+        # one frame: nothing to integrate over time except the first input weight
+    assert m.dt_scale_for(15.0) == 2.0 and m.dt_scale_for(60.0) == 0.5
