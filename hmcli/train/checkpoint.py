@@ -1,0 +1,178 @@
+"""Checkpoint files: weights + architecture config + codec + description of the training data.
+
+A checkpoint is a plain dict of tensors, strings, numbers, lists and dicts written with
+``torch.save`` and read back with ``torch.load(weights_only=True)``, so loading a file can
+never execute code. Layout::
+
+    {"format": "hm.checkpoint", "version": 1,
+     "arch": "hummuss", "config": {...}, "codec": {...},
+     "state_dict": {name: tensor}, "dtype": "float16" | "float32",
+     "meta": {"model_id": ..., "data": {...}, "train": {...}, "metrics": {...}}}
+
+Training checkpoints (``--resume``) add ``"train_state"`` with optimizer, scheduler, RNG and
+step; shipped checkpoints leave it out and may store weights in float16.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from hmcli.io.atomic import HMError
+from hmcli.nn.registry import build_from_config
+from hmcli.skeleton.codec import PoseCodec
+
+FORMAT = "hm.checkpoint"
+VERSION = 1
+
+
+class CheckpointError(HMError):
+    """A checkpoint file that is missing, corrupt, or of another format/version."""
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    arch: str
+    config: dict
+    codec: PoseCodec
+    meta: dict = field(default_factory=dict)
+    path: str | None = None
+    sha256: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        return str(self.meta.get("model_id") or (Path(self.path).stem if self.path else self.arch))
+
+
+def config_dict(model: nn.Module) -> dict:
+    return asdict(model.cfg)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    arch: str,
+    codec: PoseCodec,
+    meta: dict | None = None,
+    train_state: dict | None = None,
+    half: bool = False,
+) -> None:
+    """Write a checkpoint atomically (temp file + rename)."""
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    obj = {
+        "format": FORMAT,
+        "version": VERSION,
+        "arch": arch,
+        "config": config_dict(model),
+        "codec": codec.to_dict(),
+        "state_dict": sd,
+        "dtype": "float16" if half else "float32",
+        "meta": meta or {},
+    }
+    if train_state is not None:
+        obj["train_state"] = train_state
+    _atomic_torch_save(obj, Path(path))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Read and validate the raw checkpoint dict (weights_only: no code runs)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, pickle with forbidden globals, truncated file
+        raise CheckpointError(f"cannot read checkpoint {p}: {str(e).splitlines()[0][:200]}") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not an hm checkpoint")
+    if obj.get("version") != VERSION:
+        raise CheckpointError(
+            f"{p} has checkpoint version {obj.get('version')}, this hm reads version {VERSION}; "
+            "use a matching hm release"
+        )
+    return obj
+
+
+def load_checkpoint(path: str | os.PathLike) -> LoadedModel:
+    """Load a model for inference (eval mode, float32)."""
+    obj = read_checkpoint(path)
+    try:
+        model = build_from_config(obj["arch"], obj["config"])
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+        model.load_state_dict(sd)
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {path} does not match its architecture: {str(e).splitlines()[0][:200]}") from None
+    return LoadedModel(
+        model=model.eval(),
+        arch=obj["arch"],
+        config=obj["config"],
+        codec=PoseCodec.from_dict(obj["codec"]),
+        meta=obj.get("meta", {}),
+        path=str(path),
+        sha256=file_sha256(path),
+    )
+
+
+def models_dirs() -> list[Path]:
+    """Where shipped and user checkpoints are looked for: $HM_MODELS, the project's models/,
+    ./models."""
+    dirs = []
+    if os.environ.get("HM_MODELS"):
+        dirs.append(Path(os.environ["HM_MODELS"]))
+    dirs.append(Path(__file__).resolve().parents[2] / "models")
+    dirs.append(Path.cwd() / "models")
+    seen, out = set(), []
+    for d in dirs:
+        r = d.resolve()
+        if r not in seen and r.is_dir():
+            seen.add(r)
+            out.append(r)
+    return out
+
+
+def find_checkpoints() -> list[Path]:
+    return sorted({p for d in models_dirs() for p in d.glob("*.pt")})
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """A checkpoint path, or the name of one in the models directories (with or without .pt)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    for d in models_dirs():
+        for cand in (d / name_or_path, d / f"{name_or_path}.pt"):
+            if cand.is_file():
+                return cand
+    known = ", ".join(c.stem for c in find_checkpoints()) or "none found"
+    raise CheckpointError(f"model '{name_or_path}' not found (shipped models: {known})")
