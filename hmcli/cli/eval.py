@@ -1,0 +1,43 @@
+"""``hm eval``: held-out metrics of a checkpoint, optionally at other frame rates."""
+
+from __future__ import annotations
+
+import typer
+
+from hmcli.cli.common import cli_errors, echo_json, fail, EXIT_USAGE
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    @cli_errors
+    def eval_cmd(
+        model: str = typer.Argument(..., help="Checkpoint path or shipped model name."),
+        data: str = typer.Option("../shared/data/cmu-amc", help="Motion capture directory (CMU ASF/AMC layout)."),
+        split: str = typer.Option("test", help="Subject split: test, val or train."),
+        fps: float = typer.Option(None, help="Evaluate at this frame rate (default: the model's training rate)."),
+        subsample: int = typer.Option(None, help="Evaluate at training fps / k (real frames, every k-th)."),
+        no_dt_scale: bool = typer.Option(False, "--no-dt-scale", help="Do not scale Δ to the new frame rate."),
+        cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
+        seed: int = typer.Option(0, help="Seed of the evaluation cameras and corruption."),
+        per_action: bool = typer.Option(False, "--per-action", help="Show the per-action table."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
+        from hmcli.train.checkpoint import load_checkpoint, resolve_model
+        from hmcli.train.evaluate import EvalSetting, evaluate_model
+        from hmcli.train.metrics import markdown_table
+        from hmcli.train.trainer import load_split
+
+        if fps is not None and subsample is not None:
+            fail("give --fps or --subsample, not both", EXIT_USAGE)
+        lm = load_checkpoint(resolve_model(model))
+        train_fps = float(lm.config.get("fps", 30.0))
+        rate = fps if fps is not None else train_fps / (subsample or 1)
+        seqs = load_split(data, split)
+        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed))
+        out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, **rep.to_dict()}
+        if json_out:
+            echo_json(out)
+            return
+        name = f"{lm.model_id} @ {rate:g} fps" + ("" if not no_dt_scale else " (no Δ scaling)")
+        typer.echo(markdown_table({name: rep}, per_action=per_action))

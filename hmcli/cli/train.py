@@ -1,0 +1,56 @@
+"""``hm train``: train a lifter (single process, or multi-GPU/multi-node under torchrun)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hmcli.cli.common import cli_errors, echo_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings={"allow_extra_args": False})
+    @cli_errors
+    def train(
+        overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. steps=500 lr=3e-4 model.dim=64"),
+        config: Path = typer.Option(None, "--config", "-c", help="YAML or TOML config file."),
+        model: str = typer.Option(None, "--model", "--arch", help="Preset or architecture (hm info lists them)."),
+        task: str = typer.Option(None, help="Training task: pose3d."),
+        data: str = typer.Option(None, help="Motion capture directory (CMU ASF/AMC layout)."),
+        out: str = typer.Option(None, "--out", "-o", help="Run directory (config, metrics.jsonl, checkpoints)."),
+        steps: int = typer.Option(None, help="Optimisation steps."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Train a 2D->3D lifter. Defaults < --config file < options < key=value overrides.
+
+        Multi-GPU / multi-node: torchrun --nproc-per-node 4 -m hmcli.cli.main train ..."""
+        from hmcli.train.config import resolve_config
+        from hmcli.train.trainer import train as run
+
+        cfg = resolve_config(config, overrides, model=model, task=task, data=data, out=out, steps=steps)
+        if quiet:
+            summary = run(cfg, resume=resume)
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            cols = (TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("val {task.fields[val]}"),
+                    TimeElapsedColumn(), TimeRemainingColumn())
+            with Progress(*cols, transient=False) as prog:
+                tid = prog.add_task("train", total=cfg.steps, loss=float("nan"), val="-")
+                state = {"val": "-"}
+
+                def on_step(info):
+                    if info.val_mpjpe is not None:
+                        state["val"] = f"{info.val_mpjpe:.1f} mm"
+                    prog.update(tid, completed=info.step, loss=info.loss, val=state["val"])
+
+                summary = run(cfg, resume=resume, on_step=on_step)
+        if json_out:
+            echo_json(summary)
+        else:
+            typer.echo(f"done: {summary['steps']} steps in {summary['time_s']:.0f} s; best val MPJPE "
+                       f"{summary['best_val_mpjpe_mm']:.1f} mm; checkpoints in {summary['out']}")

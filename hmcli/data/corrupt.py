@@ -1,0 +1,182 @@
+"""Detector-like corruption of clean 2D keypoints (pixels), fully driven by a Generator.
+
+Steps (``corrupt``), all scaled by the person's per-frame bounding-box diagonal
+``diag`` (of the clean keypoints):
+
+1. Jitter: per-clip ``s ~ U(sigma_frac)``; per joint-frame noise with std
+   ``s * diag * joint_scale[j]`` per axis, a mix of white noise and an AR(1) process
+   (``jitter_corr`` of the variance, coefficient ``jitter_rho``) so errors drift
+   slowly like a real detector's.
+2. Left/right swaps (17-joint H36M layout only): each frame with ``swap_prob`` has all
+   left/right joint pairs exchanged.
+3. Outliers: each joint-frame with ``outlier_prob`` is displaced in a random direction
+   by ``U(outlier_frac) * diag``.
+4. Confidence from the resulting error ``e``:
+   ``clip(1 - e / (conf_err_scale * diag) + N(0, conf_noise), conf_min, 1)``.
+5. Masks (confidence 0): independent joint-frames with ``mask_prob``; per-joint
+   dropout runs covering about ``dropout_fraction`` of joint-frames (run length
+   geometric, mean ``dropout_mean_len``); whole-frame misses (runs, about
+   ``frame_drop_fraction`` of frames); and, when the image size is given, joints outside
+   the image.  Together the defaults mask ~15 % of joint-frames.  Masked coordinates
+   keep their corrupted value (``masked_xy='keep'``) or are set to 0 (``'zero'``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Relative jitter per H36M-17 joint: hips/pelvis/spine are ill-defined on images,
+# the nose is sharp, wrists move fast.
+H36M17_JOINT_SIGMA: tuple[float, ...] = (
+    1.2, 1.3, 1.0, 1.0, 1.3, 1.0, 1.0, 1.5, 1.0, 0.6, 0.8, 0.9, 1.0, 1.2, 0.9, 1.0, 1.2,
+)
+# (left, right) index pairs in H36M-17.
+H36M17_LR_PAIRS: tuple[tuple[int, int], ...] = ((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16))
+
+
+@dataclass(frozen=True)
+class CorruptionConfig:
+    sigma_frac: tuple[float, float] = (0.01, 0.03)
+    jitter_corr: float = 0.5
+    jitter_rho: float = 0.8
+    joint_sigma: tuple[float, ...] | None = H36M17_JOINT_SIGMA
+    swap_prob: float = 0.005
+    outlier_prob: float = 0.02
+    outlier_frac: tuple[float, float] = (0.10, 0.30)
+    conf_err_scale: float = 0.15
+    conf_noise: float = 0.05
+    conf_min: float = 0.05
+    mask_prob: float = 0.09
+    dropout_fraction: float = 0.05
+    dropout_mean_len: float = 10.0
+    frame_drop_fraction: float = 0.015
+    frame_drop_mean_len: float = 5.0
+    mask_outside_image: bool = True
+    masked_xy: str = "keep"
+
+
+def bbox_diagonal(xy: np.ndarray) -> np.ndarray:
+    """Per-frame bounding-box diagonal of (F, J, 2) keypoints (nan ignored) -> (F,).
+
+    Frames without any finite joint get the median diagonal of the others (1 if none).
+    """
+    x = np.asarray(xy, dtype=np.float64)
+    finite = np.isfinite(x).all(axis=-1, keepdims=True)  # (F, J, 1)
+    hi = np.where(finite, x, -np.inf).max(axis=1)  # (F, 2)
+    lo = np.where(finite, x, np.inf).min(axis=1)  # (F, 2)
+    with np.errstate(invalid="ignore"):
+        span = hi - lo  # (F, 2); nan/-inf where a frame has no finite joint
+    diag = np.linalg.norm(span, axis=-1)  # (F,)
+    bad = ~np.isfinite(diag) | (diag <= 0)
+    if bad.all():
+        return np.ones_like(diag)
+    diag[bad] = np.median(diag[~bad])
+    return diag
+
+
+def _runs_mask(rng: np.random.Generator, shape: tuple[int, int], fraction: float,
+               mean_len: float, whole_frame: bool) -> np.ndarray:
+    """Boolean (F, J) mask of random runs along time covering about ``fraction``."""
+    f, j = shape
+    mask = np.zeros((f, j), dtype=bool)
+    if fraction <= 0 or f == 0:
+        return mask
+    lanes = 1 if whole_frame else j
+    n = int(rng.poisson(fraction * f * lanes / max(mean_len, 1.0)))
+    starts = rng.integers(0, f, size=n)
+    lengths = rng.geometric(1.0 / max(mean_len, 1.0), size=n)
+    which = rng.integers(0, lanes, size=n)
+    for s, ln, w in zip(starts, lengths, which):
+        if whole_frame:
+            mask[s:s + ln, :] = True
+        else:
+            mask[s:s + ln, w] = True
+    return mask
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float) -> np.ndarray:
+    """Unit-variance AR(1) noise along axis 0: (F, ...)."""
+    n = rng.standard_normal(shape)
+    out = np.empty_like(n)
+    if shape[0] == 0:
+        return out
+    out[0] = n[0]
+    k = np.sqrt(max(1.0 - rho * rho, 0.0))
+    for i in range(1, shape[0]):
+        out[i] = rho * out[i - 1] + k * n[i]
+    return out
+
+
+def corrupt(
+    xy: np.ndarray,
+    rng: np.random.Generator,
+    config: CorruptionConfig = CorruptionConfig(),
+    width: int | None = None,
+    height: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corrupt clean keypoints like a 2D detector would (steps in the module docstring).
+
+    xy: (F, J, 2) clean pixels (nan = not projectable, always masked).
+    Returns (xy (F, J, 2) float32, conf (F, J) float32 in [0, 1], 0 = masked).
+    """
+    clean = np.asarray(xy, dtype=np.float64)
+    if clean.ndim != 3 or clean.shape[-1] != 2:
+        raise ValueError(f"xy must be (F, J, 2), got {clean.shape}")
+    f, j, _ = clean.shape
+    cfg = config
+    diag = bbox_diagonal(clean)  # (F,)
+    if cfg.joint_sigma is not None and len(cfg.joint_sigma) == j:
+        jscale = np.asarray(cfg.joint_sigma, dtype=np.float64)
+    else:
+        jscale = np.ones(j)
+
+    # 1. jitter
+    s = float(rng.uniform(*cfg.sigma_frac))
+    c = float(np.clip(cfg.jitter_corr, 0.0, 1.0))
+    noise = np.sqrt(1.0 - c) * rng.standard_normal((f, j, 2)) + np.sqrt(c) * _ar1(rng, (f, j, 2), cfg.jitter_rho)
+    sigma = s * diag[:, None] * jscale[None, :]  # (F, J)
+    out = clean + noise * sigma[..., None]  # (F, J, 2)
+
+    # 2. left/right swaps
+    if j == 17 and cfg.swap_prob > 0:
+        swap = rng.random(f) < cfg.swap_prob  # (F,)
+        if swap.any():
+            li = np.array([p[0] for p in H36M17_LR_PAIRS])
+            ri = np.array([p[1] for p in H36M17_LR_PAIRS])
+            left = out[swap][:, li].copy()
+            tmp = out[swap]
+            tmp[:, li] = tmp[:, ri]
+            tmp[:, ri] = left
+            out[swap] = tmp
+
+    # 3. outliers
+    is_out = rng.random((f, j)) < cfg.outlier_prob  # (F, J)
+    ang = rng.uniform(0.0, 2.0 * np.pi, size=(f, j))
+    mag = rng.uniform(*cfg.outlier_frac, size=(f, j)) * diag[:, None]
+    disp = np.stack([np.cos(ang), np.sin(ang)], axis=-1) * mag[..., None]
+    out = out + np.where(is_out[..., None], disp, 0.0)
+
+    # 4. confidence from error
+    err = np.linalg.norm(out - clean, axis=-1)  # (F, J)
+    conf = 1.0 - err / (cfg.conf_err_scale * diag[:, None]) + rng.normal(0.0, cfg.conf_noise, (f, j))
+    conf = np.clip(conf, cfg.conf_min, 1.0)
+
+    # 5. masks
+    masked = rng.random((f, j)) < cfg.mask_prob
+    masked |= _runs_mask(rng, (f, j), cfg.dropout_fraction, cfg.dropout_mean_len, False)
+    masked |= _runs_mask(rng, (f, j), cfg.frame_drop_fraction, cfg.frame_drop_mean_len, True)
+    bad = ~np.isfinite(out).all(axis=-1)
+    masked |= bad
+    if cfg.mask_outside_image and width is not None and height is not None:
+        with np.errstate(invalid="ignore"):
+            outside = (out[..., 0] < 0) | (out[..., 0] >= width) | (out[..., 1] < 0) | (out[..., 1] >= height)
+        masked |= outside
+    conf[masked] = 0.0
+    out[bad] = 0.0
+    if cfg.masked_xy == "zero":
+        out[masked] = 0.0
+    elif cfg.masked_xy != "keep":
+        raise ValueError(f"masked_xy must be 'keep' or 'zero', got {cfg.masked_xy!r}")
+    return out.astype(np.float32), conf.astype(np.float32)

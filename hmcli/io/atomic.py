@@ -1,0 +1,106 @@
+"""User-facing error type and crash-safe file writing.
+
+``HMError`` is the one exception the CLI catches and prints as a single line
+(no traceback): raise it for anything the user can fix (bad path, wrong file
+type, missing optional dependency).
+
+``atomic_write`` makes sure a half-written output file never replaces a good
+one: data goes to a temporary file in the destination directory, is flushed
+and fsync'ed, and is moved over the destination with ``os.replace`` only when
+the ``with`` block finishes without an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["HMError", "atomic_write"]
+
+
+class HMError(Exception):
+    """An error with a one-line message meant for the user (no traceback)."""
+
+    def __init__(self, message: str) -> None:
+        # Keep the message on one line whatever the caller passed in.
+        super().__init__(" ".join(str(message).split()))
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str | None = None) -> Iterator:
+    """Write ``path`` atomically.
+
+    Without ``mode`` the context yields the temporary file's path (a ``Path``), for
+    libraries that open files themselves (``h5py.File(tmp, "w")``, ...); note that
+    ``np.savez(tmp)`` would append ``.npz`` to the name, so give NumPy an open file
+    (``atomic_write(out, "wb")``). With ``mode`` ("w", "wb", ...) it yields an open file
+    object instead::
+
+        with atomic_write(out, "w") as f:
+            json.dump(obj, f)
+
+        with atomic_write(out) as tmp:
+            with h5py.File(tmp, "w") as h5:
+                ...
+
+    On success the temporary file is fsync'ed and renamed over ``path``; on any
+    exception it is deleted and ``path`` is left untouched.
+    """
+    if mode is not None and ("w" not in mode or any(c in mode for c in "rax")):
+        raise ValueError(f"atomic_write needs a 'w' mode ('w', 'wb', 'w+b', ...), got {mode!r}")
+    dest = Path(path)
+    directory = dest.parent if str(dest.parent) else Path(".")
+    if not directory.is_dir():
+        raise HMError(f"output directory does not exist: {directory}")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        if mode is None:
+            os.close(fd)
+            fd = -1
+            yield tmp
+        else:
+            f = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+            fd = -1
+            with f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+        if mode is None:
+            # The caller's library has closed the file; flush it to disk.
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        if dest.exists():
+            # Keep the permission bits of the file being replaced.
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, dest.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, dest)
+        _fsync_dir(directory)
+    except BaseException:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

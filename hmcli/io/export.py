@@ -1,0 +1,95 @@
+"""``hm export``: write a lifted result as BVH, CSV, JSON or HDF5.
+
+CSV layout (long format, one row per frame and joint, with a header line)::
+
+    frame,t,joint,x,y,z
+    0,0.000000,pelvis,0.0000,0.0000,0.0000
+    0,0.000000,right_hip,-0.1301,0.0123,0.0210
+    ...
+
+``frame`` is the frame index, ``t`` seconds from the start of the video, ``joint`` the
+H36M joint name; x, y, z are metres, root-relative (pelvis at 0) in camera axes (x right,
+y down, z forward), rounded to 0.1 mm. Missing values are empty fields.
+
+BVH: see :mod:`hmcli.io.bvh` (Y-up, centimetres). JSON: :mod:`hmcli.io.jsonio`.
+HDF5: :mod:`hmcli.io.h5`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hmcli.io.atomic import HMError, atomic_write
+from hmcli.skeleton import H36M17
+from hmcli.types import Pose3DResult
+
+__all__ = ["FORMATS", "export", "export_csv", "format_from_path"]
+
+FORMATS = ("bvh", "csv", "json", "h5")
+_SUFFIXES = {".bvh": "bvh", ".csv": "csv", ".json": "json", ".h5": "h5", ".hdf5": "h5"}
+CSV_COLUMNS = ("frame", "t", "joint", "x", "y", "z")
+
+
+def _cell(v: float, decimals: int) -> str:
+    return f"{v:.{decimals}f}" if math.isfinite(v) else ""
+
+
+def export_csv(path: str | os.PathLike, result: Pose3DResult) -> None:
+    """Write the 3D joints as long-format CSV (see the module docstring), atomically."""
+    j3 = np.asarray(result.joints3d, np.float64)
+    ts = np.asarray(result.kpts2d.timestamps, np.float64)
+    names = H36M17.joints
+    if j3.ndim != 3 or j3.shape[1:] != (len(names), 3) or j3.shape[0] != ts.shape[0]:
+        raise ValueError(f"joints3d must be ({ts.shape[0]}, {len(names)}, 3), got {j3.shape}")
+    with atomic_write(path, "w") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for i in range(j3.shape[0]):
+            t = _cell(float(ts[i]), 6)
+            for k, name in enumerate(names):
+                x, y, z = j3[i, k]
+                w.writerow((i, t, name, _cell(x, 4), _cell(y, 4), _cell(z, 4)))
+
+
+def format_from_path(path: str | os.PathLike) -> str:
+    """Export format implied by the file suffix; HMError if there is none."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise HMError(
+            f"cannot tell the export format from {Path(path).name!r}; use a .bvh, .csv, .json or .h5 "
+            f"name or give the format explicitly ({', '.join(FORMATS)})"
+        )
+    return _SUFFIXES[suffix]
+
+
+def export(result: Pose3DResult, path: str | os.PathLike, fmt: str | None = None) -> str:
+    """Write ``result`` to ``path`` as ``fmt`` (bvh, csv, json or h5; None: from the suffix).
+
+    Returns the format used. Unknown formats raise HMError.
+    """
+    fmt = format_from_path(path) if fmt is None else str(fmt).lower().lstrip(".")
+    if fmt == "hdf5":
+        fmt = "h5"
+    if fmt == "bvh":
+        from hmcli.io.bvh import write_bvh
+
+        fps = result.kpts2d.fps
+        write_bvh(path, result.joints3d, fps if math.isfinite(fps) and fps > 0 else 30.0)
+    elif fmt == "csv":
+        export_csv(path, result)
+    elif fmt == "json":
+        from hmcli.io.jsonio import write_result_json
+
+        write_result_json(path, result)
+    elif fmt == "h5":
+        from hmcli.io.h5 import write_result
+
+        write_result(path, result)
+    else:
+        raise HMError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    return fmt

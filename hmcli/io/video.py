@@ -1,0 +1,192 @@
+"""Reading videos (files or webcams) frame by frame with OpenCV.
+
+Every problem a user can cause (wrong path, a file that is not a video, an
+empty or corrupt file, a webcam that does not open) raises ``HMError`` with a
+one-line message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Library code prints nothing: silence FFmpeg's own log lines ("moov atom not found")
+# unless the user asked for them. Read by OpenCV when FFmpeg is first used.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hmcli.io.atomic import HMError
+
+__all__ = ["VideoInfo", "probe_video", "iter_frames", "sha256_file", "DEFAULT_FPS"]
+
+# Used when a container (or camera) reports no usable frame rate.
+DEFAULT_FPS = 30.0
+
+Source = str | os.PathLike | int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    duration: float  # seconds, num_frames / fps
+
+
+def _is_camera(source: Source) -> bool:
+    if isinstance(source, bool):
+        return False
+    if isinstance(source, int):
+        return True
+    # "0" means camera 0 unless a file of that name exists.
+    return isinstance(source, str) and source.isdigit() and not os.path.exists(source)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise HMError(f"video file not found: {path}")
+    if path.is_dir():
+        raise HMError(f"expected a video file, got a directory: {path}")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise HMError(f"cannot read video file {path}: {e.strerror or e}") from None
+    if size == 0:
+        raise HMError(f"video file is empty (0 bytes): {path}")
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's WARN lines while opening (failures become HMError instead)."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    old = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        log.setLogLevel(old)
+
+
+def _open(source: Source) -> tuple[cv2.VideoCapture, str]:
+    """Open a capture; returns it with a display name. Raises HMError."""
+    if _is_camera(source):
+        index = int(source)
+        with _quiet_opencv():
+            cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap.release()
+            raise HMError(f"cannot open camera {index} (is it connected and not in use?)")
+        return cap, f"camera {index}"
+    path = Path(source)
+    _check_file(path)
+    # Force the FFmpeg backend: other backends would read '%d' in a name as an
+    # image-sequence pattern.
+    with _quiet_opencv():
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        cap.release()
+        raise HMError(f"not a readable video file (unknown format or corrupt): {path}")
+    return cap, str(path)
+
+
+def _valid_fps(value: float) -> float | None:
+    return float(value) if math.isfinite(value) and 0.0 < value < 1000.0 else None
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Size, frame rate and frame count of a video file.
+
+    The frame count comes from the container when it gives one, otherwise the
+    frames are counted by decoding. Raises ``HMError`` for a missing file, a file
+    that is not a video, or a video with no decodable frame.
+    """
+    if _is_camera(path):
+        raise HMError("probe_video needs a video file, not a camera index")
+    cap, name = _open(path)
+    try:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise HMError(f"video has no readable frames (empty or corrupt): {name}")
+        height, width = frame.shape[:2]
+        fps = _valid_fps(cap.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if n <= 0:
+            n = 1
+            while cap.grab():
+                n += 1
+    finally:
+        cap.release()
+    return VideoInfo(width=int(width), height=int(height), fps=fps, num_frames=n, duration=n / fps)
+
+
+def iter_frames(
+    source: Source, max_frames: int | None = None
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield ``(index, timestamp_seconds, frame_bgr)`` for each decoded frame.
+
+    ``source`` is a video path or a webcam index (an int, or a string of digits).
+    File timestamps come from the container (``CAP_PROP_POS_MSEC``); when it
+    gives none, or one that does not increase, the frame gets the previous
+    timestamp plus one frame period (so a file without timestamps yields
+    ``index / fps``). Camera timestamps are wall-clock seconds since the first
+    frame. Decoding stops at ``max_frames``, at the end of the file, or at the
+    first frame that cannot be decoded (a truncated file yields what it has).
+    Raises ``HMError`` if not even the first frame can be decoded.
+    """
+    camera = _is_camera(source)
+    cap, name = _open(source)
+    try:
+        fps = _valid_fps(cap.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS
+        period = 1.0 / fps
+        last_t = -math.inf
+        t0 = None
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                if index == 0:
+                    what = "camera gave no frame" if camera else "video has no readable frames (empty or corrupt)"
+                    raise HMError(f"{what}: {name}")
+                break
+            if camera:
+                now = time.monotonic()
+                if t0 is None:
+                    t0 = now
+                t = now - t0
+            else:
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if not math.isfinite(t) or t <= last_t or (index > 0 and t == 0.0):
+                    t = 0.0 if index == 0 else last_t + period
+            last_t = t
+            yield index, float(t), frame
+            index += 1
+    finally:
+        cap.release()
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(chunk_size):
+                h.update(block)
+    except FileNotFoundError:
+        raise HMError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise HMError(f"expected a file, got a directory: {path}") from None
+    return h.hexdigest()

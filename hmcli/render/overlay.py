@@ -1,0 +1,264 @@
+"""Side-by-side preview video: 2D skeleton over the video frame | 3D skeleton view.
+
+Left half: the (resized to the result's width x height) video frame with the 2D keypoints
+the lifter saw; joints and bones are coloured by side (left: blue, right: orange,
+centre: green) and fade towards grey as their confidence drops (joints with confidence
+below 0.05 are not drawn); frames without a person get a red "no person" tag.
+
+Right half: a square panel (as tall as the video) with the 3D joints, drawn with OpenCV
+from a fixed oblique orthographic camera (30 degrees around the vertical axis, 20 degrees
+from above) over a 0.5 m ground grid. The skeleton is shown root-relative, 2.4 m tall
+view; the ground sits at the median lowest-ankle height of the sequence (0.9 m below the
+pelvis when unknown). Bones are painted far-to-near.
+
+The output is always an MP4 container (``mp4v``), written atomically; odd frame sizes are
+padded by one black pixel row/column (MPEG-4 needs even sizes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hmcli.io.atomic import HMError, atomic_write
+from hmcli.skeleton import H36M17, JointSet, get_joint_set
+from hmcli.types import Pose3DResult
+
+__all__ = ["OverlayRenderer", "render_overlay", "panel_width"]
+
+# BGR colours
+LEFT = (235, 140, 40)
+RIGHT = (30, 140, 255)
+CENTRE = (90, 210, 90)
+GREY = np.array((128.0, 128.0, 128.0))
+PANEL_BG = (28, 28, 28)
+GRID = (70, 70, 70)
+MIN_CONF = 0.05
+DEFAULT_FLOOR_M = 0.9
+VIEW_HEIGHT_M = 2.4
+
+
+def panel_width(height: int) -> int:
+    """Width of the 3D panel for a video of this height (square panel)."""
+    return int(height)
+
+
+def _side_colours(js: JointSet | None, n: int) -> np.ndarray:
+    col = np.tile(np.array(CENTRE, np.float64), (n, 1))
+    if js is not None and js.num_joints == n:
+        col[list(js.left)] = LEFT
+        col[list(js.right)] = RIGHT
+    return col
+
+
+def _edges(js: JointSet | None, n: int) -> list[tuple[int, int]]:
+    return list(js.edges) if js is not None and js.num_joints == n else []
+
+
+def _tag(img: np.ndarray, text: str, org: tuple[int, int], scale: float, bg: tuple[int, int, int]) -> None:
+    th = max(1, int(round(scale * 2)))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    x, y = org
+    pad = max(2, int(4 * scale))
+    cv2.rectangle(img, (x, y), (x + w + 2 * pad, y + h + base + 2 * pad), bg, -1)
+    cv2.putText(img, text, (x + pad, y + pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), th, cv2.LINE_AA)
+
+
+class OverlayRenderer:
+    """Composes preview frames; usable per frame (e.g. for a live window) or via :func:`render_overlay`.
+
+    width, height: size of the video frames (and of the 2D keypoint pixel space).
+    joint_set: layout of the 2D keypoints. floor_m: ground height below the pelvis
+    (camera y, metres) for the 3D panel.
+    """
+
+    def __init__(self, width: int, height: int, joint_set: str | JointSet, floor_m: float = DEFAULT_FLOOR_M) -> None:
+        self.width, self.height = int(width), int(height)
+        if self.width <= 0 or self.height <= 0:
+            raise HMError(f"invalid frame size {width}x{height}")
+        try:
+            self.js2d: JointSet | None = get_joint_set(joint_set)
+        except ValueError:
+            self.js2d = None
+        self.panel = panel_width(self.height)
+        self.out_w = self.width + self.panel + (self.width + self.panel) % 2
+        self.out_h = self.height + self.height % 2
+        size = min(self.width, self.height)
+        self.thick = max(1, int(round(size / 220)))
+        self.radius = self.thick + 2
+        self.font = max(0.35, size / 900)
+        # 3D view: orthographic, rotate about the vertical (camera y) axis, then tilt from above.
+        az, el = math.radians(30.0), math.radians(20.0)
+        ry = np.array([[math.cos(az), 0, math.sin(az)], [0, 1, 0], [-math.sin(az), 0, math.cos(az)]])
+        rx = np.array([[1, 0, 0], [0, math.cos(el), -math.sin(el)], [0, math.sin(el), math.cos(el)]])
+        self.view = rx @ ry
+        self.scale3d = self.panel / VIEW_HEIGHT_M
+        self.centre3d = np.array([self.panel / 2.0, self.panel * 0.45])
+        self.floor = float(floor_m) if math.isfinite(floor_m) else DEFAULT_FLOOR_M
+        self._grid = self._draw_grid()
+
+    # ---------------------------------------------------------------- 3D panel
+
+    def _project(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = pts @ self.view.T
+        uv = v[..., :2] * self.scale3d + self.centre3d
+        return uv, v[..., 2]
+
+    def _draw_grid(self) -> np.ndarray:
+        img = np.empty((self.panel, self.panel, 3), np.uint8)
+        img[:] = PANEL_BG
+        ticks = np.arange(-1.5, 1.5001, 0.5)
+        for t in ticks:
+            for a, b in (((t, -1.5), (t, 1.5)), ((-1.5, t), (1.5, t))):
+                seg = np.array([[a[0], self.floor, a[1]], [b[0], self.floor, b[1]]])
+                uv, _ = self._project(seg)
+                p, q = np.round(uv).astype(int)
+                cv2.line(img, tuple(int(x) for x in p), tuple(int(x) for x in q), GRID, 1, cv2.LINE_AA)
+        _tag(img, "3D", (4, 4), self.font, (60, 60, 60))
+        return img
+
+    def draw_3d(self, joints3d: np.ndarray | None) -> np.ndarray:
+        """The 3D panel (panel x panel BGR) for one frame of (17, 3) metres (None/NaN: empty grid)."""
+        img = self._grid.copy()
+        if joints3d is None:
+            return img
+        j = np.asarray(joints3d, np.float64)
+        if j.shape != (H36M17.num_joints, 3) or not np.isfinite(j[0]).all():
+            _tag(img, "no 3D pose", (4, self.panel - int(40 * self.font) - 8), self.font, (40, 40, 160))
+            return img
+        uv, depth = self._project(j - j[0])
+        ok = np.isfinite(uv).all(axis=1)
+        pix = np.round(uv).astype(np.int64) if ok.all() else np.round(np.nan_to_num(uv)).astype(np.int64)
+        col = _side_colours(H36M17, H36M17.num_joints)
+        bones = [(a, b) for a, b in H36M17.edges if ok[a] and ok[b]]
+        bones.sort(key=lambda e: -(depth[e[0]] + depth[e[1]]))  # far (large depth) first
+        th = self.thick + 1
+        for a, b in bones:
+            cv2.line(img, (int(pix[a, 0]), int(pix[a, 1])), (int(pix[b, 0]), int(pix[b, 1])),
+                     tuple(float(c) for c in col[b]), th, cv2.LINE_AA)  # fmt: skip
+        for i in np.argsort(-depth):
+            if ok[i]:
+                cv2.circle(img, (int(pix[i, 0]), int(pix[i, 1])), self.radius, tuple(float(c) for c in col[i]), -1, cv2.LINE_AA)
+        return img
+
+    # ---------------------------------------------------------------- 2D overlay
+
+    def draw_2d(self, frame: np.ndarray, xy: np.ndarray, conf: np.ndarray, detected: bool) -> None:
+        """Draw the 2D skeleton onto ``frame`` (height x width BGR) in place."""
+        if not detected:
+            _tag(frame, "no person", (6, 6), self.font, (30, 30, 200))
+            return
+        xy = np.asarray(xy, np.float64)
+        conf = np.clip(np.nan_to_num(np.asarray(conf, np.float64)), 0.0, 1.0)
+        n = xy.shape[0]
+        ok = np.isfinite(xy).all(axis=1) & (conf >= MIN_CONF)
+        pix = np.round(np.nan_to_num(xy)).astype(np.int64)
+        base = _side_colours(self.js2d, n)
+        faded = GREY + (base - GREY) * conf[:, None]
+        for a, b in _edges(self.js2d, n):
+            if ok[a] and ok[b]:
+                c = GREY + (base[b] - GREY) * min(conf[a], conf[b])
+                cv2.line(frame, (int(pix[a, 0]), int(pix[a, 1])), (int(pix[b, 0]), int(pix[b, 1])),
+                         tuple(float(x) for x in c), self.thick, cv2.LINE_AA)  # fmt: skip
+        for i in np.flatnonzero(ok):
+            cv2.circle(frame, (int(pix[i, 0]), int(pix[i, 1])), self.radius, tuple(float(x) for x in faded[i]), -1, cv2.LINE_AA)
+
+    def compose(
+        self,
+        frame: np.ndarray | None,
+        xy: np.ndarray,
+        conf: np.ndarray,
+        detected: bool,
+        joints3d: np.ndarray | None,
+    ) -> np.ndarray:
+        """One output frame (out_h x out_w BGR). ``frame`` None or of another size: black / resized."""
+        out = np.zeros((self.out_h, self.out_w, 3), np.uint8)
+        left = out[: self.height, : self.width]
+        if frame is not None:
+            if frame.shape[:2] != (self.height, self.width):
+                frame = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            if frame.ndim == 2:
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+            left[:] = frame[..., :3]
+        self.draw_2d(left, xy, conf, detected)
+        out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
+        return out
+
+
+def _floor_from(joints3d: np.ndarray) -> float:
+    """Median over frames of the lowest ankle (largest camera y) below the pelvis, metres."""
+    j = np.asarray(joints3d, np.float64)
+    if j.ndim != 3 or j.shape[1] != H36M17.num_joints:
+        return DEFAULT_FLOOR_M
+    ankles = [H36M17.index("left_ankle"), H36M17.index("right_ankle")]
+    rel = j[:, ankles, 1] - j[:, :1, 1]
+    with np.errstate(all="ignore"):
+        low = np.nanmax(np.where(np.isfinite(rel), rel, -np.inf), axis=1)
+    low = low[np.isfinite(low)]
+    return float(np.median(low)) if low.size else DEFAULT_FLOOR_M
+
+
+def _frames(video_path, n: int):
+    """Yield n frames (None once the video runs out, or always without a video)."""
+    if video_path is None:
+        for _ in range(n):
+            yield None
+        return
+    from hmcli.io.video import iter_frames
+
+    count = 0
+    for _, _, frame in iter_frames(video_path, max_frames=n):
+        yield frame
+        count += 1
+    for _ in range(n - count):
+        yield None
+
+
+def render_overlay(
+    result: Pose3DResult,
+    video_path: str | os.PathLike | None,
+    out_path: str | os.PathLike,
+    on_frame: Callable[[int, int], None] | None = None,
+    fps: float | None = None,
+) -> int:
+    """Write the side-by-side preview of ``result`` to ``out_path`` (MP4, atomic).
+
+    One output frame per result frame, paired with the video's frames in order (frames past
+    the end of the video, and all frames when ``video_path`` is None, are black). The
+    video is resized to the result's width x height if needed. Output size:
+    (width + height) x height, rounded up to even numbers. ``fps`` defaults to the
+    result's frame rate (30 when unknown). ``on_frame(done, total)`` is called after each
+    written frame. Returns the number of frames written.
+    """
+    kp = result.kpts2d
+    n = kp.num_frames
+    if n == 0:
+        raise HMError("the result has no frames to render")
+    rate = float(fps) if fps else kp.fps
+    if not math.isfinite(rate) or rate <= 0:
+        rate = 30.0
+    r = OverlayRenderer(kp.width, kp.height, kp.joint_set, floor_m=_floor_from(result.joints3d))
+    j3 = np.asarray(result.joints3d)
+    with atomic_write(out_path) as tmp:
+        tmp_mp4 = Path(tmp).with_suffix(".mp4")  # VideoWriter picks the container from the suffix
+        try:
+            writer = cv2.VideoWriter(str(tmp_mp4), cv2.VideoWriter_fourcc(*"mp4v"), rate, (r.out_w, r.out_h))
+            if not writer.isOpened():
+                raise HMError(f"cannot write MP4 video {out_path} (OpenCV mp4v encoder unavailable)")
+            try:
+                for i, frame in enumerate(_frames(video_path, n)):
+                    writer.write(r.compose(frame, kp.xy[i], kp.conf[i], bool(kp.detected[i]), j3[i]))
+                    if on_frame is not None:
+                        on_frame(i + 1, n)
+            finally:
+                writer.release()
+            os.replace(tmp_mp4, tmp)
+        finally:
+            if tmp_mp4.exists():
+                tmp_mp4.unlink()
+    return n

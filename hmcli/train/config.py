@@ -1,0 +1,126 @@
+"""Training configuration: a typed dataclass, read from YAML/TOML and dotted CLI overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hmcli.io.atomic import HMError
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str = "hummuss-small"  # preset or architecture name (hm info lists them)
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    task: str = "pose3d"
+    # data
+    data: str = "../shared/data/cmu-amc"  # a directory in CMU ASF/AMC layout
+    fps: float = 30.0  # training frame rate (Δ multiplier 1)
+    fps_aug: list[float] = field(default_factory=list)  # extra rates sampled in training, Δ scaled
+    clip_min: int = 27
+    clip_max: int = 81
+    camera_kind: str = "any"
+    flip_prob: float = 0.5
+    # optimisation
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 100
+    grad_clip: float = 1.0
+    lambda_vel: float = 1.0
+    lambda_reproj: float = 0.0
+    seed: int = 0
+    # bookkeeping
+    out: str = "runs/hummuss"
+    eval_every: int = 250
+    save_every: int = 250
+    val_clip: int = 243
+    threads: int = 0  # torch threads (0: all cores / world size)
+    half_export: bool = True  # store the final/best weights in float16
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coerce(value: str, like: Any) -> Any:
+    """Parse a CLI override string to the type of the default value."""
+    if isinstance(like, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise HMError(f"expected true/false, got '{value}'")
+    if isinstance(like, int):
+        return int(value)
+    if isinstance(like, float):
+        return float(value)
+    if isinstance(like, (list, dict)):
+        return yaml.safe_load(value)
+    return value
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise HMError(f"config file not found: {p}")
+    try:
+        if p.suffix == ".toml":
+            data = tomllib.loads(p.read_text())
+        else:
+            data = yaml.safe_load(p.read_text()) or {}
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
+        raise HMError(f"cannot parse config {p}: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise HMError(f"config {p} must be a mapping of option: value")
+    return data
+
+
+def resolve_config(file: str | Path | None = None, overrides: list[str] | None = None, **kwargs: Any) -> TrainConfig:
+    """Defaults < config file < keyword arguments < ``key=value`` overrides.
+
+    ``model.dim=64`` style keys go to ``model_overrides``."""
+    values: dict[str, Any] = {}
+    if file:
+        values.update(load_config_file(file))
+    values.update({k: v for k, v in kwargs.items() if v is not None})
+    defaults = TrainConfig()
+    mo = dict(values.pop("model_overrides", {}) or {})
+    for item in overrides or []:
+        if "=" not in item:
+            raise HMError(f"override '{item}' is not key=value")
+        key, val = item.split("=", 1)
+        if key.startswith("model."):
+            mo[key[6:]] = yaml.safe_load(val)
+        elif key in TrainConfig.field_names():
+            values[key] = _coerce(val, getattr(defaults, key))
+        else:
+            raise HMError(f"unknown option '{key}' (known: {', '.join(sorted(TrainConfig.field_names()))})")
+    unknown = set(values) - TrainConfig.field_names()
+    if unknown:
+        raise HMError(f"unknown option(s) in config: {', '.join(sorted(unknown))}")
+    cfg = TrainConfig(**values, model_overrides=mo)
+    if cfg.task not in ("pose3d",):
+        raise HMError(f"unknown task '{cfg.task}' (available: pose3d)")
+    if not 1 <= cfg.clip_min <= cfg.clip_max:
+        raise HMError("need 1 <= clip_min <= clip_max")
+    return cfg
+
+
+def dump_config(cfg: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def config_json(cfg: TrainConfig) -> str:
+    return json.dumps(cfg.to_dict(), sort_keys=True)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from hmcli.data.camera import Camera, project
+from hmcli.data.cmu import ACTIONS, Sequence
+from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set, take_window
+from hmcli.data.resample import resampled_length
+
+STEP_M = 0.001  # pelvis x advances 1 mm per source frame, so x encodes the frame index
+
+
+def _seq(n: int, trial: str = "01", action: str = "walk", fps: float = 120.0, subject: str = "16") -> Sequence:
+    rng = np.random.default_rng(int(trial))
+    base = rng.uniform(-0.3, 0.3, size=(17, 3))
+    base[:, 1] = np.linspace(0.1, 1.7, 17)
+    base[0] = [0.0, 0.95, 0.0]
+    x = np.arange(n) * STEP_M
+    joints = base[None] + x[:, None, None] * np.array([1.0, 0.0, 0.0])
+    return Sequence(subject=subject, trial=trial, description=action, action=action, fps=fps,
+                    joints=joints.astype(np.float32), path=f"/nowhere/{subject}_{trial}.amc")
+
+
+def _to_world(item: dict) -> np.ndarray:
+    R, t = item["cam_R"].astype(np.float64), item["cam_t"].astype(np.float64)
+    return (item["joints3d"].astype(np.float64) - t) @ R  # R^T (x - t), row vectors
+
+
+def test_item_layout_and_geometry() -> None:
+    seqs = [_seq(600), _seq(400, trial="02", action="run")]
+    ds = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=20, seed=5)
+    assert len(ds) == 20
+    for i in range(20):
+        it = ds[i]
+        assert it["joints3d"].shape == (16, 17, 3) and it["joints3d"].dtype == np.float32
+        assert it["xy"].shape == (16, 17, 2) and it["conf"].shape == (16, 17)
+        assert it["joints3d"][..., 2].min() > 0.5
+        cam = Camera(R=it["cam_R"], t=it["cam_t"], fx=float(it["K"][0, 0]), fy=float(it["K"][1, 1]),
+                     cx=float(it["K"][0, 2]), cy=float(it["K"][1, 2]), width=it["width"], height=it["height"])
+        np.testing.assert_allclose(project(it["joints3d"], cam), it["xy_clean"], atol=0.05)
+        # 120 -> 30 fps: every 4th real source frame (pelvis x in mm = frame index).
+        frames = _to_world(it)[:, 0, 0] / STEP_M
+        np.testing.assert_allclose(frames, np.round(frames), atol=0.02)
+        np.testing.assert_allclose(np.diff(frames), 4.0, atol=0.02)
+        assert it["start_time"] == pytest.approx(frames[0] / 120.0, abs=1e-3)
+        assert ACTIONS[it["action"]] == it["action_name"] == ("walk" if it["trial"] == "01" else "run")
+        # rigid transform: limb lengths equal in world and camera frames
+        seq = seqs[0] if it["trial"] == "01" else seqs[1]
+        d_cam = np.linalg.norm(it["joints3d"][:, 1] - it["joints3d"][:, 2], axis=-1)
+        d_w = np.linalg.norm(seq.joints[0, 1] - seq.joints[0, 2])
+        np.testing.assert_allclose(d_cam, d_w, atol=1e-5)
+
+
+def test_non_integer_fps_interpolates() -> None:
+    ds = PoseWindows([_seq(500)], fps=50.0, clip_len=20, samples_per_epoch=5, seed=1, corruption=None)
+    it = ds[3]
+    frames = _to_world(it)[:, 0, 0] / STEP_M
+    np.testing.assert_allclose(np.diff(frames), 2.4, atol=0.02)
+    np.testing.assert_array_equal(it["conf"], 1.0)
+    np.testing.assert_array_equal(it["xy"], it["xy_clean"])
+
+
+def test_deterministic_per_index() -> None:
+    seqs = [_seq(600), _seq(300, trial="02")]
+    a = PoseWindows(seqs, fps=30.0, clip_len=(8, 24), samples_per_epoch=50, seed=3)
+    b = PoseWindows(seqs, fps=30.0, clip_len=(8, 24), samples_per_epoch=50, seed=3)
+    c = PoseWindows(seqs, fps=30.0, clip_len=(8, 24), samples_per_epoch=50, seed=4)
+    for i in (0, 7, 49):
+        x, y = a[i], b[i]
+        for k in x:
+            if isinstance(x[k], np.ndarray):
+                np.testing.assert_array_equal(x[k], y[k])
+            else:
+                assert x[k] == y[k]
+    b[7]  # out-of-order access does not change other items
+    np.testing.assert_array_equal(a[0]["xy"], b[0]["xy"])
+    assert not np.array_equal(a[1]["cam_t"], a[2]["cam_t"])
+    assert not np.array_equal(a[1]["cam_t"], c[1]["cam_t"])
+    lengths = {a[i]["joints3d"].shape[0] for i in range(50)}
+    assert min(lengths) >= 8 and max(lengths) <= 24 and len(lengths) > 5
+    with pytest.raises(IndexError):
+        a[50]
+
+
+def test_short_sequences_are_never_sampled() -> None:
+    ds = PoseWindows([_seq(20, trial="01"), _seq(400, trial="02")], fps=30.0, clip_len=10,
+                     samples_per_epoch=30, seed=0)
+    assert {ds[i]["trial"] for i in range(30)} == {"02"}
+    with pytest.raises(ValueError):
+        PoseWindows([_seq(20)], fps=30.0, clip_len=100)
+
+
+def test_take_window_bounds() -> None:
+    j = _seq(100).joints
+    np.testing.assert_array_equal(take_window(j, 120.0, 30.0, 3, 5), j[3:20:4])
+    with pytest.raises(ValueError):
+        take_window(j, 120.0, 30.0, 90, 5)
+
+
+def test_make_eval_set_deterministic_and_independent() -> None:
+    s1, s2 = _seq(360, trial="01"), _seq(241, trial="02", action="jump")
+    whole = make_eval_set([s1, s2], fps=30.0, seed=0)
+    assert [it["joints3d"].shape[0] for it in whole] == [resampled_length(360, 120, 30), resampled_length(241, 120, 30)]
+    again = make_eval_set([s2], fps=30.0, seed=0)
+    np.testing.assert_array_equal(whole[1]["xy"], again[0]["xy"])
+    np.testing.assert_array_equal(whole[1]["cam_R"], again[0]["cam_R"])
+    windows = make_eval_set([s1], fps=30.0, seed=0, clip_len=20, cameras_per_sequence=2)
+    assert len(windows) == (90 // 20) * 2
+    assert all(w["joints3d"].shape == (20, 17, 3) for w in windows)
+    assert not np.array_equal(windows[0]["cam_R"], windows[1]["cam_R"])  # two cameras
+    np.testing.assert_allclose(_to_world(windows[2])[0, 0, 0] / STEP_M, 20 * 4, atol=0.02)
+    assert all(w["joints3d"][..., 2].min() > 0.5 for w in windows)
+    # evaluation cameras come from a different stream than training item 0
+    train0 = PoseWindows([s1], fps=30.0, clip_len=20, samples_per_epoch=1, seed=0)[0]
+    assert not np.array_equal(train0["cam_R"], windows[0]["cam_R"])
+
+
+def test_collate_variable_lengths() -> None:
+    ds = PoseWindows([_seq(600)], fps=30.0, clip_len=(5, 40), samples_per_epoch=8, seed=2)
+    loader = DataLoader(ds, batch_size=4, collate_fn=collate_windows)
+    batch = next(iter(loader))
+    lens = [ds[i]["joints3d"].shape[0] for i in range(4)]
+    assert batch["xy"].shape == (4, max(lens), 17, 2)
+    assert batch["valid"].sum(dim=1).tolist() == lens
+    assert batch["width"].dtype == torch.int64
+    assert batch["subject"] == ["16"] * 4
+    i = int(np.argmin(lens))
+    assert torch.all(batch["joints3d"][i, lens[i]:] == 0)
+    torch.testing.assert_close(batch["joints3d"][i, : lens[i]], torch.from_numpy(ds[i]["joints3d"]))
+
+
+def test_action_weighting_balances_actions() -> None:
+    seqs = [_seq(2000, trial="01", action="walk"), _seq(120, trial="02", action="jump")]
+    frames = PoseWindows(seqs, fps=30.0, clip_len=10, samples_per_epoch=200, seed=0, weighting="frames",
+                         corruption=None)
+    balanced = PoseWindows(seqs, fps=30.0, clip_len=10, samples_per_epoch=200, seed=0, weighting="action",
+                           corruption=None)
+    jump_frames = np.mean([frames[i]["action_name"] == "jump" for i in range(200)])
+    jump_bal = np.mean([balanced[i]["action_name"] == "jump" for i in range(200)])
+    assert jump_frames < 0.1  # ~21 of ~491 windows
+    assert 0.4 < jump_bal < 0.6
