@@ -1,0 +1,53 @@
+import json
+
+from typer.testing import CliRunner
+
+from hmcli.cli.main import app
+from hmcli.train.config import TrainConfig
+from hmcli.train.trainer import train
+from tests.train.fixtures import TINY_MODEL, make_mini_cmu
+
+runner = CliRunner()
+
+
+def test_info_json_lists_presets_with_counts_and_backends(tmp_path, monkeypatch):
+    monkeypatch.setenv("HM_MODELS", str(tmp_path))
+    r = runner.invoke(app, ["info", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    counts = {p["name"]: p["params"] for p in data["presets"]}
+    assert abs(counts["hummuss"] - 16e6) < 1.6e6 and abs(counts["hummuss-causal"] - 16e6) < 1.6e6
+    assert "hummuss-small" in counts and "hummuss" in data["architectures"]
+    assert set(data["backends"]) >= {"mediapipe", "mmpose", "smplx", "anny"}
+
+
+def test_eval_cli_reports_metrics_and_fps_scaling(tmp_path):
+    data = make_mini_cmu(tmp_path / "cmu")
+    cfg = TrainConfig(model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / "run"),
+                      steps=2, batch_size=2, clip_min=8, clip_max=8, val_clip=16, eval_every=2, save_every=2,
+                      warmup=1, threads=1, half_export=False)
+    train(cfg)
+    ck = str(tmp_path / "run" / "best.pt")
+    r = runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["fps"] == 30.0 and rep["num_frames"] == 2 * 90  # two test trials, 360 frames at 120 -> 90
+    assert rep["mpjpe"] >= rep["p_mpjpe"] > 0 and "walk" in rep["per_action"]
+    r15 = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--subsample", "2"]).stdout)
+    assert r15["fps"] == 15.0 and r15["num_frames"] == 2 * 2 * 45 and r15["dt_scaled"] is True
+    r_ns = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--fps", "15", "--no-dt-scale"]).stdout)
+    assert r_ns["dt_scaled"] is False and r_ns["mpjpe"] != r15["mpjpe"]
+
+
+def test_eval_errors_are_one_line(tmp_path):
+    r = runner.invoke(app, ["eval", str(tmp_path / "missing.pt")])
+    assert r.exit_code == 4
+    assert r.stderr.count("\n") == 1 and "not found" in r.stderr
+    (tmp_path / "bad.pt").write_text("hello")
+    r = runner.invoke(app, ["eval", str(tmp_path / "bad.pt")])
+    assert r.exit_code == 4 and "cannot read" in r.stderr
+
+
+def test_train_cli_bad_option_is_one_line(tmp_path):
+    r = runner.invoke(app, ["train", "bogus=1", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 3 and "unknown option 'bogus'" in r.stderr and r.stderr.count("\n") == 1

@@ -1,0 +1,136 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hmcli.train.checkpoint import load_checkpoint, read_checkpoint
+from hmcli.train.config import TrainConfig, resolve_config
+from hmcli.train.trainer import train
+from tests.train.fixtures import TINY_MODEL, make_mini_cmu
+
+
+def _cfg(tmp_path, out="run", **kw) -> TrainConfig:
+    data = tmp_path / "cmu"
+    if not data.exists():
+        make_mini_cmu(data)
+    base = dict(
+        model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / out), steps=6,
+        batch_size=2, clip_min=8, clip_max=12, val_clip=16, eval_every=3, save_every=3, warmup=2, threads=1,
+        half_export=False,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_writes_config_log_and_checkpoints(tmp_path):
+    cfg = _cfg(tmp_path)
+    summary = train(cfg)
+    out = tmp_path / "run"
+    assert {"config.yaml", "metrics.jsonl", "last.pt", "best.pt"} <= {p.name for p in out.iterdir()}
+    recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == list(range(1, 7))
+    assert all(8 <= r["clip"] <= 12 for r in recs)
+    assert "val_mpjpe_mm" in recs[2] and "val_mpjpe_mm" in recs[5]
+    assert summary["best_val_mpjpe_mm"] == min(recs[2]["val_mpjpe_mm"], recs[5]["val_mpjpe_mm"])
+    lm = load_checkpoint(out / "best.pt")
+    assert lm.arch == "hummuss" and lm.config["dim"] == 16
+    assert lm.meta["data"]["test_subjects"] == ["09", "49"]
+    assert "mocap.cs.cmu.edu" in lm.meta["data"]["acknowledgement"]
+    x = torch.randn(1, 10, 17, 3)
+    assert lm.model(x).shape == (1, 10, 17, 3)
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = _cfg(tmp_path, out="a", steps=6)
+    train(straight)
+    first = _cfg(tmp_path, out="b", steps=6, save_every=3)
+    import hmcli.train.trainer as tr
+
+    def stop_after_three(info):  # interrupt the same 6-step schedule after step 3
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(first, on_step=stop_after_three)
+    assert read_checkpoint(tmp_path / "b" / "last.pt")["train_state"]["step"] == 3
+    tr.train(first, resume=True)
+    a = read_checkpoint(tmp_path / "a" / "last.pt")["state_dict"]
+    b = read_checkpoint(tmp_path / "b" / "last.pt")["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    log_a = [json.loads(l)["loss"] for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    log_b = [json.loads(l)["loss"] for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert log_a == log_b
+
+
+def test_refuses_to_overwrite_a_run_without_resume(tmp_path):
+    cfg = _cfg(tmp_path, steps=3)
+    train(cfg)
+    from hmcli.io.atomic import HMError
+
+    with pytest.raises(HMError, match="--resume"):
+        train(cfg)
+
+
+def test_config_file_and_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model: hummuss-small\nsteps: 10\nlr: 0.01\nfps_aug: [25.0]\n")
+    cfg = resolve_config(f, ["steps=20", "model.dim=32", "flip_prob=0"], out="x")
+    assert (cfg.model, cfg.steps, cfg.lr, cfg.out, cfg.fps_aug) == ("hummuss-small", 20, 0.01, "x", [25.0])
+    assert cfg.model_overrides == {"dim": 32} and cfg.flip_prob == 0.0
+    t = tmp_path / "c.toml"
+    t.write_text('model = "hummuss"\nsteps = 5\n')
+    assert resolve_config(t).steps == 5
+    from hmcli.io.atomic import HMError
+
+    with pytest.raises(HMError, match="unknown option 'bogus'"):
+        resolve_config(None, ["bogus=1"])
+    with pytest.raises(HMError, match="unknown task"):
+        resolve_config(None, ["task=mesh"])
+
+
+def test_ddp_two_cpu_processes_agree(tmp_path):
+    """torchrun-style launch with the gloo backend: after a few steps both ranks hold the
+    same weights, and they trained on different samples."""
+    make_mini_cmu(tmp_path / "cmu")
+    script = tmp_path / "run_ddp.py"
+    script.write_text(
+        "import os, sys, torch\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from hmcli.train.config import TrainConfig\n"
+        "from hmcli.train import trainer\n"
+        "from tests.train.fixtures import TINY_MODEL\n"
+        "rank = int(os.environ['RANK'])\n"
+        "cfg = TrainConfig(model='hummuss', model_overrides=dict(TINY_MODEL), data=sys.argv[2], out=sys.argv[3],\n"
+        "    steps=3, batch_size=2, clip_min=8, clip_max=8, val_clip=16, eval_every=100, save_every=100, warmup=1,\n"
+        "    threads=1, half_export=False)\n"
+        "b, _, _ = trainer._step_batch(cfg, trainer.load_split(cfg.data, 'train'), 0, rank)\n"
+        "torch.save(b['xy'], f'{sys.argv[3]}_xy{rank}.pt')\n"
+        "holder = {}\n"
+        "import torch.nn as nn\n"
+        "orig_ddp = nn.parallel.DistributedDataParallel\n"
+        "class Keep(orig_ddp):\n"
+        "    def __init__(self, m, *a, **k):\n"
+        "        super().__init__(m, *a, **k); holder['m'] = m\n"
+        "nn.parallel.DistributedDataParallel = Keep\n"
+        "trainer.train(cfg)\n"
+        "torch.save({k: v.detach().clone() for k, v in holder['m'].state_dict().items()}, f'{sys.argv[3]}_w{rank}.pt')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+           str(script), root, str(tmp_path / "cmu"), str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    w0 = torch.load(f"{out}_w0.pt", weights_only=True)
+    w1 = torch.load(f"{out}_w1.pt", weights_only=True)
+    for k in w0:
+        assert torch.allclose(w0[k], w1[k], atol=1e-6), k
+    x0 = torch.load(f"{out}_xy0.pt", weights_only=True)
+    x1 = torch.load(f"{out}_xy1.pt", weights_only=True)
+    assert not torch.equal(x0, x1)
+    assert (out / "last.pt").exists()  # rank 0 wrote the run
