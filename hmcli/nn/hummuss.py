@@ -121,6 +121,11 @@ class Streamer:
     frame and returns that frame's 3D pose (B, J, 3). With ``dt=None`` the step is the
     nominal one: the model's training period times ``dt_scale`` (e.g. ``dt_scale=2`` for a
     15 fps stream into a 30 fps model).
+
+    Fast path: the state kept is ``C ⊙ x`` rather than ``x`` (the recurrence is linear and
+    diagonal, so ``C ⊙ x_k = dA (C ⊙ x_{k-1}) + (C dB) u_k`` and ``y_k = 2 Re Σ_n (C ⊙ x_k)``),
+    which saves one complex product per step; the dense joint operators of the spatial
+    SSMs are computed once. ``DSSM.step`` is the plain reference it is tested against.
     """
 
     def __init__(self, model: HumMUSS, dt_scale: float = 1.0):
@@ -129,17 +134,26 @@ class Streamer:
         self.model = model.eval()
         self.dt_scale = float(dt_scale)
         self.states: list[list[Tensor]] | None = None
+        j = model.cfg.num_joints
         with torch.no_grad():
-            self._nominal = [
-                [blk.ssm_f.discrete(self.dt_scale) for blk in (layer.st_temporal, layer.ts_temporal)]
+            self._nominal = [self._coeffs(layer, self.dt_scale) for layer in model.layers]
+            # Dense joint operators (H, J, J), forward and backward, per spatial block.
+            self._spatial = [
+                [(blk.ssm_f.conv_matrix(j).clone(), blk.ssm_b.conv_matrix(j, anti_causal=True).clone())
+                 for blk in (layer.st_spatial, layer.ts_spatial)]
                 for layer in model.layers
             ]
-            # Dense joint operators, computed once: (H, J, J) per spatial SSM.
-            for layer in model.layers:
-                for blk in (layer.st_spatial, layer.ts_spatial):
-                    blk.ssm_f.conv_matrix(model.cfg.num_joints)
-                    blk.ssm_b.conv_matrix(model.cfg.num_joints, anti_causal=True)
         self.frames = 0
+
+    @staticmethod
+    def _coeffs(layer: STLayer, scale: float) -> list[tuple[Tensor, Tensor, Tensor]]:
+        """(dA, C·dB, D) for the two temporal SSMs of a layer at Δ multiplier ``scale``."""
+        out = []
+        for blk in (layer.st_temporal, layer.ts_temporal):
+            da, db = blk.ssm_f.discrete(scale)
+            d = blk.ssm_f.d if blk.ssm_f.d is not None else torch.zeros(blk.hidden)
+            out.append((da, blk.ssm_f.output_weights() * db, d))
+        return out
 
     def reset(self) -> None:
         self.states, self.frames = None, 0
@@ -148,6 +162,23 @@ class Streamer:
         if self.states is None:
             return 0
         return sum(s.numel() * s.element_size() for pair in self.states for s in pair)
+
+    @staticmethod
+    def _spatial_block(blk: GDSSMBlock, x: Tensor, tf: Tensor, tb: Tensor) -> Tensor:
+        """Bidirectional joint block on one frame. x: (B, J, Dm)."""
+        x_id, u_f, u_b = blk._split(x)
+        y_f = torch.einsum("hlm,bmh->blh", tf, u_f)  # (B, J, H)
+        y_b = torch.einsum("hlm,bmh->blh", tb, u_b)
+        gate = torch.nn.functional.gelu(blk.proj_cb(blk.proj_f(y_f) * blk.proj_b(y_b)))  # (B, J, n·Dm)
+        return x + blk.out(gate * x_id)
+
+    @staticmethod
+    def _temporal_step(blk: GDSSMBlock, x: Tensor, state: Tensor, da: Tensor, cdb: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:
+        """Causal frame block on one frame. x: (B, J, Dm); state (C ⊙ x): (B, J, H, N2)."""
+        x_id, u = blk._split(x)
+        state = da * state + cdb * u.unsqueeze(-1)  # (B, J, H, N2)
+        y = 2.0 * state.real.sum(-1) + d * u  # (B, J, H)
+        return x + blk.out(blk.proj_f(y) * x_id), state
 
     @torch.inference_mode()
     def step(self, frame: Tensor, dt: float | None = None) -> Tensor:
@@ -163,16 +194,16 @@ class Streamer:
             coeffs = self._nominal
         else:  # seconds since the previous frame, in training frame periods
             scale = float(dt) * m.cfg.fps
-            coeffs = [[blk.ssm_f.discrete(scale) for blk in (layer.st_temporal, layer.ts_temporal)] for layer in m.layers]
-        h = m.embed(frame).unsqueeze(1)  # (B, 1, J, Dm)
-        for layer, st, (c1, c2) in zip(m.layers, self.states, coeffs):
-            a = layer.st_spatial(h)[:, 0]  # (B, J, Dm)
-            a, st[0] = layer.st_temporal.step(a, st[0], *c1)
-            t, st[1] = layer.ts_temporal.step(h[:, 0], st[1], *c2)
-            bb = layer.ts_spatial(t.unsqueeze(1))[:, 0]  # (B, J, Dm)
-            h = layer._mix(a, bb).unsqueeze(1)
+            coeffs = [self._coeffs(layer, scale) for layer in m.layers]
+        h = m.embed(frame)  # (B, J, Dm)
+        for layer, st, (c1, c2), ((tf1, tb1), (tf2, tb2)) in zip(m.layers, self.states, coeffs, self._spatial):
+            a = self._spatial_block(layer.st_spatial, h, tf1, tb1)  # (B, J, Dm)
+            a, st[0] = self._temporal_step(layer.st_temporal, a, st[0], *c1)
+            t, st[1] = self._temporal_step(layer.ts_temporal, h, st[1], *c2)
+            bb = self._spatial_block(layer.ts_spatial, t, tf2, tb2)
+            h = layer._mix(a, bb)
         self.frames += 1
-        return m.head(m.rep(m.norm(h[:, 0])))  # (B, J, 3)
+        return m.head(m.rep(m.norm(h)))  # (B, J, 3)
 
 
 @register_arch("hummuss", HumMUSSConfig, "HumMUSS: two-stream gated diagonal SSM lifter (attention-free)")

@@ -1,0 +1,140 @@
+"""Building blocks shared by the transformer baselines (DSTformer, MixSTE, P-STMO).
+
+All attention goes through ``torch.nn.functional.scaled_dot_product_attention``. Blocks are
+pre-norm: ``x + Attn(LN(x))`` then ``x + MLP(LN(x))``. Every block works on token groups of
+shape ``(N, L, D)`` (attention over ``L``); the caller folds the other axes into ``N``.
+``Block.step`` is the single-token incremental version used by KV-cached streaming.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+KV = tuple[Tensor, Tensor]
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention: one fused qkv projection plus an output projection."""
+
+    def __init__(self, dim: int, heads: int, qkv_bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} must be divisible by heads={heads}")
+        self.heads, self.head_dim = heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def _qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        n, length, _ = x.shape
+        qkv = self.qkv(x).view(n, length, 3, self.heads, self.head_dim)  # (N, L, 3, H, hd)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (N, H, L, hd)
+        return q, k, v
+
+    def _out(self, o: Tensor) -> Tensor:
+        n, h, length, hd = o.shape  # (N, H, L, hd)
+        return self.drop(self.proj(o.transpose(1, 2).reshape(n, length, h * hd)))  # (N, L, D)
+
+    def forward(self, x: Tensor, causal: bool = False) -> Tensor:
+        q, k, v = self._qkv(x)
+        return self._out(F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+
+    def step(self, x: Tensor, past: KV | None, max_context: int) -> tuple[Tensor, KV]:
+        """Attend from new tokens ``x`` (N, 1, D) to the cached keys/values plus themselves.
+
+        Returns the output and the updated cache, trimmed to the last ``max_context`` entries
+        (the new token included).
+        """
+        q, k, v = self._qkv(x)  # (N, H, 1, hd)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)[:, :, -max_context:]  # (N, H, T, hd)
+            v = torch.cat([past[1], v], dim=2)[:, :, -max_context:]
+        o = F.scaled_dot_product_attention(q, k, v)  # no mask: every cached key is in the past
+        return self._out(o), (k, v)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int, act: type[nn.Module] = nn.GELU, dropout: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = act()
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block over the middle axis of ``(N, L, D)``."""
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        hidden: int,
+        qkv_bias: bool = True,
+        dropout: float = 0.0,
+        act: type[nn.Module] = nn.GELU,
+    ):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads, qkv_bias, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, hidden, act, dropout)
+
+    def forward(self, x: Tensor, causal: bool = False) -> Tensor:
+        x = x + self.attn(self.norm1(x), causal)
+        return x + self.mlp(self.norm2(x))
+
+    def step(self, x: Tensor, past: KV | None, max_context: int) -> tuple[Tensor, KV]:
+        a, kv = self.attn.step(self.norm1(x), past, max_context)
+        x = x + a
+        return x + self.mlp(self.norm2(x)), kv
+
+
+def over_joints(block: nn.Module, h: Tensor) -> Tensor:
+    """Run ``block`` over the joints of each frame: (B, F, J, D) -> (B, F, J, D)."""
+    b, f, j, d = h.shape
+    return block(h.reshape(b * f, j, d)).view(b, f, j, d)
+
+
+def over_frames(block: nn.Module, h: Tensor, causal: bool) -> Tensor:
+    """Run ``block`` over the frames of each joint's trajectory: (B, F, J, D) -> (B, F, J, D)."""
+    b, f, j, d = h.shape
+    t = h.transpose(1, 2).reshape(b * j, f, d)  # (B·J, F, D)
+    return block(t, causal=causal).view(b, j, f, d).transpose(1, 2)  # (B, F, J, D)
+
+
+def init_transformer_weights(module: nn.Module) -> None:
+    """Truncated-normal (std 0.02) linear weights, zero biases, unit LayerNorms."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def check_input(name: str, x: Tensor, num_joints: int, in_dims: tuple[int, ...], maxlen: int | None) -> None:
+    """Validate a (B, F, J, C) input; raise ValueError with a readable message otherwise."""
+    if x.dim() != 4:
+        raise ValueError(f"{name}: expected input of shape (B, F, J, C), got {tuple(x.shape)}")
+    _, f, j, c = x.shape
+    if j != num_joints:
+        raise ValueError(f"{name}: model has {num_joints} joints but input has J={j}")
+    if c not in in_dims:
+        want = " or ".join(str(d) for d in in_dims)
+        raise ValueError(f"{name}: expected {want} input channels, got C={c}")
+    if maxlen is not None and f > maxlen:
+        raise ValueError(
+            f"{name}: input has F={f} frames but the model's maxlen is {maxlen} (learned temporal "
+            f"positional embeddings exist for {maxlen} frames); split the sequence into clips of "
+            f"at most {maxlen} frames"
+        )
+    if f < 1:
+        raise ValueError(f"{name}: input has no frames")
