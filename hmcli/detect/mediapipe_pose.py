@@ -15,17 +15,11 @@ import cv2
 import numpy as np
 
 from hmcli.io.atomic import HMError
+from hmcli.skeleton.joints import BLAZEPOSE33
 
 __all__ = ["MediaPipePose", "BLAZEPOSE33_NAMES"]
 
-BLAZEPOSE33_NAMES = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-)  # fmt: skip
+BLAZEPOSE33_NAMES = BLAZEPOSE33.joints
 
 # model_complexity -> landmark model file the wheel must contain (others are downloaded
 # by mediapipe on first use, which fails offline).

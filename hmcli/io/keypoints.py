@@ -6,6 +6,8 @@
 * our NPZ (``save_keypoints_npz``): arrays xy, conf, timestamps, detected, and
   scalars width, height, joint_set (+ detector, source, source_hash);
 * our HDF5 output (``.h5``/``.hdf5``, read by ``hmcli.io.h5.read_keypoints``);
+* our JSON (``hm detect -o x.json`` or ``--json -o -`` JSON lines, schema ``hm.keypoints2d``;
+  also the 2D input stored in ``hm lift --json`` output), read by ``read_hm_json``;
 * COCO-style JSON: a list of annotations (or a dataset dict with "annotations"
   and "images") with flat ``keypoints`` [x, y, v] * J and ``image_id`` as frame;
 * tfjs-models pose-detection JSON: a list per frame of ``{name: {x, y[, score]}}``,
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from hmcli.io.atomic import HMError, atomic_write
+from hmcli.skeleton.joints import BLAZEPOSE33, COCO17
 from hmcli.types import Keypoints2D
 
 __all__ = [
@@ -42,26 +45,16 @@ __all__ = [
     "read_mmpose_predictions",
     "read_keypoints_npz",
     "save_keypoints_npz",
+    "read_hm_json",
     "COCO17_NAMES",
     "BLAZEPOSE33_NAMES",
 ]
 
 DEFAULT_FPS = 30.0
 
-COCO17_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+COCO17_NAMES = COCO17.joints
 
-BLAZEPOSE33_NAMES = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-)  # fmt: skip
+BLAZEPOSE33_NAMES = BLAZEPOSE33.joints
 
 # OpenPose joint orders (from the OpenPose output documentation), in coco17 names where one exists.
 _OPENPOSE_BODY25 = (
@@ -546,6 +539,93 @@ def read_keypoints_npz(path, fps: float | None = None, width: int | None = None,
     return _guarded("keypoint NPZ", path, _npz_load, path, fps, width, height)
 
 
+# ------------------------------------------------------------------ our JSON (hm detect / hm lift)
+
+# Our writers put "schema" first, so a look at the head of the file is enough to tell.
+_HM_JSON_HEAD = re.compile(rb'^\s*\{\s*"schema"\s*:\s*"hm\.(keypoints2d|pose3d)"')
+
+
+def _hm_json_records(path: Path) -> tuple[dict, list]:
+    """(header, frame records) of our JSON document or JSON lines (header line + frame lines)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise HMError(f"{path} is not valid JSON ({e})") from None
+    except OSError as e:
+        raise HMError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise _FormatError("expected a JSON object")
+        return doc, doc.get("frames") or []
+    except json.JSONDecodeError as e:
+        if e.msg != "Extra data":
+            raise HMError(f"{path} is not valid JSON ({e})") from None
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise HMError(f"{path} line {lineno} is not valid JSON ({e.msg})") from None
+    head = records[0]
+    return head, [r for r in records[1:] if isinstance(r, dict) and "index" in r]
+
+
+def _hm_json_load(path: Path, fps, width, height) -> Keypoints2D:
+    head, frames = _hm_json_records(path)
+    version = head.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise _FormatError("no valid 'schema_version'")
+    if version > 1:
+        raise HMError(f"{path} was written by a newer hm (schema version {version}); upgrade hm to read it")
+    if not frames:
+        raise HMError(f"{path} contains no frames")
+    frames = sorted(frames, key=lambda r: int(r["index"]))
+    rows = []
+    for r in frames:
+        k = np.array(r.get("kpts2d") or [], dtype=object).reshape(-1, 3)
+        k[k == None] = np.nan  # noqa: E711 (elementwise on an object array)
+        rows.append(k.astype(np.float64))
+    if len({r.shape[0] for r in rows}) != 1 or rows[0].shape[0] == 0:
+        raise _FormatError("frames have different (or no) numbers of 2D joints")
+    k2 = np.stack(rows)
+    det = np.array([bool(r.get("detected", True)) for r in frames])
+    t = np.array([np.nan if r.get("t") is None else float(r["t"]) for r in frames], np.float64)
+    if fps or not np.isfinite(t).all():
+        t = _timestamps(len(frames), fps or head.get("fps"))
+    w, h = _size(head.get("width"), head.get("height"), width, height, path)
+    conf = np.clip(np.nan_to_num(k2[..., 2], nan=0.0), 0.0, 1.0)
+    conf[~det] = 0.0
+    return Keypoints2D(
+        xy=np.nan_to_num(k2[..., :2], nan=0.0).astype(np.float32),
+        conf=conf.astype(np.float32),
+        joint_set=str(head["joint_set"]),
+        timestamps=t,
+        width=w,
+        height=h,
+        detected=det,
+        detector=str(head.get("detector") or "unknown"),
+        source=head.get("source"),
+        source_hash=head.get("source_hash"),
+    )
+
+
+def read_hm_json(path, fps: float | None = None, width: int | None = None, height: int | None = None) -> Keypoints2D:
+    """Our JSON (``hm detect -o x.json`` / ``--json -o -``, schema ``hm.keypoints2d``; also the 2D
+    part of ``hm lift --json`` output, ``hm.pose3d``), as one document or as JSON lines."""
+    path = Path(path)
+    return _guarded("hm keypoint JSON", path, _hm_json_load, path, fps, width, height)
+
+
+def _is_hm_json(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return _HM_JSON_HEAD.match(f.read(4096)) is not None
+    except OSError:
+        return False
+
+
 # ------------------------------------------------------------------ dispatch
 
 
@@ -619,6 +699,8 @@ def load_keypoints(
     if suffix == ".npz" or head.startswith(b"PK\x03\x04"):
         return read_keypoints_npz(path, fps, width, height)
     if suffix == ".json" or head.lstrip()[:1] in (b"{", b"["):
+        if _is_hm_json(path):
+            return read_hm_json(path, fps, width, height)
         data = _read_json(path)
         kind = _sniff_json(data)
         readers = {"coco": ("COCO keypoint JSON", _coco_from_data), "tfjs": ("tfjs keypoint JSON", _tfjs_from_data),
