@@ -1,0 +1,83 @@
+"""``hm detect``: video -> 2D keypoints only (.h5, .json, .npz, or JSON lines on stdout)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail
+
+KEYPOINT_FORMATS = (".h5", ".hdf5", ".json", ".npz")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @cli_errors
+    def detect(
+        video: str = typer.Argument(..., metavar="VIDEO", help="Video file, or a webcam index such as 0 (needs --max-frames)."),
+        output: str = typer.Option(None, "--output", "-o", show_default=False,
+                                   help="Keypoint file .h5 (default <video stem>.kpts.h5), .json, .npz, or '-' for JSON lines on stdout."),
+        detector: str = typer.Option("mediapipe", "--detector", help="2D detector (hm info lists the backends)."),
+        max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Stop after N frames."),
+        json_out: bool = typer.Option(False, "--json", help="Write JSON (a .json file, or JSON lines with -o -)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+    ) -> None:
+        """Detect 2D keypoints in every frame (frames without a person are kept and flagged).
+
+        The output is read back by hm lift: hm detect clip.mp4 -o - | hm lift - -o clip.h5"""
+        from hmcli.cli.lift import StdoutLines, TimedDetector, default_output, note, output_dir_check, progress, warn
+        from hmcli.io.atomic import HMError
+
+        if max_frames is not None and max_frames < 1:
+            fail(f"--max-frames must be at least 1, got {max_frames}", EXIT_USAGE)
+        camera = video.isdigit() and not Path(video).exists()
+        if camera and max_frames is None:
+            fail("reading a webcam needs --max-frames N", EXIT_USAGE)
+        if output == "-":
+            out_path = None
+        else:
+            if output is None:
+                out_path = Path(f"camera{video}.kpts.json" if json_out else f"camera{video}.kpts.h5") if camera else \
+                    default_output(Path(video), ".kpts.json" if json_out else ".kpts.h5", "kpts")
+            else:
+                out_path = Path(output)
+            suffix = out_path.suffix.lower()
+            if suffix not in KEYPOINT_FORMATS:
+                fail(f"cannot tell the keypoint format from {out_path.name!r}; use .h5, .json, .npz or '-'", EXIT_USAGE)
+            if json_out and suffix != ".json":
+                fail(f"--json writes JSON: use an output name ending in .json or '-o -' (got {output!r})", EXIT_USAGE)
+            output_dir_check(out_path)
+        if not camera and not Path(video).exists():
+            raise HMError(f"video file not found: {video}")
+
+        from hmcli import api
+
+        det = TimedDetector(detector)
+        t0 = time.perf_counter()
+        try:
+            with progress(quiet) as bar:
+                upd = bar("detect")
+                kp = api.detect(int(video) if camera else video, det, max_frames=max_frames,
+                                on_frame=lambda i, n: upd(i + 1, n))  # fmt: skip
+        finally:
+            det.close()
+        t_detect = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if out_path is None:
+            out = StdoutLines()
+            out.write(api.keypoints_header_record(kp), flush=False)
+            for rec in api.keypoints_frame_records(kp):
+                out.write(rec, flush=False)
+            out.write_flush()
+        else:
+            api.save_keypoints(kp, out_path)
+        t_write = time.perf_counter() - t0
+        n = kp.num_frames
+        missing = int((~kp.detected).sum())
+        if missing == n:
+            warn(f"no person found in any of the {n} frames; the output has every frame flagged (detected false)")
+        note(f"hm detect: {n} frames ({missing} without a person) at {kp.fps:.2f} fps -> "
+             f"{'stdout' if out_path is None else out_path}; decode+detect {t_detect:.2f} s "
+             f"(detect {det.seconds:.2f} s), write {t_write:.2f} s; detector {kp.detector}", quiet)  # fmt: skip

@@ -1,0 +1,358 @@
+"""The lifting engine: 2D keypoints -> H36M-17 model input -> HumMUSS -> 3D joints in metres.
+
+Offline (:func:`lift_keypoints`)
+    The whole sequence goes through the model in one pass: a bidirectional model sees every
+    frame before and after each frame, with no cuts into clips. Only inputs too long for
+    :data:`LIFT_MEMORY_BYTES` of activations (2 GiB: about 30 000 frames = 17 min at 30 fps
+    for hummuss-small, 12 000 for the paper-size model; see :func:`max_pass_frames`) are
+    split into overlapping windows of that length: every window has ``context`` (256) frames
+    on each side whose outputs are thrown away, and neighbouring windows' kept parts overlap
+    by at least ``blend`` (128) frames where the estimates are cross-faded linearly, so there
+    is no jump at a seam. Windows are as long as memory allows because the output depends on
+    more than the nearest 256 frames: on a 6000-frame input an early hummuss-small checkpoint
+    differed from the one-pass result by 21.6 mm mean with 2048-frame windows (19.4 mm with
+    512 frames of context) but 5.0 mm with 4096-frame windows. A causal model runs the same
+    forward (it is causal by construction).
+
+Frame timing (:func:`frame_timing`)
+    Uniform timestamps (every gap within 1 % of the median, or within the 1 ms rounding of
+    millisecond container timebases) use the FFT path with
+    ``dt_scale = train_fps / fps``; irregular timestamps (dropped frames, variable frame
+    rate, webcams) use per-step Δ multipliers from ``model.steps_for(timestamps)`` (the
+    recurrence). An explicit ``fps`` replaces the timestamps by ``index / fps``.
+
+Streaming (:class:`FrameLifter`)
+    One frame at a time through :class:`hmcli.nn.hummuss.Streamer` (causal models only),
+    with the real time since the previous frame as Δ: O(1) time and memory per frame.
+
+Frames without a person reach the model with confidence 0 (the codec zeroes their
+coordinates); they are kept and stay flagged (``detected`` False). When no frame at all
+has a person there is nothing to estimate and every 3D joint is NaN.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from hmcli.io.atomic import HMError
+from hmcli.skeleton import to_h36m
+from hmcli.train.checkpoint import CheckpointError, LoadedModel, load_checkpoint, resolve_model
+from hmcli.types import Keypoints2D, Pose3DResult
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_CAUSAL_MODEL",
+    "LIFT_MEMORY_BYTES",
+    "CHUNK_FRAMES",
+    "max_pass_frames",
+    "CHUNK_CONTEXT",
+    "CHUNK_BLEND",
+    "UNIFORM_TOLERANCE",
+    "TIMEBASE_ROUNDING_S",
+    "FrameTiming",
+    "frame_timing",
+    "load_lifter",
+    "to_model_input",
+    "chunk_windows",
+    "lift_keypoints",
+    "FrameLifter",
+]
+
+#: Shipped checkpoints (models/NAME.pt): the default for ``hm lift`` and for ``hm lift --causal``.
+DEFAULT_MODEL = "hummuss-small-cmu"
+DEFAULT_CAUSAL_MODEL = "hummuss-small-causal-cmu"
+
+#: Activation memory one forward pass may use; inputs that would need more are lifted in
+#: overlapping windows of the largest length that fits (never fewer than CHUNK_FRAMES).
+LIFT_MEMORY_BYTES = 2 << 30
+#: Smallest window length used when an input has to be split.
+CHUNK_FRAMES = 2048
+#: Frames of context on each side of a window whose outputs are discarded (>= 243).
+CHUNK_CONTEXT = 256
+#: Frames over which two neighbouring windows' estimates are cross-faded.
+CHUNK_BLEND = 128
+#: Timestamps count as uniform when every gap is within this fraction of the median gap ...
+UNIFORM_TOLERANCE = 0.01
+#: ... or within this many seconds of it (containers with millisecond timebases round
+#: 33.33 ms to 33 / 34 ms: a rounding, not a variable frame rate).
+TIMEBASE_ROUNDING_S = 0.0011
+
+
+# ------------------------------------------------------------------ model
+
+
+def _check_lifter(lm: LoadedModel) -> None:
+    from hmcli.nn.hummuss import HumMUSS
+
+    if not isinstance(lm.model, HumMUSS):
+        raise CheckpointError(
+            f"{lm.path or lm.model_id}: architecture '{lm.arch}' cannot be used by hm lift "
+            "(it runs HumMUSS checkpoints; baselines are for hm eval / hm bench)"
+        )
+    cfg = lm.model.cfg
+    if lm.codec.joint_set != "h36m17" or cfg.num_joints != 17 or cfg.in_dim != 3 or cfg.out_dim != 3:
+        raise CheckpointError(
+            f"{lm.path or lm.model_id}: expected an H36M-17 (x, y, conf) -> 3D lifter, got joint set "
+            f"{lm.codec.joint_set!r} with {cfg.num_joints} joints, in_dim {cfg.in_dim}, out_dim {cfg.out_dim}"
+        )
+
+
+def load_lifter(model: str | LoadedModel | None = None, causal: bool = False) -> LoadedModel:
+    """Load a lifter by checkpoint path or shipped name (default: :data:`DEFAULT_MODEL`, or
+    :data:`DEFAULT_CAUSAL_MODEL` with ``causal``). ``causal`` requires a causal model.
+
+    Raises :class:`CheckpointError` for unknown names, bad files, non-HumMUSS checkpoints.
+    """
+    if isinstance(model, LoadedModel):
+        lm = model
+    else:
+        name = model or (DEFAULT_CAUSAL_MODEL if causal else DEFAULT_MODEL)
+        try:
+            path = resolve_model(str(name))
+        except CheckpointError as e:
+            if model is None:
+                raise CheckpointError(
+                    f"{e}; the default model is missing: pass --model PATH (a checkpoint from hm train) "
+                    "or put the shipped checkpoints in models/"
+                ) from None
+            raise
+        lm = load_checkpoint(path)
+    _check_lifter(lm)
+    if causal and not lm.model.causal:
+        raise CheckpointError(
+            f"model '{lm.model_id}' is bidirectional; causal/streaming lifting needs a causal model "
+            f"(e.g. {DEFAULT_CAUSAL_MODEL})"
+        )
+    return lm
+
+
+# ------------------------------------------------------------------ timing
+
+
+@dataclass(frozen=True)
+class FrameTiming:
+    """How frame times reach the model: ``steps`` None -> uniform (FFT) with ``dt_scale``;
+    otherwise per-frame Δ multipliers (F,) (recurrence) and ``dt_scale`` 1."""
+
+    fps: float
+    dt_scale: float
+    steps: torch.Tensor | None
+
+    @property
+    def uniform(self) -> bool:
+        return self.steps is None
+
+
+def frame_timing(timestamps: np.ndarray, train_fps: float, fps: float | None = None) -> FrameTiming:
+    """Decide the timing path for frames at ``timestamps`` (seconds) for a model trained at
+    ``train_fps``. ``fps`` (if given) overrides the timestamps: uniform at that rate."""
+    ts = np.asarray(timestamps, np.float64)
+    if fps is not None:
+        fps = float(fps)
+        if not (math.isfinite(fps) and fps > 0):
+            raise HMError(f"fps must be a positive number, got {fps}")
+        return FrameTiming(fps, train_fps / fps, None)
+    if ts.size < 2:
+        return FrameTiming(float(train_fps), 1.0, None)
+    if not np.isfinite(ts).all():
+        raise HMError("the keypoints have missing (NaN) timestamps; pass --fps to use a fixed frame rate")
+    gaps = np.diff(ts)
+    if (gaps <= 0).any():
+        i = int(np.argmax(gaps <= 0)) + 1
+        raise HMError(
+            f"timestamps must increase from frame to frame (frame {i}: {ts[i]:.6f} s after {ts[i - 1]:.6f} s); "
+            "pass --fps to use a fixed frame rate"
+        )
+    med = float(np.median(gaps))
+    if np.abs(gaps - med).max() <= max(UNIFORM_TOLERANCE * med, min(TIMEBASE_ROUNDING_S, 0.05 * med)):
+        return FrameTiming(1.0 / med, train_fps * med, None)
+    steps = torch.from_numpy(np.concatenate([[med], gaps]) * train_fps).float()
+    return FrameTiming(1.0 / med, 1.0, steps)
+
+
+# ------------------------------------------------------------------ input
+
+
+def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int):
+    """2D keypoints (..., J, 2) + conf (..., J) of ``joint_set`` -> (H36M xy (..., 17, 2),
+    H36M conf (..., 17), model input (..., 17, 3) float32 numpy)."""
+    k = np.concatenate([np.asarray(xy, np.float32), np.asarray(conf, np.float32)[..., None]], axis=-1)
+    try:
+        h = np.asarray(to_h36m(k, joint_set), np.float32)  # (..., 17, 3)
+    except ValueError as e:
+        raise HMError(str(e)) from None
+    x = np.asarray(lm.codec.encode_2d(h[..., :2], h[..., 2], width, height), np.float32)
+    return h[..., :2], h[..., 2], x
+
+
+# ------------------------------------------------------------------ chunks
+
+
+def max_pass_frames(model, budget: int = LIFT_MEMORY_BYTES) -> int:
+    """Frames one forward pass of ``model`` may take within ``budget`` bytes of activations.
+
+    Peak memory per frame is about 16 bytes x joints x the widest feature size (measured
+    ~70 KB/frame for hummuss-small: 576 MB for 8192 frames, FFT buffers included)."""
+    cfg = model.cfg
+    widest = max(int(round(cfg.expand * cfg.dim)), cfg.rep_dim, cfg.dim)
+    per_frame = 16 * cfg.num_joints * widest
+    return max(CHUNK_FRAMES, int(budget // per_frame))
+
+
+
+def chunk_windows(n: int, chunk: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT, blend: int = CHUNK_BLEND):
+    """Windows ``(start, stop)`` and per-window output weights (stop - start,) for ``n`` frames.
+
+    One window when ``n <= chunk``. Otherwise windows of ``chunk`` frames, at most ``chunk -
+    2*context - blend`` apart (the last one aligned to the end). A window's first and last
+    ``context`` frames get weight 0 (except at the ends of the sequence), so every kept output
+    has at least ``context`` frames of input on both sides; the kept parts of neighbours
+    overlap by at least ``blend`` frames, and each window's weight ramps linearly from 0 to 1
+    over ``blend`` frames at the edges of its kept part. The weights are normalised to sum to
+    1 at every frame (continuous, piecewise linear: no jump where windows meet).
+    """
+    if n <= chunk:
+        return [(0, n)], [np.ones(n)]
+    stride = chunk - 2 * context - blend
+    if stride < 1 or blend < 1:
+        raise ValueError(f"chunk ({chunk}) must exceed 2 * context + blend ({2 * context + blend}); blend >= 1")
+    starts = list(range(0, n - chunk, stride)) + [n - chunk]
+    last = len(starts) - 1
+    t = np.arange(chunk) + 0.5
+    raw = []
+    for i, a in enumerate(starts):
+        up = (t - (context if i > 0 else -np.inf)) / blend
+        down = ((chunk - context if i < last else np.inf) - t) / blend
+        raw.append(np.clip(np.minimum(up, down), 0.0, 1.0))
+    total = np.zeros(n)
+    for a, w in zip(starts, raw):
+        total[a : a + chunk] += w
+    weights = [w / np.where(w > 0, total[a : a + chunk], 1.0) for a, w in zip(starts, raw)]
+    return [(a, a + chunk) for a in starts], weights
+
+
+#: Inputs shorter than this run on one thread: for small tensors, waking a thread pool costs
+#: more than it saves (and far more when the cores are busy).
+SINGLE_THREAD_FRAMES = 256
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@torch.inference_mode()
+def _forward(model, x: np.ndarray, timing: FrameTiming, chunk: int, context: int, blend: int,
+             on_progress: Callable[[int, int], None] | None) -> np.ndarray:  # fmt: skip
+    """Model output (F, 17, 3) (model units) for input x (F, 17, 3)."""
+    n = x.shape[0]
+    windows, weights = chunk_windows(n, chunk, context, blend)
+    xt = torch.from_numpy(np.ascontiguousarray(x))
+    out = np.zeros((n, x.shape[1], 3), np.float64)
+    for (a, b), w in zip(windows, weights):
+        with _threads(1 if b - a < SINGLE_THREAD_FRAMES else None):
+            if timing.steps is None:
+                y = model(xt[None, a:b], dt_scale=timing.dt_scale)
+            else:
+                y = model(xt[None, a:b], steps=timing.steps[a:b])
+        out[a:b] += w[:, None, None] * y[0].double().numpy()
+        if on_progress is not None:
+            on_progress(b, n)
+    return out
+
+
+def lift_keypoints(
+    kp: Keypoints2D,
+    lm: LoadedModel,
+    fps: float | None = None,
+    *,
+    chunk: int | None = None,
+    context: int = CHUNK_CONTEXT,
+    blend: int = CHUNK_BLEND,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Pose3DResult:
+    """Lift ``kp`` with ``lm`` (see the module docstring). The result's ``kpts2d`` is the H36M-17
+    2D input the model saw, with the same timestamps (``index / fps`` when ``fps`` is given).
+    ``chunk`` (default :func:`max_pass_frames`), ``context``, ``blend``: see :func:`chunk_windows`."""
+    _check_lifter(lm)
+    if kp.num_frames == 0:
+        raise HMError("no frames to lift")
+    model = lm.model.eval()
+    chunk = max_pass_frames(model) if chunk is None else int(chunk)
+    timing = frame_timing(kp.timestamps, model.cfg.fps, fps)
+    xy, conf, x = to_model_input(lm, kp.xy, kp.conf, kp.joint_set, kp.width, kp.height)
+    ts = np.arange(kp.num_frames, dtype=np.float64) / timing.fps if fps is not None else kp.timestamps.copy()
+    detected = np.asarray(kp.detected, bool).copy()
+    if detected.any():
+        y = _forward(model, x, timing, chunk, context, blend, on_progress)
+        j3 = np.asarray(lm.codec.decode_3d(y), np.float32)
+    else:  # nobody anywhere: no estimate
+        j3 = np.full((kp.num_frames, 17, 3), np.nan, np.float32)
+        if on_progress is not None:
+            on_progress(kp.num_frames, kp.num_frames)
+    k2 = replace(kp, xy=xy.astype(np.float32), conf=conf.astype(np.float32), joint_set="h36m17",
+                 timestamps=ts, detected=detected)  # fmt: skip
+    return Pose3DResult(kpts2d=k2, joints3d=j3, model_id=lm.model_id, model_hash=lm.sha256 or "")
+
+
+# ------------------------------------------------------------------ streaming
+
+
+class FrameLifter:
+    """Causal, frame-by-frame lifting: ``step(xy, conf, t, found)`` -> (H36M xy, conf, joints3d
+    (17, 3) metres). Δ is the real time since the previous frame (``fps`` set: fixed 1/fps)."""
+
+    def __init__(self, lm: LoadedModel, joint_set: str, width: int, height: int,
+                 nominal_fps: float | None = None, fps: float | None = None) -> None:  # fmt: skip
+        from hmcli.nn.hummuss import Streamer
+
+        _check_lifter(lm)
+        if not lm.model.causal:
+            raise CheckpointError(f"model '{lm.model_id}' is bidirectional; streaming needs a causal model")
+        self.lm, self.joint_set, self.width, self.height = lm, joint_set, int(width), int(height)
+        train_fps = lm.model.cfg.fps
+        rate = fps or nominal_fps
+        rate = float(rate) if rate and math.isfinite(rate) and rate > 0 else train_fps
+        self.fixed = fps is not None
+        self.streamer = Streamer(lm.model, dt_scale=train_fps / rate)
+        self.nominal_dt = 1.0 / rate
+        self.last_t: float | None = None
+
+    def step(self, xy: np.ndarray, conf: np.ndarray, t: float, found: bool = True):
+        if not found:
+            xy = np.zeros_like(xy, np.float32)
+            conf = np.zeros_like(conf, np.float32)
+        hxy, hconf, x = to_model_input(self.lm, xy, conf, self.joint_set, self.width, self.height)
+        dt = None
+        if not self.fixed and self.last_t is not None and math.isfinite(t) and t > self.last_t:
+            # Microsecond steps: repeated gaps reuse the cached discretisation, and a gap equal
+            # to the nominal period uses the Streamer's precomputed one.
+            dt = round(float(t - self.last_t), 6)
+            if abs(dt - self.nominal_dt) <= 1e-6:
+                dt = None
+        if math.isfinite(t):
+            self.last_t = float(t)
+        # One frame is a handful of tiny ops: a single thread is faster than waking a pool
+        # (by orders of magnitude when the cores are busy).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            y = self.streamer.step(torch.from_numpy(x)[None], dt)[0]  # (17, 3)
+        finally:
+            torch.set_num_threads(threads)
+        j3 = np.asarray(self.lm.codec.decode_3d(y.numpy()), np.float32)
+        return hxy, hconf, j3

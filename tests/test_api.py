@@ -1,0 +1,174 @@
+"""hmcli.api: detect / lift / lift_video / lift_file / stream and our keypoints JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hmcli import api
+from hmcli.io.atomic import HMError
+from hmcli.io.keypoints import load_keypoints, save_keypoints_npz
+from hmcli.io.video import sha256_file
+from hmcli.train.checkpoint import CheckpointError
+from tests.cli.helpers import FakeDetector, make_keypoints, tiny_checkpoint, write_video
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    return {"bi": tiny_checkpoint(d / "bi.pt"), "causal": tiny_checkpoint(d / "causal.pt", causal=True, seed=1)}
+
+
+def joints(records):
+    return np.array([r["joints3d"] for r in records], np.float64)
+
+
+def test_detect_with_registered_fake_detector(tmp_path):
+    v = write_video(tmp_path / "v.mp4", n=10, dark={3, 4})
+    calls = []
+    kp = api.detect(v, "fake-test", on_frame=lambda i, n: calls.append((i, n)))
+    assert kp.num_frames == 10 and kp.joint_set == "coco17" and kp.detector == "fake-detector-v1"
+    assert kp.detected.tolist() == [i not in (3, 4) for i in range(10)]
+    assert kp.source == v and kp.source_hash == sha256_file(v)
+    assert calls[-1] == (9, 10)
+    assert api.detect(v, "fake-test", max_frames=4).num_frames == 4
+
+
+def test_lift_video_provenance(tmp_path, ckpts):
+    v = write_video(tmp_path / "v.mp4", n=12)
+    res = api.lift_video(v, model=ckpts["bi"], detector="fake-test")
+    assert res.joints3d.shape == (12, 17, 3)
+    assert res.model_hash == sha256_file(ckpts["bi"]) and res.model_id == "tiny-bi"
+    kp = res.kpts2d
+    assert (kp.detector, kp.source, kp.source_hash) == ("fake-detector-v1", v, sha256_file(v))
+    assert kp.fps == pytest.approx(25.0, rel=1e-3)
+    # equals detect + lift
+    ref = api.lift(api.detect(v, "fake-test"), api.load_lifter(ckpts["bi"]))
+    np.testing.assert_allclose(res.joints3d, ref.joints3d, atol=1e-6)
+
+
+def test_lift_video_fails_on_model_before_detecting(tmp_path):
+    v = write_video(tmp_path / "v.mp4", n=3)
+
+    class Exploding(FakeDetector):
+        def detect(self, frame, t):
+            raise AssertionError("detector must not run")
+
+    with pytest.raises(CheckpointError):
+        api.lift_video(v, model=str(tmp_path / "missing.pt"), detector=Exploding())
+
+
+def test_lift_file_npz_and_json(tmp_path, ckpts):
+    kp = make_keypoints(20)
+    save_keypoints_npz(kp, tmp_path / "k.npz")
+    api.write_keypoints_json(tmp_path / "k.json", kp)
+    a = api.lift_file(tmp_path / "k.npz", model=ckpts["bi"])
+    b = api.lift_file(tmp_path / "k.json", model=ckpts["bi"])
+    ref = api.lift(kp, api.load_lifter(ckpts["bi"]))
+    np.testing.assert_allclose(a.joints3d, ref.joints3d, atol=1e-6)
+    np.testing.assert_allclose(b.joints3d, ref.joints3d, atol=1e-3)  # JSON rounds pixels to 0.01
+
+
+def test_keypoints_json_roundtrip_document_and_lines(tmp_path):
+    det = np.ones(15, bool)
+    det[5] = False
+    kp = make_keypoints(15, detected=det)
+    api.write_keypoints_json(tmp_path / "k.json", kp)
+    lines = [json.dumps(api.keypoints_header_record(kp))] + [json.dumps(r) for r in api.keypoints_frame_records(kp)]
+    (tmp_path / "k.jsonl").write_text("\n".join(lines) + "\n")
+    for name in ("k.json", "k.jsonl"):
+        back = load_keypoints(tmp_path / name)
+        assert (back.joint_set, back.width, back.height, back.detector) == ("coco17", 320, 240, "synthetic")
+        np.testing.assert_allclose(back.xy, kp.xy, atol=0.006)
+        np.testing.assert_allclose(back.conf, kp.conf, atol=1e-4)
+        np.testing.assert_allclose(back.timestamps, kp.timestamps, atol=1e-6)
+        np.testing.assert_array_equal(back.detected, det)
+
+
+def test_read_keypoints_bytes(tmp_path):
+    kp = make_keypoints(6)
+    save_keypoints_npz(kp, tmp_path / "k.npz")
+    api.write_keypoints_json(tmp_path / "k.json", kp)
+    for name in ("k.npz", "k.json"):
+        back = api.read_keypoints_bytes((tmp_path / name).read_bytes())
+        assert back.num_frames == 6 and back.source == "synthetic.npz"
+    with pytest.raises(HMError, match="no input"):
+        api.read_keypoints_bytes(b"")
+    with pytest.raises(HMError, match="unknown keypoint format"):
+        api.read_keypoints_bytes(b"hello")
+    with pytest.raises(HMError, match="<stdin>"):
+        api.read_keypoints_bytes(b'{"what": 1}')
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_stream_equals_offline_causal(ckpts, variable):
+    rng = np.random.default_rng(3)
+    ts = np.cumsum(rng.uniform(0.02, 0.06, 40)) if variable else np.arange(40) / 25.0
+    det = np.ones(40, bool)
+    det[7:9] = False
+    kp = make_keypoints(timestamps=ts, detected=det)
+    lm = api.load_lifter(ckpts["causal"], causal=True)
+    offline = api.lift(kp, lm)
+    recs = list(api.stream(kp, lm))
+    assert [r["index"] for r in recs] == list(range(40))
+    assert [r["detected"] for r in recs] == det.tolist()
+    np.testing.assert_allclose([r["t"] for r in recs], ts, atol=1e-6)
+    # first frame: the stream cannot know the median gap in advance (nominal rate instead)
+    skip = 1 if variable else 0
+    np.testing.assert_allclose(joints(recs)[skip:], offline.joints3d[skip:], atol=2e-4)
+    k2 = np.array([r["kpts2d"] for r in recs])
+    np.testing.assert_allclose(k2[..., :2], offline.kpts2d.xy, atol=0.006)
+
+
+def test_stream_video_frames_with_header(tmp_path, ckpts):
+    v = write_video(tmp_path / "v.mp4", n=10, dark={2})
+    lm = api.load_lifter(ckpts["causal"], causal=True)
+    recs = list(api.stream(v, lm, "fake-test", header=True))
+    head, frames = recs[0], recs[1:]
+    assert head["schema"] == "hm.pose3d" and (head["width"], head["height"]) == (320, 240)
+    assert head["model_hash"] == sha256_file(ckpts["causal"]) and head["detector"] == "fake-detector-v1"
+    assert head["source"] == v and head["source_hash"] == sha256_file(v)
+    assert len(frames) == 10 and frames[2]["detected"] is False
+    offline = api.lift_video(v, model=lm, causal=True, detector="fake-test")
+    np.testing.assert_allclose(joints(frames), offline.joints3d, atol=2e-4)
+    # any iterable of (index, t, frame) works as well, and stops at max_frames
+    from hmcli.io.video import iter_frames
+
+    again = list(api.stream(iter_frames(v), lm, FakeDetector(), max_frames=4, nominal_fps=25.0))
+    assert len(again) == 4
+    np.testing.assert_allclose(joints(again), joints(frames[:4]), atol=1e-6)
+
+
+def test_stream_state_is_constant_size(ckpts):
+    from hmcli.lift import FrameLifter
+
+    lm = api.load_lifter(ckpts["causal"], causal=True)
+    fl = FrameLifter(lm, "coco17", 320, 240, nominal_fps=25.0)
+    kp = make_keypoints(50)
+    sizes = []
+    for i in range(50):
+        fl.step(kp.xy[i], kp.conf[i], kp.timestamps[i])
+        sizes.append(fl.streamer.state_bytes())
+    assert sizes[0] > 0 and len(set(sizes)) == 1
+
+
+def test_stream_refuses_bidirectional(ckpts):
+    with pytest.raises(CheckpointError, match="bidirectional"):
+        next(api.stream(make_keypoints(3), api.load_lifter(ckpts["bi"])))
+
+
+def test_stream_no_camera(ckpts):
+    lm = api.load_lifter(ckpts["causal"], causal=True)
+    with pytest.raises(HMError, match="camera 97"):
+        next(api.stream(97, lm, "fake-test"))

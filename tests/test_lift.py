@@ -1,0 +1,264 @@
+"""The lifting engine (hmcli.lift): timing paths, chunking, flagged frames, model checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hmcli import lift as L
+from hmcli.io.atomic import HMError
+from hmcli.train.checkpoint import CheckpointError, load_checkpoint
+from tests.cli.helpers import make_keypoints, tiny_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def bi(tmp_path_factory):
+    return L.load_lifter(tiny_checkpoint(tmp_path_factory.mktemp("m") / "bi.pt"))
+
+
+@pytest.fixture(scope="module")
+def short_memory(tmp_path_factory):
+    # Large Δ: every temporal SSM forgets within ~20 frames, so 60 frames of context suffice.
+    return L.load_lifter(tiny_checkpoint(tmp_path_factory.mktemp("m") / "short.pt", dt_min=0.1, dt_max=1.0))
+
+
+def model_input(lm, kp):
+    return torch.from_numpy(L.to_model_input(lm, kp.xy, kp.conf, kp.joint_set, kp.width, kp.height)[2])[None]
+
+
+def decode(lm, y):
+    return np.asarray(lm.codec.decode_3d(y[0].numpy()), np.float32)
+
+
+# ------------------------------------------------------------------ timing
+
+
+def test_uniform_timestamps_use_dt_scale():
+    tm = L.frame_timing(np.arange(50) / 15.0, train_fps=30.0)
+    assert tm.uniform and tm.steps is None
+    assert tm.fps == pytest.approx(15.0) and tm.dt_scale == pytest.approx(2.0)
+
+
+def test_jitter_below_one_percent_is_uniform_above_is_variable():
+    rng = np.random.default_rng(0)
+    gaps = 0.04 * (1 + rng.uniform(-0.004, 0.004, 40))
+    assert L.frame_timing(np.cumsum(gaps), 30.0).uniform
+    gaps[10] = 0.08  # one dropped frame
+    tm = L.frame_timing(np.cumsum(gaps), 30.0)
+    assert not tm.uniform and tm.dt_scale == 1.0
+    assert tm.steps[10].item() == pytest.approx(0.08 * 30.0, rel=1e-5)
+    assert tm.steps[1].item() == pytest.approx(gaps[1] * 30.0, rel=1e-5)
+    from hmcli.nn.ssm import steps_from_timestamps
+
+    ref = steps_from_timestamps(torch.tensor(np.cumsum(gaps), dtype=torch.float64), 30.0)
+    np.testing.assert_allclose(tm.steps.numpy(), ref.numpy(), rtol=1e-5)
+
+
+def test_fps_overrides_timestamps():
+    tm = L.frame_timing(np.array([0.0, 0.1, 0.15, 0.5]), 30.0, fps=60.0)
+    assert tm.uniform and tm.dt_scale == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("ts, msg", [([0.0, 0.1, 0.1], "increase"), ([0.0, np.nan, 0.2], "NaN")])
+def test_bad_timestamps_are_hmerrors(ts, msg):
+    with pytest.raises(HMError, match=msg):
+        L.frame_timing(np.array(ts), 30.0)
+
+
+def test_bad_fps():
+    with pytest.raises(HMError, match="fps"):
+        L.frame_timing(np.arange(3) / 10, 30.0, fps=0.0)
+
+
+# ------------------------------------------------------------------ lifting
+
+
+def test_shapes_root_provenance(bi):
+    kp = make_keypoints(40)
+    res = L.lift_keypoints(kp, bi)
+    assert res.joints3d.shape == (40, 17, 3) and res.joints3d.dtype == np.float32
+    assert np.isfinite(res.joints3d).all()
+    np.testing.assert_array_equal(res.joints3d[:, 0], 0.0)  # root-relative
+    assert res.kpts2d.joint_set == "h36m17" and res.kpts2d.xy.shape == (40, 17, 2)
+    np.testing.assert_array_equal(res.kpts2d.timestamps, kp.timestamps)
+    assert res.model_id == "tiny-bi" and res.model_hash == bi.sha256 and len(res.model_hash) == 64
+    assert (res.kpts2d.detector, res.kpts2d.source) == ("synthetic", "synthetic.npz")
+
+
+def test_uniform_path_is_the_fft_forward_at_dt_scale(bi):
+    kp = make_keypoints(30, fps=15.0)
+    res = L.lift_keypoints(kp, bi)
+    with torch.no_grad():
+        ref = decode(bi, bi.model(model_input(bi, kp), dt_scale=2.0))
+    np.testing.assert_allclose(res.joints3d, ref, atol=1e-6)
+
+
+def test_variable_path_equals_model_with_steps(short_memory):
+    bi = short_memory
+    rng = np.random.default_rng(1)
+    ts = np.cumsum(rng.uniform(0.02, 0.06, 30))
+    kp = make_keypoints(timestamps=ts)
+    res = L.lift_keypoints(kp, bi)
+    steps = bi.model.steps_for(torch.tensor(ts, dtype=torch.float32))
+    with torch.no_grad():
+        ref = decode(bi, bi.model(model_input(bi, kp), steps=steps))
+        uniform = decode(bi, bi.model(model_input(bi, kp), dt_scale=bi.model.cfg.fps * np.median(np.diff(ts))))
+    np.testing.assert_allclose(res.joints3d, ref, atol=1e-6)
+    assert np.abs(res.joints3d - uniform).max() > 1e-4  # the timing really went into the model
+
+
+def test_fps_argument_sets_rate_and_timestamps(bi):
+    kp = make_keypoints(20, fps=25.0)
+    res = L.lift_keypoints(kp, bi, fps=10.0)
+    np.testing.assert_allclose(res.kpts2d.timestamps, np.arange(20) / 10.0)
+    with torch.no_grad():
+        ref = decode(bi, bi.model(model_input(bi, kp), dt_scale=3.0))
+    np.testing.assert_allclose(res.joints3d, ref, atol=1e-6)
+
+
+def test_frames_without_person_are_kept_and_flagged(bi):
+    det = np.ones(30, bool)
+    det[10:14] = False
+    kp = make_keypoints(30, detected=det)
+    res = L.lift_keypoints(kp, bi)
+    assert res.joints3d.shape == (30, 17, 3) and np.isfinite(res.joints3d).all()
+    np.testing.assert_array_equal(res.kpts2d.detected, det)
+    assert (res.kpts2d.conf[10:14] == 0).all() and (res.kpts2d.xy[10:14] == 0).all()
+    # the model saw zeros there (codec), so its input equals an all-missing frame
+    x = model_input(bi, kp)[0]
+    assert (x[10:14] == 0).all()
+
+
+def test_nobody_anywhere_gives_nan(bi):
+    res = L.lift_keypoints(make_keypoints(8, detected=np.zeros(8, bool)), bi)
+    assert res.joints3d.shape == (8, 17, 3) and np.isnan(res.joints3d).all()
+    assert not res.kpts2d.detected.any()
+
+
+def test_other_joint_sets(bi):
+    kp = make_keypoints(10)
+    bad = type(kp)(**{**kp.__dict__, "joint_set": "nonsense"})
+    with pytest.raises(HMError, match="h36m17"):
+        L.lift_keypoints(bad, bi)
+
+
+# ------------------------------------------------------------------ chunks
+
+
+@pytest.mark.parametrize("n", [1, 300, 301, 450, 1000, 1234])
+def test_chunk_weights_partition_unity(n):
+    windows, weights = L.chunk_windows(n, chunk=300, context=60, blend=30)
+    total = np.zeros(n)
+    for (a, b), w in zip(windows, weights):
+        assert 0 <= a < b <= n and len(w) == b - a
+        total[a:b] += w
+        used = np.flatnonzero(w > 0)
+        if a > 0:
+            assert used[0] >= 60  # the first `context` frames of an inner window are never used
+        if b < n:
+            assert used[-1] < (b - a) - 60
+    np.testing.assert_allclose(total, 1.0)
+    if n <= 300:
+        assert windows == [(0, n)]
+
+
+def test_chunk_args_validated():
+    with pytest.raises(ValueError):
+        L.chunk_windows(1000, chunk=100, context=50, blend=10)
+
+
+def test_chunked_equals_unchunked_far_from_seams(short_memory):
+    kp = make_keypoints(900, fps=30.0)
+    full = L.lift_keypoints(kp, short_memory).joints3d
+    parts = L.lift_keypoints(kp, short_memory, chunk=300, context=60, blend=30).joints3d
+    windows, weights = L.chunk_windows(900, 300, 60, 30)
+    single = np.zeros(900, bool)  # frames where exactly one window contributes (no blending)
+    for (a, b), w in zip(windows, weights):
+        single[a:b] |= w == 1.0
+    assert single.sum() > 600
+    np.testing.assert_allclose(parts[single], full[single], atol=2e-4)
+    assert np.abs(parts - full).max() < 2e-3
+
+
+def test_chunk_seams_do_not_jump(bi):
+    """Default-initialised (long-memory) random model, windows 800 / context 243 / blend 128 on
+    a smooth input: the windows disagree a little (truncated context), but with the
+    cross-fade no frame-to-frame step near a seam exceeds the largest step elsewhere."""
+    n, chunk, context, blend = 2400, 800, 243, 128
+    kp = make_keypoints(n, fps=30.0)
+    out = L.lift_keypoints(kp, bi, chunk=chunk, context=context, blend=blend).joints3d
+    step = np.linalg.norm(np.diff(out, axis=0), axis=-1).max(axis=-1)  # (F-1,) largest joint move
+    windows, weights = L.chunk_windows(n, chunk, context, blend)
+    assert len(windows) >= 3
+    seam = np.zeros(n - 1, bool)
+    for w, (a, b) in zip(weights, windows):
+        blended = np.flatnonzero((w > 0) & (w < 1)) + a
+        seam[np.clip(blended - 1, 0, n - 2)] = True
+        seam[np.clip(blended, 0, n - 2)] = True
+    assert seam.sum() > 0 and (~seam).sum() > 500
+    assert step[seam].max() <= step[~seam].max()
+
+
+# ------------------------------------------------------------------ models
+
+
+def test_default_model_names_are_constants():
+    assert L.DEFAULT_MODEL == "hummuss-small-cmu" and L.DEFAULT_CAUSAL_MODEL == "hummuss-small-causal-cmu"
+
+
+def test_causal_needs_causal_model(bi):
+    with pytest.raises(CheckpointError, match="bidirectional"):
+        L.load_lifter(bi, causal=True)
+
+
+def test_missing_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("HM_MODELS", str(tmp_path))
+    with pytest.raises(CheckpointError, match="not found"):
+        L.load_lifter(str(tmp_path / "nope.pt"))
+
+
+def test_causal_offline_is_causal(tmp_path):
+    lm = L.load_lifter(tiny_checkpoint(tmp_path / "c.pt", causal=True), causal=True)
+    kp = make_keypoints(40)
+    full = L.lift_keypoints(kp, lm).joints3d
+    kp2 = make_keypoints(40)
+    kp2.xy[30:] += 50.0  # change the future only
+    part = L.lift_keypoints(kp2, lm).joints3d
+    np.testing.assert_allclose(part[:30], full[:30], atol=1e-5)
+    assert np.abs(part[30:] - full[30:]).max() > 1e-4
+
+
+def test_load_checkpoint_roundtrip(tmp_path):
+    p = tiny_checkpoint(tmp_path / "x.pt")
+    lm = L.load_lifter(p)
+    assert lm.sha256 == load_checkpoint(p).sha256
+
+
+def test_millisecond_rounded_timestamps_are_uniform():
+    ts = np.round(np.arange(60) / 30.0, 3)  # 33 / 34 ms gaps
+    tm = L.frame_timing(ts, 30.0)
+    assert tm.uniform and tm.fps == pytest.approx(30.0, rel=0.02)
+    ts[20:] += 0.0333  # one dropped frame is not a rounding
+    assert not L.frame_timing(ts, 30.0).uniform
+
+
+def test_pass_length_from_memory_budget(bi):
+    from hmcli.nn.registry import build
+
+    with torch.device("meta"):
+        small, full = build("hummuss-small"), build("hummuss")
+    assert L.max_pass_frames(small) >= 25000  # ~14 min at 30 fps in one pass
+    assert 8000 <= L.max_pass_frames(full) < L.max_pass_frames(small)
+    assert L.max_pass_frames(small, budget=1) == L.CHUNK_FRAMES
+    # by default a long input is one pass: same as an unlimited window
+    kp = make_keypoints(L.CHUNK_FRAMES + 50, fps=30.0)
+    np.testing.assert_array_equal(L.lift_keypoints(kp, bi).joints3d, L.lift_keypoints(kp, bi, chunk=10**9).joints3d)
