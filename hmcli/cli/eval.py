@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seed of the evaluation cameras and corruption."),
         per_action: bool = typer.Option(False, "--per-action", help="Show the per-action table."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        card: str = typer.Option(None, "--card", help="Write a model card (markdown) with the standard frame-rate table."),
+        command: str = typer.Option("", help="With --card: the training command to print in the card."),
+        run: str = typer.Option(None, help="With --card: the training run directory (metrics.jsonl)."),
     ) -> None:
         """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
         from hmcli.train.checkpoint import load_checkpoint, resolve_model
@@ -34,6 +37,9 @@ def register(app: typer.Typer) -> None:
         train_fps = float(lm.config.get("fps", 30.0))
         rate = fps if fps is not None else train_fps / (subsample or 1)
         seqs = load_split(data, split)
+        if card:
+            _write_card(lm, seqs, data, split, cameras, seed, card, command, run)
+            return
         rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed))
         out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, **rep.to_dict()}
         if json_out:
@@ -41,3 +47,21 @@ def register(app: typer.Typer) -> None:
             return
         name = f"{lm.model_id} @ {rate:g} fps" + ("" if not no_dt_scale else " (no Δ scaling)")
         typer.echo(markdown_table({name: rep}, per_action=per_action))
+
+
+def _write_card(lm, seqs, data, split, cameras, seed, card, command, run) -> None:
+    from pathlib import Path
+
+    from hmcli.io.atomic import atomic_write
+    from hmcli.train.evaluate import EvalSetting, evaluate_model
+    from hmcli.train.modelcard import STANDARD_SETTINGS, model_card
+
+    reports = {}
+    for label, rate, scaled in STANDARD_SETTINGS:
+        reports[label] = evaluate_model(lm, seqs, EvalSetting(rate, scaled, cameras, seed))
+        typer.echo(f"{label}: MPJPE {reports[label].mpjpe:.1f} mm, P-MPJPE {reports[label].p_mpjpe:.1f} mm", err=True)
+    eval_cmd = f"hm eval {lm.path} --data {data} --split {split} --card ..."
+    text = model_card(lm, reports, command or "(not given)", eval_cmd, Path(run) if run else None)
+    with atomic_write(card, "w") as f:
+        f.write(text)
+    typer.echo(f"wrote {card}")

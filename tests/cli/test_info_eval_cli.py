@@ -51,3 +51,19 @@ def test_eval_errors_are_one_line(tmp_path):
 def test_train_cli_bad_option_is_one_line(tmp_path):
     r = runner.invoke(app, ["train", "bogus=1", "--out", str(tmp_path / "x")])
     assert r.exit_code == 3 and "unknown option 'bogus'" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_eval_card_has_the_frame_rate_table(tmp_path):
+    data = make_mini_cmu(tmp_path / "cmu")
+    cfg = TrainConfig(model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / "run"),
+                      steps=2, batch_size=2, clip_min=8, clip_max=8, val_clip=16, eval_every=2, save_every=2,
+                      warmup=1, threads=1)
+    train(cfg)
+    card = tmp_path / "card.md"
+    r = runner.invoke(app, ["eval", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--cameras", "1",
+                            "--card", str(card), "--command", "hm train -c x.yaml", "--run", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    text = card.read_text()
+    for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "hm train -c x.yaml", "mocap.cs.cmu.edu"):
+        assert row in text
+    assert "Validation MPJPE during training (mm): 2:" in text
