@@ -1,8 +1,12 @@
-"""``hm bench``: benchmarks that print comparable figures measured in one run."""
+"""``hm bench``: benchmarks that print comparable figures measured in one run.
+
+Every subcommand prints a table (or ``--json``) and, with ``--out DIR``, writes
+``DIR/<name>.json``, ``DIR/<name>.md`` and ``DIR/<name>.png``. Methods are timed
+round-robin in the same run, so their ratios hold even on a busy machine.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -11,74 +15,172 @@ from hmcli.cli.common import cli_errors, echo_json, parse_list
 
 bench_app = typer.Typer(help="Benchmarks (ratios measured side by side in one run).", no_args_is_help=True)
 
+_SET_HELP = "Model config override MODEL.field=value (repeatable), e.g. dstformer-lite-causal.dim=64."
 
-@bench_app.command("streaming")
-@cli_errors
-def streaming(
-    models: str = typer.Option("hummuss-causal,hummuss-small-causal", help="Causal presets, comma separated."),
-    batch: str = typer.Option("1,32", help="Batch sizes."),
-    contexts: str = typer.Option("243,2430", help="Context lengths (frames streamed before the timed steps)."),
-    repeats: int = typer.Option(20, help="Timed steps per measurement (median)."),
-    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    out: Path = typer.Option(None, "--out", "-o", help="Also write the JSON here."),
-) -> None:
-    """Per-frame streaming latency at several contexts, state size, offline causal forward."""
+
+def _threads(threads: int) -> None:
     import os
 
     import torch
 
-    from hmcli.bench.common import machine
-    from hmcli.bench.streaming import hummuss_streaming, offline_causal_ms
-
     torch.set_num_threads(threads or os.cpu_count() or 1)
-    rows, offline = [], {}
-    from rich.console import Console
 
-    con = Console(stderr=True)
-    for m in parse_list(models):
-        with torch.device("meta"):
-            from hmcli.nn.registry import build
 
-            if not build(m).cfg.causal:
-                raise KeyError(f"'{m}' is not a causal model; streaming needs a causal preset")
-        for b in parse_list(batch, int):
-            with con.status(f"{m} B={b}") as st:
-                rows += hummuss_streaming(m, b, parse_list(contexts, int), repeats, on_progress=st.update)
-        offline[m] = offline_causal_ms(m, 243, 1)
-    ratios = {}
-    cs = parse_list(contexts, int)
-    for m in parse_list(models):
-        for b in parse_list(batch, int):
-            base = [r for r in rows if r.model == m and r.batch == b and r.context == cs[0]]
-            for r in rows:
-                if r.model == m and r.batch == b and r.context != cs[0] and base:
-                    ratios[f"{m} B={b}: step@{r.context} / step@{cs[0]}"] = r.step_ms / base[0].step_ms
-    result = {
-        "benchmark": "streaming",
-        "machine": machine(),
-        "rows": [r.to_dict() for r in rows],
-        "offline_causal_243_ms": offline,
-        "ratios": ratios,
-    }
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2))
+def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
+    from hmcli.bench.compare import print_result, write_outputs
+
+    if out is not None:
+        paths = write_outputs(result, out, name)
+        result.setdefault("files", paths)
     if json_out:
         echo_json(result)
         return
-    from rich.table import Table
+    print_result(result)
+    if out is not None:
+        typer.echo("wrote " + ", ".join(result["files"]))
 
-    t = Table(title=f"Streaming, per-frame latency (median of {repeats} steps, {torch.get_num_threads()} threads)")
-    for col in ("model", "params", "B", "context", "step ms", "state"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r.model, f"{r.params_m:.2f} M", str(r.batch), str(r.context), f"{r.step_ms:.2f}", f"{r.state_bytes / 1e6:.2f} MB")
-    Console().print(t)
-    for m, ms in offline.items():
-        typer.echo(f"offline causal forward, 243 frames, B=1: {m}: {ms:.1f} ms ({ms / 243:.2f} ms/frame)")
-    for k, v in ratios.items():
-        typer.echo(f"{k} = {v:.3f}")
+
+@bench_app.command("streaming")
+@cli_errors
+def streaming(
+    models: str = typer.Option("hummuss-causal,dstformer-lite-causal,mixste-causal,pstmo-causal",
+                               help="Causal presets, comma separated (HumMUSS: recurrent step; DSTformer: window "
+                                    "recompute and KV cache; MixSTE: recompute; P-STMO: one window per frame)."),
+    batch: str = typer.Option("1,32", help="Batch sizes."),
+    contexts: str = typer.Option("243,2430", help="Context lengths (frames streamed before the timed steps)."),
+    repeats: int = typer.Option(20, help="Most timed steps per measurement (median)."),
+    budget: float = typer.Option(10.0, help="Seconds of timed steps per method and batch size; slow methods get "
+                                            "fewer steps (at least 1)."),
+    no_probe: bool = typer.Option(False, "--no-probe", help="Skip the untimed first step that measures memory and FLOPs."),
+    set_: list[str] = typer.Option(None, "--set", help=_SET_HELP),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write streaming.json/.md/.png into this directory."),
+) -> None:
+    """Per-frame streaming latency of causal models at several contexts, with state / cache /
+    activation memory and ratios against HumMUSS. Transformers beyond their max window are
+    reported as n/a. With the defaults this takes several minutes on 2 cores: the B=32 window
+    recompute of DSTformer-Lite / MixSTE (~1 min a step) gets one warm-up and one timed step
+    (the row says so); use --batch 1 or --models to make it quicker."""
+    import torch
+    from rich.console import Console
+
+    from hmcli.bench.compare import check_causal, parse_overrides, streaming_compare
+    from hmcli.bench.streaming import offline_causal_ms
+    from hmcli.nn.registry import make_config
+
+    _threads(threads)
+    names = parse_list(models)
+    ov = parse_overrides(set_)
+    check_causal(names, ov)
+    con = Console(stderr=True)
+    with con.status("streaming benchmark") as st:
+        result = streaming_compare(names, parse_list(batch, int), parse_list(contexts, int), repeats, budget,
+                                   probe=not no_probe, overrides=ov, on_progress=st.update)
+        offline = {}
+        for m in names:
+            if make_config(m)[0] == "hummuss" and not ov.get(m):
+                st.update(f"{m}: offline causal forward, 243 frames")
+                offline[m] = offline_causal_ms(m, 243, 1)
+    result["offline_causal_243_ms"] = offline
+    result["machine"]["torch_threads"] = torch.get_num_threads()
+    _finish(result, json_out, out, "streaming")
+    if not json_out:
+        for m, ms in offline.items():
+            typer.echo(f"offline causal forward, 243 frames, B=1: {m}: {ms:.1f} ms ({ms / 243:.2f} ms/frame)")
+
+
+@bench_app.command("train")
+@cli_errors
+def train_cmd(
+    models: str = typer.Option("hummuss,dstformer-lite", help="Presets, comma separated (16 M HumMUSS vs 16 M DSTformer-Lite)."),
+    frames: str = typer.Option("27,81,243,1024", help="Clip lengths F."),
+    batch: int = typer.Option(1, help="Batch size."),
+    repeats: int = typer.Option(3, help="Most timed steps per measurement (median)."),
+    budget: float = typer.Option(20.0, help="Seconds of timed steps per (model, F); slow ones get fewer (at least 1)."),
+    no_probe: bool = typer.Option(False, "--no-probe", help="Skip the untimed warm-up step that counts FLOPs."),
+    set_: list[str] = typer.Option(None, "--set", help=_SET_HELP),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write train.json/.md/.png into this directory."),
+) -> None:
+    """Forward + backward time of a training step per model and clip length. Transformers get
+    their positional table extended for F beyond 243 (said in the note)."""
+    from rich.console import Console
+
+    from hmcli.bench.compare import parse_overrides, train_compare
+
+    _threads(threads)
+    with Console(stderr=True).status("training-step benchmark") as st:
+        result = train_compare(parse_list(models), parse_list(frames, int), batch, repeats, budget, not no_probe,
+                               overrides=parse_overrides(set_), on_progress=st.update)
+    _finish(result, json_out, out, "train")
+
+
+@bench_app.command("throughput")
+@cli_errors
+def throughput_cmd(
+    models: str = typer.Option("hummuss,dstformer-lite,mixste,pstmo", help="Presets, comma separated (offline, bidirectional)."),
+    minutes: float = typer.Option(2.0, help="Length of the 2D sequence in minutes (HumMUSS runs it in one forward "
+                                            "pass, twice: ~30 s per pass at 2 min on a quiet 2-core CPU; 10 takes ~5x)."),
+    fps: float = typer.Option(30.0, help="Its frame rate."),
+    repeats: int = typer.Option(3, help="Most timed units per model (median)."),
+    budget: float = typer.Option(20.0, help="Seconds of timed units per model; slow ones get fewer (at least 1)."),
+    set_: list[str] = typer.Option(None, "--set", help=_SET_HELP),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write throughput.json/.md/.png into this directory."),
+) -> None:
+    """Offline frames/s over one long sequence, FLOPs per frame and this CPU's GFLOP/s."""
+    from rich.console import Console
+
+    from hmcli.bench.compare import parse_overrides, throughput_compare
+
+    _threads(threads)
+    with Console(stderr=True).status("throughput benchmark") as st:
+        result = throughput_compare(parse_list(models), minutes, fps, repeats, budget,
+                                    overrides=parse_overrides(set_), on_progress=st.update)
+    _finish(result, json_out, out, "throughput")
+
+
+@bench_app.command("accuracy")
+@cli_errors
+def accuracy_cmd(
+    data: str = typer.Option("../shared/data/cmu-amc", help="Motion capture directory (CMU ASF/AMC layout)."),
+    archs: str = typer.Option("hummuss,dstformer,mixste,pstmo", help="Architectures, comma separated."),
+    variants: str = typer.Option("bidirectional,causal", help="bidirectional and/or causal."),
+    steps: int = typer.Option(300, help="Training steps per run (same for every architecture)."),
+    batch_size: int = typer.Option(8, help="Training batch size."),
+    clip_min: int = typer.Option(27, help="Shortest training clip (seq2seq models)."),
+    clip_max: int = typer.Option(81, help="Longest training clip (seq2seq models)."),
+    lr: float = typer.Option(1e-3, help="Peak learning rate."),
+    eval_every: int = typer.Option(50, help="Validate every N steps (convergence curve)."),
+    seed: int = typer.Option(0, help="Seed of every run and of the test cameras."),
+    subsample: str = typer.Option("1,2,4,8", help="Test at training fps / k for these k."),
+    cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
+    split: str = typer.Option("test", help="Held-out split: test or val."),
+    set_: list[str] = typer.Option(None, "--set", help="Model override ARCH.field=value (repeatable), e.g. dstformer.dim=64."),
+    runs: Path = typer.Option(None, help="Where the training runs go (default OUT/runs); an existing run is reused."),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(Path("bench_results"), "--out", "-o", help="Writes accuracy.json/.md/.png here."),
+) -> None:
+    """Train every architecture with the same budget, then held-out MPJPE / P-MPJPE at several
+    frame rates plus each run's validation curve."""
+    from rich.console import Console
+
+    from hmcli.bench.accuracy import AccuracyBudget, accuracy_compare
+    from hmcli.bench.compare import parse_overrides
+
+    _threads(threads)
+    budget = AccuracyBudget(steps=steps, batch_size=batch_size, clip_min=clip_min, clip_max=clip_max, lr=lr,
+                            eval_every=eval_every, seed=seed, threads=threads)
+    with Console(stderr=True).status("accuracy benchmark") as st:
+        result = accuracy_compare(data, parse_list(archs), parse_list(variants), budget,
+                                  subsample=parse_list(subsample, int), cameras=cameras, split=split,
+                                  overrides=parse_overrides(set_), runs_dir=runs or out / "runs",
+                                  on_progress=st.update)
+    _finish(result, json_out, out, "accuracy")
 
 
 def register(app: typer.Typer) -> None:

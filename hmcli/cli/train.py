@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. steps=500 lr=3e-4 model.dim=64"),
         config: Path = typer.Option(None, "--config", "-c", help="YAML or TOML config file."),
         model: str = typer.Option(None, "--model", "--arch", help="Preset or architecture (hm info lists them)."),
-        task: str = typer.Option(None, help="Training task: pose3d."),
+        task: str = typer.Option(None, help="Training task: pose3d, or mpm (masked pose pre-training; hummuss, pstmo)."),
+        init_from: str = typer.Option(None, "--init-from", help="Initialise from this checkpoint's matching weights "
+                                                                   "(e.g. an mpm run's last.pt)."),
         data: str = typer.Option(None, help="Motion capture directory (CMU ASF/AMC layout)."),
         out: str = typer.Option(None, "--out", "-o", help="Run directory (config, metrics.jsonl, checkpoints)."),
         steps: int = typer.Option(None, help="Optimisation steps."),
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from hmcli.train.config import resolve_config
         from hmcli.train.trainer import train as run
 
-        cfg = resolve_config(config, overrides, model=model, task=task, data=data, out=out, steps=steps)
+        cfg = resolve_config(config, overrides, model=model, task=task, data=data, out=out, steps=steps, init_from=init_from)
         if quiet:
             summary = run(cfg, resume=resume)
         else:
@@ -45,12 +47,17 @@ def register(app: typer.Typer) -> None:
 
                 def on_step(info):
                     if info.val_mpjpe is not None:
-                        state["val"] = f"{info.val_mpjpe:.1f} mm"
+                        state["val"] = f"{info.val_mpjpe:.4f} mse" if cfg.task == "mpm" else f"{info.val_mpjpe:.1f} mm"
                     prog.update(tid, completed=info.step, loss=info.loss, val=state["val"])
 
                 summary = run(cfg, resume=resume, on_step=on_step)
         if json_out:
             echo_json(summary)
-        else:
-            typer.echo(f"done: {summary['steps']} steps in {summary['time_s']:.0f} s; best val MPJPE "
-                       f"{summary['best_val_mpjpe_mm']:.1f} mm; checkpoints in {summary['out']}")
+            return
+        if summary.get("init_from"):
+            r = summary["init_from"]
+            typer.echo(f"initialised from {r['path']}: {r['loaded']} tensors loaded, {r['skipped']} skipped, "
+                       f"{r['not_initialised']} of the model's left at their initial values")
+        best = (f"best val masked-2D MSE {summary['best_val_mpm_mse']:.4f}" if summary.get("task") == "mpm"
+                else f"best val MPJPE {summary['best_val_mpjpe_mm']:.1f} mm")
+        typer.echo(f"done: {summary['steps']} steps in {summary['time_s']:.0f} s; {best}; checkpoints in {summary['out']}")

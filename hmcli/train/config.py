@@ -19,7 +19,8 @@ class TrainConfig:
     # model
     model: str = "hummuss-small"  # preset or architecture name (hm info lists them)
     model_overrides: dict[str, Any] = field(default_factory=dict)
-    task: str = "pose3d"
+    task: str = "pose3d"  # pose3d, or mpm (masked pose modelling pre-training: hummuss, pstmo)
+    init_from: str = ""  # checkpoint whose matching weights initialise the model (e.g. an mpm run's last.pt)
     # data
     data: str = "../shared/data/cmu-amc"  # a directory in CMU ASF/AMC layout
     fps: float = 30.0  # training frame rate (Δ multiplier 1)
@@ -37,6 +38,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     lambda_vel: float = 1.0
     lambda_reproj: float = 0.0
+    lambda_multi: float = 1.0  # P-STMO: weight of the multi-frame (TEM) output's loss
+    mask_ratio: float = 0.8  # mpm: fraction of frames hidden
+    mask_joints: int = 2  # mpm: joints hidden in each remaining frame
     seed: int = 0
     # bookkeeping
     out: str = "runs/hummuss"
@@ -111,8 +115,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     if unknown:
         raise HMError(f"unknown option(s) in config: {', '.join(sorted(unknown))}")
     cfg = TrainConfig(**values, model_overrides=mo)
-    if cfg.task not in ("pose3d",):
-        raise HMError(f"unknown task '{cfg.task}' (available: pose3d)")
+    if cfg.task not in ("pose3d", "mpm"):
+        raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
     if not 1 <= cfg.clip_min <= cfg.clip_max:
         raise HMError("need 1 <= clip_min <= clip_max")
     return cfg

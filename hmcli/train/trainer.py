@@ -6,10 +6,27 @@ continues exactly (model, optimizer, scheduler, torch RNG and step are restored)
 different ranks see different samples. Under ``torchrun --nproc-per-node N`` the process
 group is initialised from the environment (gloo on CPU, NCCL on GPU), gradients are
 averaged by DistributedDataParallel, and only rank 0 writes files.
+
+Architectures: every registered lifter trains here. Seq2seq transformers (DSTformer,
+MixSTE) need ``clip_max`` <= their ``maxlen``. P-STMO is seq2frame: it trains on windows of
+exactly its ``frames`` (243) frames, with the loss on its single output frame (centre, or
+last when causal) plus ``lambda_multi`` times the pose loss of its multi-frame TEM output.
+:func:`call_model` gives every model a per-frame output for inputs of any length (sliding
+windows for P-STMO, ``maxlen`` chunks for the transformers), which is what validation and
+``hm eval`` use.
+
+Task ``mpm`` (masked pose modelling, P-STMO's Stage I) for P-STMO and HumMUSS: a fraction
+``mask_ratio`` of the frames and ``mask_joints`` joints of every other frame are hidden and
+the clean 2D input is reconstructed (MSE on the hidden positions). P-STMO uses its own
+``PSTMOPretrain``; HumMUSS gets inputs zeroed (confidence included) at the hidden positions
+and a linear 2D head on ``represent`` (:class:`MaskedPoseModel`). Stage II:
+``init_from=<run>/last.pt`` loads every weight whose name and shape match (strict=False) and
+reports the counts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -32,7 +49,7 @@ from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
 from hmcli.train.checkpoint import read_checkpoint, save_checkpoint
 from hmcli.train.config import TrainConfig, dump_config
-from hmcli.train.losses import PoseLoss
+from hmcli.train.losses import PoseLoss, mpjpe_loss
 
 CMU_ACK = (
     "The data used in this project was obtained from mocap.cs.cmu.edu. "
@@ -59,12 +76,156 @@ def encode_batch(batch: dict[str, Any], codec: PoseCodec) -> tuple[torch.Tensor,
     return torch.stack(xs), codec.encode_3d(batch["joints3d"])
 
 
-def call_model(model: nn.Module, x: torch.Tensor, dt_scale: float = 1.0) -> torch.Tensor:
-    """Forward with Δ scaling for models that have it (continuous-time), plain otherwise."""
-    inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+def encode_clean_2d(batch: dict[str, Any], codec: PoseCodec) -> torch.Tensor:
+    """The exact (uncorrupted) 2D projection in model units (B, F, J, 2): the MPM target."""
+    xs = []
+    for i in range(batch["xy_clean"].shape[0]):
+        w, h = int(batch["width"][i]), int(batch["height"][i])
+        xy = batch["xy_clean"][i]
+        xs.append(codec.encode_2d(xy, torch.ones(xy.shape[:-1]), w, h)[..., :2])  # (F, J, 2)
+    return torch.stack(xs)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def model_window(model: nn.Module) -> tuple[int | None, int | None]:
+    """(most frames one forward takes, or None; output frame index for seq2frame models, or None)."""
+    inner = _unwrap(model)
+    cfg = getattr(inner, "cfg", None)
+    if getattr(inner, "fixed_window", False):
+        return int(cfg.frames), int(cfg.output_frame)
+    maxlen = getattr(cfg, "maxlen", None)
+    return (int(maxlen) if maxlen else None), None
+
+
+def frame_windows(x: torch.Tensor, window: int, out_idx: int, targets: torch.Tensor) -> torch.Tensor:
+    """x (B, F, J, C) -> (B·T, window, J, C): for each target frame t the window whose output
+    frame (index ``out_idx``) is t; frames outside the sequence repeat its first / last frame."""
+    f = x.shape[1]
+    offs = torch.arange(window, device=x.device) - out_idx
+    idx = (targets.to(x.device)[:, None] + offs).clamp(0, f - 1)  # (T, window)
+    return x[:, idx].flatten(0, 1)  # (B·T, window, J, C)
+
+
+WINDOWS_PER_FORWARD = 64  # seq2frame windows per forward call (bounds memory)
+
+
+def call_model(model: nn.Module, x: torch.Tensor, dt_scale: float = 1.0, targets: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-frame 3D output (B, F, J, 3) of any lifter for an input (B, F, J, C) of any length.
+
+    Continuous-time models (HumMUSS) get Δ scaling and see the whole input. Seq2frame models
+    (P-STMO) run one window per output frame, sliding, edges padded by repetition (``targets``
+    (T,) limits this to those frames -> (B, T, J, 3)). Seq2seq transformers get inputs longer
+    than their ``maxlen`` in consecutive non-overlapping ``maxlen`` chunks; a short last chunk
+    is replaced by the last full window and only its new frames are kept."""
+    inner = _unwrap(model)
     if hasattr(inner, "dt_scale_for"):
         return model(x, dt_scale=dt_scale)
+    window, out_idx = model_window(inner)
+    f = x.shape[1]
+    if out_idx is not None:
+        t = torch.arange(f) if targets is None else targets
+        step = max(1, WINDOWS_PER_FORWARD // max(1, x.shape[0]))
+        outs = []
+        for s in range(0, len(t), step):
+            y = model(frame_windows(x, window, out_idx, t[s : s + step]))[:, 0]  # (B·T', J, 3)
+            outs.append(y.reshape(x.shape[0], -1, *y.shape[1:]))  # (B, T', J, 3)
+        return torch.cat(outs, dim=1)
+    if window is not None and f > window:
+        outs = []
+        for s in range(0, f, window):
+            e = min(s + window, f)
+            if e - s < window:  # short tail: last full window, keep its new frames
+                outs.append(model(x[:, f - window :])[:, window - (e - s) :])
+            else:
+                outs.append(model(x[:, s:e]))
+        return torch.cat(outs, dim=1)
     return model(x)
+
+
+class MaskedPoseModel(nn.Module):
+    """Stage-I masked pose modelling for HumMUSS: hidden positions of the input are zeroed
+    (x, y and confidence) and a linear head on ``encoder.represent`` reconstructs the clean
+    2D pose (B, F, J, 2). The encoder's 3D head is dropped (not trained in Stage I); its other
+    weights keep their names under ``encoder.`` for Stage II (``init_from``)."""
+
+    def __init__(self, encoder: nn.Module, mask_ratio: float = 0.8, mask_joints: int = 2):
+        super().__init__()
+        if not 0.0 <= mask_ratio < 1.0:
+            raise HMError("mask_ratio must be in [0, 1)")
+        if not 0 <= mask_joints < encoder.cfg.num_joints:
+            raise HMError("mask_joints must be in [0, num_joints)")
+        encoder.head = nn.Identity()
+        self.encoder, self.cfg = encoder, encoder.cfg
+        self.recon = nn.Linear(encoder.cfg.rep_dim, 2)
+        self.mask_ratio, self.mask_joints = mask_ratio, mask_joints
+
+    def sample_masks(self, batch: int, frames: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> temporal mask (B, F), spatial mask (B, F, J); True = hidden; the same number of
+        hidden frames in every sample, and at least one visible frame."""
+        j = self.cfg.num_joints
+        n_mask = min(int(round(self.mask_ratio * frames)), frames - 1)
+        order = torch.rand(batch, frames, generator=generator).argsort(dim=1)  # (B, F)
+        tmask = torch.zeros(batch, frames, dtype=torch.bool).scatter_(1, order[:, :n_mask], True)
+        jorder = torch.rand(batch, frames, j, generator=generator).argsort(dim=2)  # (B, F, J)
+        smask = torch.zeros(batch, frames, j, dtype=torch.bool).scatter_(2, jorder[..., : self.mask_joints], True)
+        return tmask, smask & ~tmask[..., None]
+
+    def forward(self, x: torch.Tensor, masks: tuple[torch.Tensor, torch.Tensor], dt_scale: float = 1.0) -> torch.Tensor:
+        tmask, smask = (m.to(x.device) for m in masks)
+        hidden = tmask[..., None] | smask  # (B, F, J)
+        return self.recon(self.encoder.represent(x * ~hidden[..., None], dt_scale))  # (B, F, J, 2)
+
+    @staticmethod
+    def masked_mse(recon: torch.Tensor, target: torch.Tensor, tmask: torch.Tensor, smask: torch.Tensor) -> torch.Tensor:
+        hidden = (tmask[..., None] | smask).to(recon.device)  # (B, F, J)
+        return (recon - target[..., :2]).pow(2)[hidden].mean()
+
+
+class _ForwardMulti(nn.Module):
+    """Routes P-STMO's ``forward_multi`` through ``forward`` (so DDP sees the call)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.forward_multi(x)
+
+
+def _mpm_generator(cfg: TrainConfig, step: int, rank: int) -> torch.Generator:
+    seed = int(np.random.SeedSequence([cfg.seed, 11, step, rank]).generate_state(1)[0])
+    return torch.Generator().manual_seed(seed)
+
+
+def build_for_task(cfg: TrainConfig, arch: str, model_cfg: Any) -> nn.Module:
+    """The module trained for ``cfg.task``: the lifter itself, or its Stage-I MPM model."""
+    from hmcli.nn.registry import build_from_config
+
+    if cfg.task != "mpm":
+        return build_from_config(arch, dataclasses.asdict(model_cfg))
+    if arch == "pstmo":
+        from hmcli.nn.baselines import PSTMOPretrain
+
+        return PSTMOPretrain(model_cfg, mask_ratio=cfg.mask_ratio, spatial_mask_joints=cfg.mask_joints)
+    if arch == "hummuss":
+        return MaskedPoseModel(build_from_config(arch, dataclasses.asdict(model_cfg)), cfg.mask_ratio, cfg.mask_joints)
+    raise HMError(f"task mpm is available for hummuss and pstmo, not {arch}")
+
+
+def init_from_checkpoint(model: nn.Module, path: str) -> dict:
+    """Load every weight of checkpoint ``path`` whose name (``encoder.`` prefix dropped) and
+    shape match ``model`` (strict=False). Returns the counts."""
+    obj = read_checkpoint(path)
+    target = model.encoder if isinstance(model, MaskedPoseModel) else model
+    src = {k.removeprefix("encoder."): v for k, v in obj["state_dict"].items()}
+    own = target.state_dict()
+    match = {k: v.to(own[k].dtype) for k, v in src.items() if k in own and own[k].shape == v.shape}
+    target.load_state_dict(match, strict=False)
+    return {"path": str(path), "source_arch": obj.get("arch"), "source_task": obj.get("meta", {}).get("train", {}).get("task"),
+            "loaded": len(match), "skipped": len(src) - len(match), "not_initialised": len(own) - len(match)}
 
 
 class _Dist:
@@ -109,9 +270,11 @@ def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return f
 
 
-def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int) -> tuple[dict, float, bool]:
+def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, clip_len: int | None = None) -> tuple[dict, float, bool]:
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7, step]))
     clip = int(rng.integers(cfg.clip_min, cfg.clip_max + 1))
+    if clip_len is not None:  # fixed-window models (P-STMO)
+        clip = clip_len
     rates = [cfg.fps] + list(cfg.fps_aug)
     fps = float(rates[int(rng.integers(len(rates)))])
     flip = bool(rng.random() < cfg.flip_prob)
@@ -128,15 +291,42 @@ def validate(model: nn.Module, items: list[dict], codec: PoseCodec, device: torc
     """Mean per-joint position error (mm) over fixed validation windows."""
     model.eval()
     errs = []
+    seq2frame = model_window(model)[1] is not None
     for i in range(0, len(items), 8):
         batch = collate_windows(items[i : i + 8])
         x, y = encode_batch(batch, codec)
-        pred = call_model(model, x.to(device), dt_scale).cpu()
+        targets = None
+        if seq2frame:  # one window per output frame: score ~27 evenly spaced frames of each window
+            f = x.shape[1]
+            targets = torch.arange(0, f, max(1, f // 27))
+            y = y[:, targets]
+        pred = call_model(model, x.to(device), dt_scale, targets).cpu()
         p = codec.decode_3d(pred)
         g = codec.decode_3d(y)
         errs.append((p - g).norm(dim=-1).mean(dim=(1, 2)))  # (B,)
     model.train()
     return float(torch.cat(errs).mean()) * 1000.0
+
+
+@torch.no_grad()
+def validate_mpm(model: nn.Module, items: list[dict], codec: PoseCodec, device: torch.device, seed: int) -> float:
+    """Masked-reconstruction MSE (model units) over fixed validation windows and fixed masks."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for i in range(0, len(items), 8):
+        batch = collate_windows(items[i : i + 8])
+        x, _ = encode_batch(batch, codec)
+        target = encode_clean_2d(batch, codec).to(device)
+        masks = model.sample_masks(x.shape[0], x.shape[1], gen)
+        if isinstance(model, MaskedPoseModel):
+            recon = model(x.to(device), masks)
+            tm, sm = masks
+        else:  # PSTMOPretrain
+            recon, tm, sm = model(x.to(device), masks=masks)
+        losses.append(float(model.masked_mse(recon, target, tm.to(device), sm.to(device))))
+    model.train()
+    return float(np.mean(losses)) if losses else float("nan")
 
 
 def train(cfg: TrainConfig, resume: bool = False, on_step: Callable[[StepInfo], None] | None = None) -> dict:
@@ -158,12 +348,18 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
             raise HMError(f"{out} already holds a run; use --resume to continue it or another --out")
     arch, model_cfg = make_config(cfg.model, **cfg.model_overrides)
     if hasattr(model_cfg, "fps"):
-        model_cfg.fps = cfg.fps
+        model_cfg = dataclasses.replace(model_cfg, fps=cfg.fps)  # some configs are frozen
     torch.manual_seed(cfg.seed)
-    from hmcli.nn.registry import build_from_config
-    from dataclasses import asdict
-
-    model = build_from_config(arch, asdict(model_cfg)).to(env.device)
+    model = build_for_task(cfg, arch, model_cfg).to(env.device)
+    window, _ = model_window(model)
+    fixed_clip = int(model_cfg.frames) if arch == "pstmo" else None  # seq2frame: exactly one window
+    if fixed_clip is None and window is not None and cfg.clip_max > window:
+        raise HMError(f"{cfg.model}: clip_max={cfg.clip_max} exceeds the model's maxlen={window} "
+                      f"(learned temporal positions); set clip_max<={window}")
+    mpm = cfg.task == "mpm"
+    init_report = None
+    if cfg.init_from and not resume:
+        init_report = init_from_checkpoint(model, cfg.init_from)
     codec = PoseCodec()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
@@ -178,13 +374,14 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         sched.load_state_dict(ts["scheduler"])
         torch.set_rng_state(ts["torch_rng"])
         start, best = int(ts["step"]), float(ts["best"])
-    ddp_model: nn.Module = model
+    multi = arch == "pstmo" and not mpm  # P-STMO Stage II: single-frame + multi-frame outputs
+    ddp_model: nn.Module = _ForwardMulti(model) if multi else model
     if env.enabled:
-        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+        ddp_model = nn.parallel.DistributedDataParallel(ddp_model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
 
     seqs = load_split(cfg.data, "train")
     val_seqs = load_split(cfg.data, "val")
-    val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=cfg.val_clip)
+    val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=fixed_clip if mpm and fixed_clip else cfg.val_clip)
     if not val_items:
         val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=None)
     loss_fn = PoseLoss(lambda_vel=cfg.lambda_vel, lambda_reproj=cfg.lambda_reproj)
@@ -200,6 +397,8 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         "acknowledgement": CMU_ACK,
     }
     meta_base = {"model_id": out.name, "data": data_desc, "train": cfg.to_dict(), "params": count_parameters(model)}
+    if init_report is not None:
+        meta_base["init_from"] = init_report
     if env.main:
         dump_config(cfg, out / "config.yaml")
     log = open(out / "metrics.jsonl", "a") if env.main else None
@@ -208,13 +407,32 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     val = None
     try:
         for step in range(start, cfg.steps):
-            batch, dt_scale, flip = _step_batch(cfg, seqs, step, env.rank)
+            batch, dt_scale, flip = _step_batch(cfg, seqs, step, env.rank, fixed_clip)
             x, y = encode_batch(batch, codec)
+            if mpm:
+                y = encode_clean_2d(batch, codec)  # (B, F, J, 2)
             if flip:
                 x, y = flip_pose(x, codec.joint_set), flip_pose(y, codec.joint_set)
             x, y = x.to(env.device), y.to(env.device)
-            pred = call_model(ddp_model, x, dt_scale)
-            loss, parts = loss_fn(pred, y, x if cfg.lambda_reproj else None)
+            if mpm:
+                masks = model.sample_masks(x.shape[0], x.shape[1], _mpm_generator(cfg, step, env.rank))
+                if isinstance(model, MaskedPoseModel):
+                    recon = ddp_model(x, masks, dt_scale)
+                    tm, sm = masks
+                else:  # PSTMOPretrain
+                    recon, tm, sm = ddp_model(x, masks=masks)
+                loss = model.masked_mse(recon, y, tm, sm)
+                parts = {"mpm_mse": loss.detach()}
+            elif multi:
+                one, many = ddp_model(x)  # (B, 1, J, 3), (B, F, J, 3)
+                k = model.cfg.output_frame
+                l_one = mpjpe_loss(one, y[:, k : k + 1])
+                l_many, many_parts = loss_fn(many, y, x if cfg.lambda_reproj else None)
+                loss = l_one + cfg.lambda_multi * l_many
+                parts = {"mpjpe": l_one.detach(), **{f"multi_{k2}": v for k2, v in many_parts.items()}, "total": loss.detach()}
+            else:
+                pred = call_model(ddp_model, x, dt_scale)
+                loss, parts = loss_fn(pred, y, x if cfg.lambda_reproj else None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -224,18 +442,19 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
             done = step + 1
             val = None
             if done % cfg.eval_every == 0 or done == cfg.steps:
-                val = validate(model, val_items, codec, env.device)
+                val = validate_mpm(model, val_items, codec, env.device, cfg.seed) if mpm else validate(model, val_items, codec, env.device)
             info = StepInfo(done, cfg.steps, float(loss.detach()), {k: float(v) for k, v in parts.items()}, sched.get_last_lr()[0], val)
             if env.main:
                 rec = {"step": done, "loss": info.loss, **{f"loss_{k}": v for k, v in info.parts.items()}, "lr": info.lr,
                        "clip": int(x.shape[1]), "dt_scale": dt_scale, "time_s": round(time.time() - t0, 2)}
                 if val is not None:
-                    rec["val_mpjpe_mm"] = val
+                    rec["val_mpm_mse" if mpm else "val_mpjpe_mm"] = val
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 if val is not None and val < best:
                     best = val
-                    save_checkpoint(best_path, model, arch, codec, {**meta_base, "step": done, "val_mpjpe_mm": val}, half=cfg.half_export)
+                    save_checkpoint(best_path, model, arch, codec, {**meta_base, "step": done, ("val_mpm_mse" if mpm else "val_mpjpe_mm"): val},
+                                    half=cfg.half_export)
                 if done % cfg.save_every == 0 or done == cfg.steps:
                     ts = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
                           "step": done, "best": best}
@@ -245,5 +464,11 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     finally:
         if log is not None:
             log.close()
-    return {"out": str(out), "steps": cfg.steps, "best_val_mpjpe_mm": best, "last_val_mpjpe_mm": val,
-            "time_s": time.time() - t0, "params": count_parameters(model), "world_size": env.world}
+    summary = {"out": str(out), "steps": cfg.steps, "best_val_mpjpe_mm": best, "last_val_mpjpe_mm": val,
+               "time_s": time.time() - t0, "params": count_parameters(model), "world_size": env.world}
+    if mpm:
+        summary = {**summary, "task": "mpm", "best_val_mpjpe_mm": None, "last_val_mpjpe_mm": None,
+                   "best_val_mpm_mse": best, "last_val_mpm_mse": val}
+    if init_report is not None:
+        summary["init_from"] = init_report
+    return summary

@@ -1,0 +1,122 @@
+"""PNG figures for ``hm bench`` results (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(r: dict) -> str:
+    return f"{r['model']}\n{r['method']}" if "method" in r else r["model"]
+
+
+def _bars(ax, labels: list[str], values: list[float | None], notes: list[str], ylabel: str, log: bool = True) -> None:
+    from matplotlib.transforms import blended_transform_factory
+
+    foot = blended_transform_factory(ax.transData, ax.transAxes)
+    xs = list(range(len(labels)))
+    vals = [v if v is not None else 0.0 for v in values]
+    bars = ax.bar(xs, vals, color=["tab:blue" if "hummuss" in l.lower() else "tab:orange" for l in labels])
+    for x, v, b, n in zip(xs, values, bars, notes):
+        if v is None:
+            ax.text(x, 0.03, n or "n/a", rotation=90, ha="center", va="bottom", fontsize=7, transform=foot)
+        else:
+            ax.text(x, b.get_height(), f"{v:.3g}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, fontsize=7, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    if log and any(v for v in values if v):
+        ax.set_yscale("log")
+
+
+def plot_streaming(result: dict, ax_grid) -> None:
+    rows = result["rows"]
+    groups = sorted({(r["batch"], r["context"]) for r in rows})
+    for ax, (b, c) in zip(ax_grid, groups):
+        sel = [r for r in rows if r["batch"] == b and r["context"] == c]
+        _bars(ax, [_label(r) for r in sel], [r["step_ms"] for r in sel], [r["note"].split(";")[0] for r in sel],
+              "ms per frame (log)")
+        ax.set_title(f"B={b}, context {c}", fontsize=9)
+
+
+def plot_train(result: dict, ax) -> None:
+    rows = result["rows"]
+    for m in dict.fromkeys(r["model"] for r in rows):
+        pts = [(r["frames"], r["step_ms"]) for r in rows if r["model"] == m and r["step_ms"] is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=m)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("frames F")
+    ax.set_ylabel("forward+backward ms (log)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Training step, B={result['settings']['batch']}", fontsize=9)
+
+
+def plot_throughput(result: dict, ax) -> None:
+    rows = result["rows"]
+    _bars(ax, [r["model"] for r in rows], [r["frames_per_s"] for r in rows], [r["note"] for r in rows], "frames/s (log)")
+    ax.set_title(f"Offline throughput, {result['settings']['frames']} frames", fontsize=9)
+
+
+def plot_accuracy(result: dict, axes) -> None:
+    ax_bar, ax_conv = axes
+    runs = result["runs"]
+    labels, vals, notes = [], [], []
+    for r in runs:
+        labels.append(f"{r['arch']}\n{r['variant']}")
+        vals.append((r.get("test") or {}).get("1") and r["test"]["1"]["mpjpe"])
+        notes.append(r.get("error", ""))
+    _bars(ax_bar, labels, vals, notes, "test MPJPE mm (1×)", log=False)
+    ax_bar.set_title("Held-out MPJPE", fontsize=9)
+    for r in runs:
+        pts = [(p["step"], p["val_mpjpe_mm"]) for p in r.get("val_curve", [])]
+        if pts:
+            ax_conv.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=f"{r['arch']} {r['variant']}")
+    ax_conv.set_xlabel("step")
+    ax_conv.set_ylabel("val MPJPE mm")
+    ax_conv.set_title("Convergence", fontsize=9)
+    if runs:
+        ax_conv.legend(fontsize=7)
+
+
+def plot_result(result: dict, path: str | os.PathLike) -> None:
+    """Write a PNG figure for any ``hm bench`` result dict."""
+    plt = _plt()
+    kind = result["benchmark"]
+    if kind == "streaming":
+        n = max(1, len({(r["batch"], r["context"]) for r in result["rows"]}))
+        cols = min(n, 2)
+        rows_n = math.ceil(n / cols)
+        fig, axes = plt.subplots(rows_n, cols, figsize=(6 * cols, 4.5 * rows_n), squeeze=False)
+        grid = [a for row in axes for a in row]
+        plot_streaming(result, grid)
+        for a in grid[n:]:
+            a.axis("off")
+    elif kind == "train":
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        plot_train(result, ax)
+    elif kind == "throughput":
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        plot_throughput(result, ax)
+    elif kind == "accuracy":
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        plot_accuracy(result, axes)
+    else:
+        raise ValueError(f"unknown benchmark kind {kind!r}")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+__all__: list[Any] = ["plot_result"]
