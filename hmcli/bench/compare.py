@@ -272,19 +272,15 @@ def _hummuss_snapshots(model, contexts: list[int], on_progress: Progress, label:
             s.step(src[s.frames % 64])
             if on_progress and s.frames % 50 == 0:
                 on_progress(f"{label}: streamed {s.frames}/{max(contexts) - 1} frames")
-        states = None if s.states is None else [[x.clone() for x in pair] for pair in s.states]
-        snaps[c] = (states, s.frames)
+        snaps[c] = s.snapshot()
     return snaps
 
 
 def _hummuss_streamer(model, snap: tuple, batch: int):
     from hmcli.nn.hummuss import Streamer
 
-    states, frames = snap
     s = Streamer(model)
-    if states is not None:
-        s.states = [[x.repeat(batch, *([1] * (x.dim() - 1))) for x in pair] for pair in states]
-    s.frames = frames
+    s.restore(snap, batch=batch)
     return s
 
 

@@ -116,7 +116,7 @@ class HumMUSS(nn.Module):
 class Streamer:
     """Frame-by-frame inference of a causal HumMUSS with constant time and memory per frame.
 
-    Holds, for every layer, the complex state of its two temporal SSMs: (B, J, H, N2) each.
+    Holds, for every layer, the state of its two temporal SSMs: (B, J, H, N2) complex each.
     ``step(frame, dt)`` takes one frame (B, J, in_dim) and the seconds since the previous
     frame and returns that frame's 3D pose (B, J, 3). With ``dt=None`` the step is the
     nominal one: the model's training period times ``dt_scale`` (e.g. ``dt_scale=2`` for a
@@ -124,8 +124,10 @@ class Streamer:
 
     Fast path: the state kept is ``C ⊙ x`` rather than ``x`` (the recurrence is linear and
     diagonal, so ``C ⊙ x_k = dA (C ⊙ x_{k-1}) + (C dB) u_k`` and ``y_k = 2 Re Σ_n (C ⊙ x_k)``),
-    which saves one complex product per step; the dense joint operators of the spatial
-    SSMs are computed once. ``DSSM.step`` is the plain reference it is tested against.
+    which saves one complex product per step. It is held as two real tensors (re, im) and
+    updated with fused ``addcmul`` (about 9x faster on CPU than broadcast complex
+    arithmetic). The dense joint operators of the spatial SSMs are computed once.
+    ``DSSM.step`` is the plain reference it is tested against.
     """
 
     def __init__(self, model: HumMUSS, dt_scale: float = 1.0):
@@ -146,22 +148,38 @@ class Streamer:
         self.frames = 0
 
     @staticmethod
-    def _coeffs(layer: STLayer, scale: float) -> list[tuple[Tensor, Tensor, Tensor]]:
-        """(dA, C·dB, D) for the two temporal SSMs of a layer at Δ multiplier ``scale``."""
+    def _coeffs(layer: STLayer, scale: float) -> list[tuple[Tensor, ...]]:
+        """(Re dA, Im dA, Re C·dB, Im C·dB, D) for the two temporal SSMs of a layer at Δ
+        multiplier ``scale``; each (H, N2) except D (H,)."""
         out = []
         for blk in (layer.st_temporal, layer.ts_temporal):
             da, db = blk.ssm_f.discrete(scale)
+            cdb = blk.ssm_f.output_weights() * db
             d = blk.ssm_f.d if blk.ssm_f.d is not None else torch.zeros(blk.hidden)
-            out.append((da, blk.ssm_f.output_weights() * db, d))
+            out.append((da.real.contiguous(), da.imag.contiguous(), cdb.real.contiguous(), cdb.imag.contiguous(), d))
         return out
 
     def reset(self) -> None:
         self.states, self.frames = None, 0
 
+    def snapshot(self) -> tuple:
+        """A copy of the recurrent state and frame count (to resume or fork a stream)."""
+        states = None if self.states is None else [[tuple(t.clone() for t in st) for st in pair] for pair in self.states]
+        return states, self.frames
+
+    def restore(self, snap: tuple, batch: int | None = None) -> None:
+        """Restore a :meth:`snapshot`; with ``batch``, a batch-1 state is repeated ``batch`` times."""
+        states, frames = snap
+        if states is not None and batch is not None:
+            states = [[tuple(t.repeat(batch, *([1] * (t.dim() - 1))) for t in st) for st in pair] for pair in states]
+        elif states is not None:
+            states = [[tuple(t.clone() for t in st) for st in pair] for pair in states]
+        self.states, self.frames = states, frames
+
     def state_bytes(self) -> int:
         if self.states is None:
             return 0
-        return sum(s.numel() * s.element_size() for pair in self.states for s in pair)
+        return sum(t.numel() * t.element_size() for pair in self.states for s in pair for t in s)
 
     @staticmethod
     def _spatial_block(blk: GDSSMBlock, x: Tensor, tf: Tensor, tb: Tensor) -> Tensor:
@@ -173,12 +191,16 @@ class Streamer:
         return x + blk.out(gate * x_id)
 
     @staticmethod
-    def _temporal_step(blk: GDSSMBlock, x: Tensor, state: Tensor, da: Tensor, cdb: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:
-        """Causal frame block on one frame. x: (B, J, Dm); state (C ⊙ x): (B, J, H, N2)."""
+    def _temporal_step(blk: GDSSMBlock, x: Tensor, state: tuple[Tensor, Tensor], ar: Tensor, ai: Tensor,
+                       cr: Tensor, ci: Tensor, d: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
+        """Causal frame block on one frame. x: (B, J, Dm); state C ⊙ x as (re, im), each (B, J, H, N2)."""
         x_id, u = blk._split(x)
-        state = da * state + cdb * u.unsqueeze(-1)  # (B, J, H, N2)
-        y = 2.0 * state.real.sum(-1) + d * u  # (B, J, H)
-        return x + blk.out(blk.proj_f(y) * x_id), state
+        sr, si = state
+        uu = u.unsqueeze(-1)  # (B, J, H, 1)
+        nr = torch.addcmul(torch.addcmul(ar * sr, ai, si, value=-1.0), cr, uu)  # Re(dA·s + C·dB·u)
+        ni = torch.addcmul(torch.addcmul(ar * si, ai, sr), ci, uu)  # Im(...)
+        y = 2.0 * nr.sum(-1) + d * u  # (B, J, H)
+        return x + blk.out(blk.proj_f(y) * x_id), (nr, ni)
 
     @torch.inference_mode()
     def step(self, frame: Tensor, dt: float | None = None) -> Tensor:
@@ -186,10 +208,13 @@ class Streamer:
         m = self.model
         b, j = frame.shape[:2]
         if self.states is None:
-            self.states = [
-                [layer.st_temporal.ssm_f.init_state((b, j), frame.device), layer.ts_temporal.ssm_f.init_state((b, j), frame.device)]
-                for layer in m.layers
-            ]
+            self.states = []
+            for layer in m.layers:
+                pair = []
+                for blk in (layer.st_temporal, layer.ts_temporal):
+                    z = torch.zeros(b, j, blk.hidden, blk.ssm_f.n2, device=frame.device)  # (B, J, H, N2)
+                    pair.append((z, z.clone()))
+                self.states.append(pair)
         if dt is None:
             coeffs = self._nominal
         else:  # seconds since the previous frame, in training frame periods

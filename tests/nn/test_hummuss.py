@@ -113,3 +113,19 @@ def test_dt_scale_changes_temporal_dynamics_only():
         assert not torch.allclose(m(x), m(x, dt_scale=2.0), atol=1e-4)
         # one frame: nothing to integrate over time except the first input weight
     assert m.dt_scale_for(15.0) == 2.0 and m.dt_scale_for(60.0) == 0.5
+
+
+def test_snapshot_restore_forks_a_stream_exactly():
+    torch.manual_seed(0)
+    m = build("hummuss-small-causal").eval()
+    x = torch.randn(1, 12, 17, 3)
+    s = Streamer(m)
+    for t in range(6):
+        s.step(x[:, t])
+    snap = s.snapshot()
+    tail = torch.stack([s.step(x[:, t]) for t in range(6, 12)], 1)
+    s2 = Streamer(m)
+    s2.restore(snap, batch=3)
+    tail2 = torch.stack([s2.step(x[:, t].expand(3, -1, -1)) for t in range(6, 12)], 1)
+    assert s2.frames == 12
+    assert torch.allclose(tail2, tail.expand(3, -1, -1, -1), atol=1e-6)
