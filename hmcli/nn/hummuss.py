@@ -136,6 +136,7 @@ class Streamer:
         self.model = model.eval()
         self.dt_scale = float(dt_scale)
         self.states: list[list[Tensor]] | None = None
+        self._spare: list | None = None  # double buffers for in-place state updates
         j = model.cfg.num_joints
         with torch.no_grad():
             self._nominal = [self._coeffs(layer, self.dt_scale) for layer in model.layers]
@@ -185,20 +186,22 @@ class Streamer:
     def _spatial_block(blk: GDSSMBlock, x: Tensor, tf: Tensor, tb: Tensor) -> Tensor:
         """Bidirectional joint block on one frame. x: (B, J, Dm)."""
         x_id, u_f, u_b = blk._split(x)
-        y_f = torch.einsum("hlm,bmh->blh", tf, u_f)  # (B, J, H)
-        y_b = torch.einsum("hlm,bmh->blh", tb, u_b)
+        y_f = torch.matmul(tf, u_f.permute(2, 1, 0)).permute(2, 1, 0)  # (H, J, J) @ (H, J, B) -> (B, J, H)
+        y_b = torch.matmul(tb, u_b.permute(2, 1, 0)).permute(2, 1, 0)
         gate = torch.nn.functional.gelu(blk.proj_cb(blk.proj_f(y_f) * blk.proj_b(y_b)))  # (B, J, n·Dm)
         return x + blk.out(gate * x_id)
 
     @staticmethod
-    def _temporal_step(blk: GDSSMBlock, x: Tensor, state: tuple[Tensor, Tensor], ar: Tensor, ai: Tensor,
-                       cr: Tensor, ci: Tensor, d: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
-        """Causal frame block on one frame. x: (B, J, Dm); state C ⊙ x as (re, im), each (B, J, H, N2)."""
+    def _temporal_step(blk: GDSSMBlock, x: Tensor, state: tuple[Tensor, Tensor], spare: tuple[Tensor, Tensor],
+                       ar: Tensor, ai: Tensor, cr: Tensor, ci: Tensor, d: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
+        """Causal frame block on one frame. x: (B, J, Dm); state C ⊙ x as (re, im), each
+        (B, J, H, N2); the new state is written in place into ``spare`` (no allocation)."""
         x_id, u = blk._split(x)
         sr, si = state
+        nr, ni = spare
         uu = u.unsqueeze(-1)  # (B, J, H, 1)
-        nr = torch.addcmul(torch.addcmul(ar * sr, ai, si, value=-1.0), cr, uu)  # Re(dA·s + C·dB·u)
-        ni = torch.addcmul(torch.addcmul(ar * si, ai, sr), ci, uu)  # Im(...)
+        torch.mul(ar, sr, out=nr).addcmul_(ai, si, value=-1.0).addcmul_(cr, uu)  # Re(dA·s + C·dB·u)
+        torch.mul(ar, si, out=ni).addcmul_(ai, sr).addcmul_(ci, uu)  # Im(dA·s + C·dB·u)
         y = 2.0 * nr.sum(-1) + d * u  # (B, J, H)
         return x + blk.out(blk.proj_f(y) * x_id), (nr, ni)
 
@@ -221,10 +224,12 @@ class Streamer:
             scale = float(dt) * m.cfg.fps
             coeffs = [self._coeffs(layer, scale) for layer in m.layers]
         h = m.embed(frame)  # (B, J, Dm)
-        for layer, st, (c1, c2), ((tf1, tb1), (tf2, tb2)) in zip(m.layers, self.states, coeffs, self._spatial):
+        if self._spare is None or self._spare[0][0][0].shape != self.states[0][0][0].shape:
+            self._spare = [[tuple(torch.empty_like(t) for t in st) for st in pair] for pair in self.states]
+        for layer, st, sp, (c1, c2), ((tf1, tb1), (tf2, tb2)) in zip(m.layers, self.states, self._spare, coeffs, self._spatial):
             a = self._spatial_block(layer.st_spatial, h, tf1, tb1)  # (B, J, Dm)
-            a, st[0] = self._temporal_step(layer.st_temporal, a, st[0], *c1)
-            t, st[1] = self._temporal_step(layer.ts_temporal, h, st[1], *c2)
+            (a, st[0]), sp[0] = self._temporal_step(layer.st_temporal, a, st[0], sp[0], *c1), st[0]
+            (t, st[1]), sp[1] = self._temporal_step(layer.ts_temporal, h, st[1], sp[1], *c2), st[1]
             bb = self._spatial_block(layer.ts_spatial, t, tf2, tb2)
             h = layer._mix(a, bb)
         self.frames += 1
