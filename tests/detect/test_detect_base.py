@@ -89,12 +89,12 @@ def test_detect_video_with_registered_detector(tmp_path):
         writer.write(np.full((32, 32, 3), 220 if i % 2 == 0 else 10, np.uint8))
     writer.release()
     made = []
-    register_detector("fake-test", lambda **kw: made.append(FakeDetector()) or made[-1])
+    register_detector("fake-unit", lambda **kw: made.append(FakeDetector()) or made[-1])
     try:
         calls = []
-        kp = detect_video(p, "fake-test", lambda i, n: calls.append((i, n)))
+        kp = detect_video(p, "fake-unit", lambda i, n: calls.append((i, n)))
     finally:
-        base._CUSTOM.pop("fake-test", None)
+        base._CUSTOM.pop("fake-unit", None)
     assert kp.detected.tolist() == [True, False] * 3
     assert calls[-1] == (5, 6)
     assert kp.source == str(p) and len(kp.source_hash) == 64
