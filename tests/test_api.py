@@ -6,28 +6,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from hmcli import api
 from hmcli.io.atomic import HMError
 from hmcli.io.keypoints import load_keypoints, save_keypoints_npz
 from hmcli.io.video import sha256_file
 from hmcli.train.checkpoint import CheckpointError
-from tests.cli.helpers import FakeDetector, make_keypoints, tiny_checkpoint, write_video
+from tests.cli.helpers import FakeDetector, make_keypoints, write_video
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def ckpts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models")
-    return {"bi": tiny_checkpoint(d / "bi.pt"), "causal": tiny_checkpoint(d / "causal.pt", causal=True, seed=1)}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def joints(records):

@@ -12,12 +12,7 @@ from hmcli.train.checkpoint import CheckpointError, load_checkpoint
 from tests.cli.helpers import make_keypoints, tiny_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ from hmcli.data.cmu import Sequence, load_cmu_dir
 from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set
 from hmcli.data.splits import TEST_SUBJECTS, VAL_SUBJECTS, filter_split
 from hmcli.io.atomic import HMError
-from hmcli.nn.registry import build, count_parameters, make_config
+from hmcli.nn.registry import count_parameters, make_config
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
 from hmcli.train.checkpoint import read_checkpoint, save_checkpoint

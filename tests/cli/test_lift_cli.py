@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from hmcli import api
@@ -14,21 +13,10 @@ from hmcli.cli.main import app
 from hmcli.io.h5 import read_keypoints, read_result
 from hmcli.io.jsonio import read_result_json
 from hmcli.io.keypoints import load_keypoints, save_keypoints_npz
-from tests.cli.helpers import make_keypoints, tiny_checkpoint, write_video
+from tests.cli.helpers import make_keypoints, write_video
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def ckpts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models")
-    return {"bi": tiny_checkpoint(d / "bi.pt"), "causal": tiny_checkpoint(d / "causal.pt", causal=True, seed=1)}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(*args, input=None):
