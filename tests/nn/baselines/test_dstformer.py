@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from hmcli.nn.baselines import DSTformer, DSTformerConfig, DSTformerKVStreamer, WindowRecomputeStreamer
-from hmcli.nn.registry import build, count_parameters, presets
+from hmcli.nn.registry import build, presets
 
 SMALL = dict(num_joints=5, dim=32, depth=2, heads=4, mlp_ratio=2.0, rep_dim=24, maxlen=16)
 
@@ -10,13 +10,6 @@ SMALL = dict(num_joints=5, dim=32, depth=2, heads=4, mlp_ratio=2.0, rep_dim=24, 
 def small(**kw) -> DSTformer:
     torch.manual_seed(0)
     return DSTformer(DSTformerConfig(**{**SMALL, **kw})).eval()
-
-
-@pytest.mark.parametrize("name,expected", [("dstformer", 42.47e6), ("dstformer-lite", 16.00e6)])
-def test_param_count(name, expected):
-    with torch.device("meta"):
-        n = count_parameters(build(name))
-    assert abs(n - expected) / expected < 0.05, n
 
 
 def test_presets_registered():
