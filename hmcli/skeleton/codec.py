@@ -11,11 +11,23 @@ Conventions (version 1)
     x to the right, y down, origin at the top-left corner of the image, the
     image spanning [0, w] x [0, h] (w = width, h = height).
 
-2D model units
+2D model units, ``input_norm="image"`` (version 1 and the default)
     ``u = (x - w/2) / s``, ``v = (y - h/2) / s`` with ``s = max(w, h) / 2``.
     The image centre goes to (0, 0) and the longer image side to [-1, 1]; the
     aspect ratio is kept, so the shorter side covers [-h/w, h/w] (landscape)
     or [-w/h, w/h] (portrait). Encoded 2D is (..., J, 3) = (u, v, conf).
+
+2D model units, ``input_norm="person"`` (version 2)
+    The image units above, then per frame, from that frame's present joints only
+    (so a frame encodes the same way offline and in a stream): the centre ``c``
+    is the mean of the present pelvis and hips (the mean of all present joints
+    when none of them is present), the scale ``r`` the root mean square distance
+    of the present joints from ``c``, and ``(u, v) <- ((u, v) - c) / r``. The
+    person's position and size in the picture are removed: with phone and webcam
+    focal lengths and distances of 2.5-6 m the same pose spans a 4x range of
+    image sizes, and the lifter no longer has to learn that invariance. The 3D
+    side is unchanged (metres), so body size comes from the learned prior.
+    Person units cannot be decoded back to pixels (``decode_2d`` refuses).
 
 Confidence
     Passed through unchanged. A joint with confidence <= 0 is *missing*: its
@@ -40,7 +52,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from hmcli.skeleton._array import Array, as_float_array, cast_like, cat, isfinite, where_or_zero
+from hmcli.skeleton._array import Array, as_float_array, cast_like, cat, is_torch, isfinite, where_or_zero
 from hmcli.skeleton.joints import JointSet, get_joint_set
 
 
@@ -60,13 +72,17 @@ class PoseCodec:
     metres_per_unit:  metres represented by one 3D model unit.
     """
 
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
+    INPUT_NORMS: ClassVar[tuple[str, ...]] = ("image", "person")
 
     joint_set: str = "h36m17"
     metres_per_unit: float = 1.0
+    input_norm: str = "image"
 
     def __post_init__(self) -> None:
         get_joint_set(self.joint_set)  # raises for unknown names
+        if self.input_norm not in self.INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {', '.join(self.INPUT_NORMS)}, got {self.input_norm!r}")
         m = float(self.metres_per_unit)
         if not (m > 0 and math.isfinite(m)):
             raise ValueError(f"metres_per_unit must be a positive finite number, got {self.metres_per_unit}")
@@ -102,7 +118,33 @@ class PoseCodec:
         conf = where_or_zero(finite, conf)  # (..., J)
         present = (conf > 0)[..., None]  # (..., J, 1)
         uv = where_or_zero(present, uv)  # (..., J, 2)
+        if self.input_norm == "person":
+            uv = self._person_units(uv, conf)
         return cat([uv, conf[..., None]], axis=-1)  # (..., J, 3)
+
+    def _centre_joints(self) -> list[int]:
+        names = self.joints.joints
+        return [names.index(n) for n in ("pelvis", "right_hip", "left_hip") if n in names]
+
+    def _person_units(self, uv: Array, conf: Array) -> Array:
+        """Image units (..., J, 2) of present joints (others 0) -> person units (module docstring)."""
+        import torch
+
+        t_uv = torch.as_tensor(uv)  # (..., J, 2)
+        vis = (torch.as_tensor(conf) > 0).to(t_uv.dtype)  # (..., J)
+        n_all = vis.sum(-1, keepdim=True)  # (..., 1)
+        centre = (t_uv * vis[..., None]).sum(-2) / n_all.clamp(min=1)  # (..., 2)
+        idx = self._centre_joints()
+        if idx:
+            v_c = vis[..., idx]  # (..., K)
+            n_c = v_c.sum(-1, keepdim=True)  # (..., 1)
+            c_hips = (t_uv[..., idx, :] * v_c[..., None]).sum(-2) / n_c.clamp(min=1)  # (..., 2)
+            centre = torch.where(n_c > 0, c_hips, centre)
+        d = t_uv - centre[..., None, :]  # (..., J, 2)
+        ms = ((d * d).sum(-1) * vis).sum(-1, keepdim=True) / n_all.clamp(min=1)  # (..., 1)
+        r = ms.sqrt().clamp(min=1e-3)  # (..., 1)
+        out = d / r[..., None] * vis[..., None]  # (..., J, 2)
+        return out if is_torch(uv) else out.numpy().astype(uv.dtype, copy=False)
 
     def decode_2d(self, u: Array, width: float, height: float) -> Array:
         """Model units (..., J, 2) -> pixels (..., J, 2).
@@ -111,6 +153,8 @@ class PoseCodec:
         through, so ``decode_2d(encode_2d(xy, conf, w, h), w, h)`` gives
         (x, y, conf) back.
         """
+        if self.input_norm != "image":
+            raise ValueError(f"decode_2d: {self.input_norm}-normalised 2D has no pixel inverse (the per-frame centre and scale are not kept)")
         u = self._check(u, (2, 3), "decode_2d")
         cx, cy, s = _image_frame(width, height)
         xy = cat([u[..., 0:1] * s + cx, u[..., 1:2] * s + cy], axis=-1)  # (..., J, 2)
@@ -141,9 +185,10 @@ class PoseCodec:
         """Inverse of :meth:`to_dict`; rejects other versions and unknown keys."""
         d = dict(d)
         version = d.pop("version", None)
-        if version != cls.VERSION:
-            raise ValueError(f"unsupported PoseCodec version {version!r} (this code reads version {cls.VERSION})")
-        unknown = set(d) - {"joint_set", "metres_per_unit"}
+        if version not in (1, cls.VERSION):
+            raise ValueError(f"unsupported PoseCodec version {version!r} (this code reads versions 1 and {cls.VERSION})")
+        known = {"joint_set", "metres_per_unit"} | ({"input_norm"} if version >= 2 else set())
+        unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown PoseCodec fields: {sorted(unknown)}")
         return cls(**d)

@@ -28,6 +28,7 @@ class TrainConfig:
     clip_min: int = 27
     clip_max: int = 81
     camera_kind: str = "any"
+    input_norm: str = "person"  # 2D normalisation of the codec: person (per-frame centre and size) or image
     flip_prob: float = 0.5
     # optimisation
     steps: int = 2000
@@ -117,6 +118,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     cfg = TrainConfig(**values, model_overrides=mo)
     if cfg.task not in ("pose3d", "mpm"):
         raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
+    if cfg.input_norm not in ("person", "image"):
+        raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
     if not 1 <= cfg.clip_min <= cfg.clip_max:
         raise HMError("need 1 <= clip_min <= clip_max")
     return cfg

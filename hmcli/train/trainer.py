@@ -360,7 +360,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     init_report = None
     if cfg.init_from and not resume:
         init_report = init_from_checkpoint(model, cfg.init_from)
-    codec = PoseCodec()
+    codec = PoseCodec(input_norm=cfg.input_norm)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     start, best = 0, float("inf")

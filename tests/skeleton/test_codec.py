@@ -172,3 +172,73 @@ def test_float32_numpy_stays_float32():
     enc = codec.encode_2d(np.ones((17, 2), np.float32), np.ones(17, np.float32), 640, 480)
     assert enc.dtype == np.float32
     assert codec.encode_3d(np.ones((17, 3), np.float32)).dtype == np.float32
+
+
+# ------------------------------------------------------------------ person normalisation (version 2)
+
+
+def _person_pose(rng, frames=6):
+    xy = rng.uniform(200, 600, size=(frames, 17, 2))  # (F, J, 2) pixels
+    conf = rng.uniform(0.2, 1.0, size=(frames, 17))
+    return xy, conf
+
+
+def test_person_units_remove_position_and_size():
+    codec = PoseCodec(input_norm="person")
+    rng = np.random.default_rng(3)
+    xy, conf = _person_pose(rng)
+    enc = codec.encode_2d(xy, conf, 1280, 720)  # (F, J, 3)
+    # the same person moved and zoomed (per frame) in another image encodes identically
+    shift = rng.uniform(-100, 100, size=(6, 1, 2))
+    zoom = rng.uniform(0.5, 2.0, size=(6, 1, 1))
+    moved = codec.encode_2d(xy * zoom + shift + 300, conf, 1920, 1080)
+    np.testing.assert_allclose(moved, enc, atol=1e-9)
+    # centre: the hips' mean (pelvis, right hip, left hip) is at 0; unit rms distance
+    hips = enc[:, [0, 1, 4], :2].mean(1)
+    np.testing.assert_allclose(hips, 0.0, atol=1e-9)
+    np.testing.assert_allclose(np.sqrt((enc[..., :2] ** 2).sum(-1).mean(-1)), 1.0, atol=1e-9)
+    np.testing.assert_allclose(enc[..., 2], conf)
+
+
+def test_person_units_missing_joints_and_frames():
+    codec = PoseCodec(input_norm="person")
+    rng = np.random.default_rng(4)
+    xy, conf = _person_pose(rng, frames=3)
+    conf[0, [0, 1, 4]] = 0.0  # no hip in frame 0: centre = mean of the present joints
+    conf[1, 5] = 0.0
+    conf[2] = 0.0  # nobody in frame 2
+    xy[1, 5] = 1e6  # garbage of a missing joint must not move the others
+    enc = codec.encode_2d(xy, conf, 640, 480)
+    present = conf[0] > 0
+    np.testing.assert_allclose(enc[0, present, :2].mean(0), 0.0, atol=1e-9)
+    np.testing.assert_array_equal(enc[0, ~present, :2], 0.0)
+    np.testing.assert_array_equal(enc[1, 5], 0.0)
+    assert np.abs(enc[1, :, :2]).max() < 10
+    np.testing.assert_array_equal(enc[2], 0.0)
+    assert np.isfinite(enc).all()
+
+
+def test_person_units_are_per_frame():
+    """Encoding a frame alone gives the same as inside a clip (streaming == offline)."""
+    codec = PoseCodec(input_norm="person")
+    xy, conf = _person_pose(np.random.default_rng(5))
+    enc = codec.encode_2d(xy, conf, 640, 480)
+    for f in range(xy.shape[0]):
+        np.testing.assert_allclose(codec.encode_2d(xy[f], conf[f], 640, 480), enc[f], atol=1e-12)
+    t = codec.encode_2d(torch.as_tensor(xy, dtype=torch.float32), torch.as_tensor(conf, dtype=torch.float32), 640, 480)
+    assert t.dtype == torch.float32
+    np.testing.assert_allclose(t.numpy(), enc, atol=1e-5)
+    assert codec.encode_2d(xy.astype(np.float32), conf.astype(np.float32), 640, 480).dtype == np.float32
+
+
+def test_person_units_decode_refused_and_dict_versions():
+    codec = PoseCodec(input_norm="person")
+    with pytest.raises(ValueError, match="no pixel inverse"):
+        codec.decode_2d(np.zeros((17, 2)), 640, 480)
+    assert PoseCodec.from_dict(codec.to_dict()) == codec
+    v1 = {"version": 1, "joint_set": "h36m17", "metres_per_unit": 1.0}  # checkpoints written before version 2
+    assert PoseCodec.from_dict(v1) == PoseCodec(input_norm="image")
+    with pytest.raises(ValueError, match="unknown PoseCodec fields"):
+        PoseCodec.from_dict({**v1, "input_norm": "person"})
+    with pytest.raises(ValueError, match="input_norm"):
+        PoseCodec(input_norm="bbox")

@@ -39,8 +39,14 @@ def test_training_writes_config_log_and_checkpoints(tmp_path):
     assert lm.arch == "hummuss" and lm.config["dim"] == 16
     assert lm.meta["data"]["test_subjects"] == ["09", "49"]
     assert "mocap.cs.cmu.edu" in lm.meta["data"]["acknowledgement"]
+    assert lm.codec.input_norm == "person"  # the default codec is stored with the weights
     x = torch.randn(1, 10, 17, 3)
     assert lm.model(x).shape == (1, 10, 17, 3)
+
+
+def test_input_norm_option_reaches_the_checkpoint(tmp_path):
+    train(_cfg(tmp_path, steps=1, eval_every=1, save_every=1, input_norm="image"))
+    assert load_checkpoint(tmp_path / "run" / "last.pt").codec.input_norm == "image"
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -90,6 +96,8 @@ def test_config_file_and_overrides(tmp_path):
         resolve_config(None, ["bogus=1"])
     with pytest.raises(HMError, match="unknown task"):
         resolve_config(None, ["task=mesh"])
+    with pytest.raises(HMError, match="unknown input_norm 'bbox'"):
+        resolve_config(None, ["input_norm=bbox"])
 
 
 def test_ddp_two_cpu_processes_agree(tmp_path):
