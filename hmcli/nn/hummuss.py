@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from hmcli.nn.gdssm import GDSSMBlock
 from hmcli.nn.registry import register_arch, register_preset
@@ -126,7 +127,10 @@ class Streamer:
     diagonal, so ``C ⊙ x_k = dA (C ⊙ x_{k-1}) + (C dB) u_k`` and ``y_k = 2 Re Σ_n (C ⊙ x_k)``),
     which saves one complex product per step. It is held as two real tensors (re, im) and
     updated with fused ``addcmul`` (about 9x faster on CPU than broadcast complex
-    arithmetic). The dense joint operators of the spatial SSMs are computed once.
+    arithmetic). The dense joint operators of the spatial SSMs are computed once, forward
+    and backward stacked into one batched matmul. Each block's LayerNorm affine is folded
+    into its input projection, and the two blocks that read the layer input (st_spatial,
+    ts_temporal) share one concatenated projection: one matmul and one GELU instead of two.
     ``DSSM.step`` is the plain reference it is tested against.
     """
 
@@ -141,12 +145,32 @@ class Streamer:
         with torch.no_grad():
             self._nominal = [self._coeffs(layer, self.dt_scale) for layer in model.layers]
             # Dense joint operators (H, J, J), forward and backward, per spatial block.
+            # Joint operators stacked forward over backward: (2H, J, J) per spatial block.
             self._spatial = [
-                [(blk.ssm_f.conv_matrix(j).clone(), blk.ssm_b.conv_matrix(j, anti_causal=True).clone())
+                [torch.cat([blk.ssm_f.conv_matrix(j), blk.ssm_b.conv_matrix(j, anti_causal=True)])
                  for blk in (layer.st_spatial, layer.ts_spatial)]
                 for layer in model.layers
             ]
+            # Input projections with the LayerNorm affine folded in; st_spatial and ts_temporal
+            # read the same layer input, so theirs are one (concatenated) matrix.
+            self._proj = []
+            for layer in model.layers:
+                w1, b1 = self._folded(layer.st_spatial)
+                w2, b2 = self._folded(layer.ts_temporal)
+                self._proj.append(((torch.cat([w1, w2]), torch.cat([b1, b2]), w1.shape[0]),
+                                   self._folded(layer.st_temporal), self._folded(layer.ts_spatial)))
         self.frames = 0
+
+    @staticmethod
+    def _folded(blk: GDSSMBlock) -> tuple[Tensor, Tensor]:
+        """in_proj(LayerNorm(x)) == in_proj'(normalised x): (W diag γ, W β + b)."""
+        w, b = blk.in_proj.weight, blk.in_proj.bias
+        g, beta = blk.norm.weight, blk.norm.bias
+        return (w * g).contiguous(), (b + w @ beta).contiguous()
+
+    @staticmethod
+    def _normed(blk: GDSSMBlock, x: Tensor) -> Tensor:
+        return F.layer_norm(x, blk.norm.normalized_shape, eps=blk.norm.eps)  # (B, J, Dm), no affine
 
     @staticmethod
     def _coeffs(layer: STLayer, scale: float) -> list[tuple[Tensor, ...]]:
@@ -183,20 +207,22 @@ class Streamer:
         return sum(t.numel() * t.element_size() for pair in self.states for s in pair for t in s)
 
     @staticmethod
-    def _spatial_block(blk: GDSSMBlock, x: Tensor, tf: Tensor, tb: Tensor) -> Tensor:
-        """Bidirectional joint block on one frame. x: (B, J, Dm)."""
-        x_id, u_f, u_b = blk._split(x)
-        y_f = torch.matmul(tf, u_f.permute(2, 1, 0)).permute(2, 1, 0)  # (H, J, J) @ (H, J, B) -> (B, J, H)
-        y_b = torch.matmul(tb, u_b.permute(2, 1, 0)).permute(2, 1, 0)
-        gate = torch.nn.functional.gelu(blk.proj_cb(blk.proj_f(y_f) * blk.proj_b(y_b)))  # (B, J, n·Dm)
+    def _spatial_block(blk: GDSSMBlock, x: Tensor, z: Tensor, t: Tensor) -> Tensor:
+        """Bidirectional joint block on one frame. x: (B, J, Dm); z: its activated input
+        projection (B, J, n·Dm + 2H); t: stacked joint operators (2H, J, J)."""
+        x_id, u = z[..., : blk.inner], z[..., blk.inner :]  # (B, J, n·Dm), (B, J, 2H) = [u_f | u_b]
+        y = torch.matmul(t, u.permute(2, 1, 0)).permute(2, 1, 0)  # (2H, J, J) @ (2H, J, B) -> (B, J, 2H)
+        y_f, y_b = y[..., : blk.hidden], y[..., blk.hidden :]  # (B, J, H) each
+        gate = F.gelu(blk.proj_cb(blk.proj_f(y_f) * blk.proj_b(y_b)))  # (B, J, n·Dm)
         return x + blk.out(gate * x_id)
 
     @staticmethod
-    def _temporal_step(blk: GDSSMBlock, x: Tensor, state: tuple[Tensor, Tensor], spare: tuple[Tensor, Tensor],
+    def _temporal_step(blk: GDSSMBlock, x: Tensor, z: Tensor, state: tuple[Tensor, Tensor], spare: tuple[Tensor, Tensor],
                        ar: Tensor, ai: Tensor, cr: Tensor, ci: Tensor, d: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
-        """Causal frame block on one frame. x: (B, J, Dm); state C ⊙ x as (re, im), each
-        (B, J, H, N2); the new state is written in place into ``spare`` (no allocation)."""
-        x_id, u = blk._split(x)
+        """Causal frame block on one frame. x: (B, J, Dm); z: its activated input projection
+        (B, J, n·Dm + H); state C ⊙ x as (re, im), each (B, J, H, N2); the new state is
+        written in place into ``spare`` (no allocation)."""
+        x_id, u = z[..., : blk.inner], z[..., blk.inner :]  # (B, J, n·Dm), (B, J, H)
         sr, si = state
         nr, ni = spare
         uu = u.unsqueeze(-1)  # (B, J, H, 1)
@@ -226,11 +252,15 @@ class Streamer:
         h = m.embed(frame)  # (B, J, Dm)
         if self._spare is None or self._spare[0][0][0].shape != self.states[0][0][0].shape:
             self._spare = [[tuple(torch.empty_like(t) for t in st) for st in pair] for pair in self.states]
-        for layer, st, sp, (c1, c2), ((tf1, tb1), (tf2, tb2)) in zip(m.layers, self.states, self._spare, coeffs, self._spatial):
-            a = self._spatial_block(layer.st_spatial, h, tf1, tb1)  # (B, J, Dm)
-            (a, st[0]), sp[0] = self._temporal_step(layer.st_temporal, a, st[0], sp[0], *c1), st[0]
-            (t, st[1]), sp[1] = self._temporal_step(layer.ts_temporal, h, st[1], sp[1], *c2), st[1]
-            bb = self._spatial_block(layer.ts_spatial, t, tf2, tb2)
+        for layer, st, sp, (c1, c2), (t1, t2), (p_h, p_a, p_t) in zip(
+                m.layers, self.states, self._spare, coeffs, self._spatial, self._proj):  # fmt: skip
+            zh = F.gelu(F.linear(self._normed(layer.st_spatial, h), p_h[0], p_h[1]))  # (B, J, ·)
+            a = self._spatial_block(layer.st_spatial, h, zh[..., : p_h[2]], t1)  # (B, J, Dm)
+            za = F.gelu(F.linear(self._normed(layer.st_temporal, a), *p_a))
+            (a, st[0]), sp[0] = self._temporal_step(layer.st_temporal, a, za, st[0], sp[0], *c1), st[0]
+            (t, st[1]), sp[1] = self._temporal_step(layer.ts_temporal, h, zh[..., p_h[2] :], st[1], sp[1], *c2), st[1]
+            zt = F.gelu(F.linear(self._normed(layer.ts_spatial, t), *p_t))
+            bb = self._spatial_block(layer.ts_spatial, t, zt, t2)
             h = layer._mix(a, bb)
         self.frames += 1
         return m.head(m.rep(m.norm(h)))  # (B, J, 3)

@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 import torch
@@ -45,6 +46,24 @@ def test_interleaved_round_robin_and_budget():
     tiny = Unit("tiny-budget", lambda: torch.randn(100, 100) @ torch.randn(100, 100))
     run_interleaved([tiny], repeats=10, budget_s=0.0, probe=False)
     assert len(tiny.times) == 1 and tiny.timing_note() == "1 timed step (time budget)"
+
+
+def test_fast_units_are_timed_in_bursts_of_consecutive_calls():
+    calls = []
+    fast = Unit("fast", lambda: calls.append("fast"))
+
+    def slow():
+        calls.append("slow")
+        time.sleep(0.02)
+
+    units = [fast, Unit("slow", slow)]
+    run_interleaved(units, repeats=3, budget_s=100.0, probe=False, burst=4, burst_below_s=0.01)
+    assert fast.burst == 4 and units[1].burst == 1
+    assert len(fast.times) == 3 and len(units[1].times) == 3
+    # first timed round one call each, then bursts of 4 fast calls between single slow ones
+    assert calls[:2] == ["fast", "slow"]
+    assert calls[2:7] == ["fast"] * 4 + ["slow"]
+    assert calls.count("fast") == 1 + 3 * 4 and calls.count("slow") == 3
 
 
 def test_peak_alloc_sees_temporaries():

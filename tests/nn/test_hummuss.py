@@ -66,6 +66,22 @@ def test_streaming_equals_offline_causal_forward(name):
     assert s.frames == 300
 
 
+def test_streaming_folds_trained_layer_norms_exactly():
+    """The streamer folds each LayerNorm's affine into the next projection: random (trained-
+    like) norm weights and biases must give the offline output too."""
+    torch.manual_seed(1)
+    m = build("hummuss-small-causal").eval()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if ".norm." in name:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.5)
+        x = torch.randn(2, 40, 17, 3)
+        y_off = m(x)
+    s = Streamer(m)
+    y_str = torch.stack([s.step(x[:, t]) for t in range(40)], dim=1)
+    assert (y_str - y_off).abs().max() <= 1e-4
+
+
 @pytest.mark.parametrize("name", ["hummuss-small-causal", "hummuss-causal"])
 def test_streaming_with_irregular_timestamps_equals_offline(name):
     torch.manual_seed(1)
