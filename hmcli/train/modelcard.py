@@ -19,6 +19,13 @@ STANDARD_SETTINGS: tuple[tuple[str, float, bool], ...] = (
 )
 
 
+_NORM_TEXT = {
+    "image": "image units: centre of the image at 0, longer side spanning [-1, 1]",
+    "person": "person units: per frame, centred on the hips and divided by the keypoints' rms spread, "
+              "so the person's place and size in the picture do not matter",
+}
+
+
 def _run_info(run_dir: Path | None) -> dict:
     if run_dir is None or not (run_dir / "metrics.jsonl").is_file():
         return {}
@@ -44,7 +51,8 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"k {cfg['k_spatial']}/{cfg['k_temporal']}, expansion {cfg['expand']}; "
         f"{meta.get('params', 0) / 1e6:.2f} M parameters, stored as float16 ({size_mb:.1f} MB), sha256 `{lm.sha256}`.",
         "",
-        "Input: H36M-17 2D keypoints (x, y, confidence) normalised by the codec stored in the checkpoint. "
+        "Input: H36M-17 2D keypoints (x, y, confidence) normalised by the codec stored in the checkpoint"
+        f" ({_NORM_TEXT.get(lm.codec.input_norm, lm.codec.input_norm)}). "
         f"Output: H36M-17 3D joints in metres, root-relative, camera axes. Trained at {cfg.get('fps', 30):g} fps; "
         "other frame rates scale Δ (done automatically from video timestamps by `hm lift`).",
         "",

@@ -64,6 +64,7 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
                             "--card", str(card), "--command", "hm train -c x.yaml", "--run", str(tmp_path / "run")])
     assert r.exit_code == 0, r.output
     text = card.read_text()
-    for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "hm train -c x.yaml", "mocap.cs.cmu.edu"):
+    for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "hm train -c x.yaml", "mocap.cs.cmu.edu",
+                "person units: per frame, centred on the hips"):
         assert row in text
     assert "Validation MPJPE during training (mm): 2:" in text
