@@ -22,7 +22,10 @@ Long test sequences, per architecture (this is :func:`hmcli.train.trainer.call_m
 
 Convergence: the validation MPJPE of every evaluation step, read from each run's
 ``metrics.jsonl``. Runs live in ``runs_dir/<arch>-<variant>``; a finished run with the same
-configuration is reused, an interrupted one resumed, a different one refused.
+configuration is reused, an interrupted one resumed, a different one refused. A run's
+held-out results are stored beside it (``test_eval.json``, keyed by the checkpoint's hash
+and the evaluation settings), so that running the benchmark again, for instance with more
+architectures, or in several processes that share ``--runs``, evaluates each run once.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hmcli.bench.common import machine
-from hmcli.io.atomic import HMError
+from hmcli.io.atomic import HMError, atomic_write
 
 Progress = Callable[[str], None] | None
 
@@ -62,6 +65,11 @@ class AccuracyBudget:
     threads: int = 0
     val_clip: int = 243
     fps: float = 30.0
+
+
+#: Held-out results of a run, kept beside its checkpoints and reused while the checkpoint
+#: and the evaluation settings are the same.
+EVAL_CACHE = "test_eval.json"
 
 
 def _val_curve(run: Path) -> list[dict]:
@@ -133,6 +141,16 @@ def evaluate_run(run: Path, data: str, split: str, subsample: list[int], cameras
 
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
     lm = load_checkpoint(ckpt)
+    key = {"checkpoint_sha256": lm.sha256, "data": str(data), "split": split, "subsample": list(subsample),
+           "cameras": cameras, "seed": seed}
+    cache = run / EVAL_CACHE
+    if cache.is_file():
+        try:
+            saved = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if saved.get("key") == key:
+            return saved["result"], lm
     seqs = load_split(data, split)
     train_fps = float(lm.config.get("fps", 30.0))
     out = {}
@@ -142,6 +160,8 @@ def evaluate_run(run: Path, data: str, split: str, subsample: list[int], cameras
         rep = evaluate_model(lm, seqs, EvalSetting(train_fps / k, True, cameras, seed))
         out[str(k)] = {"fps": train_fps / k, "mpjpe": rep.mpjpe, "p_mpjpe": rep.p_mpjpe, "n_mpjpe": rep.n_mpjpe,
                        "mpjve": rep.mpjve, "num_frames": rep.num_frames}
+    with atomic_write(cache, "w") as f:
+        f.write(json.dumps({"key": key, "result": out}, indent=1))
     return out, lm
 
 

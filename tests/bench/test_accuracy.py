@@ -143,3 +143,25 @@ def test_accuracy_bench_end_to_end(data, tmp_path):
     assert r.exit_code == 0, r.output
     again = json.loads(r.stdout)["runs"][0]
     assert again["reused_run"] is True and again["test"]["1"]["mpjpe"] == d["runs"][1]["test"]["1"]["mpjpe"]
+
+
+def test_accuracy_bench_reuses_stored_evaluations(data, tmp_path, monkeypatch):
+    import hmcli.bench.accuracy as acc
+
+    ov = {"hummuss": TINY["hummuss"]}
+    budget = acc.AccuracyBudget(steps=1, batch_size=2, clip_min=8, clip_max=8, eval_every=1, threads=1)
+    first = acc.accuracy_compare(str(data), ["hummuss"], ["causal"], budget, subsample=[1], cameras=1,
+                                 overrides=ov, runs_dir=tmp_path / "runs")
+    stored = json.loads((tmp_path / "runs" / "hummuss-causal" / acc.EVAL_CACHE).read_text())
+    assert stored["result"] == first["runs"][0]["test"] and stored["key"]["subsample"] == [1]
+
+    def no_eval(*a, **k):
+        raise AssertionError("evaluated again")
+
+    monkeypatch.setattr("hmcli.train.evaluate.evaluate_model", no_eval)
+    again = acc.accuracy_compare(str(data), ["hummuss"], ["causal"], budget, subsample=[1], cameras=1,
+                                 overrides=ov, runs_dir=tmp_path / "runs")
+    assert again["runs"][0]["test"] == first["runs"][0]["test"] and again["runs"][0]["reused_run"]
+    with pytest.raises(AssertionError, match="evaluated again"):  # other settings: evaluated anew
+        acc.accuracy_compare(str(data), ["hummuss"], ["causal"], budget, subsample=[2], cameras=1,
+                             overrides=ov, runs_dir=tmp_path / "runs")
