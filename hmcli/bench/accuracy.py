@@ -176,8 +176,10 @@ def accuracy_compare(
     overrides: dict[str, dict] | None = None,
     runs_dir: str | Path = "bench_results/runs",
     on_progress: Progress = None,
+    skip: list[str] | None = None,
 ) -> dict:
-    """Train and evaluate every (arch, variant); see the module docstring."""
+    """Train and evaluate every (arch, variant) except those named ``"<arch>-<variant>"`` in
+    ``skip``; see the module docstring."""
     from hmcli.nn.registry import count_parameters
 
     budget = budget or AccuracyBudget()
@@ -189,10 +191,17 @@ def accuracy_compare(
     for v in variants:
         if v not in VARIANTS:
             raise HMError(f"unknown variant '{v}' (bidirectional, causal)")
+    skip = list(skip or [])
+    names = {f"{a}-{v}" for a in archs for v in variants}
+    for name in skip:
+        if name not in names:
+            raise HMError(f"--skip {name}: not among the runs ({', '.join(sorted(names))})")
     runs_dir = Path(runs_dir)
     runs = []
     for a in archs:
         for v in variants:
+            if f"{a}-{v}" in skip:
+                continue
             label = f"{a} {v}"
             run = runs_dir / f"{a}-{v}"
             preset, cfg, note = _train_config(data, a, v, budget, overrides, run)
@@ -215,6 +224,7 @@ def accuracy_compare(
         "machine": machine(),
         "settings": {"data": str(data), "archs": archs, "variants": variants, "budget": asdict(budget),
                      "subsample": subsample, "cameras": cameras, "split": split, "overrides": overrides,
+                     "skipped": skip,
                      "runs_dir": str(runs_dir)},
         "runs": runs,
         "notes": [
@@ -223,7 +233,7 @@ def accuracy_compare(
             "transformers: frames as they are.",
             "Windowing: DSTformer/MixSTE non-overlapping max-window chunks (last chunk end-aligned); P-STMO one sliding "
             "window per output frame (centre, causal: last), edges repeated; HumMUSS whole sequence.",
-        ],
+        ] + ([f"Left out on request (--skip): {', '.join(skip)}."] if skip else []),
     }
 
 

@@ -159,6 +159,7 @@ def accuracy_cmd(
     subsample: str = typer.Option("1,2,4,8", help="Test at training fps / k for these k."),
     cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
     split: str = typer.Option("test", help="Held-out split: test or val."),
+    skip: str = typer.Option("", help="Runs to leave out, comma separated ARCH-VARIANT, e.g. mixste-causal."),
     set_: list[str] = typer.Option(None, "--set", help="Model override ARCH.field=value (repeatable), e.g. dstformer.dim=64."),
     runs: Path = typer.Option(None, help="Where the training runs go (default OUT/runs); an existing run is reused."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
@@ -179,7 +180,7 @@ def accuracy_cmd(
         result = accuracy_compare(data, parse_list(archs), parse_list(variants), budget,
                                   subsample=parse_list(subsample, int), cameras=cameras, split=split,
                                   overrides=parse_overrides(set_), runs_dir=runs or out / "runs",
-                                  on_progress=st.update)
+                                  on_progress=st.update, skip=parse_list(skip) if skip else None)
     _finish(result, json_out, out, "accuracy")
 
 

@@ -165,3 +165,17 @@ def test_accuracy_bench_reuses_stored_evaluations(data, tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="evaluated again"):  # other settings: evaluated anew
         acc.accuracy_compare(str(data), ["hummuss"], ["causal"], budget, subsample=[2], cameras=1,
                              overrides=ov, runs_dir=tmp_path / "runs")
+
+
+def test_accuracy_bench_skip(data, tmp_path):
+    import hmcli.bench.accuracy as acc
+
+    budget = acc.AccuracyBudget(steps=1, batch_size=2, clip_min=8, clip_max=8, eval_every=1, threads=1)
+    res = acc.accuracy_compare(str(data), ["hummuss"], ["bidirectional", "causal"], budget, subsample=[1], cameras=1,
+                               overrides={"hummuss": TINY["hummuss"]}, runs_dir=tmp_path / "runs",
+                               skip=["hummuss-bidirectional"])
+    assert [(r["arch"], r["variant"]) for r in res["runs"]] == [("hummuss", "causal")]
+    assert not (tmp_path / "runs" / "hummuss-bidirectional").exists()
+    assert res["settings"]["skipped"] == ["hummuss-bidirectional"] and "--skip" in res["notes"][-1]
+    with pytest.raises(HMError, match="not among the runs"):
+        acc.accuracy_compare(str(data), ["hummuss"], ["causal"], budget, skip=["mixste-causal"])
