@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from hmcli.cli.common import cli_errors, echo_json, fail, EXIT_USAGE
@@ -24,6 +26,7 @@ def register(app: typer.Typer) -> None:
         card: str = typer.Option(None, "--card", help="Write a model card (markdown) with the standard frame-rate table."),
         command: str = typer.Option("", help="With --card: the training command to print in the card."),
         run: str = typer.Option(None, help="With --card: the training run directory (metrics.jsonl)."),
+        notes: str = typer.Option(None, help="With --card: a markdown file whose text becomes the card's Notes section."),
     ) -> None:
         """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
         from hmcli.train.checkpoint import load_checkpoint, resolve_model
@@ -38,7 +41,13 @@ def register(app: typer.Typer) -> None:
         rate = fps if fps is not None else train_fps / (subsample or 1)
         seqs = load_split(data, split)
         if card:
-            _write_card(lm, seqs, data, split, cameras, seed, card, command, run)
+            note_text = ""
+            if notes:
+                try:
+                    note_text = Path(notes).read_text(encoding="utf-8")
+                except OSError as e:
+                    fail(f"cannot read --notes {notes}: {e.strerror or e}", EXIT_USAGE)
+            _write_card(lm, seqs, data, split, cameras, seed, card, command, run, note_text)
             return
         rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed))
         out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, **rep.to_dict()}
@@ -49,9 +58,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(markdown_table({name: rep}, per_action=per_action))
 
 
-def _write_card(lm, seqs, data, split, cameras, seed, card, command, run) -> None:
-    from pathlib import Path
-
+def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes: str = "") -> None:
     from hmcli.io.atomic import atomic_write
     from hmcli.train.evaluate import EvalSetting, evaluate_model
     from hmcli.train.modelcard import STANDARD_SETTINGS, model_card
@@ -61,7 +68,7 @@ def _write_card(lm, seqs, data, split, cameras, seed, card, command, run) -> Non
         reports[label] = evaluate_model(lm, seqs, EvalSetting(rate, scaled, cameras, seed))
         typer.echo(f"{label}: MPJPE {reports[label].mpjpe:.1f} mm, P-MPJPE {reports[label].p_mpjpe:.1f} mm", err=True)
     eval_cmd = f"hm eval {lm.path} --data {data} --split {split} --card ..."
-    text = model_card(lm, reports, command or "(not given)", eval_cmd, Path(run) if run else None)
+    text = model_card(lm, reports, command or "(not given)", eval_cmd, Path(run) if run else None, notes=notes)
     with atomic_write(card, "w") as f:
         f.write(text)
     typer.echo(f"wrote {card}")

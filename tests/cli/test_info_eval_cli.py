@@ -60,10 +60,17 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
                       warmup=1, threads=1)
     train(cfg)
     card = tmp_path / "card.md"
+    notes = tmp_path / "notes.md"
+    notes.write_text("- Trained for two steps only.\n")
+    bad = runner.invoke(app, ["eval", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--card", str(card),
+                              "--notes", str(tmp_path / "missing.md")])
+    assert bad.exit_code == 2 and "cannot read --notes" in bad.output and not card.exists()
     r = runner.invoke(app, ["eval", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--cameras", "1",
-                            "--card", str(card), "--command", "hm train -c x.yaml", "--run", str(tmp_path / "run")])
+                            "--card", str(card), "--command", "hm train -c x.yaml", "--run", str(tmp_path / "run"),
+                            "--notes", str(notes)])
     assert r.exit_code == 0, r.output
     text = card.read_text()
+    assert "## Notes\n\n- Trained for two steps only." in text and text.index("## Notes") < text.index("## License")
     for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "hm train -c x.yaml", "mocap.cs.cmu.edu",
                 "person units: per frame, centred on the hips"):
         assert row in text
