@@ -816,6 +816,8 @@ def to_markdown(result: dict) -> str:
         lines.append("")
     for n in result.get("notes", []):
         lines.append(f"> {n}")
+    if result.get("command"):
+        lines += ["", f"Command: `{result['command']}`"]
     m = result.get("machine", {})
     lines += ["", f"_machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, torch {m.get('torch')}_", ""]
     return "\n".join(lines)

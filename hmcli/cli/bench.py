@@ -7,6 +7,8 @@ round-robin in the same run, so their ratios hold even on a busy machine.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import typer
@@ -29,6 +31,9 @@ def _threads(threads: int) -> None:
 def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
     from hmcli.bench.compare import print_result, write_outputs
 
+    argv0 = Path(sys.argv[0]).name if sys.argv else ""
+    if argv0 in ("hm", "main.py", "__main__.py"):  # the command line that made the result
+        result.setdefault("command", shlex.join(["hm", *sys.argv[1:]]))
     if out is not None:
         paths = write_outputs(result, out, name)
         result.setdefault("files", paths)

@@ -150,6 +150,9 @@ def test_outputs_written(tmp_path):
     assert json.loads((tmp_path / "res" / "train.json").read_text())["benchmark"] == "train"
     assert (tmp_path / "res" / "train.png").read_bytes()[:4] == b"\x89PNG"
     assert "| hummuss-small |" in (tmp_path / "res" / "train.md").read_text()
+    r["command"] = "hm bench train --frames 9"
+    write_outputs(r, tmp_path / "res")
+    assert "Command: `hm bench train --frames 9`" in (tmp_path / "res" / "train.md").read_text()
 
 
 def test_parse_overrides():
