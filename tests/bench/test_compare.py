@@ -10,13 +10,7 @@ from hmcli.bench.compare import (Unit, parse_overrides, peak_alloc, run_interlea
 from hmcli.bench.flops import count_flops, cpu_gflops, utilisation
 from hmcli.cli.main import app
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one torch thread is fastest (and robust to a busy machine); restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (tests/conftest.py)
 
 
 # Tiny versions of every preset the benchmarks use (dimensions only; structure unchanged).

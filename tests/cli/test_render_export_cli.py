@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from hmcli.cli.main import app
@@ -16,12 +15,7 @@ from hmcli.io.keypoints import save_keypoints_npz
 from tests.cli.helpers import make_keypoints, tiny_checkpoint, write_video
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (tests/conftest.py)
 
 
 def run(*args):
