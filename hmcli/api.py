@@ -109,14 +109,16 @@ def lift(
     lifter: LoadedModel,
     fps: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    one_pass: bool = False,
 ) -> Pose3DResult:
     """Lift 2D keypoints to H36M-17 3D joints (metres, root-relative, camera axes).
 
     Timing comes from ``keypoints.timestamps`` (uniform -> ``dt_scale = train_fps / fps``;
     irregular -> per-step Δ); ``fps`` overrides them (uniform at that rate, and the result's
-    timestamps become ``index / fps``). The whole sequence is lifted in one pass (very long
-    inputs in overlapping, cross-faded windows; see :mod:`hmcli.lift`)."""
-    return lift_keypoints(keypoints, lifter, fps, on_progress=on_progress)
+    timestamps become ``index / fps``). The model sees overlapping, cross-faded windows of
+    the clip length it was trained on (81 frames for the shipped models); ``one_pass`` runs
+    the whole sequence at once instead (see :mod:`hmcli.lift`)."""
+    return lift_keypoints(keypoints, lifter, fps, one_pass=one_pass, on_progress=on_progress)
 
 
 def lift_video(

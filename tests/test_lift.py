@@ -257,3 +257,42 @@ def test_pass_length_from_memory_budget(bi):
     # by default a long input is one pass: same as an unlimited window
     kp = make_keypoints(L.CHUNK_FRAMES + 50, fps=30.0)
     np.testing.assert_array_equal(L.lift_keypoints(kp, bi).joints3d, L.lift_keypoints(kp, bi, chunk=10**9).joints3d)
+
+
+# ------------------------------------------------------------------ trained-length windows
+
+
+def _with_clip(tmp_path, clip_max, name="clip.pt"):
+    torch.manual_seed(0)
+    from hmcli.nn.registry import build_from_config
+    from hmcli.skeleton import PoseCodec
+    from hmcli.train.checkpoint import save_checkpoint
+    from tests.cli.helpers import TINY
+
+    model = build_from_config("hummuss", dict(TINY))
+    meta = {"model_id": "clip", "train": {"clip_max": clip_max}}
+    save_checkpoint(tmp_path / name, model, "hummuss", PoseCodec(), meta=meta)
+    return L.load_lifter(str(tmp_path / name))
+
+
+def test_offline_windows_follow_the_trained_clip_length(tmp_path, bi):
+    lm = _with_clip(tmp_path, 40)
+    longest = L.max_pass_frames(lm.model)
+    assert L.trained_clip_frames(lm) == 40 and L.trained_clip_frames(bi) is None
+    assert L.offline_windows(lm) == L.Windows(40, 8, 4)
+    assert L.offline_windows(lm, fps=60.0) == L.Windows(80, 16, 8)  # same span of time at twice the rate
+    assert L.offline_windows(lm, one_pass=True) == L.Windows(longest, L.CHUNK_CONTEXT, L.CHUNK_BLEND)
+    assert L.offline_windows(bi) == L.Windows(longest, L.CHUNK_CONTEXT, L.CHUNK_BLEND)  # no training record
+    assert L.offline_windows(_with_clip(tmp_path, 4, "short.pt")).chunk == L.MIN_WINDOW
+
+
+def test_lift_runs_trained_windows_unless_one_pass(tmp_path):
+    lm = _with_clip(tmp_path, 40)
+    kp = make_keypoints(300, fps=30.0)
+    windowed = L.lift_keypoints(kp, lm).joints3d
+    explicit = L.lift_keypoints(kp, lm, chunk=40, context=8, blend=4).joints3d
+    np.testing.assert_array_equal(windowed, explicit)
+    whole = L.lift_keypoints(kp, lm, one_pass=True).joints3d
+    y = lm.model.eval()(model_input(lm, kp)).detach()
+    np.testing.assert_allclose(whole, decode(lm, y), atol=1e-5)
+    assert np.abs(windowed - whole).max() > 1e-4  # a random long-memory model: the context matters

@@ -70,6 +70,9 @@ class AccuracyBudget:
 #: Held-out results of a run, kept beside its checkpoints and reused while the checkpoint
 #: and the evaluation settings are the same.
 EVAL_CACHE = "test_eval.json"
+#: Version of the evaluation protocol in the cache key: 2 = HumMUSS lifted in windows of its
+#: trained clip length, as hm lift does (1 was one pass over each whole sequence).
+EVAL_PROTOCOL = 2
 
 
 def _val_curve(run: Path) -> list[dict]:
@@ -142,7 +145,7 @@ def evaluate_run(run: Path, data: str, split: str, subsample: list[int], cameras
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
     lm = load_checkpoint(ckpt)
     key = {"checkpoint_sha256": lm.sha256, "data": str(data), "split": split, "subsample": list(subsample),
-           "cameras": cameras, "seed": seed}
+           "cameras": cameras, "seed": seed, "protocol": EVAL_PROTOCOL}
     cache = run / EVAL_CACHE
     if cache.is_file():
         try:

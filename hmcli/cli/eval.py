@@ -19,6 +19,8 @@ def register(app: typer.Typer) -> None:
         fps: float = typer.Option(None, help="Evaluate at this frame rate (default: the model's training rate)."),
         subsample: int = typer.Option(None, help="Evaluate at training fps / k (real frames, every k-th)."),
         no_dt_scale: bool = typer.Option(False, "--no-dt-scale", help="Do not scale Δ to the new frame rate."),
+        one_pass: bool = typer.Option(False, "--one-pass", help="HumMUSS: each whole sequence in one pass instead of "
+                                      "windows of the trained clip length (as hm lift --one-pass)."),
         cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
         seed: int = typer.Option(0, help="Seed of the evaluation cameras and corruption."),
         per_action: bool = typer.Option(False, "--per-action", help="Show the per-action table."),
@@ -49,12 +51,13 @@ def register(app: typer.Typer) -> None:
                     fail(f"cannot read --notes {notes}: {e.strerror or e}", EXIT_USAGE)
             _write_card(lm, seqs, data, split, cameras, seed, card, command, run, note_text)
             return
-        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed))
-        out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, **rep.to_dict()}
+        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass))
+        out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, "one_pass": one_pass,
+               **rep.to_dict()}
         if json_out:
             echo_json(out)
             return
-        name = f"{lm.model_id} @ {rate:g} fps" + ("" if not no_dt_scale else " (no Δ scaling)")
+        name = f"{lm.model_id} @ {rate:g} fps" + ("" if not no_dt_scale else " (no Δ scaling)") + (" (one pass)" if one_pass else "")
         typer.echo(markdown_table({name: rep}, per_action=per_action))
 
 
@@ -64,8 +67,8 @@ def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes:
     from hmcli.train.modelcard import STANDARD_SETTINGS, model_card
 
     reports = {}
-    for label, rate, scaled in STANDARD_SETTINGS:
-        reports[label] = evaluate_model(lm, seqs, EvalSetting(rate, scaled, cameras, seed))
+    for label, rate, scaled, whole in STANDARD_SETTINGS:
+        reports[label] = evaluate_model(lm, seqs, EvalSetting(rate, scaled, cameras, seed, whole))
         typer.echo(f"{label}: MPJPE {reports[label].mpjpe:.1f} mm, P-MPJPE {reports[label].p_mpjpe:.1f} mm", err=True)
     eval_cmd = f"hm eval {lm.path} --data {data} --split {split} --card ..."
     text = model_card(lm, reports, command or "(not given)", eval_cmd, Path(run) if run else None, notes=notes)

@@ -298,6 +298,8 @@ def register(app: typer.Typer) -> None:
         width: int = typer.Option(None, "--width", show_default=False, help="Image width for keypoint files that do not record it."),
         height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+        one_pass: bool = typer.Option(False, "--one-pass",
+                                      help="Offline: the whole sequence in one pass instead of windows of the model's trained clip length."),
     ) -> None:
         """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS.
 
@@ -351,7 +353,7 @@ def register(app: typer.Typer) -> None:
                 result = _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max_frames,
                                      out_path, fmt, clock, bar)  # fmt: skip
             else:
-                result = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar)
+                result = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass)
                 t0 = time.perf_counter()
                 if fmt == "jsonl":
                     out = StdoutLines()
@@ -400,7 +402,7 @@ def _read_keypoints(api, kind, in_path, fps, width, height, max_frames):
     return kp
 
 
-def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar):
+def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass=False):
     if kind == "video":
         from hmcli.detect import run_detector
         from hmcli.io.video import iter_frames, sha256_file
@@ -420,7 +422,7 @@ def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames
         clock["decode"] = time.perf_counter() - t0 - det.seconds
     t0 = time.perf_counter()
     upd = bar("lift", kp.num_frames)
-    result = api.lift(kp, lifter, fps, on_progress=upd)
+    result = api.lift(kp, lifter, fps, on_progress=upd, one_pass=one_pass)
     clock["lift"] = time.perf_counter() - t0
     return result
 

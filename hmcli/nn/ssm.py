@@ -231,8 +231,11 @@ class DSSM(nn.Module):
         return base * float(dt_scale)
 
     def _cached(self, key: tuple, fn):
-        """Memoise parameter-only quantities when no gradient is needed (inference)."""
-        if torch.is_grad_enabled() and self.training:
+        """Memoise parameter-only quantities when no gradient is needed (inference). With
+        gradients enabled they are always recomputed (in eval mode too): a cached value would
+        carry no gradient to the SSM parameters, and one made in inference mode cannot enter
+        autograd at all."""
+        if torch.is_grad_enabled():
             return fn()
         version = tuple(p._version for p in self.parameters()) + (self.log_dt.data_ptr(),)
         hit = self._cache.get(key)

@@ -4,6 +4,11 @@ Test sequences (whole, not clipped) are resampled from their source rate to ``fp
 seen by fixed virtual cameras that training never draws, and corrupted like a detector.
 With ``scale_dt`` a continuous-time model gets Δ multiplied by ``train_fps / fps``;
 without it the model runs as if the frames still came at its training rate.
+
+Continuous-time models (HumMUSS) are run exactly as ``hm lift`` runs them: in overlapping
+windows of the clip length they were trained on (:func:`hmcli.lift.offline_windows`), or
+with ``one_pass`` over each whole sequence at once. Other architectures go through
+:func:`hmcli.train.trainer.call_model` (their own fixed windows).
 """
 
 from __future__ import annotations
@@ -26,17 +31,28 @@ class EvalSetting:
     scale_dt: bool = True
     cameras: int = 2
     seed: int = 0
+    one_pass: bool = False  # HumMUSS: whole sequences in one pass instead of trained-length windows
 
 
 @torch.inference_mode()
-def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float) -> list[torch.Tensor]:
-    """Metres, root-relative (F, J, 3) per item; each whole sequence in one forward pass."""
+def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False) -> list[torch.Tensor]:
+    """Metres, root-relative (F, J, 3) per item (whole sequences)."""
+    from hmcli.lift import FrameTiming, _forward, offline_windows
+
+    model = lm.model.eval()
+    continuous = hasattr(model, "dt_scale_for")
+    if continuous:  # the windows hm lift uses, at the rate the model is told the frames come
+        train_fps = float(model.cfg.fps)
+        timing = FrameTiming(fps=train_fps / dt_scale, dt_scale=dt_scale, steps=None)
+        win = offline_windows(lm, timing.fps, one_pass)
     preds = []
     for it in items:
-        batch = collate_windows([it])
-        x, _ = encode_batch(batch, lm.codec)
-        y = call_model(lm.model, x, dt_scale)  # (1, F, J, 3)
-        preds.append(lm.codec.decode_3d(y[0]))
+        x, _ = encode_batch(collate_windows([it]), lm.codec)  # (1, F, J, C)
+        if continuous:
+            y = torch.from_numpy(_forward(model, x[0].numpy(), timing, win.chunk, win.context, win.blend, None)).float()
+        else:
+            y = call_model(model, x, dt_scale)[0]  # (F, J, 3)
+        preds.append(lm.codec.decode_3d(y))
     return preds
 
 
@@ -44,6 +60,6 @@ def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSett
     items = make_eval_set(sequences, setting.fps, seed=setting.seed, clip_len=None, cameras_per_sequence=setting.cameras)
     train_fps = float(lm.config.get("fps", 30.0))
     dt_scale = train_fps / setting.fps if setting.scale_dt else 1.0
-    preds = predict_items(lm, items, dt_scale)
+    preds = predict_items(lm, items, dt_scale, setting.one_pass)
     gts = [torch.as_tensor(it["joints3d"]) for it in items]
     return evaluate(preds, gts, [it["action_name"] for it in items], fps=setting.fps)

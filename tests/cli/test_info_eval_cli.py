@@ -37,6 +37,10 @@ def test_eval_cli_reports_metrics_and_fps_scaling(tmp_path):
     assert r15["fps"] == 15.0 and r15["num_frames"] == 2 * 2 * 45 and r15["dt_scaled"] is True
     r_ns = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--fps", "15", "--no-dt-scale"]).stdout)
     assert r_ns["dt_scaled"] is False and r_ns["mpjpe"] != r15["mpjpe"]
+    # Trained on 8-frame clips: the 90-frame trials are lifted in 16-frame windows unless --one-pass.
+    assert rep["one_pass"] is False
+    r1 = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1", "--one-pass"]).stdout)
+    assert r1["one_pass"] is True and r1["num_frames"] == rep["num_frames"] and r1["mpjpe"] != rep["mpjpe"]
 
 
 def test_eval_errors_are_one_line(tmp_path):
@@ -71,7 +75,8 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
     assert r.exit_code == 0, r.output
     text = card.read_text()
     assert "## Notes\n\n- Trained for two steps only." in text and text.index("## Notes") < text.index("## License")
-    for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "hm train -c x.yaml", "mocap.cs.cmu.edu",
+    for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "| 30 fps, one pass (--one-pass) |",
+                "windows of the 8-frame training clip length", "hm train -c x.yaml", "mocap.cs.cmu.edu",
                 "person units: per frame, centred on the hips"):
         assert row in text
     assert "Validation MPJPE during training (mm): 2:" in text

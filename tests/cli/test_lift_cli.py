@@ -50,6 +50,28 @@ def test_lift_keypoint_file_to_h5_default_name(kp_file, ckpts):
     assert summary.startswith("hm lift: 24 frames (0 without a person)") and "lift" in summary and "write" in summary
 
 
+def test_one_pass_flag(kp_file, tmp_path):
+    import torch
+
+    from hmcli.nn.registry import build_from_config
+    from hmcli.skeleton import PoseCodec
+    from hmcli.train.checkpoint import save_checkpoint
+    from tests.cli.helpers import TINY
+
+    torch.manual_seed(0)  # a checkpoint trained on 4-frame clips: 16-frame windows for 24 frames
+    save_checkpoint(tmp_path / "clip.pt", build_from_config("hummuss", dict(TINY)), "hummuss", PoseCodec(),
+                    meta={"model_id": "clip", "train": {"clip_max": 4}})  # fmt: skip
+    path, kp = kp_file
+    lm = api.load_lifter(tmp_path / "clip.pt")
+    for flag, one_pass in ((), False), (("--one-pass",), True):
+        out = tmp_path / f"{one_pass}.h5"
+        r = run("lift", path, "--model", tmp_path / "clip.pt", "-o", out, "-q", *flag)
+        assert r.exit_code == 0, r.stderr
+        ref = api.lift(kp, lm, one_pass=one_pass)
+        np.testing.assert_allclose(read_result(out).joints3d, ref.joints3d, atol=1e-6)
+    assert np.abs(read_result(tmp_path / "True.h5").joints3d - read_result(tmp_path / "False.h5").joints3d).max() > 1e-5
+
+
 def test_default_output_never_overwrites_input(tmp_path, ckpts):
     from hmcli.io.h5 import write_keypoints
 

@@ -191,3 +191,14 @@ def test_inference_cache_invalidated_by_parameter_update():
         s.log_dt.add_(0.5)
         k2 = s.kernel(10)
     assert not torch.allclose(k1, k2)
+
+
+def test_cached_kernel_never_leaks_into_autograd():
+    s = _ssm().eval()
+    u = torch.randn(2, 12, 8)
+    with torch.inference_mode():
+        y_inf = s(u)  # fills the cache
+    y = s(u)  # eval mode, gradients on: recomputed, differentiable
+    y.pow(2).sum().backward()
+    assert s.log_dt.grad is not None and torch.isfinite(s.log_dt.grad).all()
+    assert torch.allclose(y.detach(), y_inf, atol=1e-6)
