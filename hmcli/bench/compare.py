@@ -223,6 +223,8 @@ def _tensor_bytes(obj: Any) -> int:
         return obj.numel() * obj.element_size()
     if isinstance(obj, (list, tuple)):
         return sum(_tensor_bytes(o) for o in obj)
+    if hasattr(obj, "tensors"):  # KVCache
+        return _tensor_bytes(obj.tensors())
     return 0
 
 
@@ -315,7 +317,7 @@ def _kv_streamer(model, base, batch: int):
 
     kv = DSTformerKVStreamer(model, max_context=base.max_context)
     kv.cache = [
-        tuple(None if p is None else (p[0].repeat(batch, 1, 1, 1), p[1].repeat(batch, 1, 1, 1)) for p in pair)
+        tuple(None if p is None else p.repeat(batch) for p in pair)
         for pair in base.cache
     ]
     kv.t = base.t

@@ -13,7 +13,42 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 Tensor = torch.Tensor
-KV = tuple[Tensor, Tensor]
+
+
+class KVCache:
+    """Keys and values of the last ``capacity`` tokens of N sequences: (N, H, capacity, hd)
+    buffers allocated once and written as a ring. Attention without a mask does not depend
+    on the order of its keys, so a new entry overwrites the oldest one in place: no per-step
+    concatenation (which would copy the whole cache every frame)."""
+
+    def __init__(self, k: Tensor, v: Tensor, capacity: int):
+        n, h, _, hd = k.shape  # (N, H, 1, hd)
+        self.k = k.new_empty(n, h, capacity, hd)
+        self.v = v.new_empty(n, h, capacity, hd)
+        self.capacity, self.size, self.next = capacity, 0, 0
+        self.append(k, v)
+
+    def append(self, k: Tensor, v: Tensor) -> None:
+        """Add one token's keys and values (N, H, 1, hd), dropping the oldest when full."""
+        self.k[:, :, self.next : self.next + 1] = k
+        self.v[:, :, self.next : self.next + 1] = v
+        self.next = (self.next + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def keys_values(self) -> tuple[Tensor, Tensor]:
+        """The cached entries (N, H, size, hd) each, in ring order."""
+        return self.k[:, :, : self.size], self.v[:, :, : self.size]
+
+    def repeat(self, batch: int) -> "KVCache":
+        """A copy with every sequence repeated ``batch`` times (N -> batch·N)."""
+        out = KVCache.__new__(KVCache)
+        out.k, out.v = self.k.repeat(batch, 1, 1, 1), self.v.repeat(batch, 1, 1, 1)
+        out.capacity, out.size, out.next = self.capacity, self.size, self.next
+        return out
+
+    def tensors(self) -> tuple[Tensor, Tensor]:
+        return self.k, self.v
+
 
 
 class Attention(nn.Module):
@@ -42,18 +77,20 @@ class Attention(nn.Module):
         q, k, v = self._qkv(x)
         return self._out(F.scaled_dot_product_attention(q, k, v, is_causal=causal))
 
-    def step(self, x: Tensor, past: KV | None, max_context: int) -> tuple[Tensor, KV]:
+    def step(self, x: Tensor, past: KVCache | None, max_context: int) -> tuple[Tensor, KVCache]:
         """Attend from new tokens ``x`` (N, 1, D) to the cached keys/values plus themselves.
 
-        Returns the output and the updated cache, trimmed to the last ``max_context`` entries
-        (the new token included).
-        """
+        The new token's keys/values enter the cache first (a new :class:`KVCache` of
+        ``max_context`` entries when ``past`` is None), so attention covers the last
+        ``max_context`` tokens, the new one included. Returns the output and the cache."""
         q, k, v = self._qkv(x)  # (N, H, 1, hd)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)[:, :, -max_context:]  # (N, H, T, hd)
-            v = torch.cat([past[1], v], dim=2)[:, :, -max_context:]
-        o = F.scaled_dot_product_attention(q, k, v)  # no mask: every cached key is in the past
-        return self._out(o), (k, v)
+        if past is None:
+            past = KVCache(k, v, max_context)
+        else:
+            past.append(k, v)
+        keys, values = past.keys_values()  # (N, H, T, hd)
+        o = F.scaled_dot_product_attention(q, keys, values)  # no mask: every cached key is in the past
+        return self._out(o), past
 
 
 class Mlp(nn.Module):
@@ -90,7 +127,7 @@ class Block(nn.Module):
         x = x + self.attn(self.norm1(x), causal)
         return x + self.mlp(self.norm2(x))
 
-    def step(self, x: Tensor, past: KV | None, max_context: int) -> tuple[Tensor, KV]:
+    def step(self, x: Tensor, past: KVCache | None, max_context: int) -> tuple[Tensor, KVCache]:
         a, kv = self.attn.step(self.norm1(x), past, max_context)
         x = x + a
         return x + self.mlp(self.norm2(x)), kv

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from hmcli.nn.baselines.common import KV, Block, check_input, init_transformer_weights, over_frames, over_joints
+from hmcli.nn.baselines.common import Block, KVCache, check_input, init_transformer_weights, over_frames, over_joints
 from hmcli.nn.registry import register_arch, register_preset
 
 Tensor = torch.Tensor
@@ -75,7 +75,7 @@ class DualStreamLayer(nn.Module):
         h_ts = over_joints(self.ts_spatial, over_frames(self.ts_temporal, h, causal))  # (B, F, J, D)
         return self.mix(h_st, h_ts)
 
-    def step(self, h: Tensor, past: tuple[KV | None, KV | None], max_context: int) -> tuple[Tensor, tuple[KV, KV]]:
+    def step(self, h: Tensor, past: tuple[KVCache | None, KVCache | None], max_context: int) -> tuple[Tensor, tuple[KVCache, KVCache]]:
         """One new frame ``h`` (B, J, D) given both temporal blocks' caches."""
         b, j, d = h.shape
         s = self.st_spatial(h)  # (B, J, D)
@@ -146,7 +146,7 @@ class DSTformerKVStreamer:
 
     def reset(self) -> None:
         self.t = 0
-        self.cache: list[tuple[KV | None, KV | None]] = [(None, None)] * len(self.model.layers)
+        self.cache: list[tuple[KVCache | None, KVCache | None]] = [(None, None)] * len(self.model.layers)
 
     @torch.no_grad()
     def step(self, frame: Tensor) -> Tensor:

@@ -68,8 +68,8 @@ def test_kv_streaming_matches_recompute(max_context):
     if max_context < x.shape[1]:  # the window slides: cache stays bounded
         for t in range(n, x.shape[1]):
             assert s.step(x[:, t]).shape == (2, 5, 3)
-        k = s.cache[0][0][0]
-        assert k.shape[2] == max_context
+        cache = s.cache[0][0]
+        assert cache.size == cache.capacity == max_context and cache.k.shape[2] == max_context
     s.reset()
     torch.testing.assert_close(s.step(x[:, 0]), ref[:, 0], rtol=0, atol=1e-4)
 
@@ -91,3 +91,25 @@ def test_window_recompute_streamer():
 def test_streamer_rejects_bad_context():
     with pytest.raises(ValueError):
         DSTformerKVStreamer(small(), max_context=17)
+
+
+@pytest.mark.parametrize("window", [1, 4, 7])
+def test_ring_buffer_cache_equals_attention_over_the_last_window(window):
+    from hmcli.nn.baselines.common import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(16, 4).eval()
+    x = torch.randn(3, 12, 16)  # (N, T, D)
+    cache, ks, vs = None, [], []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            out, cache = attn.step(x[:, t : t + 1], cache, window)
+            q, k, v = attn._qkv(x[:, t : t + 1])  # reference: keep every key, attend over the last window
+            ks.append(k)
+            vs.append(v)
+            ref = attn._out(torch.nn.functional.scaled_dot_product_attention(
+                q, torch.cat(ks[-window:], dim=2), torch.cat(vs[-window:], dim=2)))  # fmt: skip
+            torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+            assert cache.size == min(t + 1, window)
+    big = cache.repeat(2)
+    assert big.k.shape[0] == 6 and torch.equal(big.k[3:], cache.k) and big.size == cache.size
