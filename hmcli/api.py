@@ -177,6 +177,7 @@ def stream(
     header: bool = False,
     on_frame: OnFrame | None = None,
     nominal_fps: float | None = None,
+    one_pass: bool = False,
 ) -> Iterator[dict]:
     """Lift frame by frame as frames arrive (causal model): O(1) time and memory per frame.
 
@@ -189,7 +190,8 @@ def stream(
     Δ for each step is the real time since the previous frame (``fps``: fixed 1/fps).
     A detector given by name is created here and closed when the generator finishes.
     ``nominal_fps``: the frame rate of a frame iterable, if known (sets the first frame's Δ;
-    a video file's own rate is read from the file).
+    a video file's own rate is read from the file). The model's memory is bounded by its
+    trained clip length (see :class:`hmcli.lift.FrameLifter`); ``one_pass`` lifts it.
     """
     from hmcli.io.jsonio import frame_record, header_record
 
@@ -205,7 +207,7 @@ def stream(
     if isinstance(source, Keypoints2D):
         kp = source
         n = kp.num_frames if max_frames is None else min(kp.num_frames, max_frames)
-        fl = FrameLifter(lm, kp.joint_set, kp.width, kp.height, nominal_fps=kp.fps, fps=fps)
+        fl = FrameLifter(lm, kp.joint_set, kp.width, kp.height, nominal_fps=kp.fps, fps=fps, one_pass=one_pass)
         if header:
             yield _head(kp.width, kp.height, kp.detector, kp.source, kp.source_hash, kp.fps)
         for i in range(n):
@@ -246,7 +248,7 @@ def stream(
 
                     det = get_detector(detector)
                 size = (w, h)
-                fl = FrameLifter(lm, det.joint_set, w, h, nominal_fps=nominal, fps=fps)
+                fl = FrameLifter(lm, det.joint_set, w, h, nominal_fps=nominal, fps=fps, one_pass=one_pass)
                 if header:
                     yield _head(w, h, det.name, src_name, src_hash, nominal)
             elif (w, h) != size:

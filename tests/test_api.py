@@ -160,3 +160,26 @@ def test_stream_no_camera(ckpts):
     lm = api.load_lifter(ckpts["causal"], causal=True)
     with pytest.raises(HMError, match="camera 97"):
         next(api.stream(97, lm, "fake-test"))
+
+
+def test_stream_forgets_beyond_the_trained_clip_length(tmp_path):
+    import torch
+
+    from hmcli.lift import FrameLifter
+    from hmcli.nn.registry import build_from_config
+    from hmcli.skeleton import PoseCodec
+    from hmcli.train.checkpoint import save_checkpoint
+    from tests.cli.helpers import TINY
+
+    torch.manual_seed(0)  # a causal checkpoint trained on clips of at most 20 frames
+    save_checkpoint(tmp_path / "c.pt", build_from_config("hummuss", {**TINY, "causal": True}), "hummuss", PoseCodec(),
+                    meta={"model_id": "c", "train": {"clip_max": 20}})  # fmt: skip
+    lm = api.load_lifter(tmp_path / "c.pt", causal=True)
+    bounded = FrameLifter(lm, "coco17", 320, 240, nominal_fps=30.0)
+    unbounded = FrameLifter(lm, "coco17", 320, 240, nominal_fps=30.0, one_pass=True)
+    assert bounded.streamer.horizon == 20.0 and unbounded.streamer.horizon is None
+    kp = make_keypoints(60, fps=30.0)
+    recs = list(api.stream(kp, lm))
+    recs_all = list(api.stream(kp, lm, one_pass=True))
+    diff = np.abs(np.array([r["joints3d"] for r in recs]) - np.array([r["joints3d"] for r in recs_all])).max(axis=(1, 2))
+    assert diff[:20].max() < 1e-4 and diff[20:].max() > 1e-4  # identical until the first frame is forgotten

@@ -299,7 +299,7 @@ def register(app: typer.Typer) -> None:
         height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
         one_pass: bool = typer.Option(False, "--one-pass",
-                                      help="Offline: the whole sequence in one pass instead of windows of the model's trained clip length."),
+                                      help="Let the model see the whole sequence: one pass offline instead of windows of its trained clip length; unbounded memory when streaming."),
     ) -> None:
         """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS.
 
@@ -351,7 +351,7 @@ def register(app: typer.Typer) -> None:
         with progress(quiet) as bar:
             if kind == "camera" or (causal and fmt == "jsonl"):
                 result = _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max_frames,
-                                     out_path, fmt, clock, bar)  # fmt: skip
+                                     out_path, fmt, clock, bar, one_pass)  # fmt: skip
             else:
                 result = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass)
                 t0 = time.perf_counter()
@@ -427,7 +427,8 @@ def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames
     return result
 
 
-def _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max_frames, out_path, fmt, clock, bar):
+def _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max_frames, out_path, fmt, clock, bar,
+                one_pass=False):
     """Causal streaming (webcam, or --causal with -o -): each record is written as soon as its
     frame is lifted. Returns the result (also written to ``out_path`` when there is one)."""
     from hmcli.io.atomic import HMError
@@ -450,7 +451,7 @@ def _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max
     upd = bar("lift", total)
     header, records = None, []
     gen = api.stream(src, lifter, det, fps=fps, max_frames=max_frames, header=True,
-                     on_frame=lambda i, n: upd(i + 1, total), nominal_fps=nominal)  # fmt: skip
+                     on_frame=lambda i, n: upd(i + 1, total), nominal_fps=nominal, one_pass=one_pass)  # fmt: skip
     try:
         for rec in gen:
             if header is None:

@@ -13,6 +13,7 @@ encodings: order along joints and frames comes from the SSMs themselves.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 
 from hmcli.nn.gdssm import GDSSMBlock
 from hmcli.nn.registry import register_arch, register_preset
-from hmcli.nn.ssm import steps_from_timestamps
+from hmcli.nn.ssm import steps_from_timestamps, zoh
 
 Tensor = torch.Tensor
 
@@ -132,13 +133,33 @@ class Streamer:
     into its input projection, and the two blocks that read the layer input (st_spatial,
     ts_temporal) share one concatenated projection: one matmul and one GELU instead of two.
     ``DSSM.step`` is the plain reference it is tested against.
+
+    ``horizon`` (in training frame periods, e.g. 81 for a model trained on clips of at most
+    81 frames) bounds the memory of every temporal SSM: an input older than that is
+    forgotten exactly, which is what the model computed on its training clips. Each step
+    subtracts the contribution of the input that leaves the window,
+    ``s -= exp(λΔ(τ_t - τ_j)) · C·dB(Δ_j) · u_j`` (τ: time since the first frame), so a
+    stream still costs O(1) per frame; it keeps the inputs of the last ``horizon`` periods,
+    (B, J, H) per frame and temporal block. Exact for any sequence of ``dt``; with a uniform
+    step it equals the offline model with every temporal kernel cut after ``horizon / Δ
+    multiplier`` taps (tested).
     """
 
-    def __init__(self, model: HumMUSS, dt_scale: float = 1.0):
+    #: A frame leaves the horizon when its age reaches ``horizon - HORIZON_EPS`` periods.
+    HORIZON_EPS = 1e-6
+
+    def __init__(self, model: HumMUSS, dt_scale: float = 1.0, horizon: float | None = None):
         if not model.causal:
             raise ValueError("streaming needs a causal model (config causal=True)")
         self.model = model.eval()
         self.dt_scale = float(dt_scale)
+        if horizon is not None and not horizon > 0:
+            raise ValueError(f"horizon must be positive (training frame periods), got {horizon}")
+        self.horizon = None if horizon is None else float(horizon)
+        # Within the horizon: (τ_j, Δ multiplier_j, [u_j per temporal block]) oldest first.
+        self.history: collections.deque = collections.deque()
+        self.tau = 0.0  # time of the last frame, in training frame periods since the first
+        self._leave: dict = {}  # cached leaving coefficients per (age, multiplier)
         self.states: list[list[Tensor]] | None = None
         self._spare: list | None = None  # double buffers for in-place state updates
         j = model.cfg.num_joints
@@ -185,26 +206,52 @@ class Streamer:
         return out
 
     def reset(self) -> None:
-        self.states, self.frames = None, 0
+        self.states, self.frames, self.tau = None, 0, 0.0
+        self.history.clear()
 
     def snapshot(self) -> tuple:
-        """A copy of the recurrent state and frame count (to resume or fork a stream)."""
+        """A copy of the recurrent state, frame count and horizon history (to resume or fork a stream)."""
         states = None if self.states is None else [[tuple(t.clone() for t in st) for st in pair] for pair in self.states]
-        return states, self.frames
+        history = [(tau, m, [u.clone() for u in us]) for tau, m, us in self.history]
+        return states, self.frames, self.tau, history
 
     def restore(self, snap: tuple, batch: int | None = None) -> None:
         """Restore a :meth:`snapshot`; with ``batch``, a batch-1 state is repeated ``batch`` times."""
-        states, frames = snap
-        if states is not None and batch is not None:
-            states = [[tuple(t.repeat(batch, *([1] * (t.dim() - 1))) for t in st) for st in pair] for pair in states]
-        elif states is not None:
-            states = [[tuple(t.clone() for t in st) for st in pair] for pair in states]
-        self.states, self.frames = states, frames
+        states, frames, tau, history = snap
+
+        def copy(t: Tensor) -> Tensor:
+            return t.repeat(batch, *([1] * (t.dim() - 1))) if batch is not None else t.clone()
+
+        if states is not None:
+            states = [[tuple(copy(t) for t in st) for st in pair] for pair in states]
+        self.states, self.frames, self.tau = states, frames, tau
+        self.history = collections.deque((tau_j, m, [copy(u) for u in us]) for tau_j, m, us in history)
 
     def state_bytes(self) -> int:
+        """Bytes carried between frames: SSM states plus, with a horizon, the kept inputs."""
         if self.states is None:
             return 0
-        return sum(t.numel() * t.element_size() for pair in self.states for s in pair for t in s)
+        kept = sum(u.numel() * u.element_size() for _, _, us in self.history for u in us)
+        return kept + sum(t.numel() * t.element_size() for pair in self.states for s in pair for t in s)
+
+    def _leaving(self, age: float, mult: float) -> list[tuple[Tensor, Tensor]]:
+        """(Re, Im) of exp(λΔ·age)·C·dB(Δ·mult), (H, N2) each, for every temporal block in
+        step order (layer by layer: st_temporal, ts_temporal)."""
+        key = (round(age, 9), round(mult, 9))
+        hit = self._leave.get(key)
+        if hit is None:
+            hit = []
+            for layer in self.model.layers:
+                for blk in (layer.st_temporal, layer.ts_temporal):
+                    ssm = blk.ssm_f
+                    lam, dt = ssm.eigenvalues(), ssm.dt().unsqueeze(-1)  # (H, N2), (H, 1)
+                    _, db = zoh(lam, dt * mult)
+                    coef = torch.exp(lam * dt * age) * ssm.output_weights() * db  # (H, N2)
+                    hit.append((coef.real.contiguous(), coef.imag.contiguous()))
+            if len(self._leave) > 64:
+                self._leave.clear()
+            self._leave[key] = hit
+        return hit
 
     @staticmethod
     def _spatial_block(blk: GDSSMBlock, x: Tensor, z: Tensor, t: Tensor) -> Tensor:
@@ -218,16 +265,22 @@ class Streamer:
 
     @staticmethod
     def _temporal_step(blk: GDSSMBlock, x: Tensor, z: Tensor, state: tuple[Tensor, Tensor], spare: tuple[Tensor, Tensor],
-                       ar: Tensor, ai: Tensor, cr: Tensor, ci: Tensor, d: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
+                       ar: Tensor, ai: Tensor, cr: Tensor, ci: Tensor, d: Tensor,
+                       leaving: list[tuple[Tensor, Tensor, Tensor]] = ()) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
         """Causal frame block on one frame. x: (B, J, Dm); z: its activated input projection
         (B, J, n·Dm + H); state C ⊙ x as (re, im), each (B, J, H, N2); the new state is
-        written in place into ``spare`` (no allocation)."""
+        written in place into ``spare`` (no allocation). ``leaving``: (Re, Im coefficient
+        (H, N2), input (B, J, H)) of each input that leaves the horizon at this frame."""
         x_id, u = z[..., : blk.inner], z[..., blk.inner :]  # (B, J, n·Dm), (B, J, H)
         sr, si = state
         nr, ni = spare
         uu = u.unsqueeze(-1)  # (B, J, H, 1)
         torch.mul(ar, sr, out=nr).addcmul_(ai, si, value=-1.0).addcmul_(cr, uu)  # Re(dA·s + C·dB·u)
         torch.mul(ar, si, out=ni).addcmul_(ai, sr).addcmul_(ci, uu)  # Im(dA·s + C·dB·u)
+        for lr, li, old in leaving:  # s -= coefficient · u_old
+            oo = old.unsqueeze(-1)  # (B, J, H, 1)
+            nr.addcmul_(lr, oo, value=-1.0)
+            ni.addcmul_(li, oo, value=-1.0)
         y = 2.0 * nr.sum(-1) + d * u  # (B, J, H)
         return x + blk.out(blk.proj_f(y) * x_id), (nr, ni)
 
@@ -245,23 +298,36 @@ class Streamer:
                     pair.append((z, z.clone()))
                 self.states.append(pair)
         if dt is None:
-            coeffs = self._nominal
+            coeffs, scale = self._nominal, self.dt_scale
         else:  # seconds since the previous frame, in training frame periods
             scale = float(dt) * m.cfg.fps
             coeffs = [self._coeffs(layer, scale) for layer in m.layers]
+        leaving: list[list] = [[] for _ in range(2 * len(m.layers))]  # per temporal block
+        if self.horizon is not None:
+            self.tau = self.tau + scale if self.frames else 0.0
+            while self.history and self.tau - self.history[0][0] >= self.horizon - self.HORIZON_EPS:
+                tau_j, mult, us = self.history.popleft()
+                for i, (lr, li) in enumerate(self._leaving(self.tau - tau_j, mult)):
+                    leaving[i].append((lr, li, us[i]))
+            kept: list[Tensor] = []
         h = m.embed(frame)  # (B, J, Dm)
         if self._spare is None or self._spare[0][0][0].shape != self.states[0][0][0].shape:
             self._spare = [[tuple(torch.empty_like(t) for t in st) for st in pair] for pair in self.states]
-        for layer, st, sp, (c1, c2), (t1, t2), (p_h, p_a, p_t) in zip(
-                m.layers, self.states, self._spare, coeffs, self._spatial, self._proj):  # fmt: skip
+        for i, (layer, st, sp, (c1, c2), (t1, t2), (p_h, p_a, p_t)) in enumerate(zip(
+                m.layers, self.states, self._spare, coeffs, self._spatial, self._proj)):  # fmt: skip
             zh = F.gelu(F.linear(self._normed(layer.st_spatial, h), p_h[0], p_h[1]))  # (B, J, ·)
             a = self._spatial_block(layer.st_spatial, h, zh[..., : p_h[2]], t1)  # (B, J, Dm)
             za = F.gelu(F.linear(self._normed(layer.st_temporal, a), *p_a))
-            (a, st[0]), sp[0] = self._temporal_step(layer.st_temporal, a, za, st[0], sp[0], *c1), st[0]
-            (t, st[1]), sp[1] = self._temporal_step(layer.ts_temporal, h, zh[..., p_h[2] :], st[1], sp[1], *c2), st[1]
+            zt_in = zh[..., p_h[2] :]
+            (a, st[0]), sp[0] = self._temporal_step(layer.st_temporal, a, za, st[0], sp[0], *c1, leaving[2 * i]), st[0]
+            (t, st[1]), sp[1] = self._temporal_step(layer.ts_temporal, h, zt_in, st[1], sp[1], *c2, leaving[2 * i + 1]), st[1]
+            if self.horizon is not None:  # this frame's SSM inputs (B, J, H), kept until they leave
+                kept += [za[..., layer.st_temporal.inner :].clone(), zt_in[..., layer.ts_temporal.inner :].clone()]
             zt = F.gelu(F.linear(self._normed(layer.ts_spatial, t), *p_t))
             bb = self._spatial_block(layer.ts_spatial, t, zt, t2)
             h = layer._mix(a, bb)
+        if self.horizon is not None:
+            self.history.append((self.tau, scale, kept))
         self.frames += 1
         return m.head(m.rep(m.norm(h)))  # (B, J, 3)
 

@@ -145,3 +145,89 @@ def test_snapshot_restore_forks_a_stream_exactly():
     tail2 = torch.stack([s2.step(x[:, t].expand(3, -1, -1)) for t in range(6, 12)], 1)
     assert s2.frames == 12
     assert torch.allclose(tail2, tail.expand(3, -1, -1, -1), atol=1e-6)
+
+
+# ------------------------------------------------------------------ bounded memory (horizon)
+
+
+def _truncated_kernels(monkeypatch, taps: int):
+    """Offline reference: every kernel longer than ``taps`` is cut after ``taps`` taps (the
+    joint axis, 17 < taps, is untouched)."""
+    from hmcli.nn.ssm import DSSM
+
+    orig = DSSM.kernel
+
+    def kernel(self, length, dt_scale=1.0):
+        k = orig(self, length, dt_scale)
+        return torch.cat([k[..., :taps], torch.zeros_like(k[..., taps:])], dim=-1) if length > taps else k
+
+    monkeypatch.setattr(DSSM, "kernel", kernel)
+
+
+@pytest.mark.parametrize("dt_scale, taps", [(1.0, 20), (0.5, 40), (2.0, 10)])
+def test_streaming_horizon_equals_offline_with_truncated_kernels(monkeypatch, dt_scale, taps):
+    torch.manual_seed(0)
+    m = build("hummuss-small-causal").eval()
+    x = torch.randn(2, 70, 17, 3)
+    s = Streamer(m, dt_scale=dt_scale, horizon=20)
+    y_str = torch.stack([s.step(x[:, t]) for t in range(70)], dim=1)
+    with torch.no_grad():
+        y_full = m(x, dt_scale=dt_scale)
+        _truncated_kernels(monkeypatch, taps)
+        y_cut = m(x, dt_scale=dt_scale)
+    assert (y_str - y_cut).abs().max() <= 1e-4
+    assert (y_str[:, taps:] - y_full[:, taps:]).abs().max() > 1e-3  # the horizon does change the output
+    torch.testing.assert_close(y_str[:, :taps], y_full[:, :taps], rtol=0, atol=1e-4)  # nothing forgotten yet
+    assert len(s.history) == taps
+
+
+def test_streaming_horizon_with_irregular_timestamps(monkeypatch):
+    """Variable Δ: the state after each frame is the recurrence restarted at the oldest input
+    younger than the horizon (an O(L·W) reference in place of the scan)."""
+    import hmcli.nn.ssm as S
+
+    torch.manual_seed(1)
+    m = build("hummuss-small-causal").eval()
+    fps, horizon, n = m.cfg.fps, 12.0, 50
+    gaps = (torch.rand(n - 1, dtype=torch.float64) * 2.5 + 0.5) / fps
+    t = torch.cat([torch.zeros(1, dtype=torch.float64), gaps.cumsum(0)])
+    steps = m.steps_for(t).float()
+    tau = torch.cat([torch.zeros(1, dtype=torch.float64), steps[1:].double().cumsum(0)])
+    x = torch.randn(1, n, 17, 3)
+    s = Streamer(m, horizon=horizon)
+    outs = [s.step(x[:, 0], dt=float(steps[0]) / fps)]
+    outs += [s.step(x[:, k], dt=float(t[k] - t[k - 1])) for k in range(1, n)]
+
+    def windowed_scan(u, da, db, c, state=None):  # u (B, L, J, H); da, db (L, H, N2)
+        ys = []
+        for k in range(u.shape[1]):
+            j0 = int(((tau[k] - tau[: k + 1]) < horizon - Streamer.HORIZON_EPS).nonzero()[0])
+            xs = torch.zeros(u.shape[0], u.shape[2], *c.shape, dtype=c.dtype)  # (B, J, H, N2)
+            for j in range(j0, k + 1):
+                xs = da[j] * xs + db[j] * u[:, j].unsqueeze(-1)
+            ys.append(2.0 * torch.einsum("bjhn,hn->bjh", xs, c).real)
+        return torch.stack(ys, dim=1), None
+
+    monkeypatch.setattr(S, "ssm_scan", windowed_scan)
+    with torch.no_grad():
+        y_ref = m(x, steps=steps)
+    assert (torch.stack(outs, 1) - y_ref).abs().max() <= 1e-4
+
+
+def test_streaming_horizon_state_is_bounded_and_forks():
+    torch.manual_seed(0)
+    m = build("hummuss-small-causal").eval()
+    x = torch.randn(1, 40, 17, 3)
+    s = Streamer(m, horizon=8)
+    for t in range(20):
+        s.step(x[:, t])
+    size = s.state_bytes()
+    snap = s.snapshot()
+    tail = torch.stack([s.step(x[:, t]) for t in range(20, 40)], 1)
+    assert s.state_bytes() == size and len(s.history) == 8
+    s2 = Streamer(m, horizon=8)
+    s2.restore(snap, batch=2)
+    tail2 = torch.stack([s2.step(x[:, t].expand(2, -1, -1)) for t in range(20, 40)], 1)
+    assert torch.allclose(tail2, tail.expand(2, -1, -1, -1), atol=1e-6)
+    with pytest.raises(ValueError, match="horizon"):
+        Streamer(m, horizon=0)
