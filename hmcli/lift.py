@@ -27,7 +27,10 @@ Frame timing (:func:`frame_timing`)
 
 Streaming (:class:`FrameLifter`)
     One frame at a time through :class:`hmcli.nn.hummuss.Streamer` (causal models only),
-    with the real time since the previous frame as Δ: O(1) time and memory per frame.
+    with the real time since the previous frame as Δ: O(1) time and memory per frame. The
+    memory horizon is the trained clip length (inputs older than that are forgotten
+    exactly); ``one_pass`` streams with unbounded memory. On the test subjects the shipped
+    causal model streams at 85.6 mm MPJPE with the horizon, 90.0 mm without.
 
 Frames without a person reach the model with confidence 0 (the codec zeroes their
 coordinates); they are kept and stay flagged (``detected`` False). When no frame at all
