@@ -235,7 +235,7 @@ def accuracy_compare(
             "Test: held-out subjects, whole sequences; k× = every k-th frame (train fps / k). HumMUSS: Δ scaled by k; "
             "transformers: frames as they are.",
             "Windowing: DSTformer/MixSTE non-overlapping max-window chunks (last chunk end-aligned); P-STMO one sliding "
-            "window per output frame (centre, causal: last), edges repeated; HumMUSS whole sequence.",
+            "window per output frame (centre, causal: last), edges repeated; HumMUSS as hm lift runs it: cross-faded windows of its trained clip length (the same span of time at k×).",
         ] + ([f"Left out on request (--skip): {', '.join(skip)}."] if skip else []),
     }
 
