@@ -113,6 +113,7 @@ def _train_config(data: str, arch: str, variant: str, budget: AccuracyBudget, ov
 def _run_training(cfg, on_progress: Progress, label: str) -> tuple[dict | None, bool]:
     """Train (or reuse / resume) the run in ``cfg.out``; returns (summary or None when reused, resumed)."""
     from hmcli.train.checkpoint import read_checkpoint
+    from hmcli.train.config import TrainConfig
     from hmcli.train.trainer import train
 
     out = Path(cfg.out)
@@ -120,7 +121,10 @@ def _run_training(cfg, on_progress: Progress, label: str) -> tuple[dict | None, 
     resume = False
     if last.is_file():
         obj = read_checkpoint(last)
-        same = json.loads(json.dumps(obj.get("meta", {}).get("train"), default=list)) == json.loads(json.dumps(cfg.to_dict()))
+        saved = obj.get("meta", {}).get("train") or {}
+        # fields added to TrainConfig after the run was made count as their defaults
+        saved = {**TrainConfig().to_dict(), **saved}
+        same = json.loads(json.dumps(saved, default=list)) == json.loads(json.dumps(cfg.to_dict()))
         if not same:
             raise HMError(f"{out} holds a run with another configuration; remove it or pick another runs directory")
         if int(obj.get("train_state", {}).get("step", 0)) >= cfg.steps:

@@ -49,6 +49,7 @@ class TrainConfig:
     save_every: int = 250
     val_clip: int = 243
     threads: int = 0  # torch threads (0: all cores / world size)
+    recompute_layers: bool = False  # HumMUSS: activation checkpointing per layer (long clips in less memory)
     half_export: bool = True  # store the final/best weights in float16
 
     @classmethod

@@ -356,6 +356,12 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if fixed_clip is None and window is not None and cfg.clip_max > window:
         raise HMError(f"{cfg.model}: clip_max={cfg.clip_max} exceeds the model's maxlen={window} "
                       f"(learned temporal positions); set clip_max<={window}")
+    if cfg.recompute_layers:
+        targets = [m for m in model.modules() if hasattr(m, "checkpoint_layers")]
+        if not targets:
+            raise HMError(f"recompute_layers is supported for HumMUSS models, not '{arch}'")
+        for m in targets:
+            m.checkpoint_layers = True
     mpm = cfg.task == "mpm"
     init_report = None
     if cfg.init_from and not resume:

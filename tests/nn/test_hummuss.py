@@ -231,3 +231,17 @@ def test_streaming_horizon_state_is_bounded_and_forks():
     assert torch.allclose(tail2, tail.expand(2, -1, -1, -1), atol=1e-6)
     with pytest.raises(ValueError, match="horizon"):
         Streamer(m, horizon=0)
+
+
+def test_layer_recompute_gives_the_same_gradients():
+    torch.manual_seed(0)
+    m = build("hummuss-small").train()
+    x, target = torch.randn(2, 20, 17, 3), torch.randn(2, 20, 17, 3)
+    grads = []
+    for recompute in (False, True):
+        m.zero_grad()
+        m.checkpoint_layers = recompute
+        (m(x, dt_scale=1.5) - target).pow(2).mean().backward()
+        grads.append({n: p.grad.clone() for n, p in m.named_parameters()})
+    for n, g in grads[0].items():
+        torch.testing.assert_close(grads[1][n], g, rtol=1e-5, atol=1e-7, msg=n)

@@ -6,6 +6,7 @@ import sys
 import pytest
 import torch
 
+from hmcli.io.atomic import HMError
 from hmcli.train.checkpoint import load_checkpoint, read_checkpoint
 from hmcli.train.config import TrainConfig, resolve_config
 from hmcli.train.trainer import train
@@ -47,6 +48,18 @@ def test_training_writes_config_log_and_checkpoints(tmp_path):
 def test_input_norm_option_reaches_the_checkpoint(tmp_path):
     train(_cfg(tmp_path, steps=1, eval_every=1, save_every=1, input_norm="image"))
     assert load_checkpoint(tmp_path / "run" / "last.pt").codec.input_norm == "image"
+
+
+def test_layer_recompute_trains_the_same_run(tmp_path):
+    train(_cfg(tmp_path, out="a", steps=2, eval_every=2, save_every=2))
+    train(_cfg(tmp_path, out="b", steps=2, eval_every=2, save_every=2, recompute_layers=True))
+    wa = load_checkpoint(tmp_path / "a" / "last.pt").model.state_dict()
+    wb = load_checkpoint(tmp_path / "b" / "last.pt").model.state_dict()
+    for k in wa:
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-4, atol=1e-6, msg=k)
+    with pytest.raises(HMError, match="recompute_layers"):
+        train(_cfg(tmp_path, out="c", steps=1, model="dstformer", model_overrides={"dim": 16, "depth": 1, "heads": 2},
+                   recompute_layers=True))  # fmt: skip
 
 
 def test_resume_continues_exactly(tmp_path):
