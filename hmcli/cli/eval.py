@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         no_dt_scale: bool = typer.Option(False, "--no-dt-scale", help="Do not scale Δ to the new frame rate."),
         one_pass: bool = typer.Option(False, "--one-pass", help="HumMUSS: each whole sequence in one pass instead of "
                                       "windows of the trained clip length (as hm lift --one-pass)."),
+        stream: bool = typer.Option(False, "--stream", help="Causal HumMUSS: frame by frame through the streamer, as live "
+                                    "lifting runs it (memory horizon: the trained clip length; none with --one-pass)."),
         cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
         seed: int = typer.Option(0, help="Seed of the evaluation cameras and corruption."),
         per_action: bool = typer.Option(False, "--per-action", help="Show the per-action table."),
@@ -51,24 +53,28 @@ def register(app: typer.Typer) -> None:
                     fail(f"cannot read --notes {notes}: {e.strerror or e}", EXIT_USAGE)
             _write_card(lm, seqs, data, split, cameras, seed, card, command, run, note_text)
             return
-        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass))
+        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream))
         out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, "one_pass": one_pass,
-               **rep.to_dict()}
+               "stream": stream, **rep.to_dict()}
         if json_out:
             echo_json(out)
             return
-        name = f"{lm.model_id} @ {rate:g} fps" + ("" if not no_dt_scale else " (no Δ scaling)") + (" (one pass)" if one_pass else "")
+        flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)")]
+        name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
         typer.echo(markdown_table({name: rep}, per_action=per_action))
 
 
 def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes: str = "") -> None:
     from hmcli.io.atomic import atomic_write
     from hmcli.train.evaluate import EvalSetting, evaluate_model
-    from hmcli.train.modelcard import STANDARD_SETTINGS, model_card
+    from hmcli.train.modelcard import STANDARD_SETTINGS, STREAM_LABEL, model_card
 
     reports = {}
-    for label, rate, scaled, whole in STANDARD_SETTINGS:
-        reports[label] = evaluate_model(lm, seqs, EvalSetting(rate, scaled, cameras, seed, whole))
+    settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole)) for label, rate, scaled, whole in STANDARD_SETTINGS]
+    if getattr(lm.model, "causal", False):
+        settings.append((STREAM_LABEL, EvalSetting(30.0, True, cameras, seed, stream=True)))
+    for label, setting in settings:
+        reports[label] = evaluate_model(lm, seqs, setting)
         typer.echo(f"{label}: MPJPE {reports[label].mpjpe:.1f} mm, P-MPJPE {reports[label].p_mpjpe:.1f} mm", err=True)
     eval_cmd = f"hm eval {lm.path} --data {data} --split {split} --card ..."
     text = model_card(lm, reports, command or "(not given)", eval_cmd, Path(run) if run else None, notes=notes)

@@ -7,7 +7,9 @@ without it the model runs as if the frames still came at its training rate.
 
 Continuous-time models (HumMUSS) are run exactly as ``hm lift`` runs them: in overlapping
 windows of the clip length they were trained on (:func:`hmcli.lift.offline_windows`), or
-with ``one_pass`` over each whole sequence at once. Other architectures go through
+with ``one_pass`` over each whole sequence at once; with ``stream``, causal models frame by
+frame through the Streamer (memory horizon: the trained clip length, as live lifting runs
+them). Other architectures go through
 :func:`hmcli.train.trainer.call_model` (their own fixed windows).
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from hmcli.data.cmu import Sequence
+from hmcli.io.atomic import HMError
 from hmcli.data.dataset import make_eval_set
 from hmcli.train.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport, evaluate
@@ -32,15 +35,29 @@ class EvalSetting:
     cameras: int = 2
     seed: int = 0
     one_pass: bool = False  # HumMUSS: whole sequences in one pass instead of trained-length windows
+    stream: bool = False  # causal HumMUSS: frame by frame through the Streamer, as live lifting runs it
+
+
+def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool) -> torch.Tensor:
+    """Frame by frame through :class:`hmcli.nn.hummuss.Streamer` with the memory horizon
+    live lifting uses (none with ``one_pass``). x: (1, F, J, C) -> (F, J, 3)."""
+    from hmcli.lift import trained_clip_frames
+    from hmcli.nn.hummuss import Streamer
+
+    s = Streamer(lm.model, dt_scale=dt_scale, horizon=None if one_pass else trained_clip_frames(lm))
+    return torch.stack([s.step(x[:, t]) for t in range(x.shape[1])], dim=1)[0]
 
 
 @torch.inference_mode()
-def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False) -> list[torch.Tensor]:
+def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False,
+                  stream: bool = False) -> list[torch.Tensor]:  # fmt: skip
     """Metres, root-relative (F, J, 3) per item (whole sequences)."""
     from hmcli.lift import FrameTiming, _forward, offline_windows
 
     model = lm.model.eval()
     continuous = hasattr(model, "dt_scale_for")
+    if stream and not (continuous and getattr(model, "causal", False)):
+        raise HMError(f"{lm.model_id}: streamed evaluation needs a causal HumMUSS checkpoint")
     if continuous:  # the windows hm lift uses, at the rate the model is told the frames come
         train_fps = float(model.cfg.fps)
         timing = FrameTiming(fps=train_fps / dt_scale, dt_scale=dt_scale, steps=None)
@@ -48,7 +65,9 @@ def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass:
     preds = []
     for it in items:
         x, _ = encode_batch(collate_windows([it]), lm.codec)  # (1, F, J, C)
-        if continuous:
+        if stream:
+            y = _streamed(lm, x, dt_scale, one_pass)
+        elif continuous:
             y = torch.from_numpy(_forward(model, x[0].numpy(), timing, win.chunk, win.context, win.blend, None)).float()
         else:
             y = call_model(model, x, dt_scale)[0]  # (F, J, 3)
@@ -60,6 +79,6 @@ def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSett
     items = make_eval_set(sequences, setting.fps, seed=setting.seed, clip_len=None, cameras_per_sequence=setting.cameras)
     train_fps = float(lm.config.get("fps", 30.0))
     dt_scale = train_fps / setting.fps if setting.scale_dt else 1.0
-    preds = predict_items(lm, items, dt_scale, setting.one_pass)
+    preds = predict_items(lm, items, dt_scale, setting.one_pass, setting.stream)
     gts = [torch.as_tensor(it["joints3d"]) for it in items]
     return evaluate(preds, gts, [it["action_name"] for it in items], fps=setting.fps)

@@ -19,6 +19,8 @@ STANDARD_SETTINGS: tuple[tuple[str, float, bool, bool], ...] = (
     ("60 fps, Δ not scaled", 60.0, False, False),
     ("30 fps, one pass (--one-pass)", 30.0, True, True),
 )
+#: The extra row of causal models: streamed frame by frame (Streamer with its memory horizon).
+STREAM_LABEL = "30 fps, streamed frame by frame (--stream)"
 
 
 _NORM_TEXT = {
@@ -88,7 +90,8 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         "",
         f"Measured with `{eval_command}` (whole test sequences, 2 cameras each; lifted as `hm lift` does, "
         f"in cross-faded windows of the {train.get('clip_max', '?')}-frame training clip length, the same span "
-        "of time at other rates, except the one-pass row).",
+        "of time at other rates, except the one-pass row; causal models also streamed frame by frame, as live "
+        "lifting runs them).",
         "",
         "| setting | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | PCK@150 (%) | AUC (%) | MPJVE (mm/s) | frames |",
         "|---|---|---|---|---|---|---|---|",

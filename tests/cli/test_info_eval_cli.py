@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from hmcli.cli.main import app
@@ -41,6 +42,31 @@ def test_eval_cli_reports_metrics_and_fps_scaling(tmp_path):
     assert rep["one_pass"] is False
     r1 = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1", "--one-pass"]).stdout)
     assert r1["one_pass"] is True and r1["num_frames"] == rep["num_frames"] and r1["mpjpe"] != rep["mpjpe"]
+
+
+def test_eval_streamed_causal_model(tmp_path):
+    data = make_mini_cmu(tmp_path / "cmu")
+    cfg = TrainConfig(model="hummuss", model_overrides={**TINY_MODEL, "causal": True}, data=str(data),
+                      out=str(tmp_path / "run"), steps=2, batch_size=2, clip_min=8, clip_max=8, val_clip=16,
+                      eval_every=2, save_every=2, warmup=1, threads=1, half_export=False)  # fmt: skip
+    train(cfg)
+    ck = str(tmp_path / "run" / "best.pt")
+
+    def ev(*flags):
+        r = runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1", *flags])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    whole, streamed_all, streamed = ev("--one-pass"), ev("--stream", "--one-pass"), ev("--stream")
+    assert streamed["stream"] is True and streamed["num_frames"] == whole["num_frames"]
+    assert streamed_all["mpjpe"] == pytest.approx(whole["mpjpe"], abs=1e-3)  # the streamer is the causal model
+    assert streamed["mpjpe"] != pytest.approx(whole["mpjpe"], abs=1e-3)  # an 8-frame horizon forgets
+
+
+def test_eval_stream_needs_a_causal_model(tmp_path, ckpts):
+    data = make_mini_cmu(tmp_path / "cmu")
+    r = runner.invoke(app, ["eval", ckpts["bi"], "--data", str(data), "--stream"])
+    assert r.exit_code != 0 and "causal" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_eval_errors_are_one_line(tmp_path):
