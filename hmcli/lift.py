@@ -304,23 +304,34 @@ def _threads(n: int | None):
         torch.set_num_threads(old)
 
 
+#: Windows of the same length are lifted together, up to this many frames per forward pass.
+WINDOW_BATCH_FRAMES = 512
+
+
 @torch.inference_mode()
 def _forward(model, x: np.ndarray, timing: FrameTiming, chunk: int, context: int, blend: int,
              on_progress: Callable[[int, int], None] | None) -> np.ndarray:  # fmt: skip
-    """Model output (F, 17, 3) (model units) for input x (F, 17, 3)."""
+    """Model output (F, 17, 3) (model units) for input x (F, 17, 3). Windows (all of length
+    ``chunk`` when there are several) go through the model in batches of up to
+    :data:`WINDOW_BATCH_FRAMES` frames."""
     n = x.shape[0]
     windows, weights = chunk_windows(n, chunk, context, blend)
     xt = torch.from_numpy(np.ascontiguousarray(x))
     out = np.zeros((n, x.shape[1], 3), np.float64)
-    for (a, b), w in zip(windows, weights):
-        with _threads(1 if b - a < SINGLE_THREAD_FRAMES else None):
+    per_pass = max(1, min(WINDOW_BATCH_FRAMES, max_pass_frames(model)) // (windows[0][1] - windows[0][0]))
+    for g in range(0, len(windows), per_pass):
+        group = windows[g : g + per_pass]
+        frames = sum(b - a for a, b in group)
+        xs = torch.stack([xt[a:b] for a, b in group])  # (W, chunk, J, C)
+        with _threads(1 if frames < SINGLE_THREAD_FRAMES else None):
             if timing.steps is None:
-                y = model(xt[None, a:b], dt_scale=timing.dt_scale)
+                y = model(xs, dt_scale=timing.dt_scale)  # (W, chunk, J, 3)
             else:
-                y = model(xt[None, a:b], steps=timing.steps[a:b])
-        out[a:b] += w[:, None, None] * y[0].double().numpy()
+                y = model(xs, steps=torch.stack([timing.steps[a:b] for a, b in group]))
+        for (a, b), w, yw in zip(group, weights[g : g + per_pass], y.double().numpy()):
+            out[a:b] += w[:, None, None] * yw
         if on_progress is not None:
-            on_progress(b, n)
+            on_progress(group[-1][1], n)
     return out
 
 

@@ -296,3 +296,31 @@ def test_lift_runs_trained_windows_unless_one_pass(tmp_path):
     y = lm.model.eval()(model_input(lm, kp)).detach()
     np.testing.assert_allclose(whole, decode(lm, y), atol=1e-5)
     assert np.abs(windowed - whole).max() > 1e-4  # a random long-memory model: the context matters
+
+
+def test_batched_windows_equal_one_window_at_a_time(tmp_path, monkeypatch):
+    lm = _with_clip(tmp_path, 40)
+    kp = make_keypoints(700, fps=30.0)
+    batched = L.lift_keypoints(kp, lm).joints3d  # several 40-frame windows per forward pass
+    monkeypatch.setattr(L, "WINDOW_BATCH_FRAMES", 1)  # one window per pass
+    single = L.lift_keypoints(kp, lm).joints3d
+    x = model_input(lm, kp)[0]  # reference: each window on its own, weighted
+    windows, weights = L.chunk_windows(700, 40, 8, 4)
+    ref = np.zeros((700, 17, 3))
+    with torch.no_grad():
+        for (a, b), w in zip(windows, weights):
+            ref[a:b] += w[:, None, None] * lm.model(x[None, a:b])[0].double().numpy()
+    np.testing.assert_allclose(single, decode(lm, torch.from_numpy(ref).float()[None]), atol=1e-5)
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert len(windows) > 500 // 40  # more windows than fit in one pass
+
+
+def test_batched_windows_with_irregular_timestamps(tmp_path, monkeypatch):
+    lm = _with_clip(tmp_path, 40)
+    rng = np.random.default_rng(0)
+    ts = np.cumsum(rng.uniform(0.02, 0.06, 300))  # variable frame rate: per-step Δ
+    kp = make_keypoints(300, timestamps=ts)
+    assert not L.frame_timing(ts, 30.0).uniform
+    batched = L.lift_keypoints(kp, lm).joints3d
+    monkeypatch.setattr(L, "WINDOW_BATCH_FRAMES", 1)
+    np.testing.assert_allclose(batched, L.lift_keypoints(kp, lm).joints3d, atol=1e-5)
