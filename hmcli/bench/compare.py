@@ -632,6 +632,20 @@ class ThroughputRow:
         return asdict(self)
 
 
+def _chunk_fn(model: nn.Module, seq: torch.Tensor, length: int) -> Callable[[], torch.Tensor]:
+    """A timed unit: the next ``length``-frame non-overlapping chunk of ``seq`` (1, n, J, C)."""
+    state = {"k": 0}
+    count = max(1, seq.shape[1] // length)
+
+    def fn() -> torch.Tensor:
+        k = state["k"] % count
+        state["k"] += 1
+        with torch.inference_mode():
+            return model(seq[:, k * length : (k + 1) * length])
+
+    return fn
+
+
 def throughput_compare(
     models: list[str],
     minutes: float = 2.0,
@@ -645,7 +659,9 @@ def throughput_compare(
 ) -> dict:
     """Offline frames/s over one long random 2D sequence of ``minutes`` at ``fps``.
 
-    Models without a maximum length (HumMUSS) process the whole sequence in one forward.
+    Models without a maximum length (HumMUSS) process the whole sequence in one forward, and
+    also (a second row) in the same non-overlapping chunks as the seq2seq transformers, when
+    any are compared: same work per frame, but short passes that stay in cache.
     DSTformer / MixSTE process it in consecutive non-overlapping ``maxlen``-frame chunks; one
     chunk is the timed unit (all chunks cost the same, so the sequence time is chunks × unit).
     P-STMO needs one ``frames``-long window per output frame: the unit is a batch of
@@ -657,8 +673,10 @@ def throughput_compare(
     rows: list[ThroughputRow] = []
     units: list[tuple[ThroughputRow, Unit]] = []
     ref = None
-    for m in models:
-        arch, model = _build(m, overrides, seed)
+    built = [(m, *_build(m, overrides, seed)) for m in models]
+    seq2seq = [_maxlen(model) for _, _, model in built if _fixed_window(model) is None and _maxlen(model) is not None]
+    chunk_len = min(max(seq2seq), n) if seq2seq else None  # the transformers' chunks, for HumMUSS's second row
+    for m, arch, model in built:
         model.eval()
         if model.cfg.num_joints != seq.shape[2]:
             seq_m = torch.randn(1, n, model.cfg.num_joints, 3)
@@ -684,18 +702,16 @@ def throughput_compare(
                                 note="one window per output frame (edges padded)")
         elif maxlen is not None:
             length = min(maxlen, n)
-            state = {"k": 0}
             chunks = math.ceil(n / length)
-
-            def fn(model=model, seq_m=seq_m, length=length, state=state, chunks=chunks):
-                k = state["k"] % max(1, n // length)
-                state["k"] += 1
-                with torch.inference_mode():
-                    return model(seq_m[:, k * length : (k + 1) * length])
-
+            fn = _chunk_fn(model, seq_m, length)
             row = ThroughputRow(m, arch, pm, f"{length}-frame chunk", length, n,
                                 note=f"{chunks} non-overlapping chunks of max window {maxlen}")
         else:
+            if chunk_len is not None and chunk_len < n:
+                units.append((ThroughputRow(m, arch, pm, f"{chunk_len}-frame chunk", chunk_len, n,
+                                            note=f"{math.ceil(n / chunk_len)} non-overlapping chunks, as the transformers"),
+                              Unit(f"{m} offline chunks", _chunk_fn(model, seq_m, chunk_len))))  # fmt: skip
+
             def fn(model=model, seq_m=seq_m):
                 with torch.inference_mode():
                     return model(seq_m)
@@ -721,7 +737,7 @@ def throughput_compare(
         row.note = "; ".join(x for x in (row.note, u.timing_note()) if x)
         rows.append(row)
     if ref is not None:
-        h = next(r for r in rows if r.model == ref)
+        h = next(r for r in rows if r.model == ref and r.unit == "whole sequence")
         for r in rows:
             if r.model != ref:
                 r.hummuss_x = _ratio(h.frames_per_s, r.frames_per_s)
