@@ -16,7 +16,7 @@ Offline (:func:`lift_keypoints`)
     of activations (2 GiB: about 30 000 frames for hummuss-small, 12 000 for the paper-size
     model; see :func:`max_pass_frames`) are then split, into windows of that length with
     ``context`` (256) and ``blend`` (128) frames. A causal model runs the same forward (it is
-    causal by construction); only :class:`FrameLifter` streams with unbounded context.
+    causal by construction).
 
 Frame timing (:func:`frame_timing`)
     Uniform timestamps (every gap within 1 % of the median, or within the 1 ms rounding of
@@ -68,6 +68,8 @@ __all__ = [
     "to_model_input",
     "chunk_windows",
     "offline_windows",
+    "run_windows",
+    "make_streamer",
     "trained_clip_frames",
     "Windows",
     "lift_keypoints",
@@ -255,6 +257,14 @@ def offline_windows(lm: LoadedModel, fps: float | None = None, one_pass: bool = 
     return Windows(chunk, context, blend)
 
 
+def make_streamer(lm: LoadedModel, dt_scale: float = 1.0, one_pass: bool = False):
+    """The :class:`hmcli.nn.hummuss.Streamer` live lifting uses for a causal ``lm``: memory
+    horizon = the trained clip length (none with ``one_pass`` or without a training record)."""
+    from hmcli.nn.hummuss import Streamer
+
+    return Streamer(lm.model, dt_scale=dt_scale, horizon=None if one_pass else trained_clip_frames(lm))
+
+
 def chunk_windows(n: int, chunk: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT, blend: int = CHUNK_BLEND):
     """Windows ``(start, stop)`` and per-window output weights (stop - start,) for ``n`` frames.
 
@@ -309,13 +319,13 @@ WINDOW_BATCH_FRAMES = 512
 
 
 @torch.inference_mode()
-def _forward(model, x: np.ndarray, timing: FrameTiming, chunk: int, context: int, blend: int,
-             on_progress: Callable[[int, int], None] | None) -> np.ndarray:  # fmt: skip
-    """Model output (F, 17, 3) (model units) for input x (F, 17, 3). Windows (all of length
-    ``chunk`` when there are several) go through the model in batches of up to
-    :data:`WINDOW_BATCH_FRAMES` frames."""
+def run_windows(model, x: np.ndarray, timing: FrameTiming, win: Windows,
+                on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:  # fmt: skip
+    """Model output (F, J, 3) (model units) for model input x (F, J, C), cut into ``win``
+    (see :func:`chunk_windows`). Windows (all of length ``win.chunk`` when there are several)
+    go through the model in batches of up to :data:`WINDOW_BATCH_FRAMES` frames."""
     n = x.shape[0]
-    windows, weights = chunk_windows(n, chunk, context, blend)
+    windows, weights = chunk_windows(n, win.chunk, win.context, win.blend)
     xt = torch.from_numpy(np.ascontiguousarray(x))
     out = np.zeros((n, x.shape[1], 3), np.float64)
     per_pass = max(1, min(WINDOW_BATCH_FRAMES, max_pass_frames(model)) // (windows[0][1] - windows[0][0]))
@@ -362,7 +372,7 @@ def lift_keypoints(
     ts = np.arange(kp.num_frames, dtype=np.float64) / timing.fps if fps is not None else kp.timestamps.copy()
     detected = np.asarray(kp.detected, bool).copy()
     if detected.any():
-        y = _forward(model, x, timing, win.chunk, win.context, win.blend, on_progress)
+        y = run_windows(model, x, timing, win, on_progress)
         j3 = np.asarray(lm.codec.decode_3d(y), np.float32)
     else:  # nobody anywhere: no estimate
         j3 = np.full((kp.num_frames, 17, 3), np.nan, np.float32)
@@ -388,8 +398,6 @@ class FrameLifter:
 
     def __init__(self, lm: LoadedModel, joint_set: str, width: int, height: int,
                  nominal_fps: float | None = None, fps: float | None = None, one_pass: bool = False) -> None:  # fmt: skip
-        from hmcli.nn.hummuss import Streamer
-
         _check_lifter(lm)
         if not lm.model.causal:
             raise CheckpointError(f"model '{lm.model_id}' is bidirectional; streaming needs a causal model")
@@ -398,7 +406,7 @@ class FrameLifter:
         rate = fps or nominal_fps
         rate = float(rate) if rate and math.isfinite(rate) and rate > 0 else train_fps
         self.fixed = fps is not None
-        self.streamer = Streamer(lm.model, dt_scale=train_fps / rate, horizon=None if one_pass else trained_clip_frames(lm))
+        self.streamer = make_streamer(lm, train_fps / rate, one_pass)
         self.nominal_dt = 1.0 / rate
         self.last_t: float | None = None
 

@@ -23,7 +23,7 @@ import torch.utils.checkpoint
 
 from hmcli.nn.gdssm import GDSSMBlock
 from hmcli.nn.registry import register_arch, register_preset
-from hmcli.nn.ssm import steps_from_timestamps, zoh
+from hmcli.nn.ssm import steps_from_timestamps
 
 Tensor = torch.Tensor
 
@@ -252,10 +252,8 @@ class Streamer:
             hit = []
             for layer in self.model.layers:
                 for blk in (layer.st_temporal, layer.ts_temporal):
-                    ssm = blk.ssm_f
-                    lam, dt = ssm.eigenvalues(), ssm.dt().unsqueeze(-1)  # (H, N2), (H, 1)
-                    _, db = zoh(lam, dt * mult)
-                    coef = torch.exp(lam * dt * age) * ssm.output_weights() * db  # (H, N2)
+                    ssm = blk.ssm_f  # exp(λΔ·age) is dA at Δ multiplier ``age``
+                    coef = ssm.discrete(age)[0] * ssm.output_weights() * ssm.discrete(mult)[1]  # (H, N2)
                     hit.append((coef.real.contiguous(), coef.imag.contiguous()))
             if len(self._leave) > 64:
                 self._leave.clear()

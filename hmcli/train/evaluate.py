@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from hmcli.data.cmu import Sequence
-from hmcli.io.atomic import HMError
 from hmcli.data.dataset import make_eval_set
+from hmcli.io.atomic import HMError
 from hmcli.train.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport, evaluate
 from hmcli.train.trainer import call_model, encode_batch
@@ -39,12 +39,10 @@ class EvalSetting:
 
 
 def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool) -> torch.Tensor:
-    """Frame by frame through :class:`hmcli.nn.hummuss.Streamer` with the memory horizon
-    live lifting uses (none with ``one_pass``). x: (1, F, J, C) -> (F, J, 3)."""
-    from hmcli.lift import trained_clip_frames
-    from hmcli.nn.hummuss import Streamer
+    """Frame by frame through the streamer live lifting uses. x: (1, F, J, C) -> (F, J, 3)."""
+    from hmcli.lift import make_streamer
 
-    s = Streamer(lm.model, dt_scale=dt_scale, horizon=None if one_pass else trained_clip_frames(lm))
+    s = make_streamer(lm, dt_scale, one_pass)
     return torch.stack([s.step(x[:, t]) for t in range(x.shape[1])], dim=1)[0]
 
 
@@ -52,7 +50,7 @@ def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool)
 def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False,
                   stream: bool = False) -> list[torch.Tensor]:  # fmt: skip
     """Metres, root-relative (F, J, 3) per item (whole sequences)."""
-    from hmcli.lift import FrameTiming, _forward, offline_windows
+    from hmcli.lift import FrameTiming, offline_windows, run_windows
 
     model = lm.model.eval()
     continuous = hasattr(model, "dt_scale_for")
@@ -68,7 +66,7 @@ def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass:
         if stream:
             y = _streamed(lm, x, dt_scale, one_pass)
         elif continuous:
-            y = torch.from_numpy(_forward(model, x[0].numpy(), timing, win.chunk, win.context, win.blend, None)).float()
+            y = torch.from_numpy(run_windows(model, x[0].numpy(), timing, win)).float()
         else:
             y = call_model(model, x, dt_scale)[0]  # (F, J, 3)
         preds.append(lm.codec.decode_3d(y))

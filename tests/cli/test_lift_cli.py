@@ -290,7 +290,7 @@ def test_ctrl_c_on_a_file_is_130_without_output(tmp_path, ckpts, monkeypatch):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "_forward", interrupted)
+    monkeypatch.setattr(engine, "run_windows", interrupted)
     save_keypoints_npz(make_keypoints(5), tmp_path / "k.npz")
     r = run("lift", tmp_path / "k.npz", "--model", ckpts["bi"])
     one_line_error(r, 130)
