@@ -13,9 +13,12 @@ changing ``seed`` (e.g. ``seed = base + epoch``).  Each item:
 3. a start frame at the source rate, then ``F`` frames at ``fps`` taken from there with
    ``resample`` (real frames when the source rate is an integer multiple, linear
    interpolation otherwise);
-4. a random virtual camera looking at the clip (``random_camera``), the 3D joints in its
+4. with ``bone_jitter`` > 0, the clip's bone lengths scaled per bone (mirror-symmetric,
+   drawn once per clip; ``hmcli.data.augment``), so training sees more body proportions
+   than the few subjects it has;
+5. a random virtual camera looking at the clip (``random_camera``), the 3D joints in its
    frame (metres) and their projection (pixels);
-5. detector-like corruption of the 2D (``corrupt``).
+6. detector-like corruption of the 2D (``corrupt``).
 
 Items are dicts of numpy arrays / Python scalars (torch's default collate turns them
 into tensors when all ``F`` match; use ``collate_windows`` for variable ``F``):
@@ -51,10 +54,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from hmcli.data.augment import random_bone_scales, rescale_bones
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
 from hmcli.data.resample import resample, resampled_length
+from hmcli.skeleton.joints import H36M17
 
 _EVAL_STREAM = 0x5EED_E7A1  # separates evaluation cameras from training cameras
 
@@ -133,6 +138,7 @@ class PoseWindows(Dataset):
         camera_kind: str = "any",
         corruption: CorruptionConfig | None = CorruptionConfig(),
         weighting: str = "frames",
+        bone_jitter: float = 0.0,
     ) -> None:
         if not sequences:
             raise ValueError("no sequences")
@@ -146,6 +152,9 @@ class PoseWindows(Dataset):
         self.camera_kind = camera_kind
         self.corruption = corruption
         self.weighting = weighting
+        self.bone_jitter = float(bone_jitter)
+        if self.bone_jitter:
+            random_bone_scales(np.random.default_rng(0), H36M17, self.bone_jitter)  # validates the value
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:
@@ -184,6 +193,8 @@ class PoseWindows(Dataset):
         seq = self.sequences[k]
         start = int(rng.integers(0, max_start(seq.num_frames, seq.fps, self.fps, f) + 1))
         clip = take_window(seq.joints, seq.fps, self.fps, start, f)  # (F, 17, 3)
+        if self.bone_jitter:
+            clip = rescale_bones(clip, H36M17.parents, random_bone_scales(rng, H36M17, self.bone_jitter))  # (F, 17, 3)
         item = render_window(clip, rng, self.camera_kind, self.corruption)
         item.update(_labels(seq, self.fps, start / seq.fps))
         return item

@@ -142,3 +142,24 @@ def test_action_weighting_balances_actions() -> None:
     jump_bal = np.mean([balanced[i]["action_name"] == "jump" for i in range(200)])
     assert jump_frames < 0.1  # ~21 of ~491 windows
     assert 0.4 < jump_bal < 0.6
+
+
+def test_bone_jitter_changes_the_body_not_the_motion() -> None:
+    seqs = [_seq(600)]
+    plain = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, seed=2, corruption=None)
+    jit = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, seed=2, corruption=None, bone_jitter=0.05)
+    for i in range(4):
+        a, b = plain[i], jit[i]
+        assert a["start_time"] == b["start_time"]  # same window: only the body differs
+        wa, wb = _to_world(a), _to_world(b)
+        np.testing.assert_allclose(wb[:, 0], wa[:, 0], atol=1e-5)  # root trajectory kept
+        la = np.linalg.norm(wa[:, 3] - wa[:, 2], axis=-1)  # right shin
+        lb = np.linalg.norm(wb[:, 3] - wb[:, 2], axis=-1)
+        ratio = lb / la
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-4)  # one body per clip
+        assert 0.9 - 1e-6 <= ratio[0] <= 1.1 + 1e-6
+        assert abs(ratio[0] - 1.0) > 1e-4
+    again = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, seed=2, corruption=None, bone_jitter=0.05)
+    np.testing.assert_array_equal(again[1]["joints3d"], jit[1]["joints3d"])
+    with pytest.raises(ValueError, match="jitter"):
+        PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, bone_jitter=0.6)

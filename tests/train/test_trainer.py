@@ -111,6 +111,9 @@ def test_config_file_and_overrides(tmp_path):
         resolve_config(None, ["task=mesh"])
     with pytest.raises(HMError, match="unknown input_norm 'bbox'"):
         resolve_config(None, ["input_norm=bbox"])
+    with pytest.raises(HMError, match=r"bone_jitter must be in \[0, 0.5\), got 0.8"):
+        resolve_config(None, ["bone_jitter=0.8"])
+    assert resolve_config(None, ["bone_jitter=0.05"]).bone_jitter == 0.05
 
 
 def test_ddp_two_cpu_processes_agree(tmp_path):
