@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
 
 import typer
 
@@ -25,7 +27,13 @@ for _name in _COMMANDS:
             raise
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Warnings as users read them: 'warning: <message>' on stderr, without file, line and source."""
+    print(f"warning: {message}", file=file if file is not None else sys.stderr)
+
+
 def main() -> None:
+    warnings.showwarning = _one_line_warning
     app()
 
 
