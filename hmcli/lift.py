@@ -113,9 +113,9 @@ def _check_lifter(lm: LoadedModel) -> None:
             "(it runs HumMUSS checkpoints; baselines are for hm eval / hm bench)"
         )
     cfg = lm.model.cfg
-    if lm.codec.joint_set != "h36m17" or cfg.num_joints != 17 or cfg.in_dim != 3 or cfg.out_dim != 3:
+    if lm.codec.joint_set != "h36m17" or cfg.num_joints != 17 or cfg.in_dim != lm.codec.in_channels or cfg.out_dim != 3:
         raise CheckpointError(
-            f"{lm.path or lm.model_id}: expected an H36M-17 (x, y, conf) -> 3D lifter, got joint set "
+            f"{lm.path or lm.model_id}: expected an H36M-17 2D ({lm.codec.in_channels} channels) -> 3D lifter, got joint set "
             f"{lm.codec.joint_set!r} with {cfg.num_joints} joints, in_dim {cfg.in_dim}, out_dim {cfg.out_dim}"
         )
 

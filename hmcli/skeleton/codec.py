@@ -29,6 +29,17 @@ Conventions (version 1)
     side is unchanged (metres), so body size comes from the learned prior.
     Person units cannot be decoded back to pixels (``decode_2d`` refuses).
 
+Location channels, ``location=True`` (version 3; person units only)
+    Person units discard where the person is in the picture and how large, and with them
+    the viewing direction and the movement towards or away from the camera, which tell a
+    lifter which way the body faces. With ``location`` every joint carries three more
+    channels, the same for all joints of a frame: ``(cx, cy, log r)`` with the person
+    centre ``c`` relative to the image centre and the spread ``r`` (both from the person
+    units above, in pixels) divided by an assumed focal length, the image diagonal
+    ``sqrt(w^2 + h^2)`` (a typical phone or webcam field of view when the real one is
+    unknown). Encoded 2D is then (..., J, 6) = (u, v, conf, cx, cy, log r); a frame
+    without any present joint gets zeros.
+
 Confidence
     Passed through unchanged. A joint with confidence <= 0 is *missing*: its
     (u, v) are set to exactly 0 so garbage coordinates of undetected joints
@@ -72,17 +83,20 @@ class PoseCodec:
     metres_per_unit:  metres represented by one 3D model unit.
     """
 
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     INPUT_NORMS: ClassVar[tuple[str, ...]] = ("image", "person")
 
     joint_set: str = "h36m17"
     metres_per_unit: float = 1.0
     input_norm: str = "image"
+    location: bool = False
 
     def __post_init__(self) -> None:
         get_joint_set(self.joint_set)  # raises for unknown names
         if self.input_norm not in self.INPUT_NORMS:
             raise ValueError(f"input_norm must be one of {', '.join(self.INPUT_NORMS)}, got {self.input_norm!r}")
+        if self.location and self.input_norm != "person":
+            raise ValueError("location channels need input_norm='person' (image units keep the location already)")
         m = float(self.metres_per_unit)
         if not (m > 0 and math.isfinite(m)):
             raise ValueError(f"metres_per_unit must be a positive finite number, got {self.metres_per_unit}")
@@ -91,6 +105,11 @@ class PoseCodec:
     @property
     def joints(self) -> JointSet:
         return get_joint_set(self.joint_set)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels per joint of encoded 2D: 3 (u, v, conf), or 6 with the location channels."""
+        return 6 if self.location else 3
 
     @property
     def root(self) -> int:
@@ -107,7 +126,8 @@ class PoseCodec:
     # ----------------------------------------------------------------------------- 2D
 
     def encode_2d(self, xy: Array, conf: Array, width: float, height: float) -> Array:
-        """Pixels (..., J, 2) + confidence (..., J) -> model input (..., J, 3) = (u, v, conf)."""
+        """Pixels (..., J, 2) + confidence (..., J) -> model input (..., J, in_channels):
+        (u, v, conf), then (cx, cy, log r) with ``location``."""
         xy = self._check(xy, (2,), "encode_2d xy")
         conf = cast_like(conf, xy)
         if tuple(conf.shape) != tuple(xy.shape[:-1]):
@@ -119,15 +139,19 @@ class PoseCodec:
         present = (conf > 0)[..., None]  # (..., J, 1)
         uv = where_or_zero(present, uv)  # (..., J, 2)
         if self.input_norm == "person":
-            uv = self._person_units(uv, conf)
+            focal = math.hypot(float(width), float(height)) / s if self.location else None  # image units
+            uv, loc = self._person_units(uv, conf, focal)  # (..., J, 2), (..., J, 3) or None
+            if loc is not None:
+                return cat([uv, conf[..., None], loc], axis=-1)  # (..., J, 6)
         return cat([uv, conf[..., None]], axis=-1)  # (..., J, 3)
 
     def _centre_joints(self) -> list[int]:
         names = self.joints.joints
         return [names.index(n) for n in ("pelvis", "right_hip", "left_hip") if n in names]
 
-    def _person_units(self, uv: Array, conf: Array) -> Array:
-        """Image units (..., J, 2) of present joints (others 0) -> person units (module docstring)."""
+    def _person_units(self, uv: Array, conf: Array, focal: float | None) -> tuple[Array, Array | None]:
+        """Image units (..., J, 2) of present joints (others 0) -> person units (module docstring),
+        and with a ``focal`` length (image units) the location channels (..., J, 3)."""
         import torch
 
         t_uv = torch.as_tensor(uv)  # (..., J, 2)
@@ -144,7 +168,25 @@ class PoseCodec:
         ms = ((d * d).sum(-1) * vis).sum(-1, keepdim=True) / n_all.clamp(min=1)  # (..., 1)
         r = ms.sqrt().clamp(min=1e-3)  # (..., 1)
         out = d / r[..., None] * vis[..., None]  # (..., J, 2)
-        return out if is_torch(uv) else out.numpy().astype(uv.dtype, copy=False)
+        loc = None
+        if focal is not None:
+            frame = torch.cat([centre / focal, (r / focal).log()], dim=-1) * (n_all > 0)  # (..., 3); empty frames 0
+            loc = frame[..., None, :].expand(*out.shape[:-1], 3)  # (..., J, 3), the same for every joint
+        if is_torch(uv):
+            return out, loc
+        to_np = lambda t: t.numpy().astype(uv.dtype, copy=False)  # noqa: E731
+        return to_np(out), None if loc is None else to_np(loc)
+
+    def flip_2d(self, x: Array) -> Array:
+        """Encoded 2D (..., J, in_channels) of the horizontally mirrored picture: joints swapped
+        left/right, u negated and, with ``location``, cx negated."""
+        from hmcli.skeleton.convert import flip_pose
+
+        x = self._check(x, (self.in_channels,), "flip_2d")
+        y = flip_pose(x, self.joint_set)  # (..., J, C)
+        if self.location:
+            y = cat([y[..., :3], -y[..., 3:4], y[..., 4:]], axis=-1)  # (..., J, 6)
+        return y
 
     def decode_2d(self, u: Array, width: float, height: float) -> Array:
         """Model units (..., J, 2) -> pixels (..., J, 2).
@@ -185,9 +227,10 @@ class PoseCodec:
         """Inverse of :meth:`to_dict`; rejects other versions and unknown keys."""
         d = dict(d)
         version = d.pop("version", None)
-        if version not in (1, cls.VERSION):
-            raise ValueError(f"unsupported PoseCodec version {version!r} (this code reads versions 1 and {cls.VERSION})")
-        known = {"joint_set", "metres_per_unit"} | ({"input_norm"} if version >= 2 else set())
+        if version not in (1, 2, cls.VERSION):
+            raise ValueError(f"unsupported PoseCodec version {version!r} (this code reads versions 1 to {cls.VERSION})")
+        known = {"joint_set", "metres_per_unit"} | ({"input_norm"} if version >= 2 else set()) | (
+            {"location"} if version >= 3 else set())
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown PoseCodec fields: {sorted(unknown)}")

@@ -29,6 +29,7 @@ class TrainConfig:
     clip_max: int = 81
     camera_kind: str = "any"
     input_norm: str = "person"  # 2D normalisation of the codec: person (per-frame centre and size) or image
+    input_location: bool = False  # person units + the person's place and size in the picture (3 more channels)
     flip_prob: float = 0.5
     bone_jitter: float = 0.0  # std of per-bone length factors drawn per clip (0: the subjects' own bodies)
     # optimisation
@@ -122,6 +123,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
     if cfg.input_norm not in ("person", "image"):
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
+    if cfg.input_location and cfg.input_norm != "person":
+        raise HMError("input_location needs input_norm=person (image units keep the location already)")
     if not 0.0 <= cfg.bone_jitter < 0.5:
         raise HMError(f"bone_jitter must be in [0, 0.5), got {cfg.bone_jitter}")
     if not 1 <= cfg.clip_min <= cfg.clip_max:

@@ -349,6 +349,11 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     arch, model_cfg = make_config(cfg.model, **cfg.model_overrides)
     if hasattr(model_cfg, "fps"):
         model_cfg = dataclasses.replace(model_cfg, fps=cfg.fps)  # some configs are frozen
+    codec = PoseCodec(input_norm=cfg.input_norm, location=cfg.input_location)
+    if codec.location:
+        if arch != "hummuss":
+            raise HMError(f"input_location is supported for HumMUSS models, not '{arch}'")
+        model_cfg = dataclasses.replace(model_cfg, in_dim=codec.in_channels)
     torch.manual_seed(cfg.seed)
     model = build_for_task(cfg, arch, model_cfg).to(env.device)
     window, _ = model_window(model)
@@ -366,7 +371,6 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     init_report = None
     if cfg.init_from and not resume:
         init_report = init_from_checkpoint(model, cfg.init_from)
-    codec = PoseCodec(input_norm=cfg.input_norm)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     start, best = 0, float("inf")
@@ -418,7 +422,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
             if mpm:
                 y = encode_clean_2d(batch, codec)  # (B, F, J, 2)
             if flip:
-                x, y = flip_pose(x, codec.joint_set), flip_pose(y, codec.joint_set)
+                x, y = codec.flip_2d(x), flip_pose(y, codec.joint_set)
             x, y = x.to(env.device), y.to(env.device)
             if mpm:
                 masks = model.sample_masks(x.shape[0], x.shape[1], _mpm_generator(cfg, step, env.rank))
@@ -433,12 +437,12 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
                 one, many = ddp_model(x)  # (B, 1, J, 3), (B, F, J, 3)
                 k = model.cfg.output_frame
                 l_one = mpjpe_loss(one, y[:, k : k + 1])
-                l_many, many_parts = loss_fn(many, y, x if cfg.lambda_reproj else None)
+                l_many, many_parts = loss_fn(many, y, x[..., :3] if cfg.lambda_reproj else None)
                 loss = l_one + cfg.lambda_multi * l_many
                 parts = {"mpjpe": l_one.detach(), **{f"multi_{k2}": v for k2, v in many_parts.items()}, "total": loss.detach()}
             else:
                 pred = call_model(ddp_model, x, dt_scale)
-                loss, parts = loss_fn(pred, y, x if cfg.lambda_reproj else None)
+                loss, parts = loss_fn(pred, y, x[..., :3] if cfg.lambda_reproj else None)  # (u, v, conf)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

@@ -242,3 +242,72 @@ def test_person_units_decode_refused_and_dict_versions():
         PoseCodec.from_dict({**v1, "input_norm": "person"})
     with pytest.raises(ValueError, match="input_norm"):
         PoseCodec(input_norm="bbox")
+
+
+# ------------------------------------------------------------------ location channels (version 3)
+
+
+def test_location_channels_keep_place_and_size():
+    codec = PoseCodec(input_norm="person", location=True)
+    assert codec.in_channels == 6 and PoseCodec(input_norm="person").in_channels == 3
+    rng = np.random.default_rng(6)
+    xy, conf = _person_pose(rng)
+    w, h = 1280, 720
+    f = np.hypot(w, h)
+    enc = codec.encode_2d(xy, conf, w, h)  # (F, J, 6)
+    assert enc.shape == (6, 17, 6)
+    np.testing.assert_allclose(enc[..., :3], PoseCodec(input_norm="person").encode_2d(xy, conf, w, h))
+    np.testing.assert_allclose(enc[..., 3:], np.broadcast_to(enc[:, :1, 3:], enc[..., 3:].shape))  # one value per frame
+    centre = xy[:, [0, 1, 4]].mean(1)  # (F, 2) pixels: the hips' mean
+    np.testing.assert_allclose(enc[:, 0, 3:5], (centre - [w / 2, h / 2]) / f, atol=1e-9)
+    spread = np.sqrt(((xy - centre[:, None]) ** 2).sum(-1).mean(-1))  # (F,) rms distance, pixels
+    np.testing.assert_allclose(enc[:, 0, 5], np.log(spread / f), atol=1e-9)
+    # moving the person by d pixels moves (cx, cy) by d / f; zooming about the centre by k adds log k
+    moved = codec.encode_2d(xy + [40.0, -25.0], conf, w, h)
+    np.testing.assert_allclose(moved[..., 3:5] - enc[..., 3:5], np.broadcast_to([40.0 / f, -25.0 / f], (6, 17, 2)), atol=1e-9)
+    zoomed = codec.encode_2d((xy - [w / 2, h / 2]) * 1.5 + [w / 2, h / 2], conf, w, h)
+    np.testing.assert_allclose(zoomed[..., 5] - enc[..., 5], np.log(1.5), atol=1e-9)
+    np.testing.assert_allclose(zoomed[..., :3], enc[..., :3], atol=1e-9)
+
+
+def test_location_channels_empty_frames_torch_and_per_frame():
+    codec = PoseCodec(input_norm="person", location=True)
+    xy, conf = _person_pose(np.random.default_rng(7), frames=3)
+    conf[2] = 0.0
+    enc = codec.encode_2d(xy, conf, 640, 480)
+    np.testing.assert_array_equal(enc[2], 0.0)
+    for t in range(3):
+        np.testing.assert_allclose(codec.encode_2d(xy[t], conf[t], 640, 480), enc[t], atol=1e-12)
+    et = codec.encode_2d(torch.as_tensor(xy, dtype=torch.float32), torch.as_tensor(conf, dtype=torch.float32), 640, 480)
+    assert et.dtype == torch.float32 and et.shape == (3, 17, 6)
+    np.testing.assert_allclose(et.numpy(), enc, atol=1e-5)
+
+
+def test_flip_2d_is_the_mirrored_picture():
+    from hmcli.skeleton.joints import get_joint_set
+
+    perm = list(get_joint_set("h36m17").flip_index)
+    xy, conf = _person_pose(np.random.default_rng(8))
+    mirrored = xy.copy()
+    mirrored[..., 0] = 800 - mirrored[..., 0]
+    for codec in (PoseCodec(input_norm="person", location=True), PoseCodec(input_norm="person"), PoseCodec()):
+        enc = codec.encode_2d(xy, conf, 800, 600)
+        want = codec.encode_2d(mirrored[:, perm], conf[:, perm], 800, 600)
+        np.testing.assert_allclose(codec.flip_2d(enc), want, atol=1e-9)
+        np.testing.assert_allclose(codec.flip_2d(codec.flip_2d(enc)), enc)
+    with pytest.raises(ValueError, match="flip_2d"):
+        PoseCodec(input_norm="person", location=True).flip_2d(np.zeros((17, 3)))
+
+
+def test_location_versions_and_refusals():
+    codec = PoseCodec(input_norm="person", location=True)
+    assert codec.to_dict()["version"] == 3
+    assert PoseCodec.from_dict(codec.to_dict()) == codec
+    v2 = {"version": 2, "joint_set": "h36m17", "metres_per_unit": 1.0, "input_norm": "person"}
+    assert PoseCodec.from_dict(v2) == PoseCodec(input_norm="person")
+    with pytest.raises(ValueError, match="unknown PoseCodec fields"):
+        PoseCodec.from_dict({**v2, "location": True})
+    with pytest.raises(ValueError, match="unsupported PoseCodec version 4"):
+        PoseCodec.from_dict({**v2, "version": 4})
+    with pytest.raises(ValueError, match="location channels need input_norm='person'"):
+        PoseCodec(location=True)

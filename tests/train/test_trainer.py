@@ -3,10 +3,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from hmcli.io.atomic import HMError
+from hmcli.types import Keypoints2D
 from hmcli.train.checkpoint import load_checkpoint, read_checkpoint
 from hmcli.train.config import TrainConfig, resolve_config
 from hmcli.train.trainer import train
@@ -48,6 +50,29 @@ def test_training_writes_config_log_and_checkpoints(tmp_path):
 def test_input_norm_option_reaches_the_checkpoint(tmp_path):
     train(_cfg(tmp_path, steps=1, eval_every=1, save_every=1, input_norm="image"))
     assert load_checkpoint(tmp_path / "run" / "last.pt").codec.input_norm == "image"
+
+
+def test_input_location_trains_a_six_channel_lifter(tmp_path):
+    from hmcli.lift import lift_keypoints, load_lifter
+
+    train(_cfg(tmp_path, steps=2, eval_every=2, save_every=2, input_location=True, flip_prob=1.0))
+    lm = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert lm.codec.location and lm.codec.in_channels == 6 and lm.model.cfg.in_dim == 6
+    load_lifter(lm)  # hm lift accepts it: the model's input matches its codec
+    rng = np.random.default_rng(0)
+    kp = Keypoints2D(xy=rng.uniform(200, 500, (20, 17, 2)).astype(np.float32), conf=np.ones((20, 17), np.float32),
+                     joint_set="h36m17", timestamps=np.arange(20) / 30.0, width=640, height=480,
+                     detected=np.ones(20, bool))
+    res = lift_keypoints(kp, lm, one_pass=True)
+    assert res.joints3d.shape == (20, 17, 3) and np.isfinite(res.joints3d).all()
+    x = lm.codec.encode_2d(kp.xy, kp.conf, 640, 480)  # (F, J, 6)
+    with torch.no_grad():
+        want = lm.codec.decode_3d(lm.model(torch.from_numpy(x)[None])[0]).numpy()
+    np.testing.assert_allclose(res.joints3d, want, atol=1e-4)  # one pass: exactly the model's output
+    with pytest.raises(HMError, match="input_location is supported for HumMUSS models, not 'mixste'"):
+        train(_cfg(tmp_path, out="m", steps=1, model="mixste", model_overrides={}, input_location=True))
+    with pytest.raises(HMError, match="input_location needs input_norm=person"):
+        resolve_config(None, ["input_location=true", "input_norm=image"])
 
 
 def test_layer_recompute_trains_the_same_run(tmp_path):
