@@ -41,8 +41,14 @@ def _run_info(run_dir: Path | None) -> dict:
 def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, eval_command: str,
                run_dir: Path | None = None, hardware: str | None = None, notes: str = "") -> str:  # fmt: skip
     meta, cfg = lm.meta, lm.config
+    norm = _NORM_TEXT.get(lm.codec.input_norm, lm.codec.input_norm)
+    if lm.codec.location:
+        norm = ("person units: per frame, centred on the hips and divided by the keypoints' rms spread, plus "
+                "three location channels, the person's centre relative to the image centre and the log of "
+                "the spread, over an assumed focal length of the image diagonal")
     data = meta.get("data", {})
     train = meta.get("train", {})
+    bones = float(train.get("bone_jitter") or 0.0)
     info = _run_info(run_dir)
     hw = hardware or f"{platform.machine()} CPU, torch threads per run: {train.get('threads') or 'all'}"
     kind = "causal (streaming, O(1) per frame)" if cfg.get("causal") else "bidirectional (offline)"
@@ -56,7 +62,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"{meta.get('params', 0) / 1e6:.2f} M parameters, stored as float16 ({size_mb:.1f} MB), sha256 `{lm.sha256}`.",
         "",
         "Input: H36M-17 2D keypoints (x, y, confidence) normalised by the codec stored in the checkpoint"
-        f" ({_NORM_TEXT.get(lm.codec.input_norm, lm.codec.input_norm)}). "
+        f" ({norm}). "
         f"Output: H36M-17 3D joints in metres, root-relative, camera axes. Trained at {cfg.get('fps', 30):g} fps; "
         "other frame rates scale Δ (done automatically from video timestamps by `hm lift`).",
         "",
@@ -81,7 +87,9 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"- {info.get('steps', train.get('steps'))} steps, batch {train.get('batch_size')}, clips of "
         f"{train.get('clip_min')}–{train.get('clip_max')} frames, AdamW lr {train.get('lr')} (warm-up "
         f"{train.get('warmup')}, cosine), loss MPJPE + {train.get('lambda_vel')}·velocity, flip augmentation "
-        f"p={train.get('flip_prob')}, seed {train.get('seed')}.",
+        f"p={train.get('flip_prob')}"
+        + (f", bone-length augmentation (per-bone factors, std {bones:g})" if bones else "")
+        + f", seed {train.get('seed')}.",
         f"- Wall time: {info['time_s'] / 60:.0f} min on {hw}." if info.get("time_s") else f"- Hardware: {hw}.",
         f"- Checkpoint kept: best validation MPJPE ({meta.get('val_mpjpe_mm', float('nan')):.1f} mm at step "
         f"{meta.get('step', '?')}).",

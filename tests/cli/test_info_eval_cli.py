@@ -87,7 +87,7 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
     data = make_mini_cmu(tmp_path / "cmu")
     cfg = TrainConfig(model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / "run"),
                       steps=2, batch_size=2, clip_min=8, clip_max=8, val_clip=16, eval_every=2, save_every=2,
-                      warmup=1, threads=1)
+                      warmup=1, threads=1, input_location=True, bone_jitter=0.05)
     train(cfg)
     card = tmp_path / "card.md"
     notes = tmp_path / "notes.md"
@@ -103,6 +103,7 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
     assert "## Notes\n\n- Trained for two steps only." in text and text.index("## Notes") < text.index("## License")
     for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "| 30 fps, one pass (--one-pass) |",
                 "windows of the 8-frame training clip length", "hm train -c x.yaml", "mocap.cs.cmu.edu",
-                "person units: per frame, centred on the hips"):
+                "person units: per frame, centred on the hips", "plus three location channels",
+                "bone-length augmentation (per-bone factors, std 0.05)"):
         assert row in text
     assert "Validation MPJPE during training (mm): 2:" in text
