@@ -7,10 +7,11 @@ Offline (:func:`lift_keypoints`)
     span of time). Each window discards ``T/5`` frames of context on each side and
     neighbouring windows cross-fade linearly over ``T/10`` frames, so there is no jump at a
     seam (see :func:`chunk_windows`). Measured on the validation subjects, one pass over whole
-    sequences (up to a few thousand frames) was far worse than windows of the trained length:
-    85.2 against 72.5 mm MPJPE for hummuss-small-cmu, 86.8 against 81.2 mm for the causal
-    one (windows of 41-81 frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 mm). A small
-    SSM trained on short clips does not extrapolate its state to much longer inputs.
+    sequences (up to a few thousand frames) is far worse than windows of the trained length:
+    97.3 against 70.0 mm MPJPE for the shipped hummuss-small-cmu, 82.5 against 78.5 mm for
+    the causal one. The length was chosen with the checkpoints before them (windows of 41-81
+    frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against 72.5 mm). A small SSM
+    trained on short clips does not extrapolate its state to much longer inputs.
     ``one_pass=True`` (and checkpoints without a training record, or trained on long clips)
     lift the whole sequence in one pass; only inputs too long for :data:`LIFT_MEMORY_BYTES`
     of activations (2 GiB: about 30 000 frames for hummuss-small, 12 000 for the paper-size
@@ -393,7 +394,7 @@ class FrameLifter:
     Memory: a checkpoint trained on clips of at most T frames streams with a horizon of T
     training frame periods (:class:`hmcli.nn.hummuss.Streamer`): inputs older than that are
     forgotten exactly, in O(1) time per frame, as on the training clips. On the validation
-    subjects this took hummuss-small-causal-cmu from 86.8 mm (unbounded) to 81.5 mm.
+    subjects this takes hummuss-small-causal-cmu from 82.5 mm (unbounded) to 78.7 mm.
     ``one_pass=True`` streams without a horizon."""
 
     def __init__(self, lm: LoadedModel, joint_set: str, width: int, height: int,
