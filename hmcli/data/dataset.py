@@ -153,8 +153,8 @@ class PoseWindows(Dataset):
         self.corruption = corruption
         self.weighting = weighting
         self.bone_jitter = float(bone_jitter)
-        if self.bone_jitter:
-            random_bone_scales(np.random.default_rng(0), H36M17, self.bone_jitter)  # validates the value
+        if not 0.0 <= self.bone_jitter < 0.5:
+            raise ValueError(f"bone jitter must be in [0, 0.5), got {bone_jitter}")
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:

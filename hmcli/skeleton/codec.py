@@ -174,8 +174,8 @@ class PoseCodec:
             loc = frame[..., None, :].expand(*out.shape[:-1], 3)  # (..., J, 3), the same for every joint
         if is_torch(uv):
             return out, loc
-        to_np = lambda t: t.numpy().astype(uv.dtype, copy=False)  # noqa: E731
-        return to_np(out), None if loc is None else to_np(loc)
+        out_np = out.numpy().astype(uv.dtype, copy=False)
+        return out_np, None if loc is None else loc.numpy().astype(uv.dtype, copy=False)
 
     def flip_2d(self, x: Array) -> Array:
         """Encoded 2D (..., J, in_channels) of the horizontally mirrored picture: joints swapped

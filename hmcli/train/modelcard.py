@@ -27,6 +27,9 @@ _NORM_TEXT = {
     "image": "image units: centre of the image at 0, longer side spanning [-1, 1]",
     "person": "person units: per frame, centred on the hips and divided by the keypoints' rms spread, "
               "so the person's place and size in the picture do not matter",
+    "person+location": "person units: per frame, centred on the hips and divided by the keypoints' rms spread, "
+                       "plus three location channels, the person's centre relative to the image centre and the "
+                       "log of the spread, over an assumed focal length of the image diagonal",
 }
 
 
@@ -41,11 +44,8 @@ def _run_info(run_dir: Path | None) -> dict:
 def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, eval_command: str,
                run_dir: Path | None = None, hardware: str | None = None, notes: str = "") -> str:  # fmt: skip
     meta, cfg = lm.meta, lm.config
-    norm = _NORM_TEXT.get(lm.codec.input_norm, lm.codec.input_norm)
-    if lm.codec.location:
-        norm = ("person units: per frame, centred on the hips and divided by the keypoints' rms spread, plus "
-                "three location channels, the person's centre relative to the image centre and the log of "
-                "the spread, over an assumed focal length of the image diagonal")
+    norm_key = lm.codec.input_norm + ("+location" if lm.codec.location else "")
+    norm = _NORM_TEXT.get(norm_key, norm_key)
     data = meta.get("data", {})
     train = meta.get("train", {})
     bones = float(train.get("bone_jitter") or 0.0)
