@@ -97,6 +97,25 @@ def save_checkpoint(
     _atomic_torch_save(obj, Path(path))
 
 
+def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model_id: str,
+                       metrics: dict[str, float], trained_as: str = "") -> None:
+    """Write the checkpoint ``src`` as a shipped model ``dst`` (atomically): no training state,
+    ``meta.model_id`` = ``model_id`` (``meta.train.out`` follows it), the held-out ``metrics``
+    that ``hm info`` lists, and optionally the command the weights came from (``trained_as``).
+    Weights, config and codec are copied unchanged."""
+    obj = read_checkpoint(src)
+    obj.pop("train_state", None)
+    meta = dict(obj.get("meta") or {})
+    meta["model_id"] = model_id
+    if isinstance(meta.get("train"), dict):
+        meta["train"] = {**meta["train"], "out": str(Path(meta["train"].get("out", "runs/x")).parent / model_id)}
+    meta["metrics"] = {k: float(v) for k, v in metrics.items()}
+    if trained_as:
+        meta["trained_as"] = trained_as
+    obj["meta"] = meta
+    _atomic_torch_save(obj, Path(dst))
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

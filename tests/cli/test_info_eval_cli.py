@@ -22,6 +22,23 @@ def test_info_json_lists_presets_with_counts_and_backends(tmp_path, monkeypatch)
     assert set(data["backends"]) >= {"mediapipe", "mmpose", "smplx", "anny"}
 
 
+def test_info_lists_checkpoints_with_their_held_out_metrics(tmp_path, monkeypatch):
+    from hmcli.nn.registry import build_from_config
+    from hmcli.skeleton.codec import PoseCodec
+    from hmcli.train.checkpoint import release_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "run.pt", build_from_config("hummuss", dict(TINY_MODEL)), "hummuss", PoseCodec(),
+                    {"model_id": "run"}, train_state={"step": 1})
+    release_checkpoint(tmp_path / "run.pt", tmp_path / "models" / "mine.pt", "mine", {"test_mpjpe_mm": 70.49})
+    monkeypatch.setenv("HM_MODELS", str(tmp_path / "models"))
+    r = runner.invoke(app, ["info", "--json"])
+    assert r.exit_code == 0, r.output
+    ck = json.loads(r.stdout)["checkpoints"]
+    assert [c["metrics"] for c in ck if c["name"] == "mine"] == [{"test_mpjpe_mm": 70.49}]
+    r = runner.invoke(app, ["info"])
+    assert r.exit_code == 0 and "test_mpjpe_mm 70.5" in r.stdout
+
+
 def test_eval_cli_reports_metrics_and_fps_scaling(tmp_path):
     data = make_mini_cmu(tmp_path / "cmu")
     cfg = TrainConfig(model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / "run"),

@@ -9,6 +9,7 @@ from hmcli.train.checkpoint import (
     CheckpointError,
     load_checkpoint,
     read_checkpoint,
+    release_checkpoint,
     resolve_model,
     save_checkpoint,
 )
@@ -82,3 +83,22 @@ def test_resolve_model_by_name(tmp_path, monkeypatch):
     assert resolve_model("mine") == tmp_path / "mine.pt"
     with pytest.raises(CheckpointError, match="not found"):
         resolve_model("nope")
+
+
+def test_release_renames_records_metrics_and_drops_training_state(tmp_path):
+    m = _model().eval()
+    codec = PoseCodec(input_norm="person", location=True)
+    meta = {"model_id": "loc-run", "train": {"out": "runs/loc-run", "steps": 5}, "step": 4}
+    save_checkpoint(tmp_path / "best.pt", m, "hummuss", codec, meta, train_state={"step": 4}, half=True)
+    release_checkpoint(tmp_path / "best.pt", tmp_path / "models" / "lifter.pt", "lifter",
+                       {"test_mpjpe_mm": 70.5, "test_p_mpjpe_mm": 50.4}, trained_as="hm train out=runs/loc-run")
+    raw = read_checkpoint(tmp_path / "models" / "lifter.pt")
+    assert "train_state" not in raw
+    lm = load_checkpoint(tmp_path / "models" / "lifter.pt")
+    assert lm.model_id == "lifter" and lm.meta["train"] == {"out": "runs/lifter", "steps": 5} and lm.meta["step"] == 4
+    assert lm.meta["metrics"] == {"test_mpjpe_mm": 70.5, "test_p_mpjpe_mm": 50.4}
+    assert lm.meta["trained_as"] == "hm train out=runs/loc-run" and lm.codec == codec
+    src = load_checkpoint(tmp_path / "best.pt")
+    for k, v in src.model.state_dict().items():
+        assert torch.equal(lm.model.state_dict()[k], v), k
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["lifter.pt"]  # no temp file left
