@@ -32,6 +32,14 @@ def _tree_order(parents: tuple[int, ...]) -> list[int]:
     return order
 
 
+def check_bone_jitter(jitter: float) -> float:
+    """``jitter`` as a float; ValueError unless 0 <= jitter < 0.5 (factors stay within 1 +- 2 jitter > 0)."""
+    value = float(jitter)
+    if not 0.0 <= value < 0.5:
+        raise ValueError(f"bone jitter must be in [0, 0.5), got {jitter}")
+    return value
+
+
 def random_bone_scales(rng: np.random.Generator, joint_set: JointSet, jitter: float) -> np.ndarray:
     """(J,) length factor of the bone that ends at each joint (1 at the root).
 
@@ -40,8 +48,7 @@ def random_bone_scales(rng: np.random.Generator, joint_set: JointSet, jitter: fl
     """
     if joint_set.parents is None:
         raise ValueError(f"joint set {joint_set.name!r} has no bone tree")
-    if not 0.0 <= jitter < 0.5:
-        raise ValueError(f"bone jitter must be in [0, 0.5), got {jitter}")
+    jitter = check_bone_jitter(jitter)
     n = joint_set.num_joints
     draws = 1.0 + jitter * rng.standard_normal(n)  # (J,)
     scales = np.clip(draws, 1.0 - 2.0 * jitter, 1.0 + 2.0 * jitter)

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hmcli.data.augment import random_bone_scales, rescale_bones
+from hmcli.data.augment import check_bone_jitter, random_bone_scales, rescale_bones
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
@@ -152,9 +152,7 @@ class PoseWindows(Dataset):
         self.camera_kind = camera_kind
         self.corruption = corruption
         self.weighting = weighting
-        self.bone_jitter = float(bone_jitter)
-        if not 0.0 <= self.bone_jitter < 0.5:
-            raise ValueError(f"bone jitter must be in [0, 0.5), got {bone_jitter}")
+        self.bone_jitter = check_bone_jitter(bone_jitter)
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:

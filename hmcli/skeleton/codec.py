@@ -64,6 +64,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from hmcli.skeleton._array import Array, as_float_array, cast_like, cat, is_torch, isfinite, where_or_zero
+from hmcli.skeleton.convert import flip_pose
 from hmcli.skeleton.joints import JointSet, get_joint_set
 
 
@@ -180,8 +181,6 @@ class PoseCodec:
     def flip_2d(self, x: Array) -> Array:
         """Encoded 2D (..., J, in_channels) of the horizontally mirrored picture: joints swapped
         left/right, u negated and, with ``location``, cx negated."""
-        from hmcli.skeleton.convert import flip_pose
-
         x = self._check(x, (self.in_channels,), "flip_2d")
         y = flip_pose(x, self.joint_set)  # (..., J, C)
         if self.location:

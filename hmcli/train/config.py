@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from hmcli.data.augment import check_bone_jitter
 from hmcli.io.atomic import HMError
 
 
@@ -125,8 +126,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
     if cfg.input_location and cfg.input_norm != "person":
         raise HMError("input_location needs input_norm=person (image units keep the location already)")
-    if not 0.0 <= cfg.bone_jitter < 0.5:
-        raise HMError(f"bone_jitter must be in [0, 0.5), got {cfg.bone_jitter}")
+    try:
+        check_bone_jitter(cfg.bone_jitter)
+    except ValueError:
+        raise HMError(f"bone_jitter must be in [0, 0.5), got {cfg.bone_jitter}") from None
     if not 1 <= cfg.clip_min <= cfg.clip_max:
         raise HMError("need 1 <= clip_min <= clip_max")
     return cfg
