@@ -110,6 +110,7 @@ def lift(
     fps: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     one_pass: bool = False,
+    flip: bool = True,
 ) -> Pose3DResult:
     """Lift 2D keypoints to H36M-17 3D joints (metres, root-relative, camera axes).
 
@@ -117,8 +118,10 @@ def lift(
     irregular -> per-step Δ); ``fps`` overrides them (uniform at that rate, and the result's
     timestamps become ``index / fps``). The model sees overlapping, cross-faded windows of
     the clip length it was trained on (81 frames for the shipped models); ``one_pass`` runs
-    the whole sequence at once instead (see :mod:`hmcli.lift`)."""
-    return lift_keypoints(keypoints, lifter, fps, one_pass=one_pass, on_progress=on_progress)
+    the whole sequence at once instead (see :mod:`hmcli.lift`). ``flip``: average with the
+    estimate of the mirrored input, mirrored back (test-time flip; ``False`` for the model's
+    single estimate)."""
+    return lift_keypoints(keypoints, lifter, fps, one_pass=one_pass, flip=flip, on_progress=on_progress)
 
 
 def lift_video(
@@ -178,6 +181,7 @@ def stream(
     on_frame: OnFrame | None = None,
     nominal_fps: float | None = None,
     one_pass: bool = False,
+    flip: bool = True,
 ) -> Iterator[dict]:
     """Lift frame by frame as frames arrive (causal model): O(1) time and memory per frame.
 
@@ -192,6 +196,7 @@ def stream(
     ``nominal_fps``: the frame rate of a frame iterable, if known (sets the first frame's Δ;
     a video file's own rate is read from the file). The model's memory is bounded by its
     trained clip length (see :class:`hmcli.lift.FrameLifter`); ``one_pass`` lifts it.
+    ``flip``: test-time flip (the frame and its mirror image stepped as a batch of 2).
     """
     from hmcli.io.jsonio import frame_record, header_record
 
@@ -207,7 +212,7 @@ def stream(
     if isinstance(source, Keypoints2D):
         kp = source
         n = kp.num_frames if max_frames is None else min(kp.num_frames, max_frames)
-        fl = FrameLifter(lm, kp.joint_set, kp.width, kp.height, nominal_fps=kp.fps, fps=fps, one_pass=one_pass)
+        fl = FrameLifter(lm, kp.joint_set, kp.width, kp.height, nominal_fps=kp.fps, fps=fps, one_pass=one_pass, flip=flip)
         if header:
             yield _head(kp.width, kp.height, kp.detector, kp.source, kp.source_hash, kp.fps)
         for i in range(n):
@@ -248,7 +253,7 @@ def stream(
 
                     det = get_detector(detector)
                 size = (w, h)
-                fl = FrameLifter(lm, det.joint_set, w, h, nominal_fps=nominal, fps=fps, one_pass=one_pass)
+                fl = FrameLifter(lm, det.joint_set, w, h, nominal_fps=nominal, fps=fps, one_pass=one_pass, flip=flip)
                 if header:
                     yield _head(w, h, det.name, src_name, src_hash, nominal)
             elif (w, h) != size:

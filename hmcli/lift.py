@@ -33,6 +33,15 @@ Streaming (:class:`FrameLifter`)
     exactly); ``one_pass`` streams with unbounded memory. On the test subjects the shipped
     causal model streams at 85.6 mm MPJPE with the horizon, 90.0 mm without.
 
+Test-time flip (``flip=True``, the default everywhere)
+    Every input also goes through the model mirrored left to right
+    (:meth:`PoseCodec.flip_2d`, in the same batch), and the mirrored output, mirrored back,
+    is averaged with the direct one (:func:`flip_batch`, :func:`merge_flip`). The models are
+    trained with flip augmentation, so both are estimates of the same pose; the average is
+    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 70.5 to
+    69.7 mm MPJPE (P-MPJPE 50.4 -> 48.8, velocity error -9 %) and the causal model from 77.4 to
+    76.3 mm. Streaming runs the two as one batch of 2 through the Streamer.
+
 Frames without a person reach the model with confidence 0 (the codec zeroes their
 coordinates); they are kept and stay flagged (``detected`` False). When no frame at all
 has a person there is nothing to estimate and every 3D joint is NaN.
@@ -50,6 +59,8 @@ import torch
 
 from hmcli.io.atomic import HMError
 from hmcli.skeleton import to_h36m
+from hmcli.skeleton.codec import PoseCodec
+from hmcli.skeleton.convert import flip_pose
 from hmcli.train.checkpoint import CheckpointError, LoadedModel, load_checkpoint, resolve_model
 from hmcli.types import Keypoints2D, Pose3DResult
 
@@ -74,6 +85,8 @@ __all__ = [
     "trained_clip_frames",
     "Windows",
     "lift_keypoints",
+    "flip_batch",
+    "merge_flip",
     "FrameLifter",
 ]
 
@@ -319,26 +332,45 @@ def _threads(n: int | None):
 WINDOW_BATCH_FRAMES = 512
 
 
+def flip_batch(codec: PoseCodec, x: torch.Tensor) -> torch.Tensor:
+    """Model input (B, ..., J, C) -> (2B, ..., J, C): the input, then its mirror image."""
+    return torch.cat([x, codec.flip_2d(x)])
+
+
+def merge_flip(codec: PoseCodec, y: torch.Tensor) -> torch.Tensor:
+    """Model output (2B, ..., J, 3) of a :func:`flip_batch` input -> (B, ..., J, 3): the direct
+    estimate averaged with the mirrored one, mirrored back."""
+    b = y.shape[0] // 2
+    return 0.5 * (y[:b] + flip_pose(y[b:], codec.joint_set))
+
+
 @torch.inference_mode()
 def run_windows(model, x: np.ndarray, timing: FrameTiming, win: Windows,
-                on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:  # fmt: skip
+                on_progress: Callable[[int, int], None] | None = None, flip: PoseCodec | None = None) -> np.ndarray:  # fmt: skip
     """Model output (F, J, 3) (model units) for model input x (F, J, C), cut into ``win``
     (see :func:`chunk_windows`). Windows (all of length ``win.chunk`` when there are several)
-    go through the model in batches of up to :data:`WINDOW_BATCH_FRAMES` frames."""
+    go through the model in batches of up to :data:`WINDOW_BATCH_FRAMES` frames. ``flip``: the
+    input's codec, to average with the mirrored input's estimate (test-time flip)."""
     n = x.shape[0]
     windows, weights = chunk_windows(n, win.chunk, win.context, win.blend)
     xt = torch.from_numpy(np.ascontiguousarray(x))
     out = np.zeros((n, x.shape[1], 3), np.float64)
-    per_pass = max(1, min(WINDOW_BATCH_FRAMES, max_pass_frames(model)) // (windows[0][1] - windows[0][0]))
+    copies = 2 if flip is not None else 1
+    per_pass = max(1, min(WINDOW_BATCH_FRAMES, max_pass_frames(model)) // (copies * (windows[0][1] - windows[0][0])))
     for g in range(0, len(windows), per_pass):
         group = windows[g : g + per_pass]
-        frames = sum(b - a for a, b in group)
+        frames = copies * sum(b - a for a, b in group)
         xs = torch.stack([xt[a:b] for a, b in group])  # (W, chunk, J, C)
+        if flip is not None:
+            xs = flip_batch(flip, xs)  # (2W, chunk, J, C)
         with _threads(1 if frames < SINGLE_THREAD_FRAMES else None):
             if timing.steps is None:
-                y = model(xs, dt_scale=timing.dt_scale)  # (W, chunk, J, 3)
+                y = model(xs, dt_scale=timing.dt_scale)  # (W or 2W, chunk, J, 3)
             else:
-                y = model(xs, steps=torch.stack([timing.steps[a:b] for a, b in group]))
+                steps = torch.stack([timing.steps[a:b] for a, b in group])  # (W, chunk)
+                y = model(xs, steps=steps.repeat(copies, 1))
+        if flip is not None:
+            y = merge_flip(flip, y)  # (W, chunk, J, 3)
         for (a, b), w, yw in zip(group, weights[g : g + per_pass], y.double().numpy()):
             out[a:b] += w[:, None, None] * yw
         if on_progress is not None:
@@ -355,6 +387,7 @@ def lift_keypoints(
     context: int = CHUNK_CONTEXT,
     blend: int = CHUNK_BLEND,
     one_pass: bool = False,
+    flip: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Pose3DResult:
     """Lift ``kp`` with ``lm`` (see the module docstring). The result's ``kpts2d`` is the H36M-17
@@ -362,7 +395,7 @@ def lift_keypoints(
 
     Windows: by default :func:`offline_windows` (the trained context length, or one pass with
     ``one_pass``); an explicit ``chunk`` with ``context`` and ``blend`` overrides them (see
-    :func:`chunk_windows`)."""
+    :func:`chunk_windows`). ``flip``: test-time flip (see the module docstring)."""
     _check_lifter(lm)
     if kp.num_frames == 0:
         raise HMError("no frames to lift")
@@ -373,7 +406,7 @@ def lift_keypoints(
     ts = np.arange(kp.num_frames, dtype=np.float64) / timing.fps if fps is not None else kp.timestamps.copy()
     detected = np.asarray(kp.detected, bool).copy()
     if detected.any():
-        y = run_windows(model, x, timing, win, on_progress)
+        y = run_windows(model, x, timing, win, on_progress, lm.codec if flip else None)
         j3 = np.asarray(lm.codec.decode_3d(y), np.float32)
     else:  # nobody anywhere: no estimate
         j3 = np.full((kp.num_frames, 17, 3), np.nan, np.float32)
@@ -395,10 +428,12 @@ class FrameLifter:
     training frame periods (:class:`hmcli.nn.hummuss.Streamer`): inputs older than that are
     forgotten exactly, in O(1) time per frame, as on the training clips. On the validation
     subjects this takes hummuss-small-causal-cmu from 82.5 mm (unbounded) to 78.7 mm.
-    ``one_pass=True`` streams without a horizon."""
+    ``one_pass=True`` streams without a horizon. ``flip``: test-time flip, the frame and its
+    mirror image stepped as one batch of 2."""
 
     def __init__(self, lm: LoadedModel, joint_set: str, width: int, height: int,
-                 nominal_fps: float | None = None, fps: float | None = None, one_pass: bool = False) -> None:  # fmt: skip
+                 nominal_fps: float | None = None, fps: float | None = None, one_pass: bool = False,
+                 flip: bool = True) -> None:  # fmt: skip
         _check_lifter(lm)
         if not lm.model.causal:
             raise CheckpointError(f"model '{lm.model_id}' is bidirectional; streaming needs a causal model")
@@ -407,6 +442,7 @@ class FrameLifter:
         rate = fps or nominal_fps
         rate = float(rate) if rate and math.isfinite(rate) and rate > 0 else train_fps
         self.fixed = fps is not None
+        self.flip = bool(flip)
         self.streamer = make_streamer(lm, train_fps / rate, one_pass)
         self.nominal_dt = 1.0 / rate
         self.last_t: float | None = None
@@ -430,7 +466,11 @@ class FrameLifter:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            y = self.streamer.step(torch.from_numpy(x)[None], dt)[0]  # (17, 3)
+            xb = torch.from_numpy(x)[None]  # (1, 17, C)
+            if self.flip:
+                y = merge_flip(self.lm.codec, self.streamer.step(flip_batch(self.lm.codec, xb), dt))[0]  # (17, 3)
+            else:
+                y = self.streamer.step(xb, dt)[0]  # (17, 3)
         finally:
             torch.set_num_threads(threads)
         j3 = np.asarray(self.lm.codec.decode_3d(y.numpy()), np.float32)

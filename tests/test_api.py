@@ -99,16 +99,16 @@ def test_read_keypoints_bytes(tmp_path):
         api.read_keypoints_bytes(b'{"what": 1}')
 
 
-@pytest.mark.parametrize("variable", [False, True])
-def test_stream_equals_offline_causal(ckpts, variable):
+@pytest.mark.parametrize("variable, flip", [(False, True), (True, True), (False, False)])
+def test_stream_equals_offline_causal(ckpts, variable, flip):
     rng = np.random.default_rng(3)
     ts = np.cumsum(rng.uniform(0.02, 0.06, 40)) if variable else np.arange(40) / 25.0
     det = np.ones(40, bool)
     det[7:9] = False
     kp = make_keypoints(timestamps=ts, detected=det)
     lm = api.load_lifter(ckpts["causal"], causal=True)
-    offline = api.lift(kp, lm)
-    recs = list(api.stream(kp, lm))
+    offline = api.lift(kp, lm, flip=flip)
+    recs = list(api.stream(kp, lm, flip=flip))  # with flip: the frame and its mirror image as a batch of 2
     assert [r["index"] for r in recs] == list(range(40))
     assert [r["detected"] for r in recs] == det.tolist()
     np.testing.assert_allclose([r["t"] for r in recs], ts, atol=1e-6)

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from dataclasses import replace
+
 from hmcli import lift as L
+from hmcli.skeleton.convert import flip_pose
+from hmcli.skeleton.joints import get_joint_set
 from hmcli.io.atomic import HMError
 from hmcli.train.checkpoint import CheckpointError, load_checkpoint
 from tests.cli.helpers import make_keypoints, tiny_checkpoint
@@ -91,7 +95,7 @@ def test_shapes_root_provenance(bi):
 
 def test_uniform_path_is_the_fft_forward_at_dt_scale(bi):
     kp = make_keypoints(30, fps=15.0)
-    res = L.lift_keypoints(kp, bi)
+    res = L.lift_keypoints(kp, bi, flip=False)
     with torch.no_grad():
         ref = decode(bi, bi.model(model_input(bi, kp), dt_scale=2.0))
     np.testing.assert_allclose(res.joints3d, ref, atol=1e-6)
@@ -102,7 +106,7 @@ def test_variable_path_equals_model_with_steps(short_memory):
     rng = np.random.default_rng(1)
     ts = np.cumsum(rng.uniform(0.02, 0.06, 30))
     kp = make_keypoints(timestamps=ts)
-    res = L.lift_keypoints(kp, bi)
+    res = L.lift_keypoints(kp, bi, flip=False)
     steps = bi.model.steps_for(torch.tensor(ts, dtype=torch.float32))
     with torch.no_grad():
         ref = decode(bi, bi.model(model_input(bi, kp), steps=steps))
@@ -113,11 +117,51 @@ def test_variable_path_equals_model_with_steps(short_memory):
 
 def test_fps_argument_sets_rate_and_timestamps(bi):
     kp = make_keypoints(20, fps=25.0)
-    res = L.lift_keypoints(kp, bi, fps=10.0)
+    res = L.lift_keypoints(kp, bi, fps=10.0, flip=False)
     np.testing.assert_allclose(res.kpts2d.timestamps, np.arange(20) / 10.0)
     with torch.no_grad():
         ref = decode(bi, bi.model(model_input(bi, kp), dt_scale=3.0))
     np.testing.assert_allclose(res.joints3d, ref, atol=1e-6)
+
+
+# ------------------------------------------------------------------ test-time flip
+
+
+def test_flip_averages_the_direct_and_the_mirrored_estimate(bi):
+    kp = make_keypoints(30, fps=30.0)
+    res = L.lift_keypoints(kp, bi)  # flip is the default
+    x = model_input(bi, kp)  # (1, F, J, C)
+    with torch.no_grad():
+        batched = L.merge_flip(bi.codec, bi.model(L.flip_batch(bi.codec, x)))  # one forward pass of 2
+        direct, mirrored = bi.model(x), bi.model(bi.codec.flip_2d(x))  # reference: two separate passes
+    np.testing.assert_allclose(res.joints3d, decode(bi, batched), atol=1e-6)
+    np.testing.assert_allclose(decode(bi, batched), decode(bi, 0.5 * (direct + flip_pose(mirrored, "h36m17"))), atol=1e-6)
+    assert np.abs(res.joints3d - L.lift_keypoints(kp, bi, flip=False).joints3d).max() > 1e-4
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_flip_makes_lifting_mirror_equivariant(bi, flip):
+    kp = make_keypoints(30, fps=30.0)  # coco17, 320 px wide
+    perm = list(get_joint_set("coco17").flip_index)
+    xy = kp.xy[:, perm].copy()
+    xy[..., 0] = kp.width - xy[..., 0]  # the mirrored picture
+    mirror_kp = replace(kp, xy=xy, conf=kp.conf[:, perm])
+    a = L.lift_keypoints(kp, bi, flip=flip).joints3d
+    b = L.lift_keypoints(mirror_kp, bi, flip=flip).joints3d
+    gap = np.abs(flip_pose(a, "h36m17") - b).max()
+    if flip:  # the mirrored video gives exactly the mirrored 3D
+        assert gap < 1e-5
+    else:  # a random model on its own is not mirror-symmetric
+        assert gap > 1e-3
+
+
+def test_flip_batches_windows_and_irregular_steps(tmp_path, monkeypatch):
+    lm = _with_clip(tmp_path, 40)
+    rng = np.random.default_rng(2)
+    kp = make_keypoints(300, timestamps=np.cumsum(rng.uniform(0.02, 0.06, 300)))  # per-step Δ, several windows
+    batched = L.lift_keypoints(kp, lm).joints3d
+    monkeypatch.setattr(L, "WINDOW_BATCH_FRAMES", 1)  # one window (and its mirror) per pass
+    np.testing.assert_allclose(batched, L.lift_keypoints(kp, lm).joints3d, atol=1e-5)
 
 
 def test_frames_without_person_are_kept_and_flagged(bi):
@@ -292,7 +336,7 @@ def test_lift_runs_trained_windows_unless_one_pass(tmp_path):
     windowed = L.lift_keypoints(kp, lm).joints3d
     explicit = L.lift_keypoints(kp, lm, chunk=40, context=8, blend=4).joints3d
     np.testing.assert_array_equal(windowed, explicit)
-    whole = L.lift_keypoints(kp, lm, one_pass=True).joints3d
+    whole = L.lift_keypoints(kp, lm, one_pass=True, flip=False).joints3d
     y = lm.model.eval()(model_input(lm, kp)).detach()
     np.testing.assert_allclose(whole, decode(lm, y), atol=1e-5)
     assert np.abs(windowed - whole).max() > 1e-4  # a random long-memory model: the context matters
@@ -301,9 +345,9 @@ def test_lift_runs_trained_windows_unless_one_pass(tmp_path):
 def test_batched_windows_equal_one_window_at_a_time(tmp_path, monkeypatch):
     lm = _with_clip(tmp_path, 40)
     kp = make_keypoints(700, fps=30.0)
-    batched = L.lift_keypoints(kp, lm).joints3d  # several 40-frame windows per forward pass
+    batched = L.lift_keypoints(kp, lm, flip=False).joints3d  # several 40-frame windows per forward pass
     monkeypatch.setattr(L, "WINDOW_BATCH_FRAMES", 1)  # one window per pass
-    single = L.lift_keypoints(kp, lm).joints3d
+    single = L.lift_keypoints(kp, lm, flip=False).joints3d
     x = model_input(lm, kp)[0]  # reference: each window on its own, weighted
     windows, weights = L.chunk_windows(700, 40, 8, 4)
     ref = np.zeros((700, 17, 3))

@@ -164,7 +164,8 @@ def evaluate_run(run: Path, data: str, split: str, subsample: list[int], cameras
     for k in subsample:
         if on_progress:
             on_progress(f"{label}: evaluating at {train_fps / k:g} fps ({k}x subsampled)")
-        rep = evaluate_model(lm, seqs, EvalSetting(train_fps / k, True, cameras, seed))
+        # Each architecture's single estimate (no test-time flip), as protocol 2 measured it.
+        rep = evaluate_model(lm, seqs, EvalSetting(train_fps / k, True, cameras, seed, flip=False))
         out[str(k)] = {"fps": train_fps / k, "mpjpe": rep.mpjpe, "p_mpjpe": rep.p_mpjpe, "n_mpjpe": rep.n_mpjpe,
                        "mpjve": rep.mpjve, "num_frames": rep.num_frames}
     with atomic_write(cache, "w") as f:

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
                                       "windows of the trained clip length (as hm lift --one-pass)."),
         stream: bool = typer.Option(False, "--stream", help="Causal HumMUSS: frame by frame through the streamer, as live "
                                     "lifting runs it (memory horizon: the trained clip length; none with --one-pass)."),
+        no_flip: bool = typer.Option(False, "--no-flip", help="No test-time flip: the model's single estimate "
+                                     "(as hm lift --no-flip)."),
         cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
         seed: int = typer.Option(0, help="Seed of the evaluation cameras and corruption."),
         per_action: bool = typer.Option(False, "--per-action", help="Show the per-action table."),
@@ -53,13 +55,13 @@ def register(app: typer.Typer) -> None:
                     fail(f"cannot read --notes {notes}: {e.strerror or e}", EXIT_USAGE)
             _write_card(lm, seqs, data, split, cameras, seed, card, command, run, note_text)
             return
-        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream))
+        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream, not no_flip))
         out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, "one_pass": one_pass,
-               "stream": stream, **rep.to_dict()}
+               "stream": stream, "flip": not no_flip, **rep.to_dict()}
         if json_out:
             echo_json(out)
             return
-        flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)")]
+        flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)"), (no_flip, " (no flip)")]
         name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
         typer.echo(markdown_table({name: rep}, per_action=per_action))
 
@@ -70,7 +72,8 @@ def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes:
     from hmcli.train.modelcard import STANDARD_SETTINGS, STREAM_LABEL, model_card
 
     reports = {}
-    settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole)) for label, rate, scaled, whole in STANDARD_SETTINGS]
+    settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole, flip=flip))
+                for label, rate, scaled, whole, flip in STANDARD_SETTINGS]
     if getattr(lm.model, "causal", False):
         settings.append((STREAM_LABEL, EvalSetting(30.0, True, cameras, seed, stream=True)))
     for label, setting in settings:

@@ -300,6 +300,8 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
         one_pass: bool = typer.Option(False, "--one-pass",
                                       help="Let the model see the whole sequence: one pass offline instead of windows of its trained clip length; unbounded memory when streaming."),
+        no_flip: bool = typer.Option(False, "--no-flip",
+                                     help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, about 1 mm less accurate."),
     ) -> None:
         """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS.
 
@@ -351,9 +353,10 @@ def register(app: typer.Typer) -> None:
         with progress(quiet) as bar:
             if kind == "camera" or (causal and fmt == "jsonl"):
                 result = _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max_frames,
-                                     out_path, fmt, clock, bar, one_pass)  # fmt: skip
+                                     out_path, fmt, clock, bar, one_pass, not no_flip)  # fmt: skip
             else:
-                result = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass)
+                result = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass,
+                                      not no_flip)
                 t0 = time.perf_counter()
                 if fmt == "jsonl":
                     out = StdoutLines()
@@ -402,7 +405,7 @@ def _read_keypoints(api, kind, in_path, fps, width, height, max_frames):
     return kp
 
 
-def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass=False):
+def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar, one_pass=False, flip=True):
     if kind == "video":
         from hmcli.detect import run_detector
         from hmcli.io.video import iter_frames, sha256_file
@@ -422,13 +425,13 @@ def _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames
         clock["decode"] = time.perf_counter() - t0 - det.seconds
     t0 = time.perf_counter()
     upd = bar("lift", kp.num_frames)
-    result = api.lift(kp, lifter, fps, on_progress=upd, one_pass=one_pass)
+    result = api.lift(kp, lifter, fps, on_progress=upd, one_pass=one_pass, flip=flip)
     clock["lift"] = time.perf_counter() - t0
     return result
 
 
 def _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max_frames, out_path, fmt, clock, bar,
-                one_pass=False):
+                one_pass=False, flip=True):
     """Causal streaming (webcam, or --causal with -o -): each record is written as soon as its
     frame is lifted. Returns the result (also written to ``out_path`` when there is one)."""
     from hmcli.io.atomic import HMError
@@ -451,7 +454,7 @@ def _run_stream(api, lifter, kind, in_path, source, kp, info, detector, fps, max
     upd = bar("lift", total)
     header, records = None, []
     gen = api.stream(src, lifter, det, fps=fps, max_frames=max_frames, header=True,
-                     on_frame=lambda i, n: upd(i + 1, total), nominal_fps=nominal, one_pass=one_pass)  # fmt: skip
+                     on_frame=lambda i, n: upd(i + 1, total), nominal_fps=nominal, one_pass=one_pass, flip=flip)  # fmt: skip
     try:
         for rec in gen:
             if header is None:

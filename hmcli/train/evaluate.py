@@ -11,6 +11,10 @@ with ``one_pass`` over each whole sequence at once; with ``stream``, causal mode
 frame through the Streamer (memory horizon: the trained clip length, as live lifting runs
 them). Other architectures go through
 :func:`hmcli.train.trainer.call_model` (their own fixed windows).
+
+Every architecture gets the same test-time flip as ``hm lift`` by default (``flip``: the
+estimate of the mirrored input, mirrored back, averaged with the direct one; see
+:func:`hmcli.lift.merge_flip`); ``flip=False`` measures the single estimate.
 """
 
 from __future__ import annotations
@@ -36,21 +40,22 @@ class EvalSetting:
     seed: int = 0
     one_pass: bool = False  # HumMUSS: whole sequences in one pass instead of trained-length windows
     stream: bool = False  # causal HumMUSS: frame by frame through the Streamer, as live lifting runs it
+    flip: bool = True  # test-time flip, as hm lift runs the model
 
 
 def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool) -> torch.Tensor:
-    """Frame by frame through the streamer live lifting uses. x: (1, F, J, C) -> (F, J, 3)."""
+    """Frame by frame through the streamer live lifting uses. x: (B, F, J, C) -> (B, F, J, 3)."""
     from hmcli.lift import make_streamer
 
     s = make_streamer(lm, dt_scale, one_pass)
-    return torch.stack([s.step(x[:, t]) for t in range(x.shape[1])], dim=1)[0]
+    return torch.stack([s.step(x[:, t]) for t in range(x.shape[1])], dim=1)
 
 
 @torch.inference_mode()
 def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False,
-                  stream: bool = False) -> list[torch.Tensor]:  # fmt: skip
+                  stream: bool = False, flip: bool = True) -> list[torch.Tensor]:  # fmt: skip
     """Metres, root-relative (F, J, 3) per item (whole sequences)."""
-    from hmcli.lift import FrameTiming, offline_windows, run_windows
+    from hmcli.lift import FrameTiming, flip_batch, merge_flip, offline_windows, run_windows
 
     model = lm.model.eval()
     continuous = hasattr(model, "dt_scale_for")
@@ -63,12 +68,12 @@ def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass:
     preds = []
     for it in items:
         x, _ = encode_batch(collate_windows([it]), lm.codec)  # (1, F, J, C)
-        if stream:
-            y = _streamed(lm, x, dt_scale, one_pass)
-        elif continuous:
-            y = torch.from_numpy(run_windows(model, x[0].numpy(), timing, win)).float()
+        if continuous and not stream:
+            y = torch.from_numpy(run_windows(model, x[0].numpy(), timing, win, flip=lm.codec if flip else None)).float()
         else:
-            y = call_model(model, x, dt_scale)[0]  # (F, J, 3)
+            xb = flip_batch(lm.codec, x) if flip else x  # (1 or 2, F, J, C)
+            y = _streamed(lm, xb, dt_scale, one_pass) if stream else call_model(model, xb, dt_scale)  # (1 or 2, F, J, 3)
+            y = (merge_flip(lm.codec, y) if flip else y)[0]  # (F, J, 3)
         preds.append(lm.codec.decode_3d(y))
     return preds
 
@@ -77,6 +82,6 @@ def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSett
     items = make_eval_set(sequences, setting.fps, seed=setting.seed, clip_len=None, cameras_per_sequence=setting.cameras)
     train_fps = float(lm.config.get("fps", 30.0))
     dt_scale = train_fps / setting.fps if setting.scale_dt else 1.0
-    preds = predict_items(lm, items, dt_scale, setting.one_pass, setting.stream)
+    preds = predict_items(lm, items, dt_scale, setting.one_pass, setting.stream, setting.flip)
     gts = [torch.as_tensor(it["joints3d"]) for it in items]
     return evaluate(preds, gts, [it["action_name"] for it in items], fps=setting.fps)

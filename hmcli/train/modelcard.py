@@ -9,15 +9,16 @@ from pathlib import Path
 from hmcli.train.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport
 
-#: (label, fps, Δ scaled, one pass) rows of the standard frame-rate table. The first row is
-#: what ``hm lift`` does at the training rate (trained-length windows).
-STANDARD_SETTINGS: tuple[tuple[str, float, bool, bool], ...] = (
-    ("30 fps", 30.0, True, False),
-    ("15 fps, Δ scaled", 15.0, True, False),
-    ("15 fps, Δ not scaled", 15.0, False, False),
-    ("60 fps, Δ scaled", 60.0, True, False),
-    ("60 fps, Δ not scaled", 60.0, False, False),
-    ("30 fps, one pass (--one-pass)", 30.0, True, True),
+#: (label, fps, Δ scaled, one pass, test-time flip) rows of the standard frame-rate table. The
+#: first row is what ``hm lift`` does at the training rate (trained-length windows, flip).
+STANDARD_SETTINGS: tuple[tuple[str, float, bool, bool, bool], ...] = (
+    ("30 fps", 30.0, True, False, True),
+    ("15 fps, Δ scaled", 15.0, True, False, True),
+    ("15 fps, Δ not scaled", 15.0, False, False, True),
+    ("60 fps, Δ scaled", 60.0, True, False, True),
+    ("60 fps, Δ not scaled", 60.0, False, False, True),
+    ("30 fps, one pass (--one-pass)", 30.0, True, True, True),
+    ("30 fps, no test-time flip (--no-flip)", 30.0, True, False, False),
 )
 #: The extra row of causal models: streamed frame by frame (Streamer with its memory horizon).
 STREAM_LABEL = "30 fps, streamed frame by frame (--stream)"
@@ -99,7 +100,8 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"Measured with `{eval_command}` (whole test sequences, 2 cameras each; lifted as `hm lift` does, "
         f"in cross-faded windows of the {train.get('clip_max', '?')}-frame training clip length, the same span "
         "of time at other rates, except the one-pass row; causal models also streamed frame by frame, as live "
-        "lifting runs them).",
+        "lifting runs them). Every row but the `--no-flip` one averages the estimate of the mirrored input, "
+        "mirrored back, with the direct one (test-time flip, as `hm lift` does by default).",
         "",
         "| setting | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | PCK@150 (%) | AUC (%) | MPJVE (mm/s) | frames |",
         "|---|---|---|---|---|---|---|---|",

@@ -59,6 +59,9 @@ def test_eval_cli_reports_metrics_and_fps_scaling(tmp_path):
     assert rep["one_pass"] is False
     r1 = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1", "--one-pass"]).stdout)
     assert r1["one_pass"] is True and r1["num_frames"] == rep["num_frames"] and r1["mpjpe"] != rep["mpjpe"]
+    # Test-time flip by default, as hm lift runs the model; --no-flip measures the single estimate.
+    rn = json.loads(runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1", "--no-flip"]).stdout)
+    assert rep["flip"] is True and rn["flip"] is False and rn["mpjpe"] != rep["mpjpe"]
 
 
 def test_eval_streamed_causal_model(tmp_path):
@@ -119,6 +122,7 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
     text = card.read_text()
     assert "## Notes\n\n- Trained for two steps only." in text and text.index("## Notes") < text.index("## License")
     for row in ("| 30 fps |", "| 15 fps, Δ scaled |", "| 60 fps, Δ not scaled |", "| 30 fps, one pass (--one-pass) |",
+                "| 30 fps, no test-time flip (--no-flip) |", "averages the estimate of the mirrored input",
                 "windows of the 8-frame training clip length", "hm train -c x.yaml", "mocap.cs.cmu.edu",
                 "person units: per frame, centred on the hips", "plus three location channels",
                 "bone-length augmentation (per-bone factors, std 0.05)"):

@@ -72,6 +72,17 @@ def test_one_pass_flag(kp_file, tmp_path):
     assert np.abs(read_result(tmp_path / "True.h5").joints3d - read_result(tmp_path / "False.h5").joints3d).max() > 1e-5
 
 
+def test_no_flip_flag(kp_file, tmp_path, ckpts):
+    path, kp = kp_file
+    lm = api.load_lifter(ckpts["bi"])
+    for flag, flip in ((), True), (("--no-flip",), False):
+        out = tmp_path / f"{flip}.h5"
+        r = run("lift", path, "--model", ckpts["bi"], "-o", out, "-q", *flag)
+        assert r.exit_code == 0, r.stderr
+        np.testing.assert_allclose(read_result(out).joints3d, api.lift(kp, lm, flip=flip).joints3d, atol=1e-6)
+    assert np.abs(read_result(tmp_path / "True.h5").joints3d - read_result(tmp_path / "False.h5").joints3d).max() > 1e-5
+
+
 def test_default_output_never_overwrites_input(tmp_path, ckpts):
     from hmcli.io.h5 import write_keypoints
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hmcli.io.atomic import HMError
+from hmcli.skeleton.convert import flip_pose
 from hmcli.types import Keypoints2D
 from hmcli.train.checkpoint import load_checkpoint, read_checkpoint
 from hmcli.train.config import TrainConfig, resolve_config
@@ -65,10 +66,10 @@ def test_input_location_trains_a_six_channel_lifter(tmp_path):
                      detected=np.ones(20, bool))
     res = lift_keypoints(kp, lm, one_pass=True)
     assert res.joints3d.shape == (20, 17, 3) and np.isfinite(res.joints3d).all()
-    x = lm.codec.encode_2d(kp.xy, kp.conf, 640, 480)  # (F, J, 6)
-    with torch.no_grad():
-        want = lm.codec.decode_3d(lm.model(torch.from_numpy(x)[None])[0]).numpy()
-    np.testing.assert_allclose(res.joints3d, want, atol=1e-4)  # one pass: exactly the model's output
+    x = torch.from_numpy(lm.codec.encode_2d(kp.xy, kp.conf, 640, 480))[None]  # (1, F, J, 6)
+    with torch.no_grad():  # one pass with test-time flip: the direct and the mirrored estimate, averaged
+        y = 0.5 * (lm.model(x) + flip_pose(lm.model(lm.codec.flip_2d(x)), "h36m17"))  # (1, F, J, 3)
+    np.testing.assert_allclose(res.joints3d, lm.codec.decode_3d(y[0]).numpy(), atol=1e-4)
     with pytest.raises(HMError, match="input_location is supported for HumMUSS models, not 'mixste'"):
         train(_cfg(tmp_path, out="m", steps=1, model="mixste", model_overrides={}, input_location=True))
     with pytest.raises(HMError, match="input_location needs input_norm=person"):
