@@ -99,8 +99,9 @@ def detect(
 
 
 def load_lifter(model: str | os.PathLike | LoadedModel | None = None, causal: bool = False) -> LoadedModel:
-    """Load a HumMUSS checkpoint by path or name (default ``DEFAULT_MODEL``, with ``causal``
-    ``DEFAULT_CAUSAL_MODEL``); ``causal=True`` refuses bidirectional models."""
+    """Load a lifter checkpoint by path or name (default ``DEFAULT_MODEL``, with ``causal``
+    ``DEFAULT_CAUSAL_MODEL``): HumMUSS, or a DSTformer / MixSTE / P-STMO baseline from ``hm
+    train --arch``. ``causal=True`` refuses bidirectional models."""
     return _load_lifter(model if model is None or isinstance(model, LoadedModel) else str(model), causal)
 
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -82,6 +83,11 @@ __all__ = [
     "offline_windows",
     "run_windows",
     "make_streamer",
+    "FixedRateStreamer",
+    "run_fixed_windows",
+    "is_continuous",
+    "is_causal",
+    "train_fps",
     "trained_clip_frames",
     "Windows",
     "lift_keypoints",
@@ -118,19 +124,45 @@ TIMEBASE_ROUNDING_S = 0.0011
 # ------------------------------------------------------------------ model
 
 
-def _check_lifter(lm: LoadedModel) -> None:
+def _lifter_classes() -> tuple[type, ...]:
+    from hmcli.nn.baselines import PSTMO, DSTformer, MixSTE
     from hmcli.nn.hummuss import HumMUSS
 
-    if not isinstance(lm.model, HumMUSS):
+    return HumMUSS, DSTformer, MixSTE, PSTMO
+
+
+def is_continuous(lm: LoadedModel) -> bool:
+    """True for HumMUSS (Δ scaling, trained-length windows, the recurrent Streamer); False for
+    the transformer baselines, which see frames as they come, in their own windows."""
+    from hmcli.nn.hummuss import HumMUSS
+
+    return isinstance(lm.model, HumMUSS)
+
+
+def is_causal(lm: LoadedModel) -> bool:
+    """Whether ``lm``'s output at frame t depends only on frames <= t (any architecture)."""
+    return bool(getattr(lm.model.cfg, "causal", False))
+
+
+def train_fps(lm: LoadedModel) -> float:
+    """The frame rate ``lm`` was trained at (its config's ``fps``; Δ multiplier 1 for HumMUSS)."""
+    return float(lm.model.cfg.fps)
+
+
+def _check_lifter(lm: LoadedModel) -> None:
+    if not isinstance(lm.model, _lifter_classes()):
         raise CheckpointError(
-            f"{lm.path or lm.model_id}: architecture '{lm.arch}' cannot be used by hm lift "
-            "(it runs HumMUSS checkpoints; baselines are for hm eval / hm bench)"
+            f"{lm.path or lm.model_id}: architecture '{lm.arch}' is not a 2D -> 3D lifter "
+            "(a masked-pose pretraining checkpoint? fine-tune it with hm train init=... first)"
         )
     cfg = lm.model.cfg
-    if lm.codec.joint_set != "h36m17" or cfg.num_joints != 17 or cfg.in_dim != lm.codec.in_channels or cfg.out_dim != 3:
+    in_dim, out_dim = cfg.in_dim, getattr(cfg, "out_dim", 3)
+    # The baselines take (x, y) or (x, y, confidence) and drop a confidence they do not use.
+    fits = lm.codec.in_channels == in_dim or (not is_continuous(lm) and in_dim == 2 and lm.codec.in_channels == 3)
+    if lm.codec.joint_set != "h36m17" or cfg.num_joints != 17 or not fits or out_dim != 3:
         raise CheckpointError(
             f"{lm.path or lm.model_id}: expected an H36M-17 2D ({lm.codec.in_channels} channels) -> 3D lifter, got joint set "
-            f"{lm.codec.joint_set!r} with {cfg.num_joints} joints, in_dim {cfg.in_dim}, out_dim {cfg.out_dim}"
+            f"{lm.codec.joint_set!r} with {cfg.num_joints} joints, in_dim {in_dim}, out_dim {out_dim}"
         )
 
 
@@ -138,7 +170,9 @@ def load_lifter(model: str | LoadedModel | None = None, causal: bool = False) ->
     """Load a lifter by checkpoint path or shipped name (default: :data:`DEFAULT_MODEL`, or
     :data:`DEFAULT_CAUSAL_MODEL` with ``causal``). ``causal`` requires a causal model.
 
-    Raises :class:`CheckpointError` for unknown names, bad files, non-HumMUSS checkpoints.
+    Any 2D -> 3D lifter checkpoint works: HumMUSS, or a baseline from ``hm train --arch
+    dstformer|mixste|pstmo``. Raises :class:`CheckpointError` for unknown names, bad files and
+    checkpoints that are not H36M-17 lifters (e.g. masked-pose pretraining).
     """
     if isinstance(model, LoadedModel):
         lm = model
@@ -155,7 +189,7 @@ def load_lifter(model: str | LoadedModel | None = None, causal: bool = False) ->
             raise
         lm = load_checkpoint(path)
     _check_lifter(lm)
-    if causal and not lm.model.causal:
+    if causal and not is_causal(lm):
         raise CheckpointError(
             f"model '{lm.model_id}' is bidirectional; causal/streaming lifting needs a causal model "
             f"(e.g. {DEFAULT_CAUSAL_MODEL})"
@@ -271,12 +305,43 @@ def offline_windows(lm: LoadedModel, fps: float | None = None, one_pass: bool = 
     return Windows(chunk, context, blend)
 
 
+class FixedRateStreamer:
+    """A transformer baseline's causal streamer behind the :class:`hmcli.nn.hummuss.Streamer`
+    interface, ``step(frame (B, J, C), dt) -> (B, J, 3)``. These models have no Δ: ``dt`` is
+    ignored and every frame counts as one training frame period.
+
+    DSTformer: key/value caches (:class:`hmcli.nn.baselines.DSTformerKVStreamer`) over the
+    last ``window`` frames. MixSTE and P-STMO: the model re-run on the last ``window`` frames
+    for every new one (:class:`hmcli.nn.baselines.WindowRecomputeStreamer`)."""
+
+    def __init__(self, model, window: int):
+        from hmcli.nn.baselines import DSTformer, DSTformerKVStreamer, WindowRecomputeStreamer
+
+        self.window = int(window)
+        self.inner = DSTformerKVStreamer(model, self.window) if isinstance(model, DSTformer) else WindowRecomputeStreamer(model, self.window)
+
+    def step(self, frame: torch.Tensor, dt: float | None = None) -> torch.Tensor:
+        return self.inner.step(frame)  # (B, J, 3)
+
+
 def make_streamer(lm: LoadedModel, dt_scale: float = 1.0, one_pass: bool = False):
-    """The :class:`hmcli.nn.hummuss.Streamer` live lifting uses for a causal ``lm``: memory
-    horizon = the trained clip length (none with ``one_pass`` or without a training record)."""
+    """The streamer live lifting uses for a causal ``lm``. HumMUSS: the recurrent
+    :class:`hmcli.nn.hummuss.Streamer`, memory horizon = the trained clip length (none with
+    ``one_pass`` or without a training record). Baselines: :class:`FixedRateStreamer` over the
+    trained clip length (P-STMO: its fixed window; with ``one_pass``, the positional table)."""
     from hmcli.nn.hummuss import Streamer
 
-    return Streamer(lm.model, dt_scale=dt_scale, horizon=None if one_pass else trained_clip_frames(lm))
+    if is_continuous(lm):
+        return Streamer(lm.model, dt_scale=dt_scale, horizon=None if one_pass else trained_clip_frames(lm))
+    if not is_causal(lm):
+        raise CheckpointError(f"model '{lm.model_id}' is bidirectional; streaming needs a causal model")
+    cfg = lm.model.cfg
+    if getattr(lm.model, "fixed_window", False):
+        window = int(cfg.frames)
+    else:
+        clip = None if one_pass else trained_clip_frames(lm)
+        window = min(int(cfg.maxlen), clip or int(cfg.maxlen))
+    return FixedRateStreamer(lm.model, window)
 
 
 def chunk_windows(n: int, chunk: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT, blend: int = CHUNK_BLEND):
@@ -378,6 +443,31 @@ def run_windows(model, x: np.ndarray, timing: FrameTiming, win: Windows,
     return out
 
 
+@torch.inference_mode()
+def run_fixed_windows(model, x: np.ndarray, flip: PoseCodec | None = None) -> np.ndarray:
+    """Model output (F, J, 3) (model units) of a transformer baseline for model input x (F, J, C):
+    seq2seq models in consecutive windows of their positional table, P-STMO one window per
+    output frame (:func:`hmcli.train.trainer.call_model`, as they are evaluated). ``flip``: as
+    in :func:`run_windows`."""
+    from hmcli.train.trainer import call_model
+
+    xt = torch.from_numpy(np.ascontiguousarray(x))[None]  # (1, F, J, C)
+    if flip is not None:
+        xt = flip_batch(flip, xt)  # (2, F, J, C)
+    y = call_model(model, xt)  # (1 or 2, F, J, 3)
+    if flip is not None:
+        y = merge_flip(flip, y)
+    return y[0].double().numpy()
+
+
+def _fixed_rate_warning(lm: LoadedModel, timing: FrameTiming) -> None:
+    rate = train_fps(lm)
+    if timing.steps is not None or abs(timing.dt_scale - 1.0) > UNIFORM_TOLERANCE:
+        what = "variable-rate input" if timing.steps is not None else f"{timing.fps:.3g} fps input"
+        warnings.warn(f"{lm.model_id} ({lm.arch}) has no frame timing: it lifts {what} as if it came at "
+                      f"its training rate, {rate:g} fps (HumMUSS models scale Δ instead)", stacklevel=3)
+
+
 def lift_keypoints(
     kp: Keypoints2D,
     lm: LoadedModel,
@@ -395,18 +485,35 @@ def lift_keypoints(
 
     Windows: by default :func:`offline_windows` (the trained context length, or one pass with
     ``one_pass``); an explicit ``chunk`` with ``context`` and ``blend`` overrides them (see
-    :func:`chunk_windows`). ``flip``: test-time flip (see the module docstring)."""
+    :func:`chunk_windows`). ``flip``: test-time flip (see the module docstring).
+
+    Transformer baselines (DSTformer, MixSTE, P-STMO checkpoints from ``hm train --arch``) run in
+    their own windows (:func:`run_fixed_windows`) and take the frames as they come (a warning
+    when the rate is not their training rate); ``one_pass`` and ``chunk`` are HumMUSS options."""
     _check_lifter(lm)
     if kp.num_frames == 0:
         raise HMError("no frames to lift")
     model = lm.model.eval()
-    timing = frame_timing(kp.timestamps, model.cfg.fps, fps)
-    win = offline_windows(lm, timing.fps, one_pass) if chunk is None else Windows(int(chunk), context, blend)
+    timing = frame_timing(kp.timestamps, train_fps(lm), fps)
+    continuous = is_continuous(lm)
+    if continuous:
+        win = offline_windows(lm, timing.fps, one_pass) if chunk is None else Windows(int(chunk), context, blend)
+    elif one_pass or chunk is not None:
+        raise HMError(f"{lm.model_id}: one pass and explicit windows are for HumMUSS models; '{lm.arch}' runs in "
+                      "the windows of its positional table")
+    else:
+        _fixed_rate_warning(lm, timing)
     xy, conf, x = to_model_input(lm, kp.xy, kp.conf, kp.joint_set, kp.width, kp.height)
     ts = np.arange(kp.num_frames, dtype=np.float64) / timing.fps if fps is not None else kp.timestamps.copy()
     detected = np.asarray(kp.detected, bool).copy()
     if detected.any():
-        y = run_windows(model, x, timing, win, on_progress, lm.codec if flip else None)
+        codec = lm.codec if flip else None
+        if continuous:
+            y = run_windows(model, x, timing, win, on_progress, codec)
+        else:
+            y = run_fixed_windows(model, x, codec)
+            if on_progress is not None:
+                on_progress(kp.num_frames, kp.num_frames)
         j3 = np.asarray(lm.codec.decode_3d(y), np.float32)
     else:  # nobody anywhere: no estimate
         j3 = np.full((kp.num_frames, 17, 3), np.nan, np.float32)
@@ -435,15 +542,17 @@ class FrameLifter:
                  nominal_fps: float | None = None, fps: float | None = None, one_pass: bool = False,
                  flip: bool = True) -> None:  # fmt: skip
         _check_lifter(lm)
-        if not lm.model.causal:
+        if not is_causal(lm):
             raise CheckpointError(f"model '{lm.model_id}' is bidirectional; streaming needs a causal model")
         self.lm, self.joint_set, self.width, self.height = lm, joint_set, int(width), int(height)
-        train_fps = lm.model.cfg.fps
+        base = train_fps(lm)
         rate = fps or nominal_fps
-        rate = float(rate) if rate and math.isfinite(rate) and rate > 0 else train_fps
+        rate = float(rate) if rate and math.isfinite(rate) and rate > 0 else base
         self.fixed = fps is not None
         self.flip = bool(flip)
-        self.streamer = make_streamer(lm, train_fps / rate, one_pass)
+        self.streamer = make_streamer(lm, base / rate, one_pass)
+        if not is_continuous(lm) and abs(base / rate - 1.0) > UNIFORM_TOLERANCE:
+            _fixed_rate_warning(lm, FrameTiming(rate, base / rate, None))
         self.nominal_dt = 1.0 / rate
         self.last_t: float | None = None
 

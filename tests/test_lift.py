@@ -368,3 +368,68 @@ def test_batched_windows_with_irregular_timestamps(tmp_path, monkeypatch):
     batched = L.lift_keypoints(kp, lm).joints3d
     monkeypatch.setattr(L, "WINDOW_BATCH_FRAMES", 1)
     np.testing.assert_allclose(batched, L.lift_keypoints(kp, lm).joints3d, atol=1e-5)
+
+
+# ------------------------------------------------------------------ baselines (hm train --arch)
+
+BASELINES = {
+    "dstformer": dict(dim=16, depth=1, heads=2, mlp_ratio=2.0, rep_dim=16, maxlen=32),
+    "mixste": dict(dim=16, depth=2, heads=2, mlp_ratio=2.0, maxlen=32),
+    "pstmo": dict(frames=9, strides=(3, 3), dim=16, heads=2, ffn_dim=24, sem_hidden=24, tem_depth=1),
+}
+
+
+def _baseline(tmp_path, arch, causal=False, clip_max=None):
+    from hmcli.nn.registry import build_from_config
+    from hmcli.skeleton import PoseCodec
+    from hmcli.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_from_config(arch, {**BASELINES[arch], "causal": causal, "fps": 25.0})
+    meta = {"model_id": f"tiny-{arch}", "train": {"clip_max": clip_max} if clip_max else {}}
+    path = tmp_path / f"{arch}-{causal}.pt"
+    save_checkpoint(path, model, arch, PoseCodec(), meta=meta)
+    return L.load_lifter(str(path))
+
+
+@pytest.mark.parametrize("arch", sorted(BASELINES))
+def test_baselines_lift_offline_in_their_own_windows(tmp_path, arch):
+    from hmcli.train.trainer import call_model
+
+    lm = _baseline(tmp_path, arch)
+    assert not L.is_continuous(lm) and not L.is_causal(lm) and L.train_fps(lm) == 25.0
+    kp = make_keypoints(70, fps=25.0)  # longer than the 32-frame positional table: several windows
+    res = L.lift_keypoints(kp, lm)
+    assert res.joints3d.shape == (70, 17, 3) and np.isfinite(res.joints3d).all()
+    np.testing.assert_array_equal(res.joints3d[:, 0], 0.0)
+    x = model_input(lm, kp)  # (1, F, J, 3)
+    with torch.no_grad():  # reference: the evaluation windows, direct and mirrored, averaged
+        y = 0.5 * (call_model(lm.model, x) + flip_pose(call_model(lm.model, lm.codec.flip_2d(x)), "h36m17"))
+    np.testing.assert_allclose(res.joints3d, decode(lm, y), atol=1e-5)
+    with pytest.raises(HMError, match="one pass and explicit windows are for HumMUSS"):
+        L.lift_keypoints(kp, lm, one_pass=True)
+    with pytest.raises(CheckpointError, match="bidirectional"):
+        L.load_lifter(lm, causal=True)
+
+
+def test_baselines_warn_at_another_frame_rate(tmp_path):
+    lm = _baseline(tmp_path, "dstformer")
+    with pytest.warns(UserWarning, match=r"no frame timing: it lifts 50 fps input as if it came at its training rate, 25 fps"):
+        L.lift_keypoints(make_keypoints(20, fps=50.0), lm)
+
+
+@pytest.mark.parametrize("arch", sorted(BASELINES))
+def test_causal_baselines_stream_like_their_offline_model(tmp_path, arch):
+    from hmcli import api
+
+    lm = _baseline(tmp_path, arch, causal=True, clip_max=20)
+    s = L.make_streamer(lm)
+    assert isinstance(s, L.FixedRateStreamer) and s.window == (9 if arch == "pstmo" else 20)
+    assert L.make_streamer(lm, one_pass=True).window == (9 if arch == "pstmo" else 32)
+    n = 9 if arch == "pstmo" else 20  # within one window, streaming computes the offline causal model
+    kp = make_keypoints(n, fps=25.0)
+    offline = L.lift_keypoints(kp, lm).joints3d
+    streamed = np.array([r["joints3d"] for r in api.stream(kp, lm)])
+    np.testing.assert_allclose(streamed, offline, atol=1e-4)
+    longer = np.array([r["joints3d"] for r in api.stream(make_keypoints(30, fps=25.0), lm)])
+    assert longer.shape == (30, 17, 3) and np.isfinite(longer).all()  # past the window it slides

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         no_dt_scale: bool = typer.Option(False, "--no-dt-scale", help="Do not scale Δ to the new frame rate."),
         one_pass: bool = typer.Option(False, "--one-pass", help="HumMUSS: each whole sequence in one pass instead of "
                                       "windows of the trained clip length (as hm lift --one-pass)."),
-        stream: bool = typer.Option(False, "--stream", help="Causal HumMUSS: frame by frame through the streamer, as live "
+        stream: bool = typer.Option(False, "--stream", help="Causal models: frame by frame through the streamer, as live "
                                     "lifting runs it (memory horizon: the trained clip length; none with --one-pass)."),
         no_flip: bool = typer.Option(False, "--no-flip", help="No test-time flip: the model's single estimate "
                                      "(as hm lift --no-flip)."),

@@ -303,7 +303,8 @@ def register(app: typer.Typer) -> None:
         no_flip: bool = typer.Option(False, "--no-flip",
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, about 1 mm less accurate."),
     ) -> None:
-        """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS.
+        """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS (or, with --model, any lifter
+        checkpoint from hm train: DSTformer, MixSTE and P-STMO too).
 
         Examples: hm lift clip.mp4 | hm lift clip.mp4 --causal -o - | hm lift kpts.json -o out.h5 |
         hm detect clip.mp4 -o - | hm lift - -o out.h5 | hm lift --source 0 -o - --json"""

@@ -7,10 +7,11 @@ without it the model runs as if the frames still came at its training rate.
 
 Continuous-time models (HumMUSS) are run exactly as ``hm lift`` runs them: in overlapping
 windows of the clip length they were trained on (:func:`hmcli.lift.offline_windows`), or
-with ``one_pass`` over each whole sequence at once; with ``stream``, causal models frame by
-frame through the Streamer (memory horizon: the trained clip length, as live lifting runs
-them). Other architectures go through
-:func:`hmcli.train.trainer.call_model` (their own fixed windows).
+with ``one_pass`` over each whole sequence at once. Other architectures go through
+:func:`hmcli.lift.run_fixed_windows` (their own fixed windows), as ``hm lift`` runs them too.
+With ``stream``, causal models go frame by frame through the streamer live lifting uses
+(:func:`hmcli.lift.make_streamer`: HumMUSS with the trained clip length as memory horizon,
+the baselines over a window of that length).
 
 Every architecture gets the same test-time flip as ``hm lift`` by default (``flip``: the
 estimate of the mirrored input, mirrored back, averaged with the direct one; see
@@ -28,7 +29,7 @@ from hmcli.data.dataset import make_eval_set
 from hmcli.io.atomic import HMError
 from hmcli.train.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport, evaluate
-from hmcli.train.trainer import call_model, encode_batch
+from hmcli.train.trainer import encode_batch
 from hmcli.data.dataset import collate_windows
 
 
@@ -39,7 +40,7 @@ class EvalSetting:
     cameras: int = 2
     seed: int = 0
     one_pass: bool = False  # HumMUSS: whole sequences in one pass instead of trained-length windows
-    stream: bool = False  # causal HumMUSS: frame by frame through the Streamer, as live lifting runs it
+    stream: bool = False  # causal models: frame by frame through the streamer live lifting uses
     flip: bool = True  # test-time flip, as hm lift runs the model
 
 
@@ -55,12 +56,12 @@ def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool)
 def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False,
                   stream: bool = False, flip: bool = True) -> list[torch.Tensor]:  # fmt: skip
     """Metres, root-relative (F, J, 3) per item (whole sequences)."""
-    from hmcli.lift import FrameTiming, flip_batch, merge_flip, offline_windows, run_windows
+    from hmcli.lift import FrameTiming, flip_batch, merge_flip, offline_windows, run_fixed_windows, run_windows
 
     model = lm.model.eval()
     continuous = hasattr(model, "dt_scale_for")
-    if stream and not (continuous and getattr(model, "causal", False)):
-        raise HMError(f"{lm.model_id}: streamed evaluation needs a causal HumMUSS checkpoint")
+    if stream and not getattr(model.cfg, "causal", False):
+        raise HMError(f"{lm.model_id}: streamed evaluation needs a causal checkpoint")
     if continuous:  # the windows hm lift uses, at the rate the model is told the frames come
         train_fps = float(model.cfg.fps)
         timing = FrameTiming(fps=train_fps / dt_scale, dt_scale=dt_scale, steps=None)
@@ -68,12 +69,14 @@ def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass:
     preds = []
     for it in items:
         x, _ = encode_batch(collate_windows([it]), lm.codec)  # (1, F, J, C)
-        if continuous and not stream:
-            y = torch.from_numpy(run_windows(model, x[0].numpy(), timing, win, flip=lm.codec if flip else None)).float()
-        else:
-            xb = flip_batch(lm.codec, x) if flip else x  # (1 or 2, F, J, C)
-            y = _streamed(lm, xb, dt_scale, one_pass) if stream else call_model(model, xb, dt_scale)  # (1 or 2, F, J, 3)
+        codec = lm.codec if flip else None
+        if stream:
+            y = _streamed(lm, flip_batch(lm.codec, x) if flip else x, dt_scale, one_pass)  # (1 or 2, F, J, 3)
             y = (merge_flip(lm.codec, y) if flip else y)[0]  # (F, J, 3)
+        elif continuous:
+            y = torch.from_numpy(run_windows(model, x[0].numpy(), timing, win, flip=codec)).float()
+        else:
+            y = torch.from_numpy(run_fixed_windows(model, x[0].numpy(), codec)).float()
         preds.append(lm.codec.decode_3d(y))
     return preds
 

@@ -83,6 +83,40 @@ def test_no_flip_flag(kp_file, tmp_path, ckpts):
     assert np.abs(read_result(tmp_path / "True.h5").joints3d - read_result(tmp_path / "False.h5").joints3d).max() > 1e-5
 
 
+ARCH_OVERRIDES = {  # tiny versions of each architecture, trained for one step by hm train
+    "dstformer": ["model.dim=16", "model.depth=1", "model.heads=2", "model.rep_dim=16"],
+    "mixste": ["model.dim=16", "model.depth=2", "model.heads=2"],
+    "pstmo": ["model.frames=9", "model.strides=[3, 3]", "model.dim=16", "model.heads=2", "model.ffn_dim=24",
+              "model.sem_hidden=24", "model.tem_depth=1"],
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCH_OVERRIDES))
+def test_lift_runs_every_trained_architecture(kp_file, tmp_path, arch):
+    from tests.train.fixtures import make_mini_cmu
+
+    data = make_mini_cmu(tmp_path / "cmu")
+    common = [f"data={data}", "steps=1", "batch_size=2", "clip_min=9", "clip_max=9", "val_clip=9", "eval_every=1",
+              "save_every=1", "warmup=1", "threads=1", "fps=25"]
+    for causal in (False, True):
+        r = run("train", "--arch", arch, "--out", tmp_path / f"{arch}{causal}", *common, *ARCH_OVERRIDES[arch],
+                f"model.causal={str(causal).lower()}")
+        assert r.exit_code == 0, r.stderr
+    path, kp = kp_file  # 24 frames at 25 fps
+    bi, causal = tmp_path / f"{arch}False" / "last.pt", tmp_path / f"{arch}True" / "last.pt"
+    r = run("lift", path, "--model", bi, "-o", tmp_path / "out.h5", "-q")
+    assert r.exit_code == 0, r.stderr
+    res = read_result(tmp_path / "out.h5")
+    assert res.joints3d.shape == (24, 17, 3) and res.model_id == f"{arch}False"
+    np.testing.assert_allclose(res.joints3d, api.lift(kp, api.load_lifter(bi)).joints3d, atol=1e-6)
+    r = run("lift", path, "--model", causal, "--causal", "-o", "-", "-q")  # streamed frame by frame
+    assert r.exit_code == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    frames = [rec for rec in lines if "joints3d" in rec]
+    assert len(frames) == 24 and np.isfinite(np.array([f["joints3d"] for f in frames])).all()
+    one_line_error(run("lift", path, "--model", bi, "--causal", "-o", "-"), 4)  # bidirectional: no streaming
+
+
 def test_default_output_never_overwrites_input(tmp_path, ckpts):
     from hmcli.io.h5 import write_keypoints
 
