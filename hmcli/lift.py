@@ -30,8 +30,7 @@ Streaming (:class:`FrameLifter`)
     One frame at a time through :class:`hmcli.nn.hummuss.Streamer` (causal models only),
     with the real time since the previous frame as Δ: O(1) time and memory per frame. The
     memory horizon is the trained clip length (inputs older than that are forgotten
-    exactly); ``one_pass`` streams with unbounded memory. On the test subjects the shipped
-    causal model streams at 85.6 mm MPJPE with the horizon, 90.0 mm without.
+    exactly); ``one_pass`` streams with unbounded memory (see the causal model card for both).
 
 Test-time flip (``flip=True``, the default everywhere)
     Every input also goes through the model mirrored left to right
@@ -318,7 +317,8 @@ class FixedRateStreamer:
         from hmcli.nn.baselines import DSTformer, DSTformerKVStreamer, WindowRecomputeStreamer
 
         self.window = int(window)
-        self.inner = DSTformerKVStreamer(model, self.window) if isinstance(model, DSTformer) else WindowRecomputeStreamer(model, self.window)
+        kv = isinstance(model, DSTformer)
+        self.inner = DSTformerKVStreamer(model, self.window) if kv else WindowRecomputeStreamer(model, self.window)
 
     def step(self, frame: torch.Tensor, dt: float | None = None) -> torch.Tensor:
         return self.inner.step(frame)  # (B, J, 3)
