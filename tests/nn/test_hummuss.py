@@ -66,6 +66,23 @@ def test_streaming_equals_offline_causal_forward(name):
     assert s.frames == 300
 
 
+@pytest.mark.parametrize("batch", [1, 2, 5, 8])  # both sides of JOINT_MIX_MAX_ELEMENTWISE
+def test_streaming_joint_operator_equals_the_dense_reference(batch):
+    torch.manual_seed(batch)
+    t = torch.randn(24, 17, 17)  # (2H, J, K)
+    u = torch.randn(batch, 17, 24)  # (B, K, 2H)
+    ref = torch.einsum("hjk,bkh->bjh", t, u)
+    got = Streamer._joint_mix((t, t.permute(1, 2, 0).contiguous()), u)
+    assert got.shape == (batch, 17, 24) and (got - ref).abs().max() < 1e-5
+    m = build("hummuss-small-causal").eval()  # and the whole step at that batch size
+    x = torch.randn(batch, 20, 17, 3)
+    with torch.no_grad():
+        y_off = m(x)
+    s = Streamer(m)
+    y_str = torch.stack([s.step(x[:, i]) for i in range(20)], dim=1)
+    assert (y_str - y_off).abs().max() <= 1e-4
+
+
 def test_streaming_folds_trained_layer_norms_exactly():
     """The streamer folds each LayerNorm's affine into the next projection: random (trained-
     like) norm weights and biases must give the offline output too."""
