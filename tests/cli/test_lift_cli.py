@@ -115,6 +115,9 @@ def test_lift_runs_every_trained_architecture(kp_file, tmp_path, arch):
     frames = [rec for rec in lines if "joints3d" in rec]
     assert len(frames) == 24 and np.isfinite(np.array([f["joints3d"] for f in frames])).all()
     one_line_error(run("lift", path, "--model", bi, "--causal", "-o", "-"), 4)  # bidirectional: no streaming
+    r = run("eval", causal, "--data", data, "--stream", "--json", "--cameras", "1")  # hm eval streams it the same way
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["stream"] is True and json.loads(r.stdout)["mpjpe"] > 0
 
 
 def test_default_output_never_overwrites_input(tmp_path, ckpts):
