@@ -10,8 +10,11 @@ Offline (:func:`lift_keypoints`)
     sequences (up to a few thousand frames) is far worse than windows of the trained length:
     97.3 against 70.0 mm MPJPE for the shipped hummuss-small-cmu, 82.5 against 78.5 mm for
     the causal one. The length was chosen with the checkpoints before them (windows of 41-81
-    frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against 72.5 mm). A small SSM
-    trained on short clips does not extrapolate its state to much longer inputs.
+    frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against 72.5 mm) and re-checked
+    with hummuss-small-cmu (with test-time flip): 41, 61, 81, 101, 121, 162 frames gave
+    69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm; the causal model 78.3, 78.0, 77.7, 77.7, 77.6,
+    78.0 mm. A small SSM trained on short clips does not extrapolate its state to much
+    longer inputs.
     ``one_pass=True`` (and checkpoints without a training record, or trained on long clips)
     lift the whole sequence in one pass; only inputs too long for :data:`LIFT_MEMORY_BYTES`
     of activations (2 GiB: about 30 000 frames for hummuss-small, 12 000 for the paper-size
