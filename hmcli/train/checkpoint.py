@@ -98,13 +98,17 @@ def save_checkpoint(
 
 
 def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model_id: str,
-                       metrics: dict[str, float], trained_as: str = "") -> None:
+                       metrics: dict[str, float], trained_as: str = "", half: bool = False) -> None:
     """Write the checkpoint ``src`` as a shipped model ``dst`` (atomically): no training state,
     ``meta.model_id`` = ``model_id`` (``meta.train.out`` follows it), the held-out ``metrics``
     that ``hm info`` lists, and optionally the command the weights came from (``trained_as``).
-    Weights, config and codec are copied unchanged."""
+    Config and codec are copied unchanged; the weights too, or rounded to float16 with
+    ``half`` (e.g. a run's ``last.pt``, which keeps float32 for resuming)."""
     obj = read_checkpoint(src)
     obj.pop("train_state", None)
+    if half and obj.get("dtype") != "float16":
+        obj["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+        obj["dtype"] = "float16"
     meta = dict(obj.get("meta") or {})
     meta["model_id"] = model_id
     if isinstance(meta.get("train"), dict):

@@ -42,6 +42,18 @@ def _run_info(run_dir: Path | None) -> dict:
     return {"steps": recs[-1]["step"] if recs else 0, "time_s": recs[-1].get("time_s") if recs else None, "val": vals}
 
 
+def _kept_text(meta: dict, info: dict) -> str:
+    """Which checkpoint of the run this is: the best by validation MPJPE (the trainer's
+    ``best.pt``) or, without that record, the one at ``meta.step`` (e.g. the final one)."""
+    step = meta.get("step", "?")
+    if "val_mpjpe_mm" in meta:
+        return f"- Checkpoint kept: best validation MPJPE ({meta['val_mpjpe_mm']:.1f} mm at step {step})."
+    at = dict(info.get("val") or []).get(step)
+    val = f" (validation MPJPE {at:.1f} mm)" if at is not None else ""
+    final = " the final one," if step == info.get("steps") else ""
+    return f"- Checkpoint kept:{final} step {step}{val}."
+
+
 def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, eval_command: str,
                run_dir: Path | None = None, hardware: str | None = None, notes: str = "") -> str:  # fmt: skip
     meta, cfg = lm.meta, lm.config
@@ -92,8 +104,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         + (f", bone-length augmentation (per-bone factors, std {bones:g})" if bones else "")
         + f", seed {train.get('seed')}.",
         f"- Wall time: {info['time_s'] / 60:.0f} min on {hw}." if info.get("time_s") else f"- Hardware: {hw}.",
-        f"- Checkpoint kept: best validation MPJPE ({meta.get('val_mpjpe_mm', float('nan')):.1f} mm at step "
-        f"{meta.get('step', '?')}).",
+        _kept_text(meta, info),
         "",
         "## Held-out test subjects",
         "",

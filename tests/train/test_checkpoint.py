@@ -102,3 +102,15 @@ def test_release_renames_records_metrics_and_drops_training_state(tmp_path):
     for k, v in src.model.state_dict().items():
         assert torch.equal(lm.model.state_dict()[k], v), k
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["lifter.pt"]  # no temp file left
+
+
+def test_release_of_a_float32_checkpoint_can_round_to_float16(tmp_path):
+    m = _model().eval()
+    save_checkpoint(tmp_path / "last.pt", m, "hummuss", PoseCodec(), {"model_id": "r", "step": 7}, train_state={"step": 7})
+    release_checkpoint(tmp_path / "last.pt", tmp_path / "a.pt", "a", {"test_mpjpe_mm": 1.0}, half=True)
+    release_checkpoint(tmp_path / "last.pt", tmp_path / "b.pt", "b", {"test_mpjpe_mm": 1.0})
+    assert read_checkpoint(tmp_path / "a.pt")["dtype"] == "float16" and read_checkpoint(tmp_path / "b.pt")["dtype"] == "float32"
+    assert (tmp_path / "a.pt").stat().st_size < 0.75 * (tmp_path / "b.pt").stat().st_size
+    half, full = load_checkpoint(tmp_path / "a.pt").model.state_dict(), m.state_dict()
+    for k, v in full.items():
+        assert torch.equal(half[k], v.half().float()), k  # rounded once, loaded back as float32
