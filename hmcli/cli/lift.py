@@ -301,7 +301,7 @@ def register(app: typer.Typer) -> None:
         one_pass: bool = typer.Option(False, "--one-pass",
                                       help="Let the model see the whole sequence: one pass offline instead of windows of its trained clip length; unbounded memory when streaming."),
         no_flip: bool = typer.Option(False, "--no-flip",
-                                     help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, about 1 mm less accurate."),
+                                     help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
     ) -> None:
         """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS (or, with --model, any lifter
         checkpoint from hm train: DSTformer, MixSTE and P-STMO too).
