@@ -11,9 +11,9 @@ Offline (:func:`lift_keypoints`)
     92.7 against 66.2 mm MPJPE for the shipped hummuss-small-cmu, 92.1 against 76.4 mm for
     the causal one (without flip). The length was chosen with the checkpoints before them (windows of 41-81
     frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against 72.5 mm) and re-checked
-    with hummuss-small-cmu (with test-time flip): 41, 61, 81, 101, 121, 162 frames gave
-    69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm; the causal model 78.3, 78.0, 77.7, 77.7, 77.6,
-    78.0 mm. A small SSM trained on short clips does not extrapolate its state to much
+    with the 5000-step checkpoints (with test-time flip): windows of 41, 61, 81, 101, 121,
+    162 frames gave 69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm (bidirectional) and 78.3, 78.0,
+    77.7, 77.7, 77.6, 78.0 mm (causal). A small SSM trained on short clips does not extrapolate its state to much
     longer inputs.
     ``one_pass=True`` (and checkpoints without a training record, or trained on long clips)
     lift the whole sequence in one pass; only inputs too long for :data:`LIFT_MEMORY_BYTES`
@@ -537,7 +537,7 @@ class FrameLifter:
     Memory: a checkpoint trained on clips of at most T frames streams with a horizon of T
     training frame periods (:class:`hmcli.nn.hummuss.Streamer`): inputs older than that are
     forgotten exactly, in O(1) time per frame, as on the training clips. On the validation
-    subjects this takes hummuss-small-causal-cmu from 82.5 mm (unbounded) to 78.7 mm.
+    subjects this takes hummuss-small-causal-cmu from 88.9 mm (unbounded) to 77.4 mm.
     ``one_pass=True`` streams without a horizon. ``flip``: test-time flip, the frame and its
     mirror image stepped as one batch of 2."""
 
