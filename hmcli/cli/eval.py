@@ -74,7 +74,7 @@ def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes:
     reports = {}
     settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole, flip=flip))
                 for label, rate, scaled, whole, flip in STANDARD_SETTINGS]
-    if getattr(lm.model, "causal", False):
+    if getattr(lm.model.cfg, "causal", False):  # any causal architecture streams
         settings.append((STREAM_LABEL, EvalSetting(30.0, True, cameras, seed, stream=True)))
     for label, setting in settings:
         reports[label] = evaluate_model(lm, seqs, setting)
