@@ -9,12 +9,12 @@ Offline (:func:`lift_keypoints`)
     seam (see :func:`chunk_windows`). Measured on the validation subjects, one pass over whole
     sequences (up to a few thousand frames) is far worse than windows of the trained length:
     92.7 against 66.2 mm MPJPE for the shipped hummuss-small-cmu, 92.1 against 76.4 mm for
-    the causal one (without flip). The length was chosen with the checkpoints before them (windows of 41-81
-    frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against 72.5 mm) and re-checked
-    with the 5000-step checkpoints (with test-time flip): windows of 41, 61, 81, 101, 121,
-    162 frames gave 69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm (bidirectional) and 78.3, 78.0,
-    77.7, 77.7, 77.6, 78.0 mm (causal). A small SSM trained on short clips does not extrapolate its state to much
-    longer inputs.
+    the causal one (without flip). The length was chosen with the checkpoints before them
+    (windows of 41-81 frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against
+    72.5 mm) and re-checked with the 5000-step checkpoints (with test-time flip): windows of
+    41, 61, 81, 101, 121, 162 frames gave 69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm
+    (bidirectional) and 78.3, 78.0, 77.7, 77.7, 77.6, 78.0 mm (causal). A small SSM trained
+    on short clips does not extrapolate its state to much longer inputs.
     ``one_pass=True`` (and checkpoints without a training record, or trained on long clips)
     lift the whole sequence in one pass; only inputs too long for :data:`LIFT_MEMORY_BYTES`
     of activations (2 GiB: about 30 000 frames for hummuss-small, 12 000 for the paper-size
