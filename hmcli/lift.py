@@ -95,6 +95,7 @@ __all__ = [
     "lift_keypoints",
     "flip_batch",
     "merge_flip",
+    "flip_averaged",
     "FrameLifter",
 ]
 
@@ -412,6 +413,15 @@ def merge_flip(codec: PoseCodec, y: torch.Tensor) -> torch.Tensor:
     return 0.5 * (y[:b] + flip_pose(y[b:], codec.joint_set))
 
 
+def flip_averaged(codec: PoseCodec | None, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``fn(x)`` (B, ..., J, 3) for a model input x (B, ..., J, C); with a ``codec``, ``fn`` sees
+    x and its mirror image as one batch of 2B and the two estimates are averaged
+    (:func:`flip_batch`, :func:`merge_flip`). ``None``: the single estimate."""
+    if codec is None:
+        return fn(x)
+    return merge_flip(codec, fn(flip_batch(codec, x)))
+
+
 @torch.inference_mode()
 def run_windows(model, x: np.ndarray, timing: FrameTiming, win: Windows,
                 on_progress: Callable[[int, int], None] | None = None, flip: PoseCodec | None = None) -> np.ndarray:  # fmt: skip
@@ -429,16 +439,12 @@ def run_windows(model, x: np.ndarray, timing: FrameTiming, win: Windows,
         group = windows[g : g + per_pass]
         frames = copies * sum(b - a for a, b in group)
         xs = torch.stack([xt[a:b] for a, b in group])  # (W, chunk, J, C)
-        if flip is not None:
-            xs = flip_batch(flip, xs)  # (2W, chunk, J, C)
+        if timing.steps is None:
+            timed = {"dt_scale": timing.dt_scale}
+        else:
+            timed = {"steps": torch.stack([timing.steps[a:b] for a, b in group]).repeat(copies, 1)}  # (W or 2W, chunk)
         with _threads(1 if frames < SINGLE_THREAD_FRAMES else None):
-            if timing.steps is None:
-                y = model(xs, dt_scale=timing.dt_scale)  # (W or 2W, chunk, J, 3)
-            else:
-                steps = torch.stack([timing.steps[a:b] for a, b in group])  # (W, chunk)
-                y = model(xs, steps=steps.repeat(copies, 1))
-        if flip is not None:
-            y = merge_flip(flip, y)  # (W, chunk, J, 3)
+            y = flip_averaged(flip, lambda batch: model(batch, **timed), xs)  # (W, chunk, J, 3)
         for (a, b), w, yw in zip(group, weights[g : g + per_pass], y.double().numpy()):
             out[a:b] += w[:, None, None] * yw
         if on_progress is not None:
@@ -455,12 +461,7 @@ def run_fixed_windows(model, x: np.ndarray, flip: PoseCodec | None = None) -> np
     from hmcli.train.trainer import call_model
 
     xt = torch.from_numpy(np.ascontiguousarray(x))[None]  # (1, F, J, C)
-    if flip is not None:
-        xt = flip_batch(flip, xt)  # (2, F, J, C)
-    y = call_model(model, xt)  # (1 or 2, F, J, 3)
-    if flip is not None:
-        y = merge_flip(flip, y)
-    return y[0].double().numpy()
+    return flip_averaged(flip, lambda b: call_model(model, b), xt)[0].double().numpy()  # (F, J, 3)
 
 
 def _fixed_rate_warning(lm: LoadedModel, timing: FrameTiming) -> None:
@@ -552,7 +553,7 @@ class FrameLifter:
         rate = fps or nominal_fps
         rate = float(rate) if rate and math.isfinite(rate) and rate > 0 else base
         self.fixed = fps is not None
-        self.flip = bool(flip)
+        self.flip = lm.codec if flip else None
         self.streamer = make_streamer(lm, base / rate, one_pass)
         if not is_continuous(lm) and abs(base / rate - 1.0) > UNIFORM_TOLERANCE:
             _fixed_rate_warning(lm, FrameTiming(rate, base / rate, None))
@@ -578,11 +579,7 @@ class FrameLifter:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            xb = torch.from_numpy(x)[None]  # (1, 17, C)
-            if self.flip:
-                y = merge_flip(self.lm.codec, self.streamer.step(flip_batch(self.lm.codec, xb), dt))[0]  # (17, 3)
-            else:
-                y = self.streamer.step(xb, dt)[0]  # (17, 3)
+            y = flip_averaged(self.flip, lambda b: self.streamer.step(b, dt), torch.from_numpy(x)[None])[0]  # (17, 3)
         finally:
             torch.set_num_threads(threads)
         j3 = np.asarray(self.lm.codec.decode_3d(y.numpy()), np.float32)

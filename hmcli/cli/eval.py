@@ -69,12 +69,13 @@ def register(app: typer.Typer) -> None:
 def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes: str = "") -> None:
     from hmcli.io.atomic import atomic_write
     from hmcli.train.evaluate import EvalSetting, evaluate_model
+    from hmcli.lift import is_causal
     from hmcli.train.modelcard import STANDARD_SETTINGS, STREAM_LABEL, model_card
 
     reports = {}
     settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole, flip=flip))
                 for label, rate, scaled, whole, flip in STANDARD_SETTINGS]
-    if getattr(lm.model.cfg, "causal", False):  # any causal architecture streams
+    if is_causal(lm):  # any causal architecture streams
         settings.append((STREAM_LABEL, EvalSetting(30.0, True, cameras, seed, stream=True)))
     for label, setting in settings:
         reports[label] = evaluate_model(lm, seqs, setting)

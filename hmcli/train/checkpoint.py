@@ -69,6 +69,11 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
         raise
 
 
+def _to_half(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating-point tensors of a state dict rounded to float16 (the others unchanged)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -81,7 +86,7 @@ def save_checkpoint(
     """Write a checkpoint atomically (temp file + rename)."""
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
-        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+        sd = _to_half(sd)
     obj = {
         "format": FORMAT,
         "version": VERSION,
@@ -107,7 +112,7 @@ def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model_id:
     obj = read_checkpoint(src)
     obj.pop("train_state", None)
     if half and obj.get("dtype") != "float16":
-        obj["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+        obj["state_dict"] = _to_half(obj["state_dict"])
         obj["dtype"] = "float16"
     meta = dict(obj.get("meta") or {})
     meta["model_id"] = model_id

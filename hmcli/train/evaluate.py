@@ -56,23 +56,22 @@ def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool)
 def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass: bool = False,
                   stream: bool = False, flip: bool = True) -> list[torch.Tensor]:  # fmt: skip
     """Metres, root-relative (F, J, 3) per item (whole sequences)."""
-    from hmcli.lift import FrameTiming, flip_batch, merge_flip, offline_windows, run_fixed_windows, run_windows
+    from hmcli.lift import (FrameTiming, flip_averaged, is_causal, is_continuous, offline_windows,
+                            run_fixed_windows, run_windows, train_fps)
 
     model = lm.model.eval()
-    continuous = hasattr(model, "dt_scale_for")
-    if stream and not getattr(model.cfg, "causal", False):
+    continuous = is_continuous(lm)
+    if stream and not is_causal(lm):
         raise HMError(f"{lm.model_id}: streamed evaluation needs a causal checkpoint")
     if continuous:  # the windows hm lift uses, at the rate the model is told the frames come
-        train_fps = float(model.cfg.fps)
-        timing = FrameTiming(fps=train_fps / dt_scale, dt_scale=dt_scale, steps=None)
+        timing = FrameTiming(fps=train_fps(lm) / dt_scale, dt_scale=dt_scale, steps=None)
         win = offline_windows(lm, timing.fps, one_pass)
     preds = []
     for it in items:
         x, _ = encode_batch(collate_windows([it]), lm.codec)  # (1, F, J, C)
         codec = lm.codec if flip else None
         if stream:
-            y = _streamed(lm, flip_batch(lm.codec, x) if flip else x, dt_scale, one_pass)  # (1 or 2, F, J, 3)
-            y = (merge_flip(lm.codec, y) if flip else y)[0]  # (F, J, 3)
+            y = flip_averaged(codec, lambda b: _streamed(lm, b, dt_scale, one_pass), x)[0]  # (F, J, 3)
         elif continuous:
             y = torch.from_numpy(run_windows(model, x[0].numpy(), timing, win, flip=codec)).float()
         else:

@@ -24,13 +24,12 @@ STANDARD_SETTINGS: tuple[tuple[str, float, bool, bool, bool], ...] = (
 STREAM_LABEL = "30 fps, streamed frame by frame (--stream)"
 
 
+_PERSON_TEXT = "person units: per frame, centred on the hips and divided by the keypoints' rms spread"
 _NORM_TEXT = {
     "image": "image units: centre of the image at 0, longer side spanning [-1, 1]",
-    "person": "person units: per frame, centred on the hips and divided by the keypoints' rms spread, "
-              "so the person's place and size in the picture do not matter",
-    "person+location": "person units: per frame, centred on the hips and divided by the keypoints' rms spread, "
-                       "plus three location channels, the person's centre relative to the image centre and the "
-                       "log of the spread, over an assumed focal length of the image diagonal",
+    "person": _PERSON_TEXT + ", so the person's place and size in the picture do not matter",
+    "person+location": _PERSON_TEXT + ", plus three location channels, the person's centre relative to the image "
+                       "centre and the log of the spread, over an assumed focal length of the image diagonal",
 }
 
 
