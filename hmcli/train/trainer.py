@@ -45,6 +45,7 @@ from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set
 from hmcli.data.splits import TEST_SUBJECTS, VAL_SUBJECTS, filter_split
 from hmcli.io.atomic import HMError
 from hmcli.nn.registry import count_parameters, make_config
+from hmcli.runtime import retain_freed_memory
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
 from hmcli.train.checkpoint import read_checkpoint, save_checkpoint
@@ -340,6 +341,7 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: Callable[[StepInfo], 
 
 def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // env.world))
+    retain_freed_memory()  # long clips: reuse freed activation blocks instead of re-mapping them
     out = Path(cfg.out)
     last_path, best_path = out / "last.pt", out / "best.pt"
     if env.main:
