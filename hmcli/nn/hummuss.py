@@ -285,8 +285,14 @@ class Streamer:
         gate = F.gelu(blk.proj_cb(blk.proj_f(y_f) * blk.proj_b(y_b)))  # (B, J, n·Dm)
         return x + blk.out(gate * x_id)
 
-    @staticmethod
-    def _temporal_step(blk: GDSSMBlock, x: Tensor, z: Tensor, state: tuple[Tensor, Tensor], spare: tuple[Tensor, Tensor],
+    #: The state update runs over chunks of (batch x joint) rows of about this many bytes per
+    #: tensor, so that each chunk's six passes (re and im: multiply, two fused multiply-adds)
+    #: and its sum stay in cache. At B=32 the paper-size model carries 356 MB of state; one
+    #: pass per op over all of it made the update memory-bound (53 -> 35 ms over 10 blocks).
+    STATE_CHUNK_BYTES = 2 << 20
+
+    @classmethod
+    def _temporal_step(cls, blk: GDSSMBlock, x: Tensor, z: Tensor, state: tuple[Tensor, Tensor], spare: tuple[Tensor, Tensor],
                        ar: Tensor, ai: Tensor, cr: Tensor, ci: Tensor, d: Tensor,
                        leaving: list[tuple[Tensor, Tensor, Tensor]] = ()) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
         """Causal frame block on one frame. x: (B, J, Dm); z: its activated input projection
@@ -294,17 +300,23 @@ class Streamer:
         written in place into ``spare`` (no allocation). ``leaving``: (Re, Im coefficient
         (H, N2), input (B, J, H)) of each input that leaves the horizon at this frame."""
         x_id, u = z[..., : blk.inner], z[..., blk.inner :]  # (B, J, n·Dm), (B, J, H)
-        sr, si = state
-        nr, ni = spare
-        uu = u.unsqueeze(-1)  # (B, J, H, 1)
-        torch.mul(ar, sr, out=nr).addcmul_(ai, si, value=-1.0).addcmul_(cr, uu)  # Re(dA·s + C·dB·u)
-        torch.mul(ar, si, out=ni).addcmul_(ai, sr).addcmul_(ci, uu)  # Im(dA·s + C·dB·u)
-        for lr, li, old in leaving:  # s -= coefficient · u_old
-            oo = old.unsqueeze(-1)  # (B, J, H, 1)
-            nr.addcmul_(lr, oo, value=-1.0)
-            ni.addcmul_(li, oo, value=-1.0)
-        y = 2.0 * nr.sum(-1) + d * u  # (B, J, H)
-        return x + blk.out(blk.proj_f(y) * x_id), (nr, ni)
+        h, n2 = ar.shape
+        sr, si = (t.view(-1, h, n2) for t in state)  # (R, H, N2), R = B·J
+        nr, ni = (t.view(-1, h, n2) for t in spare)
+        uu = u.reshape(-1, h, 1)  # (R, H, 1)
+        olds = [(lr, li, old.reshape(-1, h, 1)) for lr, li, old in leaving]
+        ysum = torch.empty(uu.shape[:2], dtype=sr.dtype, device=sr.device)  # (R, H)
+        rows = max(1, cls.STATE_CHUNK_BYTES // (h * n2 * sr.element_size()))
+        for r0 in range(0, sr.shape[0], rows):
+            c = slice(r0, r0 + rows)
+            torch.mul(ar, sr[c], out=nr[c]).addcmul_(ai, si[c], value=-1.0).addcmul_(cr, uu[c])  # Re(dA·s + C·dB·u)
+            torch.mul(ar, si[c], out=ni[c]).addcmul_(ai, sr[c]).addcmul_(ci, uu[c])  # Im(dA·s + C·dB·u)
+            for lr, li, oo in olds:  # s -= coefficient · u_old
+                nr[c].addcmul_(lr, oo[c], value=-1.0)
+                ni[c].addcmul_(li, oo[c], value=-1.0)
+            torch.sum(nr[c], -1, out=ysum[c])
+        y = 2.0 * ysum.view(u.shape) + d * u  # (B, J, H)
+        return x + blk.out(blk.proj_f(y) * x_id), spare
 
     @torch.inference_mode()
     def step(self, frame: Tensor, dt: float | None = None) -> Tensor:
