@@ -51,6 +51,10 @@ class TrainConfig:
     eval_every: int = 250
     save_every: int = 250
     val_clip: int = 243
+    # clips: validation windows of val_clip frames (fast); lift: whole validation trials lifted
+    # as hm lift runs the model (trained-length windows, test-time flip), the figure
+    # ``hm eval --split val`` reports. best.pt is chosen by it.
+    val_mode: str = "clips"
     threads: int = 0  # torch threads (0: all cores / world size)
     recompute_layers: bool = False  # HumMUSS: activation checkpointing per layer (long clips in less memory)
     half_export: bool = True  # store the final/best weights in float16
@@ -124,6 +128,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
     if cfg.input_norm not in ("person", "image"):
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
+    if cfg.val_mode not in ("clips", "lift"):
+        raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
+    if cfg.val_mode == "lift" and cfg.task != "pose3d":
+        raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
     if cfg.input_location and cfg.input_norm != "person":
         raise HMError("input_location needs input_norm=person (image units keep the location already)")
     try:

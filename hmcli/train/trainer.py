@@ -26,6 +26,7 @@ reports the counts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -309,6 +310,26 @@ def validate(model: nn.Module, items: list[dict], codec: PoseCodec, device: torc
     return float(torch.cat(errs).mean()) * 1000.0
 
 
+def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCodec, cfg: TrainConfig) -> float:
+    """MPJPE (mm) over whole validation trials, lifted the way ``hm lift`` runs the finished
+    checkpoint: windows of the trained clip length and test-time flip (the figure ``hm eval
+    --split val`` reports for it)."""
+    from hmcli.train.checkpoint import LoadedModel, config_dict
+    from hmcli.train.evaluate import predict_items
+    from hmcli.train.metrics import evaluate
+
+    net = _unwrap(model)
+    on_cpu = next(net.parameters()).device.type == "cpu"
+    lifter = net if on_cpu else copy.deepcopy(net).cpu()  # hm lift's path runs on the CPU
+    lm = LoadedModel(lifter, arch, config_dict(net), codec, meta={"train": cfg.to_dict()})
+    try:
+        preds = predict_items(lm, items, dt_scale=1.0, flip=True)
+    finally:
+        net.train()
+    gts = [torch.as_tensor(it["joints3d"]) for it in items]
+    return evaluate(preds, gts).mpjpe
+
+
 @torch.no_grad()
 def validate_mpm(model: nn.Module, items: list[dict], codec: PoseCodec, device: torch.device, seed: int) -> float:
     """Masked-reconstruction MSE (model units) over fixed validation windows and fixed masks."""
@@ -393,9 +414,15 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
 
     seqs = load_split(cfg.data, "train")
     val_seqs = load_split(cfg.data, "val")
-    val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=fixed_clip if mpm and fixed_clip else cfg.val_clip)
-    if not val_items:
-        val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=None)
+    if cfg.val_mode == "lift":  # the trials, cameras and corruption of hm eval --split val
+        from hmcli.train.evaluate import EvalSetting
+
+        ev = EvalSetting(fps=cfg.fps)
+        val_items = make_eval_set(val_seqs, cfg.fps, seed=ev.seed, clip_len=None, cameras_per_sequence=ev.cameras)
+    else:
+        val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=fixed_clip if mpm and fixed_clip else cfg.val_clip)
+        if not val_items:
+            val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=None)
     loss_fn = PoseLoss(lambda_vel=cfg.lambda_vel, lambda_reproj=cfg.lambda_reproj)
     data_desc = {
         "source": str(cfg.data),
@@ -454,7 +481,12 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
             done = step + 1
             val = None
             if done % cfg.eval_every == 0 or done == cfg.steps:
-                val = validate_mpm(model, val_items, codec, env.device, cfg.seed) if mpm else validate(model, val_items, codec, env.device)
+                if mpm:
+                    val = validate_mpm(model, val_items, codec, env.device, cfg.seed)
+                elif cfg.val_mode == "lift":
+                    val = validate_lift(model, arch, val_items, codec, cfg)
+                else:
+                    val = validate(model, val_items, codec, env.device)
             info = StepInfo(done, cfg.steps, float(loss.detach()), {k: float(v) for k, v in parts.items()}, sched.get_last_lr()[0], val)
             if env.main:
                 rec = {"step": done, "loss": info.loss, **{f"loss_{k}": v for k, v in info.parts.items()}, "lr": info.lr,

@@ -184,3 +184,30 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
     x1 = torch.load(f"{out}_xy1.pt", weights_only=True)
     assert not torch.equal(x0, x1)
     assert (out / "last.pt").exists()  # rank 0 wrote the run
+
+
+def test_lift_validation_is_what_hm_eval_reports_and_picks_best(tmp_path):
+    """val_mode=lift logs the MPJPE of whole validation trials lifted as hm lift runs the
+    model (trained-length windows, flip): equal to evaluate_model on the saved checkpoint."""
+    from hmcli.train.evaluate import EvalSetting, evaluate_model
+    from hmcli.train.trainer import load_split
+
+    cfg = _cfg(tmp_path, steps=4, eval_every=2, save_every=2, val_mode="lift")
+    summary = train(cfg)
+    out = tmp_path / "run"
+    recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    vals = {r["step"]: r["val_mpjpe_mm"] for r in recs if "val_mpjpe_mm" in r}
+    assert sorted(vals) == [2, 4]
+    lm = load_checkpoint(out / "last.pt")
+    report = evaluate_model(lm, load_split(cfg.data, "val"), EvalSetting(fps=cfg.fps))
+    assert report.mpjpe == pytest.approx(vals[4], rel=1e-5)
+    best = load_checkpoint(out / "best.pt")
+    assert best.meta["val_mpjpe_mm"] == min(vals.values()) == summary["best_val_mpjpe_mm"]
+    assert lm.meta["train"]["val_mode"] == "lift"
+
+
+def test_val_mode_is_checked():
+    with pytest.raises(HMError, match="unknown val_mode 'trials'"):
+        resolve_config(overrides=["val_mode=trials"])
+    with pytest.raises(HMError, match="task=pose3d"):
+        resolve_config(overrides=["val_mode=lift", "task=mpm"])
