@@ -41,14 +41,23 @@ def _run_info(run_dir: Path | None) -> dict:
     return {"steps": recs[-1]["step"] if recs else 0, "time_s": recs[-1].get("time_s") if recs else None, "val": vals}
 
 
+def _val_text(train: dict) -> str:
+    """How the run validated (``val_mode``): whole trials as hm lift runs the model, or clips."""
+    if train.get("val_mode") == "lift":
+        return "whole validation trials lifted as `hm lift` runs the model"
+    clip = train.get("val_clip")
+    return f"{clip}-frame validation clips" if clip else "validation clips"
+
+
 def _kept_text(meta: dict, info: dict) -> str:
     """Which checkpoint of the run this is: the best by validation MPJPE (the trainer's
     ``best.pt``) or, without that record, the one at ``meta.step`` (e.g. the final one)."""
     step = meta.get("step", "?")
+    how = _val_text(meta.get("train") or {})
     if "val_mpjpe_mm" in meta:
-        return f"- Checkpoint kept: best validation MPJPE ({meta['val_mpjpe_mm']:.1f} mm at step {step})."
+        return f"- Checkpoint kept: best validation MPJPE ({meta['val_mpjpe_mm']:.1f} mm at step {step}; {how})."
     at = dict(info.get("val") or []).get(step)
-    val = f" (validation MPJPE {at:.1f} mm)" if at is not None else ""
+    val = f" (validation MPJPE {at:.1f} mm; {how})" if at is not None else ""
     final = " the final one," if step == info.get("steps") else ""
     return f"- Checkpoint kept:{final} step {step}{val}."
 
@@ -62,7 +71,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
     train = meta.get("train", {})
     bones = float(train.get("bone_jitter") or 0.0)
     info = _run_info(run_dir)
-    hw = hardware or f"{platform.machine()} CPU, torch threads per run: {train.get('threads') or 'all'}"
+    hw = hardware or meta.get("hardware") or f"{platform.machine()} CPU, torch threads per run: {train.get('threads') or 'all cores'}"
     kind = "causal (streaming, O(1) per frame)" if cfg.get("causal") else "bidirectional (offline)"
     size_mb = Path(lm.path).stat().st_size / 1e6 if lm.path else float("nan")
     lines = [

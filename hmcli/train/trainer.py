@@ -31,6 +31,7 @@ import dataclasses
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +253,14 @@ class _Dist:
             dist.destroy_process_group()
 
 
+def hardware_text(env: _Dist) -> str:
+    """What a run trains on, for its model card: e.g. 'x86_64 CPU (2 cores), torch threads: 2'."""
+    procs = f" × {env.world} processes" if env.world > 1 else ""
+    if env.device.type == "cuda":
+        return f"{torch.cuda.get_device_name(env.device)}{procs}"
+    return f"{platform.machine()} CPU ({os.cpu_count()} cores), torch threads: {torch.get_num_threads()}{procs}"
+
+
 def load_split(data: str, split: str) -> list[Sequence]:
     root = Path(data)
     if not root.is_dir():
@@ -435,7 +444,8 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         "fps_aug": list(cfg.fps_aug),
         "acknowledgement": CMU_ACK,
     }
-    meta_base = {"model_id": out.name, "data": data_desc, "train": cfg.to_dict(), "params": count_parameters(model)}
+    meta_base = {"model_id": out.name, "data": data_desc, "train": cfg.to_dict(), "params": count_parameters(model),
+                 "hardware": hardware_text(env)}
     if init_report is not None:
         meta_base["init_from"] = init_report
     if env.main:

@@ -1,14 +1,38 @@
 """Model card pieces that depend on which checkpoint of a run is shipped."""
 
+import os
+
 from hmcli.train.modelcard import _kept_text
 
 
 def test_best_checkpoint_names_its_validation_error():
-    assert _kept_text({"step": 4000, "val_mpjpe_mm": 73.456}, {}) == "- Checkpoint kept: best validation MPJPE (73.5 mm at step 4000)."
+    meta = {"step": 4000, "val_mpjpe_mm": 73.456, "train": {"val_clip": 81}}
+    assert _kept_text(meta, {}) == "- Checkpoint kept: best validation MPJPE (73.5 mm at step 4000; 81-frame validation clips)."
+    meta["train"]["val_mode"] = "lift"
+    assert _kept_text(meta, {}) == ("- Checkpoint kept: best validation MPJPE (73.5 mm at step 4000; "
+                                    "whole validation trials lifted as `hm lift` runs the model).")
 
 
 def test_final_checkpoint_is_named_with_the_logged_validation_error():
     info = {"steps": 7000, "val": [(6750, 76.1), (7000, 75.94)]}
-    assert _kept_text({"step": 7000}, info) == "- Checkpoint kept: the final one, step 7000 (validation MPJPE 75.9 mm)."
-    assert _kept_text({"step": 6750}, info) == "- Checkpoint kept: step 6750 (validation MPJPE 76.1 mm)."
+    train = {"val_clip": 81}
+    assert _kept_text({"step": 7000, "train": train}, info) == (
+        "- Checkpoint kept: the final one, step 7000 (validation MPJPE 75.9 mm; 81-frame validation clips).")
+    assert _kept_text({"step": 6750, "train": train}, info) == (
+        "- Checkpoint kept: step 6750 (validation MPJPE 76.1 mm; 81-frame validation clips).")
     assert _kept_text({"step": 5}, {}) == "- Checkpoint kept: step 5."
+
+
+def test_card_names_the_hardware_the_run_recorded(tmp_path):
+    from hmcli.train.checkpoint import load_checkpoint
+    from hmcli.train.metrics import EvalReport
+    from hmcli.train.modelcard import model_card
+    from hmcli.train.trainer import train
+    from tests.train.test_trainer import _cfg
+
+    train(_cfg(tmp_path, steps=1, eval_every=1, save_every=1))
+    lm = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert lm.meta["hardware"].endswith("CPU (%d cores), torch threads: 1" % os.cpu_count())
+    report = EvalReport(**{k: 1.0 for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "pck150", "auc", "mpjve")}, num_frames=10)
+    card = model_card(lm, {"30 fps": report}, "hm train ...", "hm eval ...", tmp_path / "run")
+    assert f"min on {lm.meta['hardware']}." in card
