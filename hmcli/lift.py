@@ -8,7 +8,7 @@ Offline (:func:`lift_keypoints`)
     neighbouring windows cross-fade linearly over ``T/10`` frames, so there is no jump at a
     seam (see :func:`chunk_windows`). Measured on the validation subjects, one pass over whole
     sequences (up to a few thousand frames) is far worse than windows of the trained length:
-    92.7 against 66.2 mm MPJPE for the shipped hummuss-small-cmu, 92.1 against 76.4 mm for
+    82.3 against 60.0 mm MPJPE for the shipped hummuss-small-cmu, 92.1 against 76.4 mm for
     the causal one (without flip). The length was chosen with the checkpoints before them
     (windows of 41-81 frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against
     72.5 mm) and re-checked with the 5000-step checkpoints (with test-time flip): windows of
@@ -40,8 +40,8 @@ Test-time flip (``flip=True``, the default everywhere)
     (:meth:`PoseCodec.flip_2d`, in the same batch), and the mirrored output, mirrored back,
     is averaged with the direct one (:func:`flip_batch`, :func:`merge_flip`). The models are
     trained with flip augmentation, so both are estimates of the same pose; the average is
-    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 69.0 to
-    67.8 mm MPJPE (P-MPJPE 49.8 -> 48.4) and hummuss-small-causal-cmu from 75.8 to 73.0 mm
+    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 65.5 to
+    63.9 mm MPJPE (P-MPJPE 48.3 -> 46.7) and hummuss-small-causal-cmu from 75.8 to 73.0 mm
     (54.7 -> 52.5). Streaming runs the two as one batch of 2 through the Streamer.
 
 Frames without a person reach the model with confidence 0 (the codec zeroes their
