@@ -25,10 +25,7 @@ def _threads(threads: int) -> None:
 
     import torch
 
-    from hmcli.runtime import retain_freed_memory
-
     torch.set_num_threads(threads or os.cpu_count() or 1)
-    retain_freed_memory()  # every model alike: large freed activations are reused, not re-mapped
 
 
 def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
