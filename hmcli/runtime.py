@@ -5,7 +5,8 @@ fresh ``mmap`` and unmaps it on ``free``. A training step on long clips allocate
 hundreds of such activation tensors, and each new mapping is page-faulted and zeroed by the
 kernel again: on a 2-core CPU that made a HumMUSS forward + backward at 1024 frames take
 ~20 s instead of ~12 s (DSTformer-Lite: ~20 s instead of ~15.5 s). Raising the threshold
-keeps freed blocks in the heap for the next step to reuse; the peak memory is unchanged.
+keeps freed blocks in the heap for the next step to reuse. The cost: memory the process
+has freed stays with it (near its peak) instead of going back to the system.
 The same churn made a one-pass lift of 3600 frames with the paper-size model take 35 s
 instead of 13 s. ``hm`` sets it at start-up (``hmcli.cli.main``); library users can call
 :func:`retain_freed_memory` themselves.
