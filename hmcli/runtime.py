@@ -1,15 +1,21 @@
-"""Process-wide allocator setting for the ``hm`` command (training, benchmarks, long lifts).
+"""Process-wide allocator setting for jobs that allocate the same large tensors repeatedly.
 
 glibc serves every allocation above its mmap threshold (at most 32 MB by default) with a
 fresh ``mmap`` and unmaps it on ``free``. A training step on long clips allocates and frees
 hundreds of such activation tensors, and each new mapping is page-faulted and zeroed by the
 kernel again: on a 2-core CPU that made a HumMUSS forward + backward at 1024 frames take
-~20 s instead of ~12 s (DSTformer-Lite: ~20 s instead of ~15.5 s). Raising the threshold
-keeps freed blocks in the heap for the next step to reuse. The cost: memory the process
-has freed stays with it (near its peak) instead of going back to the system.
-The same churn made a one-pass lift of 3600 frames with the paper-size model take 35 s
-instead of 13 s. ``hm`` sets it at start-up (``hmcli.cli.main``); library users can call
-:func:`retain_freed_memory` themselves.
+~20 s instead of ~12 s (DSTformer-Lite: ~20 s instead of ~15.5 s), and an offline pass over
+3600 frames 35 s instead of 13 s. Raising the thresholds keeps freed blocks in the heap for
+the next step to reuse.
+
+The cost: the heap is never trimmed, so memory the process frees stays with it, and a job
+whose large allocations keep changing size fragments it. ``hm bench streaming`` (B=32 KV
+caches, recompute windows and recurrent states of many sizes, side by side) grew to the
+machine's 24 GB and was killed with it: long-lived caches allocated between the transient
+tensors pin the heap. A training step frees all of its activations before the next one, so
+they coalesce again. The setting is therefore made only where that holds and was measured:
+``hm train`` (:func:`hmcli.train.trainer.train`), ``hm bench train`` and
+``hm bench throughput``.
 """
 
 from __future__ import annotations

@@ -20,12 +20,20 @@ bench_app = typer.Typer(help="Benchmarks (ratios measured side by side in one ru
 _SET_HELP = "Model config override MODEL.field=value (repeatable), e.g. dstformer-lite-causal.dim=64."
 
 
-def _threads(threads: int) -> None:
+def _threads(threads: int, retain_memory: bool = False) -> None:
+    """Torch threads; with ``retain_memory``, freed blocks stay in the heap for reuse (see
+    :mod:`hmcli.runtime`): the training step and offline throughput, which allocate the same
+    large activations again and again. Not for streaming, whose many differently sized
+    caches and windows fragment a heap that is never trimmed."""
     import os
 
     import torch
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
+    if retain_memory:
+        from hmcli.runtime import retain_freed_memory
+
+        retain_freed_memory()
 
 
 def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
@@ -115,7 +123,7 @@ def train_cmd(
 
     from hmcli.bench.compare import parse_overrides, train_compare
 
-    _threads(threads)
+    _threads(threads, retain_memory=True)
     with Console(stderr=True).status("training-step benchmark") as st:
         result = train_compare(parse_list(models), parse_list(frames, int), batch, repeats, budget, not no_probe,
                                overrides=parse_overrides(set_), on_progress=st.update)
@@ -141,7 +149,7 @@ def throughput_cmd(
 
     from hmcli.bench.compare import parse_overrides, throughput_compare
 
-    _threads(threads)
+    _threads(threads, retain_memory=True)
     with Console(stderr=True).status("throughput benchmark") as st:
         result = throughput_compare(parse_list(models), minutes, fps, repeats, budget,
                                     overrides=parse_overrides(set_), on_progress=st.update)

@@ -33,10 +33,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main() -> None:
-    from hmcli.runtime import retain_freed_memory
-
     warnings.showwarning = _one_line_warning
-    retain_freed_memory()  # long inputs in one pass: reuse freed activation blocks (see hmcli.runtime)
     app()
 
 
