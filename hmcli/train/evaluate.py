@@ -80,10 +80,19 @@ def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass:
     return preds
 
 
-def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSetting) -> EvalReport:
-    items = make_eval_set(sequences, setting.fps, seed=setting.seed, clip_len=None, cameras_per_sequence=setting.cameras)
+def eval_items(sequences: list[Sequence], setting: EvalSetting) -> list[dict]:
+    """Whole sequences at ``setting.fps``, seen by the setting's fixed cameras, corrupted with its seed."""
+    return make_eval_set(sequences, setting.fps, seed=setting.seed, clip_len=None, cameras_per_sequence=setting.cameras)
+
+
+def score_items(lm: LoadedModel, items: list[dict], setting: EvalSetting) -> EvalReport:
+    """Lift ``items`` (from :func:`eval_items`) as ``setting`` says and score them."""
     train_fps = float(lm.config.get("fps", 30.0))
     dt_scale = train_fps / setting.fps if setting.scale_dt else 1.0
     preds = predict_items(lm, items, dt_scale, setting.one_pass, setting.stream, setting.flip)
     gts = [torch.as_tensor(it["joints3d"]) for it in items]
     return evaluate(preds, gts, [it["action_name"] for it in items], fps=setting.fps)
+
+
+def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSetting) -> EvalReport:
+    return score_items(lm, eval_items(sequences, setting), setting)

@@ -320,23 +320,20 @@ def validate(model: nn.Module, items: list[dict], codec: PoseCodec, device: torc
 
 
 def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCodec, cfg: TrainConfig) -> float:
-    """MPJPE (mm) over whole validation trials, lifted the way ``hm lift`` runs the finished
-    checkpoint: windows of the trained clip length and test-time flip (the figure ``hm eval
-    --split val`` reports for it)."""
+    """MPJPE (mm) over whole validation trials (:func:`hmcli.train.evaluate.eval_items`),
+    lifted the way ``hm lift`` runs the finished checkpoint: windows of the trained clip
+    length and test-time flip (the figure ``hm eval --split val`` reports for it)."""
     from hmcli.train.checkpoint import LoadedModel, config_dict
-    from hmcli.train.evaluate import predict_items
-    from hmcli.train.metrics import evaluate
+    from hmcli.train.evaluate import EvalSetting, score_items
 
     net = _unwrap(model)
     on_cpu = next(net.parameters()).device.type == "cpu"
     lifter = net if on_cpu else copy.deepcopy(net).cpu()  # hm lift's path runs on the CPU
     lm = LoadedModel(lifter, arch, config_dict(net), codec, meta={"train": cfg.to_dict()})
     try:
-        preds = predict_items(lm, items, dt_scale=1.0, flip=True)
+        return score_items(lm, items, EvalSetting(fps=cfg.fps)).mpjpe
     finally:
         net.train()
-    gts = [torch.as_tensor(it["joints3d"]) for it in items]
-    return evaluate(preds, gts).mpjpe
 
 
 @torch.no_grad()
@@ -424,10 +421,9 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     seqs = load_split(cfg.data, "train")
     val_seqs = load_split(cfg.data, "val")
     if cfg.val_mode == "lift":  # the trials, cameras and corruption of hm eval --split val
-        from hmcli.train.evaluate import EvalSetting
+        from hmcli.train.evaluate import EvalSetting, eval_items
 
-        ev = EvalSetting(fps=cfg.fps)
-        val_items = make_eval_set(val_seqs, cfg.fps, seed=ev.seed, clip_len=None, cameras_per_sequence=ev.cameras)
+        val_items = eval_items(val_seqs, EvalSetting(fps=cfg.fps))
     else:
         val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=fixed_clip if mpm and fixed_clip else cfg.val_clip)
         if not val_items:
