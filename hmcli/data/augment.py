@@ -7,6 +7,15 @@ one length factor per bone, the same for a bone and its mirror partner, and
 vector scaled by its factor: joint angles, root trajectory and timing are kept, so the
 motion stays real while the body changes. Scales are drawn once per clip (a person does
 not change size within a clip).
+
+``splice_upper_body`` makes new motion from two real clips: the legs, pelvis and root
+trajectory of one clip with the upper body (thorax, head and arms, relative to the pelvis)
+of another, the way motion editors splice an upper-body action onto locomotion. Each
+upper-body bone of the donor is expressed in the donor's pelvis frame (hips and spine),
+carried into the base clip's pelvis frame and given the base body's bone length, so the
+result is one consistent body. With a few minutes of capture, most arm movements a
+test subject makes were only ever seen over one particular leg movement; splicing
+decouples the two.
 """
 
 from __future__ import annotations
@@ -77,3 +86,59 @@ def rescale_bones(joints: np.ndarray, parents: tuple[int, ...], scales: np.ndarr
         else:
             out[..., j, :] = out[..., p, :] + s[j] * (x[..., j, :] - x[..., p, :])
     return out.astype(np.asarray(joints).dtype, copy=False)
+
+
+def pelvis_frames(joints: np.ndarray, joint_set: JointSet) -> np.ndarray:
+    """(..., 3, 3) rotation per frame whose columns are the pelvis axes in world coordinates.
+
+    x: from the left hip to the right hip; y: from the pelvis to the spine, made
+    orthogonal to x; z = x × y. joints: (..., J, 3) with ``joint_set``'s layout.
+    """
+    x = np.asarray(joints, dtype=np.float64)
+    pelvis, spine = joint_set.index("pelvis"), joint_set.index("spine")
+    ax = x[..., joint_set.index("right_hip"), :] - x[..., joint_set.index("left_hip"), :]  # (..., 3)
+    ax = ax / np.maximum(np.linalg.norm(ax, axis=-1, keepdims=True), 1e-9)
+    up = x[..., spine, :] - x[..., pelvis, :]  # (..., 3)
+    ay = up - (up * ax).sum(-1, keepdims=True) * ax
+    ay = ay / np.maximum(np.linalg.norm(ay, axis=-1, keepdims=True), 1e-9)
+    az = np.cross(ax, ay)
+    return np.stack([ax, ay, az], axis=-1)  # (..., 3, 3)
+
+
+def upper_body_joints(joint_set: JointSet) -> list[int]:
+    """Joints above the spine: the spine's descendants (thorax, neck, head, arms)."""
+    if joint_set.parents is None:
+        raise ValueError(f"joint set {joint_set.name!r} has no bone tree")
+    spine = joint_set.index("spine")
+    below = {spine}
+    out: list[int] = []
+    for j in _tree_order(joint_set.parents):
+        if joint_set.parents[j] in below and j != spine:
+            below.add(j)
+            out.append(j)
+    return out
+
+
+def splice_upper_body(base: np.ndarray, donor: np.ndarray, joint_set: JointSet) -> np.ndarray:
+    """``base`` (F, J, 3) with the upper body moving as in ``donor`` (F, J, 3).
+
+    Pelvis, hips, legs and spine keep the base clip's positions. Every bone above the
+    spine takes the donor's direction relative to the donor's pelvis frame
+    (:func:`pelvis_frames`), turned into the base's pelvis frame, and the base bone's
+    length; joints are placed outwards from the base's spine. Splicing a clip onto
+    itself gives it back.
+    """
+    a = np.asarray(base, dtype=np.float64)
+    b = np.asarray(donor, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[1] != joint_set.num_joints:
+        raise ValueError(f"expected two (F, {joint_set.num_joints}, 3) clips, got {a.shape} and {b.shape}")
+    parents = joint_set.parents
+    turn = pelvis_frames(a, joint_set) @ np.swapaxes(pelvis_frames(b, joint_set), -1, -2)  # (F, 3, 3) donor -> base
+    out = a.copy()  # (F, J, 3)
+    for j in upper_body_joints(joint_set):
+        p = parents[j]
+        bone = b[:, j] - b[:, p]  # (F, 3)
+        unit = bone / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
+        length = np.linalg.norm(a[:, j] - a[:, p], axis=-1, keepdims=True)  # (F, 1)
+        out[:, j] = out[:, p] + length * np.einsum("fij,fj->fi", turn, unit)
+    return out.astype(np.asarray(base).dtype, copy=False)

@@ -13,12 +13,15 @@ changing ``seed`` (e.g. ``seed = base + epoch``).  Each item:
 3. a start frame at the source rate, then ``F`` frames at ``fps`` taken from there with
    ``resample`` (real frames when the source rate is an integer multiple, linear
    interpolation otherwise);
-4. with ``bone_jitter`` > 0, the clip's bone lengths scaled per bone (mirror-symmetric,
+4. with probability ``splice_prob``, the upper body of a second random window of the same
+   length spliced onto this one (``hmcli.data.augment.splice_upper_body``; the labels
+   stay those of the first window);
+5. with ``bone_jitter`` > 0, the clip's bone lengths scaled per bone (mirror-symmetric,
    drawn once per clip; ``hmcli.data.augment``), so training sees more body proportions
    than the few subjects it has;
-5. a random virtual camera looking at the clip (``random_camera``), the 3D joints in its
+6. a random virtual camera looking at the clip (``random_camera``), the 3D joints in its
    frame (metres) and their projection (pixels);
-6. detector-like corruption of the 2D (``corrupt``).
+7. detector-like corruption of the 2D (``corrupt``).
 
 Items are dicts of numpy arrays / Python scalars (torch's default collate turns them
 into tensors when all ``F`` match; use ``collate_windows`` for variable ``F``):
@@ -54,7 +57,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hmcli.data.augment import check_bone_jitter, random_bone_scales, rescale_bones
+from hmcli.data.augment import check_bone_jitter, random_bone_scales, rescale_bones, splice_upper_body
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
@@ -139,6 +142,7 @@ class PoseWindows(Dataset):
         corruption: CorruptionConfig | None = CorruptionConfig(),
         weighting: str = "frames",
         bone_jitter: float = 0.0,
+        splice_prob: float = 0.0,
     ) -> None:
         if not sequences:
             raise ValueError("no sequences")
@@ -153,6 +157,9 @@ class PoseWindows(Dataset):
         self.corruption = corruption
         self.weighting = weighting
         self.bone_jitter = check_bone_jitter(bone_jitter)
+        if not 0.0 <= float(splice_prob) <= 1.0:
+            raise ValueError(f"splice_prob must be in [0, 1], got {splice_prob}")
+        self.splice_prob = float(splice_prob)
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:
@@ -191,6 +198,11 @@ class PoseWindows(Dataset):
         seq = self.sequences[k]
         start = int(rng.integers(0, max_start(seq.num_frames, seq.fps, self.fps, f) + 1))
         clip = take_window(seq.joints, seq.fps, self.fps, start, f)  # (F, 17, 3)
+        if self.splice_prob and rng.random() < self.splice_prob:
+            donor = self.sequences[int(rng.choice(len(self.sequences), p=w))]
+            d_start = int(rng.integers(0, max_start(donor.num_frames, donor.fps, self.fps, f) + 1))
+            upper = take_window(donor.joints, donor.fps, self.fps, d_start, f)  # (F, 17, 3)
+            clip = splice_upper_body(clip, upper, H36M17)  # (F, 17, 3)
         if self.bone_jitter:
             clip = rescale_bones(clip, H36M17.parents, random_bone_scales(rng, H36M17, self.bone_jitter))  # (F, 17, 3)
         item = render_window(clip, rng, self.camera_kind, self.corruption)

@@ -33,6 +33,7 @@ class TrainConfig:
     input_location: bool = False  # person units + the person's place and size in the picture (3 more channels)
     flip_prob: float = 0.5
     bone_jitter: float = 0.0  # std of per-bone length factors drawn per clip (0: the subjects' own bodies)
+    splice_prob: float = 0.0  # fraction of clips given the upper body of another random clip (0: as captured)
     # optimisation
     steps: int = 2000
     batch_size: int = 16
@@ -132,6 +133,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
     if cfg.val_mode == "lift" and cfg.task != "pose3d":
         raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
+    if not 0.0 <= cfg.splice_prob <= 1.0:
+        raise HMError(f"splice_prob must be in [0, 1], got {cfg.splice_prob}")
     if cfg.input_location and cfg.input_norm != "person":
         raise HMError("input_location needs input_norm=person (image units keep the location already)")
     try:

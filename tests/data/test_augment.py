@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hmcli.data.augment import random_bone_scales, rescale_bones
+from hmcli.data.augment import pelvis_frames, random_bone_scales, rescale_bones, splice_upper_body, upper_body_joints
 from hmcli.skeleton.joints import H36M17, get_joint_set
 
 PARENTS = H36M17.parents
@@ -72,3 +72,58 @@ def test_bad_arguments_are_refused() -> None:
         rescale_bones(np.zeros((4, 16, 3)), PARENTS, np.ones(17))
     with pytest.raises(ValueError, match="tree"):
         rescale_bones(np.zeros((3, 3)), (1, 2, 0), np.ones(3))
+
+
+
+def _rotations(frames: int, rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(frames, 3, 3)))  # (F, 3, 3)
+    q = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
+    return q * np.linalg.det(q)[:, None, None]  # proper rotations
+
+
+def _body(frames: int = 5, seed: int = 0) -> np.ndarray:
+    """An H36M-17 clip: a standing skeleton with moving arms and head, turned and moved per frame."""
+    rest = np.array([
+        [0, 0, 0], [-0.12, 0, 0], [-0.12, -0.45, 0], [-0.12, -0.9, 0], [0.12, 0, 0], [0.12, -0.45, 0],
+        [0.12, -0.9, 0], [0, 0.25, 0], [0, 0.5, 0], [0, 0.6, 0.05], [0, 0.72, 0], [0.18, 0.48, 0],
+        [0.45, 0.48, 0], [0.7, 0.48, 0], [-0.18, 0.48, 0], [-0.45, 0.48, 0], [-0.7, 0.48, 0],
+    ])  # (J, 3)
+    rng = np.random.default_rng(seed)
+    moving = (np.arange(17) >= 8)[:, None]  # the upper body
+    pose = rest + rng.normal(0, 0.15, size=(frames, 17, 3)) * moving  # (F, J, 3)
+    return np.einsum("fij,fkj->fki", _rotations(frames, rng), pose) + rng.normal(0, 1, size=(frames, 1, 3))
+
+
+def _pelvis_coords(x: np.ndarray, child: int, parent: int) -> np.ndarray:
+    u = x[:, child] - x[:, parent]  # (F, 3)
+    return np.einsum("fji,fj->fi", pelvis_frames(x, H36M17), u / np.linalg.norm(u, axis=-1, keepdims=True))
+
+
+def test_splicing_a_clip_onto_itself_gives_it_back() -> None:
+    x = _body()
+    np.testing.assert_allclose(splice_upper_body(x, x, H36M17), x, atol=1e-9)
+
+
+def test_splice_keeps_the_base_legs_and_bones_and_takes_the_donor_upper_body() -> None:
+    base, donor = _body(seed=1), _body(seed=2)
+    y = splice_upper_body(base, donor, H36M17)
+    upper = upper_body_joints(H36M17)
+    assert sorted(upper) == list(range(8, 17))  # thorax, neck, head, both arms
+    lower = [j for j in range(17) if j not in upper]
+    np.testing.assert_array_equal(y[:, lower], base[:, lower])
+    np.testing.assert_allclose(_bone_lengths(y), _bone_lengths(base), rtol=1e-9)
+    for j in upper:  # every upper bone points, in pelvis coordinates, as the donor's does
+        p = H36M17.parents[j]
+        np.testing.assert_allclose(_pelvis_coords(y, j, p), _pelvis_coords(donor, j, p), atol=1e-9)
+        assert not np.allclose(_pelvis_coords(y, j, p), _pelvis_coords(base, j, p), atol=1e-3)
+
+
+def test_pelvis_frames_are_rotations() -> None:
+    r = pelvis_frames(_body(seed=3), H36M17)  # (F, 3, 3)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-12)
+
+
+def test_splice_rejects_mismatched_clips() -> None:
+    with pytest.raises(ValueError, match="two"):
+        splice_upper_body(_body(5), _body(6), H36M17)

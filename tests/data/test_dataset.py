@@ -163,3 +163,21 @@ def test_bone_jitter_changes_the_body_not_the_motion() -> None:
     np.testing.assert_array_equal(again[1]["joints3d"], jit[1]["joints3d"])
     with pytest.raises(ValueError, match="jitter"):
         PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, bone_jitter=0.6)
+
+
+def test_splicing_keeps_the_window_and_legs_and_may_change_the_upper_body() -> None:
+    seqs = [_seq(600), _seq(600, trial="02", action="dance")]
+    plain = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=24, seed=2, corruption=None)
+    spliced = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=24, seed=2, corruption=None, splice_prob=1.0)
+    changed = 0
+    for i in range(24):
+        a, b = plain[i], spliced[i]
+        assert (a["trial"], a["start_time"]) == (b["trial"], b["start_time"])  # same base window and labels
+        wa, wb = _to_world(a), _to_world(b)  # (F, J, 3)
+        np.testing.assert_allclose(wb[:, :8], wa[:, :8], atol=1e-5)  # pelvis, legs and spine kept
+        bones = [np.linalg.norm(w[:, 9] - w[:, 8], axis=-1) for w in (wa, wb)]  # the base body's neck
+        np.testing.assert_allclose(bones[1], bones[0], rtol=1e-4)
+        changed += not np.allclose(wb[:, 8:], wa[:, 8:], atol=1e-3)
+    assert changed > 0  # donors from the other trial move the upper body differently
+    with pytest.raises(ValueError, match="splice_prob"):
+        PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, splice_prob=1.5)
