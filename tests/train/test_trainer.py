@@ -140,6 +140,9 @@ def test_config_file_and_overrides(tmp_path):
     with pytest.raises(HMError, match=r"bone_jitter must be in \[0, 0.5\), got 0.8"):
         resolve_config(None, ["bone_jitter=0.8"])
     assert resolve_config(None, ["bone_jitter=0.05"]).bone_jitter == 0.05
+    with pytest.raises(HMError, match=r"splice_prob must be in \[0, 1\], got 1.5"):
+        resolve_config(None, ["splice_prob=1.5"])
+    assert resolve_config(None, ["splice_prob=0.5"]).splice_prob == 0.5
 
 
 def test_ddp_two_cpu_processes_agree(tmp_path):
