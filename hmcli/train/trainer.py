@@ -331,7 +331,7 @@ def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCod
     lifter = net if on_cpu else copy.deepcopy(net).cpu()  # hm lift's path runs on the CPU
     lm = LoadedModel(lifter, arch, config_dict(net), codec, meta={"train": cfg.to_dict()})
     try:
-        return score_items(lm, items, EvalSetting(fps=cfg.fps)).mpjpe
+        return score_items(lm, items, EvalSetting(fps=cfg.fps, cameras=cfg.val_cameras)).mpjpe
     finally:
         net.train()
 
@@ -423,7 +423,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if cfg.val_mode == "lift":  # the trials, cameras and corruption of hm eval --split val
         from hmcli.train.evaluate import EvalSetting, eval_items
 
-        val_items = eval_items(val_seqs, EvalSetting(fps=cfg.fps))
+        val_items = eval_items(val_seqs, EvalSetting(fps=cfg.fps, cameras=cfg.val_cameras))
     else:
         val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=fixed_clip if mpm and fixed_clip else cfg.val_clip)
         if not val_items:

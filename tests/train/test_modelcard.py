@@ -11,6 +11,9 @@ def test_best_checkpoint_names_its_validation_error():
     meta["train"]["val_mode"] = "lift"
     assert _kept_text(meta, {}) == ("- Checkpoint kept: best validation MPJPE (73.5 mm at step 4000; "
                                     "whole validation trials lifted as `hm lift` runs the model).")
+    meta["train"]["val_cameras"] = 8
+    assert _kept_text(meta, {}) == ("- Checkpoint kept: best validation MPJPE (73.5 mm at step 4000; "
+                                    "whole validation trials, 8 cameras each, lifted as `hm lift` runs the model).")
 
 
 def test_final_checkpoint_is_named_with_the_logged_validation_error():

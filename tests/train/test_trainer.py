@@ -195,15 +195,17 @@ def test_lift_validation_is_what_hm_eval_reports_and_picks_best(tmp_path):
     from hmcli.train.evaluate import EvalSetting, evaluate_model
     from hmcli.train.trainer import load_split
 
-    cfg = _cfg(tmp_path, steps=4, eval_every=2, save_every=2, val_mode="lift")
+    cfg = _cfg(tmp_path, steps=4, eval_every=2, save_every=2, val_mode="lift", val_cameras=3)
     summary = train(cfg)
     out = tmp_path / "run"
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     vals = {r["step"]: r["val_mpjpe_mm"] for r in recs if "val_mpjpe_mm" in r}
     assert sorted(vals) == [2, 4]
     lm = load_checkpoint(out / "last.pt")
-    report = evaluate_model(lm, load_split(cfg.data, "val"), EvalSetting(fps=cfg.fps))
-    assert report.mpjpe == pytest.approx(vals[4], rel=1e-5)
+    report = evaluate_model(lm, load_split(cfg.data, "val"), EvalSetting(fps=cfg.fps, cameras=3))
+    assert report.mpjpe == pytest.approx(vals[4], rel=1e-5)  # hm eval --split val --cameras 3
+    two = evaluate_model(lm, load_split(cfg.data, "val"), EvalSetting(fps=cfg.fps, cameras=2))
+    assert two.mpjpe != pytest.approx(vals[4], rel=1e-5)
     best = load_checkpoint(out / "best.pt")
     assert best.meta["val_mpjpe_mm"] == min(vals.values()) == summary["best_val_mpjpe_mm"]
     assert lm.meta["train"]["val_mode"] == "lift"
@@ -214,3 +216,5 @@ def test_val_mode_is_checked():
         resolve_config(overrides=["val_mode=trials"])
     with pytest.raises(HMError, match="task=pose3d"):
         resolve_config(overrides=["val_mode=lift", "task=mpm"])
+    with pytest.raises(HMError, match="val_cameras must be at least 1, got 0"):
+        resolve_config(overrides=["val_cameras=0"])
