@@ -45,7 +45,7 @@ def _val_text(train: dict) -> str:
     """How the run validated (``val_mode``): whole trials as hm lift runs the model, or clips."""
     if train.get("val_mode") == "lift":
         cams = int(train.get("val_cameras") or 2)
-        seen = f", {cams} cameras each" if cams != 2 else ""
+        seen = f", {cams} cameras each," if cams != 2 else ""
         return f"whole validation trials{seen} lifted as `hm lift` runs the model"
     clip = train.get("val_clip")
     return f"{clip}-frame validation clips" if clip else "validation clips"
