@@ -49,6 +49,14 @@ def check_bone_jitter(jitter: float) -> float:
     return value
 
 
+def check_splice_prob(prob: float) -> float:
+    """``prob`` as a float; ValueError unless 0 <= prob <= 1."""
+    value = float(prob)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"splice_prob must be in [0, 1], got {prob}")
+    return value
+
+
 def random_bone_scales(rng: np.random.Generator, joint_set: JointSet, jitter: float) -> np.ndarray:
     """(J,) length factor of the bone that ends at each joint (1 at the root).
 

@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hmcli.data.augment import check_bone_jitter, random_bone_scales, rescale_bones, splice_upper_body
+from hmcli.data.augment import check_bone_jitter, check_splice_prob, random_bone_scales, rescale_bones, splice_upper_body
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
@@ -157,9 +157,7 @@ class PoseWindows(Dataset):
         self.corruption = corruption
         self.weighting = weighting
         self.bone_jitter = check_bone_jitter(bone_jitter)
-        if not 0.0 <= float(splice_prob) <= 1.0:
-            raise ValueError(f"splice_prob must be in [0, 1], got {splice_prob}")
-        self.splice_prob = float(splice_prob)
+        self.splice_prob = check_splice_prob(splice_prob)
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:

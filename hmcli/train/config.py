@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from hmcli.data.augment import check_bone_jitter
+from hmcli.data.augment import check_bone_jitter, check_splice_prob
 from hmcli.io.atomic import HMError
 
 
@@ -138,8 +138,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"val_cameras must be at least 1, got {cfg.val_cameras}")
     if cfg.val_mode == "lift" and cfg.task != "pose3d":
         raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
-    if not 0.0 <= cfg.splice_prob <= 1.0:
-        raise HMError(f"splice_prob must be in [0, 1], got {cfg.splice_prob}")
+    try:
+        check_splice_prob(cfg.splice_prob)
+    except ValueError as e:
+        raise HMError(str(e)) from None
     if cfg.input_location and cfg.input_norm != "person":
         raise HMError("input_location needs input_norm=person (image units keep the location already)")
     try:
