@@ -22,17 +22,22 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(None, help="Motion capture directory (CMU ASF/AMC layout)."),
         out: str = typer.Option(None, "--out", "-o", help="Run directory (config, metrics.jsonl, checkpoints)."),
         steps: int = typer.Option(None, help="Optimisation steps."),
-        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped, "
+                                                               "with the run's own config.yaml."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Train a 2D->3D lifter. Defaults < --config file < options < key=value overrides.
 
         Multi-GPU / multi-node: torchrun --nproc-per-node 4 -m hmcli.cli.main train ..."""
-        from hmcli.train.config import resolve_config
+        from hmcli.io.atomic import HMError
+        from hmcli.train.config import resolve_config, resume_config
         from hmcli.train.trainer import train as run
 
-        cfg = resolve_config(config, overrides, model=model, task=task, data=data, out=out, steps=steps, init_from=init_from)
+        opts = dict(model=model, task=task, data=data, out=out, steps=steps, init_from=init_from)
+        if resume and config is not None:
+            raise HMError("--resume continues with the run's own config.yaml; drop --config (key=value still applies)")
+        cfg = resume_config(overrides, **opts) if resume else resolve_config(config, overrides, **opts)
         if quiet:
             summary = run(cfg, resume=resume)
         else:

@@ -153,6 +153,24 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     return cfg
 
 
+def resume_config(overrides: list[str] | None = None, **kwargs: Any) -> TrainConfig:
+    """The configuration of the run being resumed: its own ``config.yaml`` < keyword arguments < overrides.
+
+    The run directory is ``out`` (a keyword or an ``out=`` override). Overrides are meant for what may change
+    mid-run (``steps``, ``threads``, ``eval_every``); the trainer refuses a model that no longer fits the
+    run's weights."""
+    out = kwargs.get("out")
+    for item in overrides or []:
+        if item.startswith("out="):
+            out = item.split("=", 1)[1]
+    if not out:
+        raise HMError("--resume needs the run directory: --out RUN")
+    file = Path(out) / "config.yaml"
+    if not file.is_file():
+        raise HMError(f"{out} holds no run to resume (no config.yaml)")
+    return resolve_config(file, overrides, **kwargs)
+
+
 def dump_config(cfg: TrainConfig, path: Path) -> None:
     path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

@@ -45,7 +45,7 @@ import torch.nn as nn
 from hmcli.data.cmu import Sequence, load_cmu_dir
 from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set
 from hmcli.data.splits import TEST_SUBJECTS, VAL_SUBJECTS, filter_split
-from hmcli.io.atomic import HMError
+from hmcli.io.atomic import HMError, atomic_write
 from hmcli.nn.registry import count_parameters, make_config
 from hmcli.runtime import retain_freed_memory
 from hmcli.skeleton.codec import PoseCodec
@@ -357,6 +357,27 @@ def validate_mpm(model: nn.Module, items: list[dict], codec: PoseCodec, device: 
     return float(np.mean(losses)) if losses else float("nan")
 
 
+def _truncate_log(path: Path, step: int) -> float:
+    """Make the metrics log the history of the run up to ``step``, where it is about to resume.
+
+    Records logged after the last checkpoint are dropped (they are logged again), and so are those a
+    restart superseded in older logs. Returns the ``time_s`` logged at ``step`` (0 if none)."""
+    if not path.exists():
+        return 0.0
+    keep: list[dict] = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        while keep and keep[-1]["step"] >= rec["step"]:
+            keep.pop()  # the run restarted from an earlier checkpoint here
+        keep.append(rec)
+    keep = [r for r in keep if r["step"] <= step]
+    with atomic_write(path, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in keep)
+    return float(keep[-1].get("time_s", 0.0)) if keep and keep[-1]["step"] == step else 0.0
+
+
 def train(cfg: TrainConfig, resume: bool = False, on_step: Callable[[StepInfo], None] | None = None) -> dict:
     """Train per ``cfg``; returns a summary dict. Files go to ``cfg.out`` (rank 0 only)."""
     env = _Dist()
@@ -403,16 +424,22 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     start, best = 0, float("inf")
+    elapsed: float | None = 0.0  # training time before this process, for time_s
     if resume:
         obj = read_checkpoint(last_path)
         ts = obj.get("train_state")
         if ts is None:
             raise HMError(f"{last_path} holds no training state to resume from")
-        model.load_state_dict(obj["state_dict"])
+        try:
+            model.load_state_dict(obj["state_dict"])
+        except RuntimeError:
+            raise HMError(f"{last_path} does not fit the model this config builds ({cfg.model}); "
+                          f"resume with the run's own config.yaml") from None
         opt.load_state_dict(ts["optimizer"])
         sched.load_state_dict(ts["scheduler"])
         torch.set_rng_state(ts["torch_rng"])
         start, best = int(ts["step"]), float(ts["best"])
+        elapsed = ts.get("time_s")  # None in checkpoints from before it was stored: taken from the log
     multi = arch == "pstmo" and not mpm  # P-STMO Stage II: single-frame + multi-frame outputs
     ddp_model: nn.Module = _ForwardMulti(model) if multi else model
     if env.enabled:
@@ -446,8 +473,9 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         meta_base["init_from"] = init_report
     if env.main:
         dump_config(cfg, out / "config.yaml")
+    logged = _truncate_log(out / "metrics.jsonl", start) if resume and env.main else 0.0
     log = open(out / "metrics.jsonl", "a") if env.main else None
-    t0 = time.time()
+    t0 = time.time() - float(logged if elapsed is None else elapsed)  # time_s counts the whole run, across resumes
     model.train()
     val = None
     try:
@@ -507,7 +535,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
                                     half=cfg.half_export)
                 if done % cfg.save_every == 0 or done == cfg.steps:
                     ts = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
-                          "step": done, "best": best}
+                          "step": done, "best": best, "time_s": time.time() - t0}
                     save_checkpoint(last_path, model, arch, codec, {**meta_base, "step": done}, train_state=ts)
             if on_step is not None and env.main:
                 on_step(info)

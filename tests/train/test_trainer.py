@@ -111,6 +111,48 @@ def test_resume_continues_exactly(tmp_path):
     assert log_a == log_b
 
 
+def test_resume_after_an_interruption_between_checkpoints(tmp_path):
+    import hmcli.train.trainer as tr
+
+    train(_cfg(tmp_path, out="a", steps=6))
+    first = _cfg(tmp_path, out="b", steps=6, save_every=2)
+
+    def stop_after_three(info):  # last.pt holds step 2; step 3 is logged, then lost
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(first, on_step=stop_after_three)
+    tr.train(first, resume=True)
+    log_a = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    log_b = [json.loads(l) for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log_b] == list(range(1, 7))  # step 3 once, as trained by the resumed run
+    assert [r["loss"] for r in log_b] == [r["loss"] for r in log_a]
+    times = [r["time_s"] for r in log_b]
+    assert times == sorted(times)  # training time counts the whole run, across the resume
+    assert read_checkpoint(tmp_path / "b" / "last.pt")["train_state"]["time_s"] >= times[-1]
+
+
+def test_truncate_log_keeps_the_latest_history(tmp_path):
+    from hmcli.train.trainer import _truncate_log
+
+    log = tmp_path / "metrics.jsonl"
+    steps = [1, 2, 3, 4, 5, 3, 4, 5, 6, 7]  # interrupted after 5, resumed from the checkpoint at 2
+    log.write_text("".join(json.dumps({"step": s, "time_s": 10.0 * i}) + "\n" for i, s in enumerate(steps)))
+    assert _truncate_log(log, 6) == 80.0
+    recs = [json.loads(l) for l in log.read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3, 4, 5, 6]
+    assert [r["time_s"] for r in recs] == [0.0, 10.0, 50.0, 60.0, 70.0, 80.0]
+    assert _truncate_log(tmp_path / "none.jsonl", 3) == 0.0
+
+
+def test_resume_with_another_model_is_a_clear_error(tmp_path):
+    train(_cfg(tmp_path, steps=2, eval_every=2, save_every=2))
+    wider = _cfg(tmp_path, steps=4, model_overrides={**TINY_MODEL, "dim": 24})
+    with pytest.raises(HMError, match="does not fit the model this config builds"):
+        train(wider, resume=True)
+
+
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path):
     cfg = _cfg(tmp_path, steps=3)
     train(cfg)
