@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,21 +72,62 @@ class TrainConfig:
         return asdict(self)
 
 
-def _coerce(value: str, like: Any) -> Any:
-    """Parse a CLI override string to the type of the default value."""
+def _coerce(key: str, value: str, like: Any) -> Any:
+    """Parse the CLI override ``key=value`` to the type of the default value."""
     if isinstance(like, bool):
         if value.lower() in ("1", "true", "yes", "on"):
             return True
         if value.lower() in ("0", "false", "no", "off"):
             return False
-        raise HMError(f"expected true/false, got '{value}'")
-    if isinstance(like, int):
-        return int(value)
-    if isinstance(like, float):
-        return float(value)
-    if isinstance(like, (list, dict)):
-        return yaml.safe_load(value)
+        raise HMError(f"{key}: expected true/false, got '{value}'")
+    try:
+        if isinstance(like, int):
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+        if isinstance(like, (list, dict)):
+            return yaml.safe_load(value)
+    except (ValueError, yaml.YAMLError):
+        raise HMError(f"{key}: expected {_KIND[type(like)]}, got '{value}'") from None
     return value
+
+
+_KIND = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+
+
+def _check_types(values: dict[str, Any]) -> None:
+    """Each value has its field's type (an int is a number; a bool is not)."""
+    defaults = TrainConfig()
+    for key, val in values.items():
+        like = getattr(defaults, key)
+        kind = type(like)
+        ok = isinstance(val, kind) and not (kind is int and isinstance(val, bool))
+        if kind is float:
+            ok = isinstance(val, (int, float)) and not isinstance(val, bool)
+        if not ok:
+            raise HMError(f"{key}: expected {_KIND[kind]}, got {val!r}")
+    for v in values.get("fps_aug", []):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise HMError(f"fps_aug: expected positive frame rates, got {v!r}")
+
+
+# key: (lowest, highest, whether the lowest is allowed)
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "steps": (1, math.inf, True), "batch_size": (1, math.inf, True), "lr": (0, math.inf, False),
+    "weight_decay": (0, math.inf, True), "warmup": (0, math.inf, True), "grad_clip": (0, math.inf, True),
+    "lambda_vel": (0, math.inf, True), "lambda_reproj": (0, math.inf, True), "lambda_multi": (0, math.inf, True),
+    "flip_prob": (0, 1, True), "mask_joints": (0, math.inf, True), "fps": (0, math.inf, False),
+    "eval_every": (1, math.inf, True), "save_every": (1, math.inf, True), "val_clip": (1, math.inf, True),
+    "val_cameras": (1, math.inf, True), "threads": (0, math.inf, True),
+}  # fmt: skip
+
+
+def _check_ranges(cfg: "TrainConfig") -> None:
+    for key, (lo, hi, closed) in _RANGES.items():
+        v = getattr(cfg, key)
+        if not ((v >= lo if closed else v > lo) and v <= hi):
+            low = f">= {lo}" if closed else f"> {lo}"
+            raise HMError(f"{key} must be {low}" + (f" and <= {hi}" if hi != math.inf else "") + f", got {v}")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -113,7 +155,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         values.update(load_config_file(file))
     values.update({k: v for k, v in kwargs.items() if v is not None})
     defaults = TrainConfig()
-    mo = dict(values.pop("model_overrides", {}) or {})
+    mo = values.pop("model_overrides", {}) or {}
+    if not isinstance(mo, dict):
+        raise HMError(f"model_overrides: expected a mapping, got {mo!r}")
+    mo = dict(mo)
     for item in overrides or []:
         if "=" not in item:
             raise HMError(f"override '{item}' is not key=value")
@@ -121,21 +166,23 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         if key.startswith("model."):
             mo[key[6:]] = yaml.safe_load(val)
         elif key in TrainConfig.field_names():
-            values[key] = _coerce(val, getattr(defaults, key))
+            values[key] = _coerce(key, val, getattr(defaults, key))
         else:
             raise HMError(f"unknown option '{key}' (known: {', '.join(sorted(TrainConfig.field_names()))})")
     unknown = set(values) - TrainConfig.field_names()
     if unknown:
         raise HMError(f"unknown option(s) in config: {', '.join(sorted(unknown))}")
+    _check_types(values)
     cfg = TrainConfig(**values, model_overrides=mo)
+    _check_ranges(cfg)
     if cfg.task not in ("pose3d", "mpm"):
         raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
     if cfg.input_norm not in ("person", "image"):
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
+    if cfg.camera_kind not in ("any", "phone", "webcam"):
+        raise HMError(f"unknown camera_kind '{cfg.camera_kind}' (available: any, phone, webcam)")
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
-    if cfg.val_cameras < 1:
-        raise HMError(f"val_cameras must be at least 1, got {cfg.val_cameras}")
     if cfg.val_mode == "lift" and cfg.task != "pose3d":
         raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
     try:

@@ -393,7 +393,6 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     out = Path(cfg.out)
     last_path, best_path = out / "last.pt", out / "best.pt"
     if env.main:
-        out.mkdir(parents=True, exist_ok=True)
         if not resume and last_path.exists():
             raise HMError(f"{out} already holds a run; use --resume to continue it or another --out")
     arch, model_cfg = make_config(cfg.model, **cfg.model_overrides)
@@ -472,6 +471,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if init_report is not None:
         meta_base["init_from"] = init_report
     if env.main:
+        out.mkdir(parents=True, exist_ok=True)  # only now: a run that cannot start leaves nothing behind
         dump_config(cfg, out / "config.yaml")
     logged = _truncate_log(out / "metrics.jsonl", start) if resume and env.main else 0.0
     log = open(out / "metrics.jsonl", "a") if env.main else None
