@@ -13,11 +13,24 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import cli_errors, echo_json, parse_list
+from hmcli.cli.common import cli_errors, echo_json, parse_list, require
 
 bench_app = typer.Typer(help="Benchmarks (ratios measured side by side in one run).", no_args_is_help=True)
 
 _SET_HELP = "Model config override MODEL.field=value (repeatable), e.g. dstformer-lite-causal.dim=64."
+
+
+def _timing_rules(repeats: int, budget: float, threads: int) -> tuple[tuple[bool, str], ...]:
+    return ((repeats >= 1, f"--repeats must be at least 1, got {repeats}"),
+            (budget >= 0, f"--budget must be >= 0 seconds, got {budget}"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"))
+
+
+def _counts(text: str, option: str) -> list[int]:
+    """A comma-separated list of positive integers (batch sizes, frame counts, factors)."""
+    values = parse_list(text, int)
+    require((bool(values) and min(values) >= 1, f"{option} must be positive integers, got '{text}'"))
+    return values
 
 
 def _threads(threads: int, retain_memory: bool = False) -> None:
@@ -82,13 +95,15 @@ def streaming(
     from hmcli.bench.streaming import offline_causal_ms
     from hmcli.nn.registry import make_config
 
+    require(*_timing_rules(repeats, budget, threads))
+    batches, ctxs = _counts(batch, "--batch"), _counts(contexts, "--contexts")
     _threads(threads)
     names = parse_list(models)
     ov = parse_overrides(set_)
     check_causal(names, ov)
     con = Console(stderr=True)
     with con.status("streaming benchmark") as st:
-        result = streaming_compare(names, parse_list(batch, int), parse_list(contexts, int), repeats, budget,
+        result = streaming_compare(names, batches, ctxs, repeats, budget,
                                    probe=not no_probe, overrides=ov, on_progress=st.update)
         offline = {}
         for m in names:
@@ -123,9 +138,11 @@ def train_cmd(
 
     from hmcli.bench.compare import parse_overrides, train_compare
 
+    require((batch >= 1, f"--batch must be at least 1, got {batch}"), *_timing_rules(repeats, budget, threads))
+    clip_lengths = _counts(frames, "--frames")
     _threads(threads, retain_memory=True)
     with Console(stderr=True).status("training-step benchmark") as st:
-        result = train_compare(parse_list(models), parse_list(frames, int), batch, repeats, budget, not no_probe,
+        result = train_compare(parse_list(models), clip_lengths, batch, repeats, budget, not no_probe,
                                overrides=parse_overrides(set_), on_progress=st.update)
     _finish(result, json_out, out, "train")
 
@@ -149,6 +166,8 @@ def throughput_cmd(
 
     from hmcli.bench.compare import parse_overrides, throughput_compare
 
+    require((minutes > 0, f"--minutes must be a positive number, got {minutes}"),
+            (fps > 0, f"--fps must be a positive number, got {fps}"), *_timing_rules(repeats, budget, threads))
     _threads(threads, retain_memory=True)
     with Console(stderr=True).status("throughput benchmark") as st:
         result = throughput_compare(parse_list(models), minutes, fps, repeats, budget,
@@ -186,12 +205,22 @@ def accuracy_cmd(
     from hmcli.bench.accuracy import AccuracyBudget, accuracy_compare
     from hmcli.bench.compare import parse_overrides
 
+    require((steps >= 1, f"--steps must be at least 1, got {steps}"),
+            (batch_size >= 1, f"--batch-size must be at least 1, got {batch_size}"),
+            (1 <= clip_min <= clip_max, f"need 1 <= --clip-min <= --clip-max, got {clip_min} and {clip_max}"),
+            (lr > 0, f"--lr must be a positive number, got {lr}"),
+            (eval_every >= 1, f"--eval-every must be at least 1, got {eval_every}"),
+            (seed >= 0, f"--seed must be >= 0, got {seed}"),
+            (cameras >= 1, f"--cameras must be at least 1, got {cameras}"),
+            (split in ("test", "val"), f"--split must be test or val, got '{split}'"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"))
+    factors = _counts(subsample, "--subsample")
     _threads(threads)
     budget = AccuracyBudget(steps=steps, batch_size=batch_size, clip_min=clip_min, clip_max=clip_max, lr=lr,
                             eval_every=eval_every, seed=seed, threads=threads)
     with Console(stderr=True).status("accuracy benchmark") as st:
         result = accuracy_compare(data, parse_list(archs), parse_list(variants), budget,
-                                  subsample=parse_list(subsample, int), cameras=cameras, split=split,
+                                  subsample=factors, cameras=cameras, split=split,
                                   overrides=parse_overrides(set_), runs_dir=runs or out / "runs",
                                   on_progress=st.update, skip=parse_list(skip) if skip else None)
     _finish(result, json_out, out, "accuracy")

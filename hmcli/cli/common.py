@@ -55,6 +55,14 @@ def cli_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def require(*rules: tuple[bool, str]) -> None:
+    """Usage checks of option values: each rule is (holds, message); the first that fails exits
+    with its message and the usage exit code, before any work starts."""
+    for holds, message in rules:
+        if not holds:
+            fail(message, EXIT_USAGE)
+
+
 def echo_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=float) + "\n")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import cli_errors, echo_json, fail, EXIT_USAGE
+from hmcli.cli.common import EXIT_USAGE, cli_errors, echo_json, fail, require
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         notes: str = typer.Option(None, help="With --card: a markdown file whose text becomes the card's Notes section."),
     ) -> None:
         """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
+        from hmcli.data.splits import SPLITS
         from hmcli.train.checkpoint import load_checkpoint, resolve_model
         from hmcli.train.evaluate import EvalSetting, evaluate_model
         from hmcli.train.metrics import markdown_table
@@ -42,6 +43,11 @@ def register(app: typer.Typer) -> None:
 
         if fps is not None and subsample is not None:
             fail("give --fps or --subsample, not both", EXIT_USAGE)
+        require((fps is None or fps > 0, f"--fps must be a positive number, got {fps}"),
+                (subsample is None or subsample >= 1, f"--subsample must be at least 1, got {subsample}"),
+                (cameras >= 1, f"--cameras must be at least 1, got {cameras}"),
+                (seed >= 0, f"--seed must be >= 0, got {seed}"),
+                (split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, got '{split}'"))
         lm = load_checkpoint(resolve_model(model))
         train_fps = float(lm.config.get("fps", 30.0))
         rate = fps if fps is not None else train_fps / (subsample or 1)

@@ -43,6 +43,14 @@ class EvalSetting:
     stream: bool = False  # causal models: frame by frame through the streamer live lifting uses
     flip: bool = True  # test-time flip, as hm lift runs the model
 
+    def __post_init__(self) -> None:
+        if not self.fps > 0:
+            raise HMError(f"fps must be a positive number, got {self.fps}")
+        if self.cameras < 1:
+            raise HMError(f"cameras must be at least 1, got {self.cameras}")
+        if self.seed < 0:
+            raise HMError(f"seed must be >= 0, got {self.seed}")
+
 
 def _streamed(lm: LoadedModel, x: torch.Tensor, dt_scale: float, one_pass: bool) -> torch.Tensor:
     """Frame by frame through the streamer live lifting uses. x: (B, F, J, C) -> (B, F, J, 3)."""

@@ -44,7 +44,7 @@ import torch.nn as nn
 
 from hmcli.data.cmu import Sequence, load_cmu_dir
 from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set
-from hmcli.data.splits import TEST_SUBJECTS, VAL_SUBJECTS, filter_split
+from hmcli.data.splits import SPLITS, TEST_SUBJECTS, VAL_SUBJECTS, filter_split
 from hmcli.io.atomic import HMError, atomic_write
 from hmcli.nn.registry import count_parameters, make_config
 from hmcli.runtime import retain_freed_memory
@@ -262,6 +262,8 @@ def hardware_text(env: _Dist) -> str:
 
 
 def load_split(data: str, split: str) -> list[Sequence]:
+    if split not in SPLITS:
+        raise HMError(f"unknown split '{split}' (available: {', '.join(SPLITS)})")
     root = Path(data)
     if not root.is_dir():
         raise HMError(f"data directory not found: {root} (expected CMU ASF/AMC layout)")

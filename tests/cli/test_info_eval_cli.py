@@ -89,6 +89,21 @@ def test_eval_stream_needs_a_causal_model(tmp_path, ckpts):
     assert r.exit_code != 0 and "causal" in r.stderr and r.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fps", "0"], "--fps must be a positive number, got 0.0"),
+        (["--subsample", "0"], "--subsample must be at least 1, got 0"),
+        (["--cameras", "0"], "--cameras must be at least 1, got 0"),
+        (["--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["--split", "dev"], "--split must be one of train, val, test, got 'dev'"),
+    ],
+)
+def test_eval_bad_option_values_are_usage_errors(args, message):
+    r = runner.invoke(app, ["eval", "hummuss-small-cmu", *args])  # checked before the model or data is read
+    assert r.exit_code == 2 and r.stderr == f"hm: error: {message}\n"
+
+
 def test_eval_errors_are_one_line(tmp_path):
     r = runner.invoke(app, ["eval", str(tmp_path / "missing.pt")])
     assert r.exit_code == 4

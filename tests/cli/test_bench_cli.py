@@ -1,0 +1,29 @@
+import pytest
+from typer.testing import CliRunner
+
+from hmcli.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["streaming", "--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["streaming", "--budget", "-1"], "--budget must be >= 0 seconds, got -1.0"),
+        (["streaming", "--threads", "-1"], "--threads must be >= 0 (0: all cores), got -1"),
+        (["streaming", "--contexts", "243,0"], "--contexts must be positive integers, got '243,0'"),
+        (["train", "--batch", "0"], "--batch must be at least 1, got 0"),
+        (["train", "--frames", ""], "--frames must be positive integers, got ''"),
+        (["throughput", "--minutes", "0"], "--minutes must be a positive number, got 0.0"),
+        (["throughput", "--fps", "-30"], "--fps must be a positive number, got -30.0"),
+        (["accuracy", "--steps", "0"], "--steps must be at least 1, got 0"),
+        (["accuracy", "--clip-min", "90"], "need 1 <= --clip-min <= --clip-max, got 90 and 81"),
+        (["accuracy", "--subsample", "1,0"], "--subsample must be positive integers, got '1,0'"),
+        (["accuracy", "--split", "train"], "--split must be test or val, got 'train'"),
+    ],
+)
+def test_bad_option_values_are_usage_errors_before_any_work(args, message, tmp_path):
+    r = runner.invoke(app, ["bench", *args, "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2 and r.stderr == f"hm: error: {message}\n"
+    assert not (tmp_path / "out").exists()
