@@ -48,9 +48,11 @@ def register(app: typer.Typer) -> None:
                     TimeElapsedColumn(), TimeRemainingColumn())
             with Progress(*cols, transient=False) as prog:
                 tid = prog.add_task("train", total=cfg.steps, loss=float("nan"), val="-")
-                state = {"val": "-"}
+                state = {"val": "-", "first": True}
 
                 def on_step(info):
+                    if state.pop("first", False):  # a resumed run: elapsed time and ETA from here
+                        prog.reset(tid, completed=info.step - 1)
                     if info.val_mpjpe is not None:
                         state["val"] = f"{info.val_mpjpe:.4f} mse" if cfg.task == "mpm" else f"{info.val_mpjpe:.1f} mm"
                     prog.update(tid, completed=info.step, loss=info.loss, val=state["val"])

@@ -25,7 +25,7 @@ def test_resume_reads_the_runs_own_config(tmp_path):
                       threads=1, bone_jitter=0.1, half_export=False)
     train(cfg)
     # Only --out and a new step count: the tiny model, data and augmentation come from run/config.yaml.
-    r = runner.invoke(app, ["train", "--resume", "--out", str(run), "steps=4", "-q"])
+    r = runner.invoke(app, ["train", "--resume", "--out", str(run), "steps=4"])  # with the progress bar
     assert r.exit_code == 0, r.output
     assert read_checkpoint(run / "last.pt")["train_state"]["step"] == 4
     saved = yaml.safe_load((run / "config.yaml").read_text())
