@@ -41,8 +41,8 @@ Test-time flip (``flip=True``, the default everywhere)
     is averaged with the direct one (:func:`flip_batch`, :func:`merge_flip`). The models are
     trained with flip augmentation, so both are estimates of the same pose; the average is
     mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 65.5 to
-    63.9 mm MPJPE (P-MPJPE 48.3 -> 46.7) and hummuss-small-causal-cmu from 74.8 to 73.5 mm
-    (53.6 -> 52.2). Streaming runs the two as one batch of 2 through the Streamer.
+    63.9 mm MPJPE (P-MPJPE 48.3 -> 46.7) and hummuss-small-causal-cmu from 70.2 to 68.3 mm
+    (51.2 -> 49.8). Streaming runs the two as one batch of 2 through the Streamer.
 
 Frames without a person reach the model with confidence 0 (the codec zeroes their
 coordinates); they are kept and stay flagged (``detected`` False). When no frame at all
