@@ -525,8 +525,9 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
                     val = validate(model, val_items, codec, env.device)
             info = StepInfo(done, cfg.steps, float(loss.detach()), {k: float(v) for k, v in parts.items()}, sched.get_last_lr()[0], val)
             if env.main:
+                now = round(time.time() - t0, 2)  # training time so far, across resumes
                 rec = {"step": done, "loss": info.loss, **{f"loss_{k}": v for k, v in info.parts.items()}, "lr": info.lr,
-                       "clip": int(x.shape[1]), "dt_scale": dt_scale, "time_s": round(time.time() - t0, 2)}
+                       "clip": int(x.shape[1]), "dt_scale": dt_scale, "time_s": now}
                 if val is not None:
                     rec["val_mpm_mse" if mpm else "val_mpjpe_mm"] = val
                 log.write(json.dumps(rec) + "\n")
@@ -537,7 +538,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
                                     half=cfg.half_export)
                 if done % cfg.save_every == 0 or done == cfg.steps:
                     ts = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
-                          "step": done, "best": best, "time_s": time.time() - t0}
+                          "step": done, "best": best, "time_s": now}
                     save_checkpoint(last_path, model, arch, codec, {**meta_base, "step": done}, train_state=ts)
             if on_step is not None and env.main:
                 on_step(info)
