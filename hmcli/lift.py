@@ -8,7 +8,7 @@ Offline (:func:`lift_keypoints`)
     neighbouring windows cross-fade linearly over ``T/10`` frames, so there is no jump at a
     seam (see :func:`chunk_windows`). Measured on the validation subjects, one pass over whole
     sequences (up to a few thousand frames) is far worse than windows of the trained length:
-    82.3 against 60.0 mm MPJPE for the shipped hummuss-small-cmu, 92.1 against 76.4 mm for
+    93.6 against 61.8 mm MPJPE for the shipped hummuss-small-cmu, 79.8 against 70.3 mm for
     the causal one (without flip). The length was chosen with the checkpoints before them
     (windows of 41-81 frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against
     72.5 mm) and re-checked with the 5000-step checkpoints (with test-time flip): windows of
@@ -40,8 +40,8 @@ Test-time flip (``flip=True``, the default everywhere)
     (:meth:`PoseCodec.flip_2d`, in the same batch), and the mirrored output, mirrored back,
     is averaged with the direct one (:func:`flip_batch`, :func:`merge_flip`). The models are
     trained with flip augmentation, so both are estimates of the same pose; the average is
-    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 65.5 to
-    63.9 mm MPJPE (P-MPJPE 48.3 -> 46.7) and hummuss-small-causal-cmu from 70.2 to 68.3 mm
+    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 63.9 to
+    62.4 mm MPJPE (P-MPJPE 48.2 -> 46.4) and hummuss-small-causal-cmu from 70.2 to 68.3 mm
     (51.2 -> 49.8). Streaming runs the two as one batch of 2 through the Streamer.
 
 Frames without a person reach the model with confidence 0 (the codec zeroes their
