@@ -122,7 +122,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
 }  # fmt: skip
 
 
-def _check_ranges(cfg: "TrainConfig") -> None:
+def _check_ranges(cfg: TrainConfig) -> None:
     for key, (lo, hi, closed) in _RANGES.items():
         v = getattr(cfg, key)
         if not ((v >= lo if closed else v > lo) and v <= hi):
@@ -164,7 +164,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
             raise HMError(f"override '{item}' is not key=value")
         key, val = item.split("=", 1)
         if key.startswith("model."):
-            mo[key[6:]] = yaml.safe_load(val)
+            try:
+                mo[key[6:]] = yaml.safe_load(val)
+            except yaml.YAMLError:
+                raise HMError(f"{key}: cannot parse '{val}'") from None
         elif key in TrainConfig.field_names():
             values[key] = _coerce(key, val, getattr(defaults, key))
         else:

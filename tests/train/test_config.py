@@ -52,6 +52,7 @@ def test_val_mode_is_checked():
         ("fps=-30", "fps must be > 0, got -30.0"),
         ("camera_kind=drone", "unknown camera_kind 'drone' (available: any, phone, webcam)"),
         ("fps_aug=[25, 0]", "fps_aug: expected positive frame rates, got 0"),
+        ("model.dim=[64", "model.dim: cannot parse '[64'"),
     ],
 )
 def test_bad_override_values_are_clear_errors(item, message):
