@@ -363,14 +363,15 @@ def _truncate_log(path: Path, step: int) -> float:
     """Make the metrics log the history of the run up to ``step``, where it is about to resume.
 
     Records logged after the last checkpoint are dropped (they are logged again), and so are those a
-    restart superseded in older logs. Returns the ``time_s`` logged at ``step`` (0 if none)."""
+    restart superseded in older logs, and a line cut short by a kill. Returns the ``time_s`` logged at ``step`` (0 if none)."""
     if not path.exists():
         return 0.0
     keep: list[dict] = []
     for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # empty, or cut short when the process was killed mid-write
         while keep and keep[-1]["step"] >= rec["step"]:
             keep.pop()  # the run restarted from an earlier checkpoint here
         keep.append(rec)

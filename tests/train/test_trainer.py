@@ -138,7 +138,8 @@ def test_truncate_log_keeps_the_latest_history(tmp_path):
 
     log = tmp_path / "metrics.jsonl"
     steps = [1, 2, 3, 4, 5, 3, 4, 5, 6, 7]  # interrupted after 5, resumed from the checkpoint at 2
-    log.write_text("".join(json.dumps({"step": s, "time_s": 10.0 * i}) + "\n" for i, s in enumerate(steps)))
+    log.write_text("".join(json.dumps({"step": s, "time_s": 10.0 * i}) + "\n" for i, s in enumerate(steps))
+                   + '{"step": 8, "ti')  # the last line cut short by a kill
     assert _truncate_log(log, 6) == 80.0
     recs = [json.loads(l) for l in log.read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2, 3, 4, 5, 6]
