@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import cli_errors, echo_json
+from hmcli.cli.common import EXIT_USAGE, cli_errors, echo_json, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -30,13 +30,12 @@ def register(app: typer.Typer) -> None:
         """Train a 2D->3D lifter. Defaults < --config file < options < key=value overrides.
 
         Multi-GPU / multi-node: torchrun --nproc-per-node 4 -m hmcli.cli.main train ..."""
-        from hmcli.io.atomic import HMError
         from hmcli.train.config import resolve_config, resume_config
         from hmcli.train.trainer import train as run
 
         opts = dict(model=model, task=task, data=data, out=out, steps=steps, init_from=init_from)
         if resume and config is not None:
-            raise HMError("--resume continues with the run's own config.yaml; drop --config (key=value still applies)")
+            fail("--resume continues with the run's own config.yaml; drop --config (key=value still applies)", EXIT_USAGE)
         cfg = resume_config(overrides, **opts) if resume else resolve_config(config, overrides, **opts)
         if quiet:
             summary = run(cfg, resume=resume)

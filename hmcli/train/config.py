@@ -95,15 +95,12 @@ def _coerce(key: str, value: str, like: Any) -> Any:
 _KIND = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
 
 
-def _check_types(values: dict[str, Any]) -> None:
-    """Each value has its field's type (an int is a number; a bool is not)."""
-    defaults = TrainConfig()
+def _check_types(values: dict[str, Any], defaults: TrainConfig) -> None:
+    """Each value has its field's type (an int is a number; a bool is neither)."""
     for key, val in values.items():
-        like = getattr(defaults, key)
-        kind = type(like)
-        ok = isinstance(val, kind) and not (kind is int and isinstance(val, bool))
-        if kind is float:
-            ok = isinstance(val, (int, float)) and not isinstance(val, bool)
+        kind = type(getattr(defaults, key))
+        number = (int, float) if kind is float else kind
+        ok = isinstance(val, number) and not (kind in (int, float) and isinstance(val, bool))
         if not ok:
             raise HMError(f"{key}: expected {_KIND[kind]}, got {val!r}")
     for v in values.get("fps_aug", []):
@@ -116,7 +113,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "steps": (1, math.inf, True), "batch_size": (1, math.inf, True), "lr": (0, math.inf, False),
     "weight_decay": (0, math.inf, True), "warmup": (0, math.inf, True), "grad_clip": (0, math.inf, True),
     "lambda_vel": (0, math.inf, True), "lambda_reproj": (0, math.inf, True), "lambda_multi": (0, math.inf, True),
-    "flip_prob": (0, 1, True), "mask_joints": (0, math.inf, True), "fps": (0, math.inf, False),
+    "flip_prob": (0, 1, True), "fps": (0, math.inf, False),
     "eval_every": (1, math.inf, True), "save_every": (1, math.inf, True), "val_clip": (1, math.inf, True),
     "val_cameras": (1, math.inf, True), "threads": (0, math.inf, True),
 }  # fmt: skip
@@ -175,7 +172,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     unknown = set(values) - TrainConfig.field_names()
     if unknown:
         raise HMError(f"unknown option(s) in config: {', '.join(sorted(unknown))}")
-    _check_types(values)
+    _check_types(values, defaults)
     cfg = TrainConfig(**values, model_overrides=mo)
     _check_ranges(cfg)
     if cfg.task not in ("pose3d", "mpm"):
