@@ -7,6 +7,10 @@ ratios, targets, notes):
   sizes. HumMUSS: one recurrent ``Streamer.step``. DSTformer / MixSTE: recompute the whole
   window for every new frame (``WindowRecomputeStreamer``). DSTformer also with per-layer
   key/value caches (``DSTformerKVStreamer``). P-STMO: one full window per output frame.
+  The two incremental streamers (HumMUSS step, KV cache) run with oneDNN pre-packed
+  linears (:mod:`hmcli.nn.packed`) and again with PyTorch's plain linears; each baseline
+  is compared with the HumMUSS step that uses the same kind of linears (the recompute
+  baselines run the published models' plain forward, so with the plain step).
 * :func:`train_compare`: forward + backward time of one training step (no optimiser step)
   at several clip lengths.
 * :func:`throughput_compare`: offline frames/s over one long 2D sequence, with FLOPs per
@@ -270,6 +274,17 @@ class StreamRow:
 METHOD_RECURRENT = "recurrent step"
 METHOD_RECOMPUTE = "recompute window"
 METHOD_KV = "KV cache"
+#: The same two streamers with PyTorch's plain linears instead of pre-packed ones
+#: (hmcli.nn.packed): the like-for-like reference for the recompute baselines, which run the
+#: published models' plain forward.
+PLAIN = " (plain linears)"
+METHOD_RECURRENT_PLAIN = METHOD_RECURRENT + PLAIN
+METHOD_KV_PLAIN = METHOD_KV + PLAIN
+
+
+def _hummuss_method_for(method: str) -> str:
+    """The HumMUSS streaming method a baseline method is compared with: same linears."""
+    return METHOD_RECURRENT if method == METHOD_KV else METHOD_RECURRENT_PLAIN
 METHOD_WINDOW = "window per frame"
 
 
@@ -291,10 +306,10 @@ def _hummuss_snapshots(model, contexts: list[int], on_progress: Progress, label:
     return snaps
 
 
-def _hummuss_streamer(model, snap: tuple, batch: int):
+def _hummuss_streamer(model, snap: tuple, batch: int, packed: bool = True):
     from hmcli.nn.hummuss import Streamer
 
-    s = Streamer(model)
+    s = Streamer(model, packed=packed)
     s.restore(snap, batch=batch)
     return s
 
@@ -312,10 +327,10 @@ def _kv_snapshot(model, context: int, on_progress: Progress, label: str):
     return kv
 
 
-def _kv_streamer(model, base, batch: int):
+def _kv_streamer(model, base, batch: int, packed: bool = True):
     from hmcli.nn.baselines import DSTformerKVStreamer
 
-    kv = DSTformerKVStreamer(model, max_context=base.max_context)
+    kv = DSTformerKVStreamer(model, max_context=base.max_context, packed=packed)
     kv.cache = [
         tuple(None if p is None else p.repeat(batch) for p in pair)
         for pair in base.cache
@@ -380,9 +395,10 @@ def streaming_compare(
             for c in contexts:
                 base = dict(model=m, arch=arch, params_m=pm, batch=b, context=c)
                 if arch == "hummuss":
-                    s = _hummuss_streamer(model, snaps[m][c], b)
                     note = f"state advanced through {c - 1} real frames at B=1, replicated to B={b}" if b > 1 and c > 1 else ""
-                    add(StreamRow(method=METHOD_RECURRENT, note=note, **base), lambda s=s: s.step(frame), s)
+                    for meth, packed in ((METHOD_RECURRENT, True), (METHOD_RECURRENT_PLAIN, False)):
+                        s = _hummuss_streamer(model, snaps[m][c], b, packed)
+                        add(StreamRow(method=meth, note=note, **base), lambda s=s: s.step(frame), s)
                     continue
                 fixed = _fixed_window(model)
                 if fixed is not None:  # P-STMO: always one full window per output frame
@@ -400,20 +416,21 @@ def streaming_compare(
                     s = _recompute_streamer(model, c, c - 1, b)
                     add(StreamRow(method=METHOD_RECOMPUTE, **base), lambda s=s: s.step(frame), s)
                 if arch == "dstformer":
-                    if c > maxlen:
-                        add(StreamRow(method=METHOD_KV, note=f"n/a: max window {maxlen} (cache limited to maxlen)", **base), None)
-                    else:
-                        kv = _kv_streamer(model, snaps[m][c], b)
-                        note = f"cache filled through {c - 1} real frames at B=1, replicated to B={b}" if b > 1 and c > 1 else ""
-                        add(StreamRow(method=METHOD_KV, note=note, **base), lambda kv=kv: kv.step(frame), kv)
+                    for meth, packed in ((METHOD_KV, True), (METHOD_KV_PLAIN, False)):
+                        if c > maxlen:
+                            add(StreamRow(method=meth, note=f"n/a: max window {maxlen} (cache limited to maxlen)", **base), None)
+                        else:
+                            kv = _kv_streamer(model, snaps[m][c], b, packed)
+                            note = f"cache filled through {c - 1} real frames at B=1, replicated to B={b}" if b > 1 and c > 1 else ""
+                            add(StreamRow(method=meth, note=note, **base), lambda kv=kv: kv.step(frame), kv)
         run_interleaved([u for _, u, _ in units], repeats, budget_s, probe, on_progress,
                         burst=STREAM_BURST, burst_below_s=STREAM_BURST_BELOW_S)
         for row, u, holder in units:
             row.step_ms, row.n_timed = u.median_ms, len(u.times) * u.burst
             row.flops, row.peak_alloc_bytes = u.flops, u.peak_bytes
-            if row.method == METHOD_RECURRENT:
+            if row.method in (METHOD_RECURRENT, METHOD_RECURRENT_PLAIN):
                 row.state_bytes = holder.state_bytes()
-            elif row.method == METHOD_KV:
+            elif row.method in (METHOD_KV, METHOD_KV_PLAIN):
                 row.state_bytes = _tensor_bytes(holder.cache)
             else:
                 row.state_bytes = _tensor_bytes(holder.frames)
@@ -423,19 +440,26 @@ def streaming_compare(
         del units
     order = {(m, meth): i for i, (m, meth) in enumerate((r.model, r.method) for r in rows)}
     rows.sort(key=lambda r: (r.batch, order[(r.model, r.method)], r.context))
-    # ratios against the reference HumMUSS
+    # ratios against the reference HumMUSS, with the same kind of linears
     by = {(r.model, r.method, r.batch, r.context): r for r in rows}
     speedups: dict[str, float] = {}
+    ratios: dict[str, float] = {}
     if ref is not None:
         for r in rows:
-            h = by.get((ref, METHOD_RECURRENT, r.batch, r.context))
+            h = by.get((ref, _hummuss_method_for(r.method), r.batch, r.context))
             if h is None or r.model == ref:
                 continue
             r.vs_hummuss = _ratio(r.step_ms, h.step_ms)
             if r.vs_hummuss is not None:
                 speedups[f"{ref} vs {r.model} {r.method} B={r.batch} @{r.context}"] = r.vs_hummuss
-    ratios: dict[str, float] = {}  # HumMUSS step at each context / at the first context
-    c0 = contexts[0]
+        for b in batches:  # what pre-packing is worth, per streamer
+            for m, meth, plain in ((ref, METHOD_RECURRENT, METHOD_RECURRENT_PLAIN),) + tuple(
+                    (m, METHOD_KV, METHOD_KV_PLAIN) for m, a, _ in built if a == "dstformer"):  # fmt: skip
+                for c in contexts:
+                    fast, slow = by.get((m, meth, b, c)), by.get((m, plain, b, c))
+                    if fast and slow and fast.step_ms and slow.step_ms:
+                        ratios[f"{m} {meth} B={b} @{c}: plain / packed linears"] = slow.step_ms / fast.step_ms
+    c0 = contexts[0]  # ratios: HumMUSS step at each context / at the first context
     for m, arch, _ in built:
         if arch != "hummuss":
             continue
@@ -452,10 +476,11 @@ def streaming_compare(
             for m, arch, _ in built:
                 if arch != "dstformer" or "lite" not in m:
                     continue
-                for meth, need in ((METHOD_RECOMPUTE, 50.0), (METHOD_KV, 2.0)):
+                for meth, need in ((METHOD_RECOMPUTE, 50.0), (METHOD_KV, 2.0), (METHOD_KV_PLAIN, 2.0)):
                     r = by.get((m, meth, b, 243))
                     if r is not None and r.vs_hummuss is not None:
-                        targets.append(_target(f"B={b}: {ref} step vs {m} {meth} @243", r.vs_hummuss, need, ">="))
+                        hm = _hummuss_method_for(meth)
+                        targets.append(_target(f"B={b}: {ref} {hm} vs {m} {meth} @243", r.vs_hummuss, need, ">="))
             if h243 and h2430 and h243.step_ms and h2430.step_ms:
                 targets.append(_target(f"B={b}: {ref} step@2430 / step@243", h2430.step_ms / h243.step_ms, 1.1, "<="))
     return {

@@ -1,8 +1,8 @@
 """FLOP counting and this CPU's measured matmul rate, to put benchmark timings in context.
 
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``: matrix products (mm, bmm,
-addmm, baddbmm; einsum lowers to these), convolutions and scaled-dot-product attention,
-counted as 2 FLOPs per multiply-add. FFTs are added here with the usual estimate
+addmm, baddbmm; einsum lowers to these), oneDNN linears on pre-packed weights, convolutions
+and scaled-dot-product attention, counted as 2 FLOPs per multiply-add. FFTs are added here with the usual estimate
 (5·n·log2 n per complex transform of length n, half that for real-input/real-output
 transforms), so an SSM's FFT convolution is not free. Element-wise work (GELU, LayerNorm,
 softmax, complex products of a recurrent state) is *not* counted: for models dominated by it
@@ -63,11 +63,23 @@ FFT_FORMULAS = {
 }
 
 
+def _packed_linear(x_shape, *args, out_shape=None, **kwargs) -> int:
+    """oneDNN linear on pre-packed weights (hmcli.nn.packed): x (..., in), w (out, in).
+    Overloads: default (x, w, bias, attr, scalars, algorithm), binary (x, other, w, bias, attr)."""
+    w_shape = args[1] if len(args) == 4 else args[0]
+    return 2 * _numel(x_shape[:-1]) * int(w_shape[0]) * int(w_shape[1])
+
+
+def _packed_formulas() -> dict:
+    op = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    return {} if op is None else {op: _packed_linear}
+
+
 def flop_counter():
-    """A ``FlopCounterMode`` (no printed table) that also counts FFTs."""
+    """A ``FlopCounterMode`` (no printed table) that also counts FFTs and pre-packed linears."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    return FlopCounterMode(display=False, custom_mapping=dict(FFT_FORMULAS))
+    return FlopCounterMode(display=False, custom_mapping={**FFT_FORMULAS, **_packed_formulas()})
 
 
 def count_flops(fn: Callable[[], Any]) -> tuple[int, Any]:

@@ -71,7 +71,9 @@ def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
 def streaming(
     models: str = typer.Option("hummuss-causal,dstformer-lite-causal,mixste-causal,pstmo-causal",
                                help="Causal presets, comma separated (HumMUSS: recurrent step; DSTformer: window "
-                                    "recompute and KV cache; MixSTE: recompute; P-STMO: one window per frame)."),
+                                    "recompute and KV cache; MixSTE: recompute; P-STMO: one window per frame). "
+                                    "The recurrent step and the KV cache run with pre-packed (oneDNN) linears "
+                                    "and again with plain ones."),
     batch: str = typer.Option("1,32", help="Batch sizes."),
     contexts: str = typer.Option("243,2430", help="Context lengths (frames streamed before the timed steps)."),
     repeats: int = typer.Option(20, help="Most timed steps per measurement (median)."),

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 
 from hmcli.nn.gdssm import GDSSMBlock
+from hmcli.nn.packed import MIN_PACKED_WEIGHTS, PackedLinear, linear_then, pack_linears
 from hmcli.nn.registry import register_arch, register_preset
 from hmcli.nn.ssm import steps_from_timestamps
 
@@ -133,14 +134,18 @@ class Streamer:
     nominal one: the model's training period times ``dt_scale`` (e.g. ``dt_scale=2`` for a
     15 fps stream into a 30 fps model).
 
-    Fast path: the state kept is ``C ⊙ x`` rather than ``x`` (the recurrence is linear and
-    diagonal, so ``C ⊙ x_k = dA (C ⊙ x_{k-1}) + (C dB) u_k`` and ``y_k = 2 Re Σ_n (C ⊙ x_k)``),
-    which saves one complex product per step. It is held as two real tensors (re, im) and
-    updated with fused ``addcmul`` (about 9x faster on CPU than broadcast complex
+    Fast path: the state kept is ``s = 2 C ⊙ x`` rather than ``x`` (the recurrence is linear
+    and diagonal, so ``s_k = dA s_{k-1} + (2 C dB) u_k`` and ``y_k = Re Σ_n s_k``), which
+    saves one complex product and a scaling per step. It is held as two real tensors (re,
+    im) and updated with fused ``addcmul`` (about 9x faster on CPU than broadcast complex
     arithmetic). The dense joint operators of the spatial SSMs are computed once, forward
     and backward stacked into one batched matmul. Each block's LayerNorm affine is folded
     into its input projection, and the two blocks that read the layer input (st_spatial,
     ts_temporal) share one concatenated projection: one matmul and one GELU instead of two.
+    The two-way softmax fusing the streams is a sigmoid of the logit difference and a
+    ``lerp``. With ``packed`` (the default) the larger linears run on oneDNN pre-packed
+    weights with GELU, the gating product and the residual sum fused into them
+    (:mod:`hmcli.nn.packed`); ``packed=False`` keeps PyTorch's plain linears.
     ``DSSM.step`` is the plain reference it is tested against.
 
     ``horizon`` (in training frame periods, e.g. 81 for a model trained on clips of at most
@@ -157,10 +162,17 @@ class Streamer:
     #: A frame leaves the horizon when its age reaches ``horizon - HORIZON_EPS`` periods.
     HORIZON_EPS = 1e-6
 
-    def __init__(self, model: HumMUSS, dt_scale: float = 1.0, horizon: float | None = None):
+    def __init__(self, model: HumMUSS, dt_scale: float = 1.0, horizon: float | None = None, packed: bool = True):
         if not model.causal:
             raise ValueError("streaming needs a causal model (config causal=True)")
         self.model = model.eval()
+        self.packed = packed
+        # The linears the step calls: with ``packed``, an inference copy of the model whose
+        # linears hold oneDNN pre-packed weights (hmcli.nn.packed), else the model itself.
+        self._net = pack_linears(model, model.cfg.num_joints) if packed else model
+        # Each spatial block's gate, GELU(proj_cb(·)), as one layer (fused GELU when packed).
+        self._gates = [[self._linear(blk.proj_cb.weight, blk.proj_cb.bias) for blk in (layer.st_spatial, layer.ts_spatial)]
+                       for layer in model.layers]  # fmt: skip
         self.dt_scale = float(dt_scale)
         if horizon is not None and not horizon > 0:
             raise ValueError(f"horizon must be positive (training frame periods), got {horizon}")
@@ -185,13 +197,28 @@ class Streamer:
                 self._spatial.append(pair)
             # Input projections with the LayerNorm affine folded in; st_spatial and ts_temporal
             # read the same layer input, so theirs are one (concatenated) matrix.
+            # Each is GELU(Linear(·)): one layer, GELU fused when packed.
             self._proj = []
             for layer in model.layers:
                 w1, b1 = self._folded(layer.st_spatial)
                 w2, b2 = self._folded(layer.ts_temporal)
-                self._proj.append(((torch.cat([w1, w2]), torch.cat([b1, b2]), w1.shape[0]),
-                                   self._folded(layer.st_temporal), self._folded(layer.ts_spatial)))
+                self._proj.append(((self._linear(torch.cat([w1, w2]), torch.cat([b1, b2])), w1.shape[0]),
+                                   self._linear(*self._folded(layer.st_temporal)), self._linear(*self._folded(layer.ts_spatial))))
+            # Stream fusion softmax(W [a, b] + c)[0] = sigmoid((W0 - W1) [a, b] + c0 - c1).
+            self._fuse = [((layer.fuse.weight[:1] - layer.fuse.weight[1:]).contiguous(),
+                           (layer.fuse.bias[:1] - layer.fuse.bias[1:]).contiguous()) for layer in model.layers]  # fmt: skip
         self.frames = 0
+
+    @staticmethod
+    def _mix(a: Tensor, b: Tensor, fuse: tuple[Tensor, Tensor]) -> Tensor:
+        """STLayer._mix on one frame: a, b (B, J, Dm); fuse: (logit-difference weight (1, 2Dm), bias (1,))."""
+        w = torch.sigmoid(F.linear(torch.cat([a, b], dim=-1), *fuse))  # (B, J, 1): weight of a
+        return torch.lerp(b, a, w)  # (B, J, Dm)
+
+    def _linear(self, weight: Tensor, bias: Tensor) -> nn.Module:
+        """GELU(x W^T + b) as one layer: packed with GELU fused, or the plain reference."""
+        pack = self.packed and weight.numel() >= MIN_PACKED_WEIGHTS
+        return PackedLinear(weight, bias, act="gelu", rows_hint=self.model.cfg.num_joints, pack=pack)
 
     @staticmethod
     def _folded(blk: GDSSMBlock) -> tuple[Tensor, Tensor]:
@@ -206,12 +233,12 @@ class Streamer:
 
     @staticmethod
     def _coeffs(layer: STLayer, scale: float) -> list[tuple[Tensor, ...]]:
-        """(Re dA, Im dA, Re C·dB, Im C·dB, D) for the two temporal SSMs of a layer at Δ
+        """(Re dA, Im dA, Re 2C·dB, Im 2C·dB, D) for the two temporal SSMs of a layer at Δ
         multiplier ``scale``; each (H, N2) except D (H,)."""
         out = []
         for blk in (layer.st_temporal, layer.ts_temporal):
             da, db = blk.ssm_f.discrete(scale)
-            cdb = blk.ssm_f.output_weights() * db
+            cdb = 2.0 * blk.ssm_f.output_weights() * db
             d = blk.ssm_f.d if blk.ssm_f.d is not None else torch.zeros(blk.hidden)
             out.append((da.real.contiguous(), da.imag.contiguous(), cdb.real.contiguous(), cdb.imag.contiguous(), d))
         return out
@@ -246,7 +273,7 @@ class Streamer:
         return kept + sum(t.numel() * t.element_size() for pair in self.states for s in pair for t in s)
 
     def _leaving(self, age: float, mult: float) -> list[tuple[Tensor, Tensor]]:
-        """(Re, Im) of exp(λΔ·age)·C·dB(Δ·mult), (H, N2) each, for every temporal block in
+        """(Re, Im) of exp(λΔ·age)·2C·dB(Δ·mult), (H, N2) each, for every temporal block in
         step order (layer by layer: st_temporal, ts_temporal)."""
         key = (round(age, 9), round(mult, 9))
         hit = self._leave.get(key)
@@ -255,7 +282,7 @@ class Streamer:
             for layer in self.model.layers:
                 for blk in (layer.st_temporal, layer.ts_temporal):
                     ssm = blk.ssm_f  # exp(λΔ·age) is dA at Δ multiplier ``age``
-                    coef = ssm.discrete(age)[0] * ssm.output_weights() * ssm.discrete(mult)[1]  # (H, N2)
+                    coef = 2.0 * ssm.discrete(age)[0] * ssm.output_weights() * ssm.discrete(mult)[1]  # (H, N2)
                     hit.append((coef.real.contiguous(), coef.imag.contiguous()))
             if len(self._leave) > 64:
                 self._leave.clear()
@@ -276,14 +303,15 @@ class Streamer:
         return torch.matmul(t[0], u.permute(2, 1, 0).contiguous()).permute(2, 1, 0)  # (2H, J, K) @ (2H, K, B)
 
     @classmethod
-    def _spatial_block(cls, blk: GDSSMBlock, x: Tensor, z: Tensor, t: tuple[Tensor, Tensor]) -> Tensor:
+    def _spatial_block(cls, blk: GDSSMBlock, x: Tensor, z: Tensor, t: tuple[Tensor, Tensor], gate_proj: nn.Module) -> Tensor:
         """Bidirectional joint block on one frame. x: (B, J, Dm); z: its activated input
-        projection (B, J, n·Dm + 2H); t: stacked joint operators (see :meth:`_joint_mix`)."""
+        projection (B, J, n·Dm + 2H); t: stacked joint operators (see :meth:`_joint_mix`);
+        gate_proj: GELU(proj_cb(·)) of the block."""
         x_id, u = z[..., : blk.inner], z[..., blk.inner :]  # (B, J, n·Dm), (B, J, 2H) = [u_f | u_b]
         y = cls._joint_mix(t, u)  # (B, J, 2H)
         y_f, y_b = y[..., : blk.hidden], y[..., blk.hidden :]  # (B, J, H) each
-        gate = F.gelu(blk.proj_cb(blk.proj_f(y_f) * blk.proj_b(y_b)))  # (B, J, n·Dm)
-        return x + blk.out(gate * x_id)
+        gate = gate_proj(linear_then(blk.proj_b, y_b, blk.proj_f(y_f), "mul"))  # (B, J, n·Dm)
+        return linear_then(blk.out, gate * x_id, x, "add")  # (B, J, Dm)
 
     #: The state update runs over chunks of (batch x joint) rows of about this many bytes per
     #: tensor, so that each chunk's six passes (re and im: multiply, two fused multiply-adds)
@@ -307,16 +335,20 @@ class Streamer:
         olds = [(lr, li, old.reshape(-1, h, 1)) for lr, li, old in leaving]
         ysum = torch.empty(uu.shape[:2], dtype=sr.dtype, device=sr.device)  # (R, H)
         rows = max(1, cls.STATE_CHUNK_BYTES // (h * n2 * sr.element_size()))
-        for r0 in range(0, sr.shape[0], rows):
-            c = slice(r0, r0 + rows)
-            torch.mul(ar, sr[c], out=nr[c]).addcmul_(ai, si[c], value=-1.0).addcmul_(cr, uu[c])  # Re(dA·s + C·dB·u)
-            torch.mul(ar, si[c], out=ni[c]).addcmul_(ai, sr[c]).addcmul_(ci, uu[c])  # Im(dA·s + C·dB·u)
-            for lr, li, oo in olds:  # s -= coefficient · u_old
-                nr[c].addcmul_(lr, oo[c], value=-1.0)
-                ni[c].addcmul_(li, oo[c], value=-1.0)
-            torch.sum(nr[c], -1, out=ysum[c])
-        y = 2.0 * ysum.view(u.shape) + d * u  # (B, J, H)
-        return x + blk.out(blk.proj_f(y) * x_id), spare
+        if rows >= sr.shape[0]:  # one chunk: no slicing (eight views cost as much as an op)
+            chunks = [(sr, si, nr, ni, uu, olds, ysum)]
+        else:
+            chunks = [(sr[c], si[c], nr[c], ni[c], uu[c], [(lr, li, oo[c]) for lr, li, oo in olds], ysum[c])
+                      for c in (slice(r0, r0 + rows) for r0 in range(0, sr.shape[0], rows))]  # fmt: skip
+        for csr, csi, cnr, cni, cuu, cold, cys in chunks:
+            torch.mul(ar, csr, out=cnr).addcmul_(ai, csi, value=-1.0).addcmul_(cr, cuu)  # Re(dA·s + 2C·dB·u)
+            torch.mul(ar, csi, out=cni).addcmul_(ai, csr).addcmul_(ci, cuu)  # Im(dA·s + 2C·dB·u)
+            for lr, li, oo in cold:  # s -= coefficient · u_old
+                cnr.addcmul_(lr, oo, value=-1.0)
+                cni.addcmul_(li, oo, value=-1.0)
+            torch.sum(cnr, -1, out=cys)
+        y = torch.addcmul(ysum.view(u.shape), d, u)  # (B, J, H): 2 Re Σ_n (C ⊙ x) + D u
+        return linear_then(blk.out, linear_then(blk.proj_f, y, x_id, "mul"), x, "add"), spare
 
     @torch.inference_mode()
     def step(self, frame: Tensor, dt: float | None = None) -> Tensor:
@@ -344,26 +376,27 @@ class Streamer:
                 for i, (lr, li) in enumerate(self._leaving(self.tau - tau_j, mult)):
                     leaving[i].append((lr, li, us[i]))
             kept: list[Tensor] = []
-        h = m.embed(frame)  # (B, J, Dm)
+        net = self._net  # the model, or its packed copy
+        h = net.embed(frame)  # (B, J, Dm)
         if self._spare is None or self._spare[0][0][0].shape != self.states[0][0][0].shape:
             self._spare = [[tuple(torch.empty_like(t) for t in st) for st in pair] for pair in self.states]
-        for i, (layer, st, sp, (c1, c2), (t1, t2), (p_h, p_a, p_t)) in enumerate(zip(
-                m.layers, self.states, self._spare, coeffs, self._spatial, self._proj)):  # fmt: skip
-            zh = F.gelu(F.linear(self._normed(layer.st_spatial, h), p_h[0], p_h[1]))  # (B, J, ·)
-            a = self._spatial_block(layer.st_spatial, h, zh[..., : p_h[2]], t1)  # (B, J, Dm)
-            za = F.gelu(F.linear(self._normed(layer.st_temporal, a), *p_a))
-            zt_in = zh[..., p_h[2] :]
+        for i, (layer, st, sp, (c1, c2), (t1, t2), ((p_h, split), p_a, p_t), (g1, g2), fuse) in enumerate(zip(
+                net.layers, self.states, self._spare, coeffs, self._spatial, self._proj, self._gates, self._fuse)):  # fmt: skip
+            zh = p_h(self._normed(layer.st_spatial, h))  # (B, J, ·)
+            a = self._spatial_block(layer.st_spatial, h, zh[..., :split], t1, g1)  # (B, J, Dm)
+            za = p_a(self._normed(layer.st_temporal, a))
+            zt_in = zh[..., split:]
             (a, st[0]), sp[0] = self._temporal_step(layer.st_temporal, a, za, st[0], sp[0], *c1, leaving[2 * i]), st[0]
             (t, st[1]), sp[1] = self._temporal_step(layer.ts_temporal, h, zt_in, st[1], sp[1], *c2, leaving[2 * i + 1]), st[1]
             if self.horizon is not None:  # this frame's SSM inputs (B, J, H), kept until they leave
                 kept += [za[..., layer.st_temporal.inner :].clone(), zt_in[..., layer.ts_temporal.inner :].clone()]
-            zt = F.gelu(F.linear(self._normed(layer.ts_spatial, t), *p_t))
-            bb = self._spatial_block(layer.ts_spatial, t, zt, t2)
-            h = layer._mix(a, bb)
+            zt = p_t(self._normed(layer.ts_spatial, t))
+            bb = self._spatial_block(layer.ts_spatial, t, zt, t2, g2)
+            h = self._mix(a, bb, fuse)
         if self.horizon is not None:
             self.history.append((self.tau, scale, kept))
         self.frames += 1
-        return m.head(m.rep(m.norm(h)))  # (B, J, 3)
+        return net.head(net.rep(net.norm(h)))  # (B, J, 3)
 
 
 @register_arch("hummuss", HumMUSSConfig, "HumMUSS: two-stream gated diagonal SSM lifter (attention-free)")

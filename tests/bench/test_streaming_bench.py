@@ -25,8 +25,11 @@ def test_cli_json_has_ratios_and_offline_time():
                                  "--contexts", "4,30", "--repeats", "3", "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert len(d["rows"]) == 2 and "hummuss-small-causal" in d["offline_causal_243_ms"]
-    assert list(d["ratios"]) == ["hummuss-small-causal B=1: step@30 / step@4"]
+    assert len(d["rows"]) == 4 and "hummuss-small-causal" in d["offline_causal_243_ms"]  # packed and plain linears
+    assert [r["method"] for r in d["rows"]] == ["recurrent step"] * 2 + ["recurrent step (plain linears)"] * 2
+    assert sorted(d["ratios"]) == ["hummuss-small-causal B=1: step@30 / step@4",
+                                   "hummuss-small-causal recurrent step B=1 @30: plain / packed linears",
+                                   "hummuss-small-causal recurrent step B=1 @4: plain / packed linears"]
 
 
 def test_cli_rejects_bidirectional_model():

@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from hmcli.nn.packed import PackedLinear
+
 Tensor = torch.Tensor
 
 
@@ -103,6 +105,18 @@ class Mlp(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+def fuse_mlp_gelu(module: nn.Module, rows_hint: int = 17) -> nn.Module:
+    """For inference on a :func:`hmcli.nn.packed.pack_linears` copy: every :class:`Mlp` whose
+    activation is exact GELU computes ``GELU(fc1(x))`` as one packed layer. In place; returns
+    ``module``."""
+    for mlp in module.modules():
+        if isinstance(mlp, Mlp) and type(mlp.act) is nn.GELU and mlp.act.approximate == "none" \
+                and isinstance(mlp.fc1, PackedLinear) and mlp.fc1.act == "none":  # fmt: skip
+            mlp.fc1 = PackedLinear(mlp.fc1.weight, mlp.fc1.bias, act="gelu", rows_hint=rows_hint, pack=mlp.fc1.is_packed)
+            mlp.act = nn.Identity()
+    return module
 
 
 class Block(nn.Module):

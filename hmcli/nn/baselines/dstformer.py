@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from hmcli.nn.baselines.common import Block, KVCache, check_input, init_transformer_weights, over_frames, over_joints
+from hmcli.nn.baselines.common import Block, KVCache, check_input, fuse_mlp_gelu, init_transformer_weights, over_frames, over_joints
+from hmcli.nn.packed import pack_linears
 from hmcli.nn.registry import register_arch, register_preset
 
 Tensor = torch.Tensor
@@ -138,10 +139,14 @@ class DSTformerKVStreamer:
     with positions 0..max_context-1 and recompute every layer).
     """
 
-    def __init__(self, model: DSTformer, max_context: int = 243):
+    def __init__(self, model: DSTformer, max_context: int = 243, packed: bool = True):
         if not 1 <= max_context <= model.cfg.maxlen:
             raise ValueError(f"max_context must be in [1, {model.cfg.maxlen}], got {max_context}")
-        self.model, self.max_context = model, max_context
+        self.max_context, self.packed = max_context, packed
+        # Same inference treatment as HumMUSS's Streamer: an eval copy with oneDNN pre-packed
+        # linears and GELU fused into each MLP's first layer (hmcli.nn.packed).
+        j = model.cfg.num_joints
+        self.model = fuse_mlp_gelu(pack_linears(model, j), j) if packed else model.eval()
         self.reset()
 
     def reset(self) -> None:
