@@ -169,7 +169,8 @@ class Streamer:
         self.packed = packed
         # The linears the step calls: with ``packed``, an inference copy of the model whose
         # linears hold oneDNN pre-packed weights (hmcli.nn.packed), else the model itself.
-        self._net = pack_linears(model, model.cfg.num_joints) if packed else model
+        # Its blocks' in_proj and proj_cb are not needed: _proj and _gates below compute them.
+        self._net = pack_linears(model, model.cfg.num_joints, drop=("in_proj", "proj_cb")) if packed else model
         # Each spatial block's gate, GELU(proj_cb(·)), as one layer (fused GELU when packed).
         self._gates = [[self._linear(blk.proj_cb.weight, blk.proj_cb.bias) for blk in (layer.st_spatial, layer.ts_spatial)]
                        for layer in model.layers]  # fmt: skip

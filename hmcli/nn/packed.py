@@ -118,13 +118,19 @@ class PackedLinear(nn.Module):
 MIN_PACKED_WEIGHTS = 256 * 256
 
 
-def pack_linears(module: nn.Module, rows_hint: int = 17, min_weights: int = MIN_PACKED_WEIGHTS) -> nn.Module:
+def pack_linears(module: nn.Module, rows_hint: int = 17, min_weights: int = MIN_PACKED_WEIGHTS,
+                 drop: tuple[str, ...] = ()) -> nn.Module:  # fmt: skip
     """A copy of ``module`` in eval mode with every ``nn.Linear`` of at least ``min_weights``
     weights replaced by a :class:`PackedLinear` (for inference: the packed layers have no
-    gradients). ``module`` itself is unchanged."""
+    gradients). Linears named in ``drop`` (attribute names, e.g. ``in_proj``) become
+    ``nn.Identity``: for callers that compute them another way. ``module`` is unchanged."""
     packed = copy.deepcopy(module).eval()
     for parent in list(packed.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Linear and child.weight.numel() >= min_weights:
+            if type(child) is not nn.Linear:
+                continue
+            if name in drop:
+                setattr(parent, name, nn.Identity())
+            elif child.weight.numel() >= min_weights:
                 setattr(parent, name, PackedLinear.from_linear(child, rows_hint=rows_hint))
     return packed

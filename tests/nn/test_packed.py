@@ -79,6 +79,8 @@ def test_pack_linears_copies_and_matches():
     kinds = [type(m).__name__ for m in packed]
     assert kinds == ["Linear", "GELU", "PackedLinear", "GELU", "Linear"]  # small layers stay plain
     assert all(type(m) is not PackedLinear for m in net)  # the original is untouched
+    dropped = pack_linears(nn.ModuleDict({"in_proj": nn.Linear(256, 256), "out": nn.Linear(256, 256)}), drop=("in_proj",))
+    assert isinstance(dropped["in_proj"], nn.Identity) and isinstance(dropped["out"], PackedLinear)
     assert packed[2].is_packed and packed[2].weight.numel() >= MIN_PACKED_WEIGHTS
     x = torch.randn(4, 17, 3)
     with torch.inference_mode():
