@@ -274,6 +274,7 @@ class StreamRow:
 METHOD_RECURRENT = "recurrent step"
 METHOD_RECOMPUTE = "recompute window"
 METHOD_KV = "KV cache"
+METHOD_WINDOW = "window per frame"
 #: The same two streamers with PyTorch's plain linears instead of pre-packed ones
 #: (hmcli.nn.packed): the like-for-like reference for the recompute baselines, which run the
 #: published models' plain forward.
@@ -285,7 +286,6 @@ METHOD_KV_PLAIN = METHOD_KV + PLAIN
 def _hummuss_method_for(method: str) -> str:
     """The HumMUSS streaming method a baseline method is compared with: same linears."""
     return METHOD_RECURRENT if method == METHOD_KV else METHOD_RECURRENT_PLAIN
-METHOD_WINDOW = "window per frame"
 
 
 def _hummuss_snapshots(model, contexts: list[int], on_progress: Progress, label: str) -> dict[int, tuple]:

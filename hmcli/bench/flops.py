@@ -1,10 +1,11 @@
 """FLOP counting and this CPU's measured matmul rate, to put benchmark timings in context.
 
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``: matrix products (mm, bmm,
-addmm, baddbmm; einsum lowers to these), oneDNN linears on pre-packed weights, convolutions
-and scaled-dot-product attention, counted as 2 FLOPs per multiply-add. FFTs are added here with the usual estimate
-(5·n·log2 n per complex transform of length n, half that for real-input/real-output
-transforms), so an SSM's FFT convolution is not free. Element-wise work (GELU, LayerNorm,
+addmm, baddbmm; einsum lowers to these), convolutions and scaled-dot-product attention,
+counted as 2 FLOPs per multiply-add. Added here: oneDNN linears on pre-packed weights
+(:mod:`hmcli.nn.packed`), and FFTs with the usual estimate (5·n·log2 n per complex
+transform of length n, half that for real-input/real-output transforms), so an SSM's FFT
+convolution is not free. Element-wise work (GELU, LayerNorm,
 softmax, complex products of a recurrent state) is *not* counted: for models dominated by it
 the achieved GFLOP/s understates how busy the CPU is.
 
