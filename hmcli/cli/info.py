@@ -21,6 +21,7 @@ def gather_info() -> dict:
     import torch
 
     from hmcli import __version__
+    from hmcli.nn.packed import packing_available
     from hmcli.nn.registry import archs, build, count_parameters, presets
     from hmcli.train.checkpoint import CheckpointError, find_checkpoints, read_checkpoint
 
@@ -49,6 +50,8 @@ def gather_info() -> dict:
     return {
         "version": __version__,
         "torch": torch.__version__,
+        # Linears of the incremental streamers (hm lift --causal, hm bench streaming).
+        "streaming_linears": "oneDNN pre-packed" if packing_available() else "plain (oneDNN packing unavailable)",
         "architectures": {n: s.description for n, s in sorted(archs().items())},
         "presets": preset_rows,
         "checkpoints": ckpts,
@@ -69,7 +72,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         con = Console()
-        con.print(f"[bold]hm[/bold] {data['version']}  (torch {data['torch']})")
+        con.print(f"[bold]hm[/bold] {data['version']}  (torch {data['torch']}; streaming linears: {data['streaming_linears']})")
         t = Table(title="Model configurations (hm train --model NAME)")
         for col in ("preset", "arch", "params", "causal"):
             t.add_column(col)

@@ -112,6 +112,12 @@ class PackedLinear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, act={self.act}, packed={self.is_packed}"
 
 
+def packing_available() -> bool:
+    """Whether this PyTorch build packs linears here (a probe layer packs and matches ``F.linear``)."""
+    w = torch.linspace(-1.0, 1.0, 64).reshape(8, 8)
+    return PackedLinear(w, torch.zeros(8), rows_hint=2).is_packed
+
+
 #: A packed call costs about 17 µs more than a plain one whatever its size (on the 2-core
 #: development CPU, 17 rows): it pays from about 256 x 256 weights up, so smaller layers
 #: (input embeddings, heads, fusion weights) are left plain.

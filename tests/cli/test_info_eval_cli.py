@@ -20,6 +20,10 @@ def test_info_json_lists_presets_with_counts_and_backends(tmp_path, monkeypatch)
     assert abs(counts["hummuss"] - 16e6) < 1.6e6 and abs(counts["hummuss-causal"] - 16e6) < 1.6e6
     assert "hummuss-small" in counts and "hummuss" in data["architectures"]
     assert set(data["backends"]) >= {"mediapipe", "mmpose", "smplx", "anny"}
+    import torch
+
+    packed = torch.backends.mkldnn.is_available()
+    assert data["streaming_linears"] == ("oneDNN pre-packed" if packed else "plain (oneDNN packing unavailable)")
 
 
 def test_info_lists_checkpoints_with_their_held_out_metrics(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from hmcli.bench.flops import count_flops
 from hmcli.nn.baselines import DSTformerKVStreamer
 from hmcli.nn.baselines.common import Mlp, fuse_mlp_gelu
 from hmcli.nn.hummuss import Streamer
-from hmcli.nn.packed import MIN_PACKED_WEIGHTS, PackedLinear, linear_then, pack_linears
+from hmcli.nn.packed import MIN_PACKED_WEIGHTS, PackedLinear, linear_then, pack_linears, packing_available
 from hmcli.nn.registry import build
 
 onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="PyTorch built without oneDNN")
@@ -121,3 +121,7 @@ def test_streamers_packed_equal_plain():
             if isinstance(fast, Streamer) else any(isinstance(m, PackedLinear) for m in fast.model.modules())
         for f in frames:
             torch.testing.assert_close(fast.step(f), slow.step(f), rtol=1e-4, atol=1e-4)
+
+
+def test_packing_available_matches_the_build():
+    assert packing_available() == torch.backends.mkldnn.is_available()
