@@ -152,7 +152,7 @@ class Streamer:
     81 frames) bounds the memory of every temporal SSM: an input older than that is
     forgotten exactly, which is what the model computed on its training clips. Each step
     subtracts the contribution of the input that leaves the window,
-    ``s -= exp(λΔ(τ_t - τ_j)) · C·dB(Δ_j) · u_j`` (τ: time since the first frame), so a
+    ``s -= exp(λΔ(τ_t - τ_j)) · 2C·dB(Δ_j) · u_j`` (τ: time since the first frame), so a
     stream still costs O(1) per frame; it keeps the inputs of the last ``horizon`` periods,
     (B, J, H) per frame and temporal block. Exact for any sequence of ``dt``; with a uniform
     step it equals the offline model with every temporal kernel cut after ``horizon / Δ
