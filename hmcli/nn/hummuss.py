@@ -22,7 +22,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 
 from hmcli.nn.gdssm import GDSSMBlock
-from hmcli.nn.packed import MIN_PACKED_WEIGHTS, PackedLinear, linear_then, pack_linears
+from hmcli.nn.packed import PackedLinear, linear_then, pack_linears, worth_packing
 from hmcli.nn.registry import register_arch, register_preset
 from hmcli.nn.ssm import steps_from_timestamps
 
@@ -218,7 +218,7 @@ class Streamer:
 
     def _linear(self, weight: Tensor, bias: Tensor) -> nn.Module:
         """GELU(x W^T + b) as one layer: packed with GELU fused, or the plain reference."""
-        pack = self.packed and weight.numel() >= MIN_PACKED_WEIGHTS
+        pack = self.packed and worth_packing(weight)
         return PackedLinear(weight, bias, act="gelu", rows_hint=self.model.cfg.num_joints, pack=pack)
 
     @staticmethod

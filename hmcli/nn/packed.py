@@ -42,14 +42,39 @@ def linear_then(layer: nn.Module, x: Tensor, other: Tensor, op: str) -> Tensor:
     return _binary_reference(layer(x), other, op)
 
 
-def _pack(weight: Tensor, rows_hint: int) -> Tensor | None:
-    """``weight`` (out, in) reordered for oneDNN, or None where that is not possible."""
+def _reference(x: Tensor, weight: Tensor, bias: Tensor | None, act: str) -> Tensor:
+    y = F.linear(x, weight, bias)  # (..., out)
+    return F.gelu(y) if act == "gelu" else y
+
+
+def _packed_call(x: Tensor, packed: Tensor, bias: Tensor | None, act: str) -> Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, act, [], "none" if act == "gelu" else "")
+
+
+#: A packed call costs about 17 µs more than a plain one whatever its size (on the 2-core
+#: development CPU, 17 rows): it pays from about 256 x 256 weights up, so smaller layers
+#: (input embeddings, heads, fusion weights) are left plain.
+MIN_PACKED_WEIGHTS = 256 * 256
+
+
+def worth_packing(weight: Tensor) -> bool:
+    """Whether a linear layer with this weight gains from packing (see MIN_PACKED_WEIGHTS)."""
+    return weight.numel() >= MIN_PACKED_WEIGHTS
+
+
+def _pack(weight: Tensor, bias: Tensor | None, act: str, rows_hint: int) -> Tensor | None:
+    """``weight`` (out, in) reordered for oneDNN; None where this build, device or dtype cannot
+    pack it, or where the packed product of a probe input disagrees with ``F.linear``. The
+    layer then computes ``F.linear``, so a PyTorch without these private ops still works."""
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
         return None
+    probe = torch.linspace(-1.0, 1.0, 3 * weight.shape[1]).reshape(3, weight.shape[1])  # (3, in)
     try:
-        return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), int(rows_hint))
-    except (AttributeError, RuntimeError, NotImplementedError):
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), int(rows_hint))
+        got = _packed_call(probe, packed, bias, act)
+    except (AttributeError, RuntimeError, NotImplementedError):  # op absent or unsupported in this build
         return None
+    return packed if torch.allclose(got, _reference(probe, weight, bias, act), rtol=1e-4, atol=1e-4) else None
 
 
 class PackedLinear(nn.Module):
@@ -67,16 +92,8 @@ class PackedLinear(nn.Module):
         self.in_features, self.out_features = weight.shape[1], weight.shape[0]
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
-        self.packed = _pack(self.weight, rows_hint) if pack else None
-        if self.packed is not None:  # use the packed op only where it agrees with the reference
-            with torch.no_grad():
-                probe = torch.linspace(-1.0, 1.0, 3 * self.in_features).reshape(3, self.in_features)
-                try:
-                    ok = torch.allclose(self._packed(probe), self.reference(probe), rtol=1e-4, atol=1e-4)
-                except (RuntimeError, NotImplementedError):
-                    ok = False
-            if not ok:
-                self.packed = None
+        with torch.no_grad():
+            self.packed = _pack(self.weight, self.bias, act, rows_hint) if pack else None
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, act: str = "none", rows_hint: int = 17) -> "PackedLinear":
@@ -88,23 +105,21 @@ class PackedLinear(nn.Module):
 
     def reference(self, x: Tensor) -> Tensor:
         """The plain computation (and the fallback): F.linear, then the activation."""
-        y = F.linear(x, self.weight, self.bias)  # (..., out)
-        return F.gelu(y) if self.act == "gelu" else y
+        return _reference(x, self.weight, self.bias, self.act)
 
-    def _packed(self, x: Tensor) -> Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, self.act, [], "none" if self.act == "gelu" else "")
+    def _use_packed(self, x: Tensor) -> bool:
+        """Packed weights, a float32 CPU input, and no autograd (the packed op has no backward)."""
+        return self.packed is not None and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.packed is None or x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled():
-            return self.reference(x)
-        return self._packed(x)  # (..., out)
+        return _packed_call(x, self.packed, self.bias, self.act) if self._use_packed(x) else self.reference(x)  # (..., out)
 
     def binary(self, x: Tensor, other: Tensor, op: str) -> Tensor:
         """``self(x) + other`` (op 'add') or ``self(x) * other`` ('mul') in one packed call;
         ``other`` has the output's shape. Only for act 'none'."""
         if self.act != "none" or op not in BINARY_OPS:
             raise ValueError(f"binary needs act 'none' and op in {BINARY_OPS}, got act {self.act!r}, op {op!r}")
-        if self.packed is None or x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled():
+        if not self._use_packed(x):
             return _binary_reference(self.reference(x), other, op)
         return torch.ops.mkldnn._linear_pointwise.binary(x, other, self.packed, self.bias, op)  # (..., out)
 
@@ -116,12 +131,6 @@ def packing_available() -> bool:
     """Whether this PyTorch build packs linears here (a probe layer packs and matches ``F.linear``)."""
     w = torch.linspace(-1.0, 1.0, 64).reshape(8, 8)
     return PackedLinear(w, torch.zeros(8), rows_hint=2).is_packed
-
-
-#: A packed call costs about 17 µs more than a plain one whatever its size (on the 2-core
-#: development CPU, 17 rows): it pays from about 256 x 256 weights up, so smaller layers
-#: (input embeddings, heads, fusion weights) are left plain.
-MIN_PACKED_WEIGHTS = 256 * 256
 
 
 def pack_linears(module: nn.Module, rows_hint: int = 17, min_weights: int = MIN_PACKED_WEIGHTS,
