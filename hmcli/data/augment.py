@@ -16,6 +16,10 @@ carried into the base clip's pelvis frame and given the base body's bone length,
 result is one consistent body. With a few minutes of capture, most arm movements a
 test subject makes were only ever seen over one particular leg movement; splicing
 decouples the two.
+
+``random_speed`` draws a playback speed for a clip: the capture is resampled as if the
+person had moved that much faster or slower, while the clip keeps its frame rate (and Δ).
+People dance, walk and jump at many tempos; a few minutes of capture show only a few.
 """
 
 from __future__ import annotations
@@ -55,6 +59,21 @@ def check_splice_prob(prob: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"splice_prob must be in [0, 1], got {prob}")
     return value
+
+
+def check_speed_aug(factor: float) -> float:
+    """``factor`` as a float; ValueError unless 1 <= factor <= 2 (1: motion at its captured speed)."""
+    value = float(factor)
+    if not 1.0 <= value <= 2.0:
+        raise ValueError(f"speed_aug must be in [1, 2], got {factor}")
+    return value
+
+
+def random_speed(rng: np.random.Generator, factor: float) -> float:
+    """A playback speed drawn log-uniformly in ``[1 / factor, factor]`` (1.0 without a draw when factor is 1)."""
+    if factor == 1.0:
+        return 1.0
+    return float(np.exp(rng.uniform(-np.log(factor), np.log(factor))))
 
 
 def random_bone_scales(rng: np.random.Generator, joint_set: JointSet, jitter: float) -> np.ndarray:

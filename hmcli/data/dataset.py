@@ -12,7 +12,10 @@ changing ``seed`` (e.g. ``seed = base + epoch``).  Each item:
    (``'sequence'``) or uniform over actions then windows (``'action'``);
 3. a start frame at the source rate, then ``F`` frames at ``fps`` taken from there with
    ``resample`` (real frames when the source rate is an integer multiple, linear
-   interpolation otherwise);
+   interpolation otherwise); with ``speed_aug`` > 1 the motion is first played at a
+   speed drawn log-uniformly in ``[1 / speed_aug, speed_aug]`` (``F`` frames at
+   ``fps`` of motion sampled at ``fps / speed``; the clip's ``fps`` label, and so Δ, is
+   unchanged);
 4. with probability ``splice_prob``, the upper body of a second random window of the same
    length spliced onto this one (``hmcli.data.augment.splice_upper_body``; the labels
    stay those of the first window);
@@ -57,7 +60,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hmcli.data.augment import check_bone_jitter, check_splice_prob, random_bone_scales, rescale_bones, splice_upper_body
+from hmcli.data.augment import (
+    check_bone_jitter, check_speed_aug, check_splice_prob, random_bone_scales, random_speed, rescale_bones, splice_upper_body,
+)
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
@@ -143,6 +148,7 @@ class PoseWindows(Dataset):
         weighting: str = "frames",
         bone_jitter: float = 0.0,
         splice_prob: float = 0.0,
+        speed_aug: float = 1.0,
     ) -> None:
         if not sequences:
             raise ValueError("no sequences")
@@ -158,6 +164,7 @@ class PoseWindows(Dataset):
         self.weighting = weighting
         self.bone_jitter = check_bone_jitter(bone_jitter)
         self.splice_prob = check_splice_prob(splice_prob)
+        self.speed_aug = check_speed_aug(speed_aug)
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:
@@ -168,8 +175,9 @@ class PoseWindows(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
-    def _weights(self, clip_frames: int) -> np.ndarray:
-        starts = np.array([max_start(s.num_frames, s.fps, self.fps, clip_frames) + 1
+    def _weights(self, clip_frames: int, rate: float) -> np.ndarray | None:
+        """Sampling probability per sequence for windows of ``clip_frames`` at ``rate``; None if none fits."""
+        starts = np.array([max_start(s.num_frames, s.fps, rate, clip_frames) + 1
                            for s in self.sequences], dtype=np.float64)  # windows per sequence
         starts = np.maximum(starts, 0.0)
         if self.weighting == "sequence":
@@ -183,7 +191,8 @@ class PoseWindows(Dataset):
                     w[sel] = starts[sel] / starts[sel].sum()
         else:
             w = starts
-        return w / w.sum()
+        total = w.sum()
+        return w / total if total > 0 else None
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self.samples_per_epoch:
@@ -191,15 +200,20 @@ class PoseWindows(Dataset):
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(index)]))
         f = int(rng.integers(self.clip_min, self.clip_max + 1))
         f = min(f, int(self._lengths.max()))
-        w = self._weights(f)
+        rate = self.fps / random_speed(rng, self.speed_aug)  # motion sampling rate, Hz
+        w = self._weights(f, rate)
+        if w is None:  # sped up, no sequence is long enough: play this clip at its captured speed
+            rate = self.fps
+            w = self._weights(f, rate)
+        assert w is not None  # f is capped at the longest sequence's length at self.fps
         k = int(rng.choice(len(self.sequences), p=w))
         seq = self.sequences[k]
-        start = int(rng.integers(0, max_start(seq.num_frames, seq.fps, self.fps, f) + 1))
-        clip = take_window(seq.joints, seq.fps, self.fps, start, f)  # (F, 17, 3)
+        start = int(rng.integers(0, max_start(seq.num_frames, seq.fps, rate, f) + 1))
+        clip = take_window(seq.joints, seq.fps, rate, start, f)  # (F, 17, 3)
         if self.splice_prob and rng.random() < self.splice_prob:
             donor = self.sequences[int(rng.choice(len(self.sequences), p=w))]
-            d_start = int(rng.integers(0, max_start(donor.num_frames, donor.fps, self.fps, f) + 1))
-            upper = take_window(donor.joints, donor.fps, self.fps, d_start, f)  # (F, 17, 3)
+            d_start = int(rng.integers(0, max_start(donor.num_frames, donor.fps, rate, f) + 1))
+            upper = take_window(donor.joints, donor.fps, rate, d_start, f)  # (F, 17, 3)
             clip = splice_upper_body(clip, upper, H36M17)  # (F, 17, 3)
         if self.bone_jitter:
             clip = rescale_bones(clip, H36M17.parents, random_bone_scales(rng, H36M17, self.bone_jitter))  # (F, 17, 3)

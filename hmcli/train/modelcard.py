@@ -73,6 +73,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
     train = meta.get("train", {})
     bones = float(train.get("bone_jitter") or 0.0)
     splice = float(train.get("splice_prob") or 0.0)
+    speed = float(train.get("speed_aug") or 1.0)
     info = _run_info(run_dir)
     hw = hardware or meta.get("hardware") or f"{platform.machine()} CPU, torch threads per run: {train.get('threads') or 'all cores'}"
     kind = "causal (streaming, O(1) per frame)" if cfg.get("causal") else "bidirectional (offline)"
@@ -114,6 +115,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"p={train.get('flip_prob')}"
         + (f", bone-length augmentation (per-bone factors, std {bones:g})" if bones else "")
         + (f", upper-body splicing (the upper body of another clip on {splice:.0%} of clips)" if splice else "")
+        + (f", playback speed ×{1 / speed:.2f}–×{speed:.2f} per clip (Δ unchanged)" if speed != 1.0 else "")
         + f", seed {train.get('seed')}.",
         f"- Wall time: {info['time_s'] / 60:.0f} min on {hw}." if info.get("time_s") else f"- Hardware: {hw}.",
         _kept_text(meta, info),

@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hmcli.data.augment import pelvis_frames, random_bone_scales, rescale_bones, splice_upper_body, upper_body_joints
+from hmcli.data.augment import (
+    check_speed_aug, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_upper_body, upper_body_joints,
+)
 from hmcli.skeleton.joints import H36M17, get_joint_set
 
 PARENTS = H36M17.parents
@@ -73,6 +75,21 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="tree"):
         rescale_bones(np.zeros((3, 3)), (1, 2, 0), np.ones(3))
 
+
+
+def test_random_speeds_are_log_uniform_within_the_factor() -> None:
+    rng = np.random.default_rng(0)
+    speeds = np.array([random_speed(rng, 1.25) for _ in range(4000)])
+    assert speeds.min() >= 0.8 - 1e-12 and speeds.max() <= 1.25 + 1e-12
+    assert abs(np.log(speeds).mean()) < 0.01  # as often slower as faster
+    assert 0.3 < np.mean(speeds < 0.9) / np.mean(speeds > 1.0 / 0.9) < 3.0
+    before = np.random.default_rng(5)
+    assert random_speed(before, 1.0) == 1.0
+    assert before.random() == np.random.default_rng(5).random()  # factor 1 draws nothing
+    assert check_speed_aug(1) == 1.0
+    for bad in (0.9, 2.5):
+        with pytest.raises(ValueError, match=r"speed_aug must be in \[1, 2\]"):
+            check_speed_aug(bad)
 
 
 def _rotations(frames: int, rng: np.random.Generator) -> np.ndarray:

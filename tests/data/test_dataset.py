@@ -181,3 +181,34 @@ def test_splicing_keeps_the_window_and_legs_and_may_change_the_upper_body() -> N
     assert changed > 0  # donors from the other trial move the upper body differently
     with pytest.raises(ValueError, match="splice_prob"):
         PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, splice_prob=1.5)
+
+
+def test_speed_augmentation_plays_the_motion_faster_or_slower_at_the_same_fps() -> None:
+    seqs = [_seq(900)]
+    plain = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=40, seed=4, corruption=None)
+    unit = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=40, seed=4, corruption=None, speed_aug=1.0)
+    fast = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=40, seed=4, corruption=None, speed_aug=1.25)
+    steps = []
+    for i in range(40):
+        np.testing.assert_array_equal(unit[i]["joints3d"], plain[i]["joints3d"])  # 1: no extra draw, same items
+        it = fast[i]
+        assert it["fps"] == 30.0 and it["joints3d"].shape == (16, 17, 3)  # the clip's rate (and Δ) is unchanged
+        frames = _to_world(it)[:, 0, 0] / STEP_M  # source frame index of each clip frame
+        step = np.diff(frames)
+        np.testing.assert_allclose(step, step[0], atol=0.02)  # one speed per clip
+        assert 4.0 / 1.25 - 0.02 <= step[0] <= 4.0 * 1.25 + 0.02  # 120 -> 30 fps is 4 source frames at speed 1
+        steps.append(step[0])
+    assert min(steps) < 3.6 and max(steps) > 4.4  # both slower and faster clips are drawn
+    again = PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=40, seed=4, corruption=None, speed_aug=1.25)
+    np.testing.assert_array_equal(again[7]["joints3d"], fast[7]["joints3d"])
+    with pytest.raises(ValueError, match=r"speed_aug must be in \[1, 2\], got 0.8"):
+        PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, speed_aug=0.8)
+
+
+def test_speed_augmentation_falls_back_to_captured_speed_when_too_short() -> None:
+    # 61 source frames hold exactly one 16-frame window at 30 fps: a faster clip cannot fit
+    ds = PoseWindows([_seq(61)], fps=30.0, clip_len=16, samples_per_epoch=20, seed=0, corruption=None, speed_aug=2.0)
+    for i in range(20):
+        frames = _to_world(ds[i])[:, 0, 0] / STEP_M
+        step = np.diff(frames)
+        assert step[0] <= 4.0 + 0.02 and frames[-1] <= 60.0 + 0.02
