@@ -125,3 +125,28 @@ def test_streamers_packed_equal_plain():
 
 def test_packing_available_matches_the_build():
     assert packing_available() == torch.backends.mkldnn.is_available()
+
+
+@pytest.mark.parametrize("error", [RuntimeError("unsupported"), NotImplementedError(), AttributeError("no op")])
+def test_a_build_that_cannot_pack_falls_back_to_f_linear(monkeypatch, error):
+    import hmcli.nn.packed as packed_mod
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(packed_mod, "_packed_call", broken)
+    w, b = _layer()
+    lin = PackedLinear(w, b, act="gelu")
+    assert not lin.is_packed
+    x = torch.randn(17, 256)
+    with torch.inference_mode():
+        torch.testing.assert_close(lin(x), F.gelu(F.linear(x, w, b)))
+
+
+def test_a_packed_product_that_disagrees_is_not_used(monkeypatch):
+    import hmcli.nn.packed as packed_mod
+
+    real = packed_mod._packed_call
+    monkeypatch.setattr(packed_mod, "_packed_call", lambda *a: real(*a) + 1.0)
+    w, b = _layer()
+    assert not PackedLinear(w, b).is_packed
