@@ -52,6 +52,10 @@ def register(app: typer.Typer) -> None:
         train_fps = float(lm.config.get("fps", 30.0))
         rate = fps if fps is not None else train_fps / (subsample or 1)
         seqs = load_split(data, split)
+        seen = sorted({s.subject for s in seqs} & set(lm.meta.get("data", {}).get("train_subjects", [])))
+        if seen:
+            typer.echo(f"warning: {lm.model_id} was trained on subject(s) {', '.join(seen)} of the '{split}' split; "
+                       "these figures are not on held-out people", err=True)
         if card:
             note_text = ""
             if notes:

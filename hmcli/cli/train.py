@@ -64,6 +64,11 @@ def register(app: typer.Typer) -> None:
             r = summary["init_from"]
             typer.echo(f"initialised from {r['path']}: {r['loaded']} tensors loaded, {r['skipped']} skipped, "
                        f"{r['not_initialised']} of the model's left at their initial values")
-        best = (f"best val masked-2D MSE {summary['best_val_mpm_mse']:.4f}" if summary.get("task") == "mpm"
-                else f"best val MPJPE {summary['best_val_mpjpe_mm']:.1f} mm")
+        mpm = summary.get("task") == "mpm"
+        if summary.get("best_val_mpm_mse" if mpm else "best_val_mpjpe_mm") is None:
+            best = "no validation (train_on=train+val: a final fit; its checkpoint is last.pt)"
+        elif mpm:
+            best = f"best val masked-2D MSE {summary['best_val_mpm_mse']:.4f}"
+        else:
+            best = f"best val MPJPE {summary['best_val_mpjpe_mm']:.1f} mm"
         typer.echo(f"done: {summary['steps']} steps in {summary['time_s']:.0f} s; {best}; checkpoints in {summary['out']}")

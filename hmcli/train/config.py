@@ -25,6 +25,7 @@ class TrainConfig:
     init_from: str = ""  # checkpoint whose matching weights initialise the model (e.g. an mpm run's last.pt)
     # data
     data: str = "../shared/data/cmu-amc"  # a directory in CMU ASF/AMC layout
+    train_on: str = "train"  # train, or train+val: a final fit that adds the validation subjects (no validation, no best.pt)
     fps: float = 30.0  # training frame rate (Δ multiplier 1)
     fps_aug: list[float] = field(default_factory=list)  # extra rates sampled in training, Δ scaled
     clip_min: int = 27
@@ -109,6 +110,9 @@ def _check_types(values: dict[str, Any], defaults: TrainConfig) -> None:
             raise HMError(f"fps_aug: expected positive frame rates, got {v!r}")
 
 
+#: What ``train_on`` may name: the training subjects, or those plus the validation subjects.
+TRAIN_ON: tuple[str, ...] = ("train", "train+val")
+
 # key: (lowest, highest, whether the lowest is allowed)
 _RANGES: dict[str, tuple[float, float, bool]] = {
     "steps": (1, math.inf, True), "batch_size": (1, math.inf, True), "lr": (0, math.inf, False),
@@ -184,6 +188,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown camera_kind '{cfg.camera_kind}' (available: any, phone, webcam)")
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
+    if cfg.train_on not in TRAIN_ON:
+        raise HMError(f"unknown train_on '{cfg.train_on}' (available: {', '.join(TRAIN_ON)})")
     if cfg.val_mode == "lift" and cfg.task != "pose3d":
         raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
     try:

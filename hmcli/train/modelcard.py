@@ -6,6 +6,7 @@ import json
 import platform
 from pathlib import Path
 
+from hmcli.data.splits import VAL_SUBJECTS
 from hmcli.train.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport
 
@@ -49,6 +50,12 @@ def _val_text(train: dict) -> str:
         return f"whole validation trials{seen} lifted as `hm lift` runs the model"
     clip = train.get("val_clip")
     return f"{clip}-frame validation clips" if clip else "validation clips"
+
+
+#: The card's line for a run trained with ``train_on: train+val``.
+_FINAL_FIT_TEXT = (f"- Final fit (`train_on: train+val`): the validation subjects ({', '.join(VAL_SUBJECTS)}) join the training data. "
+                   "The recipe and its step count were chosen on validation in runs without them; this run has "
+                   "nothing left to validate on, so it keeps its last checkpoint.")
 
 
 def _kept_text(meta: dict, info: dict) -> str:
@@ -96,8 +103,8 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"- Source: CMU Graphics Lab Motion Capture Database, ASF/AMC (`{data.get('source', '?')}`), "
         f"{data.get('train_sequences', '?')} training trials.",
         f"- Split by whole subject: train {', '.join(data.get('train_subjects', []))}; "
-        f"validation {', '.join(data.get('val_subjects', []))}; test {', '.join(data.get('test_subjects', []))} "
-        "(held out, never seen in training or model selection).",
+        + (f"validation {', '.join(data.get('val_subjects', []))}; " if data.get("val_subjects") else "")
+        + f"test {', '.join(data.get('test_subjects', []))} (held out, never seen in training or model selection).",
         f"- Resampled from 120 fps to {data.get('fps', 30):g} fps with real frames; training also draws clips at "
         f"{', '.join(f'{r:g}' for r in data.get('fps_aug', [])) or 'no other'} fps (Δ scaled). 15 and 60 fps "
         "below are rates the model never saw.",
@@ -118,6 +125,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         + (f", playback speed ×{1 / speed:.2f}–×{speed:.2f} per clip (Δ unchanged)" if speed != 1.0 else "")
         + f", seed {train.get('seed')}.",
         f"- Wall time: {info['time_s'] / 60:.0f} min on {hw}." if info.get("time_s") else f"- Hardware: {hw}.",
+        *([_FINAL_FIT_TEXT] if data.get("train_on") == "train+val" else []),
         _kept_text(meta, info),
         "",
         "## Held-out test subjects",

@@ -447,9 +447,12 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if env.enabled:
         ddp_model = nn.parallel.DistributedDataParallel(ddp_model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
 
-    seqs = load_split(cfg.data, "train")
     val_seqs = load_split(cfg.data, "val")
-    if cfg.val_mode == "lift":  # the trials, cameras and corruption of hm eval --split val
+    final_fit = cfg.train_on == "train+val"  # the validation subjects join training; nothing is left to validate on
+    seqs = load_split(cfg.data, "train") + (val_seqs if final_fit else [])
+    if final_fit:
+        val_items: list[dict] = []
+    elif cfg.val_mode == "lift":  # the trials, cameras and corruption of hm eval --split val
         from hmcli.train.evaluate import EvalSetting, eval_items
 
         val_items = eval_items(val_seqs, EvalSetting(fps=cfg.fps, cameras=cfg.val_cameras))
@@ -462,7 +465,8 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         "source": str(cfg.data),
         "format": "CMU ASF/AMC",
         "train_subjects": sorted({s.subject for s in seqs}),
-        "val_subjects": list(VAL_SUBJECTS),
+        "val_subjects": [] if final_fit else list(VAL_SUBJECTS),
+        "train_on": cfg.train_on,
         "test_subjects": list(TEST_SUBJECTS),
         "train_sequences": len(seqs),
         "fps": cfg.fps,
@@ -517,7 +521,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
             sched.step()
             done = step + 1
             val = None
-            if done % cfg.eval_every == 0 or done == cfg.steps:
+            if val_items and (done % cfg.eval_every == 0 or done == cfg.steps):
                 if mpm:
                     val = validate_mpm(model, val_items, codec, env.device, cfg.seed)
                 elif cfg.val_mode == "lift":
@@ -546,11 +550,11 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     finally:
         if log is not None:
             log.close()
-    summary = {"out": str(out), "steps": cfg.steps, "best_val_mpjpe_mm": best, "last_val_mpjpe_mm": val,
+    summary = {"out": str(out), "steps": cfg.steps, "best_val_mpjpe_mm": best if val_items else None, "last_val_mpjpe_mm": val,
                "time_s": time.time() - t0, "params": count_parameters(model), "world_size": env.world}
     if mpm:
         summary = {**summary, "task": "mpm", "best_val_mpjpe_mm": None, "last_val_mpjpe_mm": None,
-                   "best_val_mpm_mse": best, "last_val_mpm_mse": val}
+                   "best_val_mpm_mse": best if val_items else None, "last_val_mpm_mse": val}
     if init_report is not None:
         summary["init_from"] = init_report
     return summary

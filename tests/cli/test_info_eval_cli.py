@@ -142,3 +142,18 @@ def test_eval_card_has_the_frame_rate_table(tmp_path):
                 "bone-length augmentation (per-bone factors, std 0.05)"):
         assert row in text
     assert "Validation MPJPE during training (mm): 2:" in text
+
+
+def test_eval_warns_when_the_model_was_trained_on_the_people_it_is_evaluated_on(tmp_path):
+    data = make_mini_cmu(tmp_path / "cmu")
+    cfg = TrainConfig(model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / "run"),
+                      steps=1, batch_size=2, clip_min=8, clip_max=8, save_every=1, warmup=1, threads=1,
+                      half_export=False, train_on="train+val")
+    train(cfg)
+    ck = str(tmp_path / "run" / "last.pt")
+    held = runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1"])
+    assert held.exit_code == 0 and held.stderr == ""
+    seen = runner.invoke(app, ["eval", ck, "--data", str(data), "--json", "--cameras", "1", "--split", "val"])
+    assert seen.exit_code == 0 and json.loads(seen.stdout)["split"] == "val"
+    assert seen.stderr == ("warning: run was trained on subject(s) 02 of the 'val' split; "
+                           "these figures are not on held-out people\n")

@@ -42,3 +42,14 @@ def test_resume_errors_are_one_line(tmp_path):
     (tmp_path / "c.yaml").write_text("steps: 3\n")
     r = runner.invoke(app, ["train", "--resume", "-c", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "none")])
     assert r.exit_code != 0 and "drop --config" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_a_final_fit_says_it_has_no_validation(tmp_path):
+    data = make_mini_cmu(tmp_path / "cmu")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "model": "hummuss", "model_overrides": dict(TINY_MODEL), "data": str(data), "steps": 2, "batch_size": 2,
+        "clip_min": 8, "clip_max": 8, "save_every": 2, "warmup": 1, "threads": 1, "train_on": "train+val"}))
+    r = runner.invoke(app, ["train", "-c", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    assert "done: 2 steps in" in r.stdout
+    assert "; no validation (train_on=train+val: a final fit; its checkpoint is last.pt); checkpoints in" in r.stdout

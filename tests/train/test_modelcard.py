@@ -41,3 +41,20 @@ def test_card_names_the_hardware_and_augmentation_the_run_recorded(tmp_path):
     assert f"min on {lm.meta['hardware']}." in card
     assert "upper-body splicing (the upper body of another clip on 50% of clips)" in card
     assert "playback speed ×0.80–×1.25 per clip (Δ unchanged)" in card
+
+
+def test_card_of_a_final_fit_says_the_validation_subjects_were_trained_on(tmp_path):
+    from hmcli.train.checkpoint import load_checkpoint
+    from hmcli.train.metrics import EvalReport
+    from hmcli.train.modelcard import model_card
+    from hmcli.train.trainer import train
+    from tests.train.test_trainer import _cfg
+
+    train(_cfg(tmp_path, steps=2, save_every=1, train_on="train+val"))
+    lm = load_checkpoint(tmp_path / "run" / "last.pt")
+    report = EvalReport(**{k: 1.0 for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "pck150", "auc", "mpjve")}, num_frames=10)
+    card = model_card(lm, {"30 fps": report}, "hm train ...", "hm eval ...", tmp_path / "run")
+    assert "- Split by whole subject: train 02, 05; test 09, 49 (held out, never seen in training or model selection)." in card
+    assert "- Final fit (`train_on: train+val`): the validation subjects (02, 55) join the training data." in card
+    assert "- Checkpoint kept: the final one, step 2." in card
+    assert "Validation MPJPE during training" not in card

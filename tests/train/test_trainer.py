@@ -236,3 +236,26 @@ def test_lift_validation_is_what_hm_eval_reports_and_picks_best(tmp_path):
     assert lm.meta["train"]["val_mode"] == "lift"
 
 
+
+
+def test_final_fit_on_train_and_val_trains_on_both_and_keeps_only_last(tmp_path, capsys):
+    cfg = _cfg(tmp_path, train_on="train+val")
+    summary = train(cfg)
+    out = tmp_path / "run"
+    assert {p.name for p in out.iterdir()} == {"config.yaml", "metrics.jsonl", "last.pt"}  # nothing to select a best on
+    recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == list(range(1, 7)) and not any("val_mpjpe_mm" in r for r in recs)
+    assert summary["best_val_mpjpe_mm"] is None and summary["last_val_mpjpe_mm"] is None
+    data = load_checkpoint(out / "last.pt").meta["data"]
+    assert data["train_subjects"] == ["02", "05"] and data["val_subjects"] == [] and data["train_on"] == "train+val"
+    assert data["train_sequences"] == 4 and data["test_subjects"] == ["09", "49"]
+    cfg2 = _cfg(tmp_path, out="plain")
+    train(cfg2)
+    plain = load_checkpoint(tmp_path / "plain" / "last.pt").meta["data"]
+    assert plain["train_subjects"] == ["05"] and plain["val_subjects"] == ["02", "55"] and plain["train_on"] == "train"
+
+
+def test_train_on_names_a_split_set():
+    with pytest.raises(HMError, match="unknown train_on 'train\\+test' \\(available: train, train\\+val\\)"):
+        resolve_config(overrides=["train_on=train+test"])
+    assert resolve_config(overrides=["train_on=train+val"]).train_on == "train+val"
