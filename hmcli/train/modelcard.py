@@ -104,7 +104,8 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"{data.get('train_sequences', '?')} training trials.",
         f"- Split by whole subject: train {', '.join(data.get('train_subjects', []))}; "
         + (f"validation {', '.join(data.get('val_subjects', []))}; " if data.get("val_subjects") else "")
-        + f"test {', '.join(data.get('test_subjects', []))} (held out, never seen in training or model selection).",
+        + f"test {', '.join(data.get('test_subjects', []))} (held out, never seen in training"
+        + (")." if data.get("train_on") == "train+val" else " or model selection)."),  # a final fit is judged on test
         f"- Resampled from 120 fps to {data.get('fps', 30):g} fps with real frames; training also draws clips at "
         f"{', '.join(f'{r:g}' for r in data.get('fps_aug', [])) or 'no other'} fps (Δ scaled). 15 and 60 fps "
         "below are rates the model never saw.",

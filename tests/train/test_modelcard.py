@@ -54,7 +54,7 @@ def test_card_of_a_final_fit_says_the_validation_subjects_were_trained_on(tmp_pa
     lm = load_checkpoint(tmp_path / "run" / "last.pt")
     report = EvalReport(**{k: 1.0 for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "pck150", "auc", "mpjve")}, num_frames=10)
     card = model_card(lm, {"30 fps": report}, "hm train ...", "hm eval ...", tmp_path / "run")
-    assert "- Split by whole subject: train 02, 05; test 09, 49 (held out, never seen in training or model selection)." in card
+    assert "- Split by whole subject: train 02, 05; test 09, 49 (held out, never seen in training)." in card
     assert "- Final fit (`train_on: train+val`): the validation subjects (02, 55) join the training data." in card
     assert "- Checkpoint kept: the final one, step 2." in card
     assert "Validation MPJPE during training" not in card
