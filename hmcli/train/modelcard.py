@@ -81,6 +81,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
     bones = float(train.get("bone_jitter") or 0.0)
     splice = float(train.get("splice_prob") or 0.0)
     speed = float(train.get("speed_aug") or 1.0)
+    final_fit = data.get("train_on") == "train+val"  # judged on test, with no validation subjects left
     info = _run_info(run_dir)
     hw = hardware or meta.get("hardware") or f"{platform.machine()} CPU, torch threads per run: {train.get('threads') or 'all cores'}"
     kind = "causal (streaming, O(1) per frame)" if cfg.get("causal") else "bidirectional (offline)"
@@ -105,7 +106,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"- Split by whole subject: train {', '.join(data.get('train_subjects', []))}; "
         + (f"validation {', '.join(data.get('val_subjects', []))}; " if data.get("val_subjects") else "")
         + f"test {', '.join(data.get('test_subjects', []))} (held out, never seen in training"
-        + (")." if data.get("train_on") == "train+val" else " or model selection)."),  # a final fit is judged on test
+        + (")." if final_fit else " or model selection)."),
         f"- Resampled from 120 fps to {data.get('fps', 30):g} fps with real frames; training also draws clips at "
         f"{', '.join(f'{r:g}' for r in data.get('fps_aug', [])) or 'no other'} fps (Δ scaled). 15 and 60 fps "
         "below are rates the model never saw.",
@@ -126,7 +127,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         + (f", playback speed ×{1 / speed:.2f}–×{speed:.2f} per clip (Δ unchanged)" if speed != 1.0 else "")
         + f", seed {train.get('seed')}.",
         f"- Wall time: {info['time_s'] / 60:.0f} min on {hw}." if info.get("time_s") else f"- Hardware: {hw}.",
-        *([_FINAL_FIT_TEXT] if data.get("train_on") == "train+val" else []),
+        *([_FINAL_FIT_TEXT] if final_fit else []),
         _kept_text(meta, info),
         "",
         "## Held-out test subjects",
