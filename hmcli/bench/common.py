@@ -11,9 +11,31 @@ from typing import Callable
 import torch
 
 
+def parse_cpu_model(cpuinfo: str) -> str | None:
+    """The first ``model name`` in the text of Linux's /proc/cpuinfo, or None."""
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "model name" and value.strip():
+            return value.strip()
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (e.g. 'AMD EPYC 7B13'); the architecture where it is unknown.
+    Timings from different CPUs of one "2-core machine" kind differ by tens of per cent (and
+    oneDNN picks its kernels by instruction set), so every benchmark result names its CPU."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            name = parse_cpu_model(f.read())
+    except OSError:
+        name = None
+    return name or platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels ATen dispatches to (e.g. AVX512)
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -862,8 +862,14 @@ def to_markdown(result: dict) -> str:
     if result.get("command"):
         lines += ["", f"Command: `{result['command']}`"]
     m = result.get("machine", {})
-    lines += ["", f"_machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, torch {m.get('torch')}_", ""]
+    lines += ["", f"_machine: {machine_line(m)}_", ""]
     return "\n".join(lines)
+
+
+def machine_line(m: dict) -> str:
+    """One line naming the machine a result was measured on."""
+    cap = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
+    return f"{m.get('cpu')}{cap}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, torch {m.get('torch')}"
 
 
 def print_result(result: dict, console=None) -> None:
@@ -885,6 +891,8 @@ def print_result(result: dict, console=None) -> None:
     for tg in result.get("targets") or []:
         mark = "[green]PASS[/green]" if tg["ok"] else "[red]FAIL[/red]"
         con.print(f"{mark} {tg['target']} = {tg['value']:.3g} (need {tg['need']})")
+    if result.get("machine"):
+        con.print(f"machine: {machine_line(result['machine'])}", highlight=False)
 
 
 def write_outputs(result: dict, out_dir: str | os.PathLike, name: str | None = None) -> list[str]:
@@ -932,6 +940,7 @@ __all__ = [
     "throughput_compare",
     "table",
     "to_markdown",
+    "machine_line",
     "print_result",
     "write_outputs",
     "parse_overrides",

@@ -6,7 +6,7 @@ import torch
 from typer.testing import CliRunner
 
 from hmcli.bench.compare import (Unit, parse_overrides, peak_alloc, run_interleaved, streaming_compare,
-                                 throughput_compare, to_markdown, train_compare, write_outputs)
+                                 throughput_compare, to_markdown, train_compare, write_outputs, machine_line)
 from hmcli.bench.flops import count_flops, cpu_gflops, utilisation
 from hmcli.cli.main import app
 
@@ -162,6 +162,9 @@ def test_outputs_written(tmp_path):
     assert json.loads((tmp_path / "res" / "train.json").read_text())["benchmark"] == "train"
     assert (tmp_path / "res" / "train.png").read_bytes()[:4] == b"\x89PNG"
     assert "| hummuss-small |" in (tmp_path / "res" / "train.md").read_text()
+    saved = json.loads((tmp_path / "res" / "train.json").read_text())["machine"]
+    assert saved["cpu"] and saved["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert f"_machine: {machine_line(saved)}_" in (tmp_path / "res" / "train.md").read_text()
     r["command"] = "hm bench train --frames 9"
     write_outputs(r, tmp_path / "res")
     assert "Command: `hm bench train --frames 9`" in (tmp_path / "res" / "train.md").read_text()
