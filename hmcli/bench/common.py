@@ -43,6 +43,11 @@ def machine() -> dict:
     }
 
 
+def machine_line(m: dict) -> str:
+    """One line naming the machine a result was measured on."""
+    cap = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
+    return f"{m.get('cpu')}{cap}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, torch {m.get('torch')}"
+
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
     """Median wall time of ``fn()`` in seconds."""
     for _ in range(warmup):

@@ -67,7 +67,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from hmcli.bench.common import machine
+from hmcli.bench.common import machine, machine_line
 from hmcli.bench.flops import count_flops, cpu_gflops, utilisation
 from hmcli.nn.registry import build, count_parameters, make_config
 
@@ -866,12 +866,6 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def machine_line(m: dict) -> str:
-    """One line naming the machine a result was measured on."""
-    cap = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
-    return f"{m.get('cpu')}{cap}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, torch {m.get('torch')}"
-
-
 def print_result(result: dict, console=None) -> None:
     """Rich table on stdout plus ratios / targets lines."""
     from rich.console import Console
@@ -940,7 +934,6 @@ __all__ = [
     "throughput_compare",
     "table",
     "to_markdown",
-    "machine_line",
     "print_result",
     "write_outputs",
     "parse_overrides",

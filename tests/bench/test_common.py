@@ -1,5 +1,4 @@
-from hmcli.bench.common import cpu_model, machine, parse_cpu_model
-from hmcli.bench.compare import machine_line
+from hmcli.bench.common import cpu_model, machine, machine_line, parse_cpu_model
 
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
