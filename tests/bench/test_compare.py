@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 from hmcli.bench.common import machine_line
 from hmcli.bench.compare import (Unit, parse_overrides, peak_alloc, run_interleaved, streaming_compare,
                                  throughput_compare, to_markdown, train_compare, write_outputs)
-from hmcli.bench.common import machine_line
 from hmcli.bench.flops import count_flops, cpu_gflops, utilisation
 from hmcli.cli.main import app
 
