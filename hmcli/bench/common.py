@@ -21,7 +21,7 @@ def parse_cpu_model(cpuinfo: str) -> str | None:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (e.g. 'AMD EPYC 7B13'); the architecture where it is unknown.
+    """The CPU's model name (e.g. 'Intel(R) Xeon(R) Processor'); the architecture where it is unknown.
     Timings from different CPUs of one "2-core machine" kind differ by tens of per cent (and
     oneDNN picks its kernels by instruction set), so every benchmark result names its CPU."""
     try:
@@ -47,6 +47,7 @@ def machine_line(m: dict) -> str:
     """One line naming the machine a result was measured on."""
     cap = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
     return f"{m.get('cpu')}{cap}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, torch {m.get('torch')}"
+
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
     """Median wall time of ``fn()`` in seconds."""

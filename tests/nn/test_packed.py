@@ -127,7 +127,13 @@ def test_packing_available_matches_the_build():
     assert packing_available() == torch.backends.mkldnn.is_available()
 
 
-@pytest.mark.parametrize("error", [RuntimeError("unsupported"), NotImplementedError("no oneDNN linear in this build"), AttributeError("no op")])
+# The three failures _pack's guard catches: the op rejects the input, the build lacks the
+# kernel, or torch.ops has no such op at all.
+@pytest.mark.parametrize("error", [
+    pytest.param(RuntimeError("unsupported"), id="op-rejects-input"),
+    pytest.param(NotImplementedError("no oneDNN linear in this build"), id="kernel-missing-in-build"),
+    pytest.param(AttributeError("no op"), id="op-absent"),
+])
 def test_a_build_that_cannot_pack_falls_back_to_f_linear(monkeypatch, error):
     import hmcli.nn.packed as packed_mod
 
