@@ -15,7 +15,9 @@ upper-body bone of the donor is expressed in the donor's pelvis frame (hips and 
 carried into the base clip's pelvis frame and given the base body's bone length, so the
 result is one consistent body. With a few minutes of capture, most arm movements a
 test subject makes were only ever seen over one particular leg movement; splicing
-decouples the two.
+decouples the two. ``splice_arm`` goes one step further and gives one arm (elbow and
+wrist) the movement of a third clip, relative to the chest, so that the two arms need not
+move as they did together in any capture.
 
 ``random_speed`` draws a playback speed for a clip: the capture is resampled as if the
 person had moved that much faster or slower, while the clip keeps its frame rate (and Δ).
@@ -53,11 +55,11 @@ def check_bone_jitter(jitter: float) -> float:
     return value
 
 
-def check_splice_prob(prob: float) -> float:
-    """``prob`` as a float; ValueError unless 0 <= prob <= 1."""
+def check_splice_prob(prob: float, name: str = "splice_prob") -> float:
+    """``prob`` as a float; ValueError (naming the setting ``name``) unless 0 <= prob <= 1."""
     value = float(prob)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"splice_prob must be in [0, 1], got {prob}")
+        raise ValueError(f"{name} must be in [0, 1], got {prob}")
     return value
 
 
@@ -121,11 +123,25 @@ def pelvis_frames(joints: np.ndarray, joint_set: JointSet) -> np.ndarray:
     x: from the left hip to the right hip; y: from the pelvis to the spine, made
     orthogonal to x; z = x × y. joints: (..., J, 3) with ``joint_set``'s layout.
     """
+    return _body_frames(joints, joint_set, ("left_hip", "right_hip"), ("pelvis", "spine"))
+
+
+def chest_frames(joints: np.ndarray, joint_set: JointSet) -> np.ndarray:
+    """(..., 3, 3) rotation per frame whose columns are the chest axes in world coordinates.
+
+    x: from the left shoulder to the right shoulder; y: from the spine to the thorax, made
+    orthogonal to x; z = x × y (the pelvis frame's construction, one level up).
+    """
+    return _body_frames(joints, joint_set, ("left_shoulder", "right_shoulder"), ("spine", "thorax"))
+
+
+def _body_frames(joints: np.ndarray, joint_set: JointSet, across: tuple[str, str],
+                 upwards: tuple[str, str]) -> np.ndarray:
+    """(..., 3, 3) axes: x along ``across`` (from, to), y along ``upwards`` made orthogonal to x, z = x × y."""
     x = np.asarray(joints, dtype=np.float64)
-    pelvis, spine = joint_set.index("pelvis"), joint_set.index("spine")
-    ax = x[..., joint_set.index("right_hip"), :] - x[..., joint_set.index("left_hip"), :]  # (..., 3)
+    ax = x[..., joint_set.index(across[1]), :] - x[..., joint_set.index(across[0]), :]  # (..., 3)
     ax = ax / np.maximum(np.linalg.norm(ax, axis=-1, keepdims=True), 1e-9)
-    up = x[..., spine, :] - x[..., pelvis, :]  # (..., 3)
+    up = x[..., joint_set.index(upwards[1]), :] - x[..., joint_set.index(upwards[0]), :]  # (..., 3)
     ay = up - (up * ax).sum(-1, keepdims=True) * ax
     ay = ay / np.maximum(np.linalg.norm(ay, axis=-1, keepdims=True), 1e-9)
     az = np.cross(ax, ay)
@@ -155,17 +171,53 @@ def splice_upper_body(base: np.ndarray, donor: np.ndarray, joint_set: JointSet) 
     length; joints are placed outwards from the base's spine. Splicing a clip onto
     itself gives it back.
     """
+    a, b = _clip_pair(base, donor, joint_set)
+    turn = pelvis_frames(a, joint_set) @ np.swapaxes(pelvis_frames(b, joint_set), -1, -2)  # (F, 3, 3) donor -> base
+    out = _carry_bones(a, b, turn, upper_body_joints(joint_set), joint_set.parents)  # (F, J, 3)
+    return out.astype(np.asarray(base).dtype, copy=False)
+
+
+def _clip_pair(base: np.ndarray, donor: np.ndarray, joint_set: JointSet) -> tuple[np.ndarray, np.ndarray]:
+    """Both clips as float64 (F, J, 3); ValueError unless they have the same such shape."""
     a = np.asarray(base, dtype=np.float64)
     b = np.asarray(donor, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 3 or a.shape[1] != joint_set.num_joints:
         raise ValueError(f"expected two (F, {joint_set.num_joints}, 3) clips, got {a.shape} and {b.shape}")
-    parents = joint_set.parents
-    turn = pelvis_frames(a, joint_set) @ np.swapaxes(pelvis_frames(b, joint_set), -1, -2)  # (F, 3, 3) donor -> base
+    return a, b
+
+
+def _carry_bones(a: np.ndarray, b: np.ndarray, turn: np.ndarray, joints: list[int],
+                 parents: tuple[int, ...]) -> np.ndarray:
+    """``a`` (F, J, 3) with the bones ending at ``joints`` (parents first) pointing as in ``b``.
+
+    Each bone takes ``b``'s direction turned by ``turn`` (F, 3, 3) and keeps ``a``'s length;
+    the joints are placed outwards from their (already placed) parents.
+    """
     out = a.copy()  # (F, J, 3)
-    for j in upper_body_joints(joint_set):
+    for j in joints:
         p = parents[j]
         bone = b[:, j] - b[:, p]  # (F, 3)
         unit = bone / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
         length = np.linalg.norm(a[:, j] - a[:, p], axis=-1, keepdims=True)  # (F, 1)
         out[:, j] = out[:, p] + length * np.einsum("fij,fj->fi", turn, unit)
+    return out
+
+
+ARM_SIDES = ("left", "right")
+
+
+def splice_arm(base: np.ndarray, donor: np.ndarray, joint_set: JointSet, side: str) -> np.ndarray:
+    """``base`` (F, J, 3) with one arm's elbow and wrist moving as in ``donor`` (F, J, 3).
+
+    The upper arm and forearm take the donor's directions relative to the donor's chest
+    (:func:`chest_frames`), turned into the base's chest frame, with the base bone's
+    length; the shoulder and every other joint keep the base clip's positions. Splicing an
+    arm of a clip onto itself gives it back.
+    """
+    if side not in ARM_SIDES:
+        raise ValueError(f"side must be left or right, got {side!r}")
+    a, b = _clip_pair(base, donor, joint_set)
+    turn = chest_frames(a, joint_set) @ np.swapaxes(chest_frames(b, joint_set), -1, -2)  # (F, 3, 3) donor -> base
+    arm = [joint_set.index(f"{side}_elbow"), joint_set.index(f"{side}_wrist")]
+    out = _carry_bones(a, b, turn, arm, joint_set.parents)  # (F, J, 3)
     return out.astype(np.asarray(base).dtype, copy=False)

@@ -18,7 +18,9 @@ changing ``seed`` (e.g. ``seed = base + epoch``).  Each item:
    unchanged);
 4. with probability ``splice_prob``, the upper body of a second random window of the same
    length spliced onto this one (``hmcli.data.augment.splice_upper_body``; the labels
-   stay those of the first window);
+   stay those of the first window); then, with probability ``splice_arms`` for each arm
+   of a spliced clip, that arm's elbow and wrist from yet another window
+   (``splice_arm``, relative to the chest);
 5. with ``bone_jitter`` > 0, the clip's bone lengths scaled per bone (mirror-symmetric,
    drawn once per clip; ``hmcli.data.augment``), so training sees more body proportions
    than the few subjects it has;
@@ -61,7 +63,8 @@ import torch
 from torch.utils.data import Dataset
 
 from hmcli.data.augment import (
-    check_bone_jitter, check_speed_aug, check_splice_prob, random_bone_scales, random_speed, rescale_bones, splice_upper_body,
+    ARM_SIDES, check_bone_jitter, check_speed_aug, check_splice_prob, random_bone_scales, random_speed, rescale_bones,
+    splice_arm, splice_upper_body,
 )
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
@@ -149,6 +152,7 @@ class PoseWindows(Dataset):
         bone_jitter: float = 0.0,
         splice_prob: float = 0.0,
         speed_aug: float = 1.0,
+        splice_arms: float = 0.0,
     ) -> None:
         if not sequences:
             raise ValueError("no sequences")
@@ -164,6 +168,7 @@ class PoseWindows(Dataset):
         self.weighting = weighting
         self.bone_jitter = check_bone_jitter(bone_jitter)
         self.splice_prob = check_splice_prob(splice_prob)
+        self.splice_arms = check_splice_prob(splice_arms, "splice_arms")
         self.speed_aug = check_speed_aug(speed_aug)
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
@@ -194,6 +199,12 @@ class PoseWindows(Dataset):
         total = w.sum()
         return w / total if total > 0 else None
 
+    def _donor(self, rng: np.random.Generator, w: np.ndarray, rate: float, f: int) -> np.ndarray:
+        """(F, 17, 3) a random window of ``f`` frames at ``rate``, drawn like the base clip."""
+        donor = self.sequences[int(rng.choice(len(self.sequences), p=w))]
+        start = int(rng.integers(0, max_start(donor.num_frames, donor.fps, rate, f) + 1))
+        return take_window(donor.joints, donor.fps, rate, start, f)  # (F, 17, 3)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self.samples_per_epoch:
             raise IndexError(index)
@@ -211,10 +222,10 @@ class PoseWindows(Dataset):
         start = int(rng.integers(0, max_start(seq.num_frames, seq.fps, rate, f) + 1))
         clip = take_window(seq.joints, seq.fps, rate, start, f)  # (F, 17, 3)
         if self.splice_prob and rng.random() < self.splice_prob:
-            donor = self.sequences[int(rng.choice(len(self.sequences), p=w))]
-            d_start = int(rng.integers(0, max_start(donor.num_frames, donor.fps, rate, f) + 1))
-            upper = take_window(donor.joints, donor.fps, rate, d_start, f)  # (F, 17, 3)
-            clip = splice_upper_body(clip, upper, H36M17)  # (F, 17, 3)
+            clip = splice_upper_body(clip, self._donor(rng, w, rate, f), H36M17)  # (F, 17, 3)
+            for side in ARM_SIDES if self.splice_arms else ():
+                if rng.random() < self.splice_arms:
+                    clip = splice_arm(clip, self._donor(rng, w, rate, f), H36M17, side)  # (F, 17, 3)
         if self.bone_jitter:
             clip = rescale_bones(clip, H36M17.parents, random_bone_scales(rng, H36M17, self.bone_jitter))  # (F, 17, 3)
         item = render_window(clip, rng, self.camera_kind, self.corruption)

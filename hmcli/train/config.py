@@ -36,6 +36,7 @@ class TrainConfig:
     flip_prob: float = 0.5
     bone_jitter: float = 0.0  # std of per-bone length factors drawn per clip (0: the subjects' own bodies)
     splice_prob: float = 0.0  # fraction of clips given the upper body of another random clip (0: as captured)
+    splice_arms: float = 0.0  # per arm of a spliced clip: chance that it moves as in a third clip (0: the donor's arms)
     speed_aug: float = 1.0  # clips played at a speed in [1/speed_aug, speed_aug], Δ unchanged (1: as captured)
     # optimisation
     steps: int = 2000
@@ -194,6 +195,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
     try:
         check_splice_prob(cfg.splice_prob)
+        check_splice_prob(cfg.splice_arms, "splice_arms")
         check_speed_aug(cfg.speed_aug)
     except ValueError as e:
         raise HMError(str(e)) from None

@@ -80,6 +80,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
     train = meta.get("train", {})
     bones = float(train.get("bone_jitter") or 0.0)
     splice = float(train.get("splice_prob") or 0.0)
+    arms = float(train.get("splice_arms") or 0.0)
     speed = float(train.get("speed_aug") or 1.0)
     final_fit = data.get("train_on") == "train+val"  # judged on test, with no validation subjects left
     info = _run_info(run_dir)
@@ -124,6 +125,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"p={train.get('flip_prob')}"
         + (f", bone-length augmentation (per-bone factors, std {bones:g})" if bones else "")
         + (f", upper-body splicing (the upper body of another clip on {splice:.0%} of clips)" if splice else "")
+        + (f", each arm of a spliced clip from a third clip with probability {arms:g}" if splice and arms else "")
         + (f", playback speed ×{1 / speed:.2f}–×{speed:.2f} per clip (Δ unchanged)" if speed != 1.0 else "")
         + f", seed {train.get('seed')}.",
         f"- Wall time: {info['time_s'] / 60:.0f} min on {hw}." if info.get("time_s") else f"- Hardware: {hw}.",

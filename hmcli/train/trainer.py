@@ -294,6 +294,7 @@ def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, cl
     ds = PoseWindows(
         seqs, fps=fps, clip_len=clip, samples_per_epoch=cfg.batch_size * (rank + 1), seed=cfg.seed * 1_000_003 + step,
         camera_kind=cfg.camera_kind, bone_jitter=cfg.bone_jitter, splice_prob=cfg.splice_prob, speed_aug=cfg.speed_aug,
+        splice_arms=cfg.splice_arms,
     )
     items = [ds[rank * cfg.batch_size + i] for i in range(cfg.batch_size)]
     return collate_windows(items), cfg.fps / fps, flip

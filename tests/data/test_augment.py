@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hmcli.data.augment import (
-    check_speed_aug, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_upper_body, upper_body_joints,
+    ARM_SIDES, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm, splice_upper_body, upper_body_joints,
 )
 from hmcli.skeleton.joints import H36M17, get_joint_set
 
@@ -144,3 +144,49 @@ def test_pelvis_frames_are_rotations() -> None:
 def test_splice_rejects_mismatched_clips() -> None:
     with pytest.raises(ValueError, match="two"):
         splice_upper_body(_body(5), _body(6), H36M17)
+
+
+def _chest_coords(x: np.ndarray, child: int, parent: int) -> np.ndarray:
+    u = x[:, child] - x[:, parent]  # (F, 3)
+    return np.einsum("fji,fj->fi", chest_frames(x, H36M17), u / np.linalg.norm(u, axis=-1, keepdims=True))
+
+
+def test_chest_frames_are_rotations_along_the_shoulders() -> None:
+    x = _body(seed=4)
+    r = chest_frames(x, H36M17)  # (F, 3, 3)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-12)
+    across = x[:, 14] - x[:, 11]  # left shoulder -> right shoulder
+    np.testing.assert_allclose(r[..., 0], across / np.linalg.norm(across, axis=-1, keepdims=True), atol=1e-12)
+
+
+@pytest.mark.parametrize("side", ARM_SIDES)
+def test_splicing_an_arm_onto_itself_gives_it_back(side: str) -> None:
+    x = _body(seed=5)
+    np.testing.assert_allclose(splice_arm(x, x, H36M17, side), x, atol=1e-9)
+
+
+@pytest.mark.parametrize(("side", "arm"), [("left", (12, 13)), ("right", (15, 16))])
+def test_arm_splice_moves_only_that_arm_as_the_donor_does_relative_to_the_chest(side: str, arm: tuple[int, int]) -> None:
+    base, donor = _body(seed=6), _body(seed=7)
+    y = splice_arm(base, donor, H36M17, side)
+    kept = [j for j in range(17) if j not in arm]
+    np.testing.assert_array_equal(y[:, kept], base[:, kept])  # shoulders, the other arm, head, legs
+    np.testing.assert_allclose(_bone_lengths(y), _bone_lengths(base), rtol=1e-9)
+    np.testing.assert_allclose(chest_frames(y, H36M17), chest_frames(base, H36M17), atol=1e-12)
+    for j in arm:  # upper arm and forearm point, in chest coordinates, as the donor's do
+        p = H36M17.parents[j]
+        np.testing.assert_allclose(_chest_coords(y, j, p), _chest_coords(donor, j, p), atol=1e-9)
+        assert not np.allclose(_chest_coords(y, j, p), _chest_coords(base, j, p), atol=1e-3)
+    u, f = y[:, arm[0]] - y[:, H36M17.parents[arm[0]]], y[:, arm[1]] - y[:, arm[0]]  # (F, 3) each
+    du, df = donor[:, arm[0]] - donor[:, H36M17.parents[arm[0]]], donor[:, arm[1]] - donor[:, arm[0]]
+    cos = (u * f).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(f, axis=-1)
+    dcos = (du * df).sum(-1) / np.linalg.norm(du, axis=-1) / np.linalg.norm(df, axis=-1)
+    np.testing.assert_allclose(cos, dcos, atol=1e-9)  # the donor's elbow angle
+
+
+def test_arm_splice_rejects_a_bad_side_or_mismatched_clips() -> None:
+    with pytest.raises(ValueError, match="side must be left or right, got 'middle'"):
+        splice_arm(_body(), _body(), H36M17, "middle")
+    with pytest.raises(ValueError, match="two"):
+        splice_arm(_body(5), _body(6), H36M17, "left")

@@ -9,6 +9,7 @@ from hmcli.data.camera import Camera, project
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set, take_window
 from hmcli.data.resample import resampled_length
+from hmcli.skeleton.joints import H36M17
 
 STEP_M = 0.001  # pelvis x advances 1 mm per source frame, so x encodes the frame index
 
@@ -181,6 +182,31 @@ def test_splicing_keeps_the_window_and_legs_and_may_change_the_upper_body() -> N
     assert changed > 0  # donors from the other trial move the upper body differently
     with pytest.raises(ValueError, match="splice_prob"):
         PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, splice_prob=1.5)
+
+
+def test_arm_splicing_changes_only_elbows_and_wrists_of_the_spliced_clip() -> None:
+    seqs = [_seq(600), _seq(600, trial="02", action="dance"), _seq(600, trial="03", action="jump")]
+    kw = dict(fps=30.0, clip_len=16, samples_per_epoch=24, seed=3, corruption=None, splice_prob=1.0)
+    upper = PoseWindows(seqs, **kw)
+    arms = PoseWindows(seqs, splice_arms=1.0, **kw)
+    for i in (0, 5):  # the default draws nothing more: the same items, cameras included
+        np.testing.assert_array_equal(PoseWindows(seqs, splice_arms=0.0, **kw)[i]["xy"], upper[i]["xy"])
+    forearms = [12, 13, 15, 16]
+    rest = [j for j in range(17) if j not in forearms]
+    changed = 0
+    for i in range(24):
+        a, b = upper[i], arms[i]
+        assert (a["trial"], a["start_time"]) == (b["trial"], b["start_time"])
+        wa, wb = _to_world(a), _to_world(b)  # (F, J, 3)
+        np.testing.assert_allclose(wb[:, rest], wa[:, rest], atol=1e-5)  # legs, torso, head, shoulders kept
+        for j in forearms:  # the base body's upper arm and forearm lengths
+            p = H36M17.parents[j]
+            np.testing.assert_allclose(np.linalg.norm(wb[:, j] - wb[:, p], axis=-1),
+                                       np.linalg.norm(wa[:, j] - wa[:, p], axis=-1), rtol=1e-4)
+        changed += not np.allclose(wb[:, forearms], wa[:, forearms], atol=1e-3)
+    assert changed > 0  # arms from a third trial move differently from the upper-body donor's
+    with pytest.raises(ValueError, match=r"splice_arms must be in \[0, 1\], got -0.1"):
+        PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, splice_arms=-0.1)
 
 
 def test_speed_augmentation_plays_the_motion_faster_or_slower_at_the_same_fps() -> None:

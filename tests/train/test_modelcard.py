@@ -33,13 +33,15 @@ def test_card_names_the_hardware_and_augmentation_the_run_recorded(tmp_path):
     from hmcli.train.trainer import train
     from tests.train.test_trainer import _cfg
 
-    train(_cfg(tmp_path, steps=1, eval_every=1, save_every=1, splice_prob=0.5, speed_aug=1.25))  # spliced, sped-up clips
+    train(_cfg(tmp_path, steps=1, eval_every=1, save_every=1, splice_prob=0.5, splice_arms=0.5,
+               speed_aug=1.25))  # spliced (arms too), sped-up clips
     lm = load_checkpoint(tmp_path / "run" / "last.pt")
     assert lm.meta["hardware"].endswith("CPU (%d cores), torch threads: 1" % os.cpu_count())
     report = EvalReport(**{k: 1.0 for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "pck150", "auc", "mpjve")}, num_frames=10)
     card = model_card(lm, {"30 fps": report}, "hm train ...", "hm eval ...", tmp_path / "run")
     assert f"min on {lm.meta['hardware']}." in card
     assert "upper-body splicing (the upper body of another clip on 50% of clips)" in card
+    assert "each arm of a spliced clip from a third clip with probability 0.5" in card
     assert "playback speed ×0.80–×1.25 per clip (Δ unchanged)" in card
 
 
