@@ -196,6 +196,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     try:
         check_splice_prob(cfg.splice_prob)
         check_splice_prob(cfg.splice_arms, "splice_arms")
+        if cfg.splice_arms and not cfg.splice_prob:
+            raise ValueError("splice_arms acts on spliced clips only; set splice_prob > 0 too")
         check_speed_aug(cfg.speed_aug)
     except ValueError as e:
         raise HMError(str(e)) from None

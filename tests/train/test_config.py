@@ -27,7 +27,9 @@ def test_config_file_and_overrides(tmp_path):
     assert resolve_config(None, ["splice_prob=0.5"]).splice_prob == 0.5
     with pytest.raises(HMError, match=r"splice_arms must be in \[0, 1\], got 2.0"):
         resolve_config(None, ["splice_arms=2"])
-    assert resolve_config(None, ["splice_arms=0.5"]).splice_arms == 0.5
+    with pytest.raises(HMError, match=r"splice_arms acts on spliced clips only; set splice_prob > 0 too"):
+        resolve_config(None, ["splice_arms=0.5"])
+    assert resolve_config(None, ["splice_arms=0.5", "splice_prob=0.5"]).splice_arms == 0.5
     with pytest.raises(HMError, match=r"speed_aug must be in \[1, 2\], got 3.0"):
         resolve_config(None, ["speed_aug=3"])
     assert resolve_config(None, ["speed_aug=1.25"]).speed_aug == 1.25
