@@ -127,12 +127,13 @@ def test_packing_available_matches_the_build():
     assert packing_available() == torch.backends.mkldnn.is_available()
 
 
-# The three failures _pack's guard catches: the op rejects the input, the build lacks the
-# kernel, or torch.ops has no such op at all.
+# The three failures _pack's guard catches, each raised as PyTorch words it: the op rejects
+# the input, the build has no CPU kernel for it, or torch.ops has no such op at all.
 @pytest.mark.parametrize("error", [
-    pytest.param(RuntimeError("unsupported"), id="op-rejects-input"),
-    pytest.param(NotImplementedError("no oneDNN linear in this build"), id="kernel-missing-in-build"),
-    pytest.param(AttributeError("no op"), id="op-absent"),
+    pytest.param(RuntimeError("mkldnn_linear_pointwise: unsupported input"), id="op-rejects-input"),
+    pytest.param(NotImplementedError("Could not run 'mkldnn::_linear_pointwise' with arguments from the 'CPU' backend"),
+                 id="kernel-missing-in-build"),
+    pytest.param(AttributeError("'_OpNamespace' 'mkldnn' object has no attribute '_linear_pointwise'"), id="op-absent"),
 ])
 def test_a_build_that_cannot_pack_falls_back_to_f_linear(monkeypatch, error):
     import hmcli.nn.packed as packed_mod
