@@ -223,9 +223,10 @@ class PoseWindows(Dataset):
         clip = take_window(seq.joints, seq.fps, rate, start, f)  # (F, 17, 3)
         if self.splice_prob and rng.random() < self.splice_prob:
             clip = splice_upper_body(clip, self._donor(rng, w, rate, f), H36M17)  # (F, 17, 3)
-            for side in ARM_SIDES if self.splice_arms else ():  # no draws at 0: items as before the option
-                if rng.random() < self.splice_arms:
-                    clip = splice_arm(clip, self._donor(rng, w, rate, f), H36M17, side)  # (F, 17, 3)
+            if self.splice_arms:  # no draws at 0: items as before the option
+                for side in ARM_SIDES:
+                    if rng.random() < self.splice_arms:
+                        clip = splice_arm(clip, self._donor(rng, w, rate, f), H36M17, side)  # (F, 17, 3)
         if self.bone_jitter:
             clip = rescale_bones(clip, H36M17.parents, random_bone_scales(rng, H36M17, self.bone_jitter))  # (F, 17, 3)
         item = render_window(clip, rng, self.camera_kind, self.corruption)

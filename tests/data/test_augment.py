@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from hmcli.data.augment import (
-    ARM_SIDES, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm, splice_upper_body, upper_body_joints,
+    ARM_SIDES, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm,
+    splice_upper_body, upper_body_joints,
 )
 from hmcli.skeleton.joints import H36M17, get_joint_set
 
