@@ -63,6 +63,15 @@ def check_splice_prob(prob: float, name: str = "splice_prob") -> float:
     return value
 
 
+def check_splice_arms(arms: float, splice_prob: float) -> float:
+    """``arms`` as a float; ValueError unless it is a probability, and 0 when ``splice_prob`` is 0
+    (arms are spliced into spliced clips only, so without them the setting would do nothing)."""
+    value = check_splice_prob(arms, "splice_arms")
+    if value and not float(splice_prob):
+        raise ValueError("splice_arms acts on spliced clips only; set splice_prob > 0 too")
+    return value
+
+
 def check_speed_aug(factor: float) -> float:
     """``factor`` as a float; ValueError unless 1 <= factor <= 2 (1: motion at its captured speed)."""
     value = float(factor)

@@ -63,8 +63,8 @@ import torch
 from torch.utils.data import Dataset
 
 from hmcli.data.augment import (
-    ARM_SIDES, check_bone_jitter, check_speed_aug, check_splice_prob, random_bone_scales, random_speed, rescale_bones,
-    splice_arm, splice_upper_body,
+    ARM_SIDES, check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, random_bone_scales, random_speed,
+    rescale_bones, splice_arm, splice_upper_body,
 )
 from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
@@ -168,7 +168,7 @@ class PoseWindows(Dataset):
         self.weighting = weighting
         self.bone_jitter = check_bone_jitter(bone_jitter)
         self.splice_prob = check_splice_prob(splice_prob)
-        self.splice_arms = check_splice_prob(splice_arms, "splice_arms")
+        self.splice_arms = check_splice_arms(splice_arms, self.splice_prob)
         self.speed_aug = check_speed_aug(speed_aug)
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])

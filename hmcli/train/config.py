@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_prob
+from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob
 from hmcli.io.atomic import HMError
 
 
@@ -195,9 +195,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError("val_mode=lift validates 3D lifting; use it with task=pose3d")
     try:
         check_splice_prob(cfg.splice_prob)
-        check_splice_prob(cfg.splice_arms, "splice_arms")
-        if cfg.splice_arms and not cfg.splice_prob:
-            raise ValueError("splice_arms acts on spliced clips only; set splice_prob > 0 too")
+        check_splice_arms(cfg.splice_arms, cfg.splice_prob)
         check_speed_aug(cfg.speed_aug)
     except ValueError as e:
         raise HMError(str(e)) from None

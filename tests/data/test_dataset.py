@@ -207,6 +207,8 @@ def test_arm_splicing_changes_only_elbows_and_wrists_of_the_spliced_clip() -> No
     assert changed > 0  # arms from a third trial move differently from the upper-body donor's
     with pytest.raises(ValueError, match=r"splice_arms must be in \[0, 1\], got -0.1"):
         PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, splice_arms=-0.1)
+    with pytest.raises(ValueError, match=r"splice_arms acts on spliced clips only; set splice_prob > 0 too"):
+        PoseWindows(seqs, fps=30.0, clip_len=16, samples_per_epoch=4, splice_arms=0.5)
 
 
 def test_speed_augmentation_plays_the_motion_faster_or_slower_at_the_same_fps() -> None:
