@@ -519,6 +519,7 @@ class TrainRow:
     params_m: float
     frames: int
     batch: int
+    precision: str = "fp32"  # fp32, or bf16: forward under bfloat16 autocast, as hm train precision=bf16
     step_ms: float | None = None  # median forward + backward
     n_timed: int = 0
     flops: int | None = None  # counted FLOPs of forward + backward
@@ -529,19 +530,25 @@ class TrainRow:
         return asdict(self)
 
 
-def _train_step_fn(model: nn.Module, batch: int, frames: int) -> Callable[[], Any]:
+def _train_step_fn(model: nn.Module, batch: int, frames: int, precision: str = "fp32") -> Callable[[], Any]:
+    from hmcli.train.trainer import autocast_for
+
     j = model.cfg.num_joints
     x = torch.randn(batch, frames, j, _in_dim(model))
     y = torch.randn(batch, frames, j, 3)
     multi = hasattr(model, "forward_multi")
+    amp = autocast_for(precision, x.device)
 
     def step() -> None:
         if multi:  # P-STMO: single-frame + multi-frame (TEM) losses, lambda = 1
-            one, many = model.forward_multi(x)
+            with amp:
+                one, many = model.forward_multi(x)
             k = model.cfg.output_frame
-            loss = (one[:, 0] - y[:, k]).norm(dim=-1).mean() + (many - y).norm(dim=-1).mean()
+            loss = (one[:, 0].float() - y[:, k]).norm(dim=-1).mean() + (many.float() - y).norm(dim=-1).mean()
         else:
-            loss = (model(x) - y).norm(dim=-1).mean()
+            with amp:
+                pred = model(x)  # (B, F, J, 3)
+            loss = (pred.float() - y).norm(dim=-1).mean()
         model.zero_grad(set_to_none=True)
         loss.backward()
 
@@ -558,8 +565,13 @@ def train_compare(
     seed: int = 0,
     overrides: dict[str, dict] | None = None,
     on_progress: Progress = None,
+    precisions: tuple[str, ...] = ("fp32",),
 ) -> dict:
-    """Forward + backward step time per model and clip length, all interleaved."""
+    """Forward + backward step time per model, clip length and training precision, all interleaved."""
+    from hmcli.train.config import check_precision
+
+    for prec in precisions:
+        check_precision(prec)
     fmax = max(frames)
     rows: list[TrainRow] = []
     units: list[tuple[TrainRow, Unit]] = []
@@ -583,40 +595,48 @@ def train_compare(
         b = batch
         if fixed is not None and batch < 2:
             b = 2  # P-STMO's BatchNorm heads need more than one sample per batch in training
-        for f in frames:
-            row = TrainRow(m, arch, pm, f, b)
-            if fixed is not None and f != fixed:
-                row.note = f"n/a: fixed window {fixed}"
-                rows.append(row)
-                continue
-            if extra and f > maxlen0:
-                row.note = ext_note
-            if b != batch:
-                row.note = f"B={b}: BatchNorm needs >1 sample in training"
-            units.append((row, Unit(f"{m} train F={f}", _train_step_fn(model, b, f))))
+        for prec in precisions:
+            for f in frames:
+                row = TrainRow(m, arch, pm, f, b, prec)
+                if fixed is not None and f != fixed:
+                    row.note = f"n/a: fixed window {fixed}"
+                    rows.append(row)
+                    continue
+                if extra and f > maxlen0:
+                    row.note = ext_note
+                if b != batch:
+                    row.note = f"B={b}: BatchNorm needs >1 sample in training"
+                units.append((row, Unit(f"{m} train F={f} {prec}", _train_step_fn(model, b, f, prec))))
     run_interleaved([u for _, u in units], repeats, budget_s, probe, on_progress)
     for row, u in units:
         row.step_ms, row.n_timed, row.flops = u.median_ms, len(u.times), u.flops
         row.note = "; ".join(x for x in (row.note, u.timing_note()) if x)
         rows.append(row)
-    rows.sort(key=lambda r: (models.index(r.model), r.frames))
+    rows.sort(key=lambda r: (models.index(r.model), precisions.index(r.precision), r.frames))
     speedups, targets = {}, []
+    tag = {p: "" if p == "fp32" else f" {p}" for p in precisions}  # fp32 keys as before precisions existed
     if ref is not None:
-        href = {r.frames: r for r in rows if r.model == ref}
+        href = {(r.precision, r.frames): r for r in rows if r.model == ref}
         for r in rows:
-            h = href.get(r.frames)
+            h = href.get((r.precision, r.frames))
             if r.model != ref and h is not None:
                 r.vs_hummuss = _ratio(r.step_ms, h.step_ms)
                 if r.vs_hummuss is not None:
-                    speedups[f"{ref} vs {r.model} F={r.frames}"] = r.vs_hummuss
+                    speedups[f"{ref} vs {r.model} F={r.frames}{tag[r.precision]}"] = r.vs_hummuss
                     if "dstformer-lite" in r.model and r.frames in (243, 1024):
                         need = 1.5 if r.frames == 243 else 4.0
-                        targets.append(_target(f"{ref} training step vs {r.model} F={r.frames}", r.vs_hummuss, need, ">="))
+                        targets.append(_target(f"{ref} training step vs {r.model} F={r.frames}{tag[r.precision]}",
+                                               r.vs_hummuss, need, ">="))
+    base = {(r.model, r.frames): r for r in rows if r.precision == "fp32"}
+    for r in rows:  # what the lower precision gains per model: fp32 step time / its step time
+        b32 = base.get((r.model, r.frames))
+        if r.precision != "fp32" and b32 is not None and r.step_ms is not None and b32.step_ms is not None:
+            speedups[f"{r.model} F={r.frames}: {r.precision} vs fp32"] = b32.step_ms / r.step_ms
     return {
         "benchmark": "train",
         "machine": machine(),
         "settings": {"models": models, "frames": frames, "batch": batch, "repeats": repeats, "budget_s": budget_s,
-                     "probe": probe, "seed": seed, "reference": ref},
+                     "probe": probe, "seed": seed, "reference": ref, "precisions": list(precisions)},
         "rows": [r.to_dict() for r in rows],
         "speedups": speedups,
         "targets": targets,
@@ -624,6 +644,8 @@ def train_compare(
             "Forward + backward of one step (random input and target, mean joint-distance loss; no optimiser step), "
             "interleaved round-robin over every (model, F); medians. HumMUSS speed-up = the model's step time / HumMUSS step time.",
             "P-STMO: single-frame + multi-frame loss (lambda 1), only at its fixed window.",
+            "bf16: the forward pass under bfloat16 autocast (HumMUSS's SSMs stay float32), as hm train precision=bf16; "
+            "its speed depends on the CPU having bf16 matrix instructions (AMX, AVX512-BF16).",
         ],
     }
 
@@ -823,8 +845,8 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
                 fmt_bytes(r["peak_alloc_bytes"]), _flops(r["flops"]), r["note"]] for r in rows]
         return "Streaming: per-frame latency (median, interleaved)", cols, out
     if kind == "train":
-        cols = ["model", "params", "B", "F", "fwd+bwd ms", "HumMUSS speed-up", "n", "FLOPs", "note"]
-        out = [[r["model"], f"{r['params_m']:.2f} M", str(r["batch"]), str(r["frames"]),
+        cols = ["model", "params", "B", "F", "precision", "fwd+bwd ms", "HumMUSS speed-up", "n", "FLOPs", "note"]
+        out = [[r["model"], f"{r['params_m']:.2f} M", str(r["batch"]), str(r["frames"]), r.get("precision", "fp32"),
                 _f(r["step_ms"], ".1f") if r["step_ms"] is not None else "n/a",
                 _f(r["vs_hummuss"], ".2f", "×"), str(r["n_timed"]), _flops(r["flops"]), r["note"]] for r in rows]
         return "Training step: forward + backward (median, interleaved)", cols, out

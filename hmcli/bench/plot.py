@@ -51,10 +51,14 @@ def plot_streaming(result: dict, ax_grid) -> None:
 
 def plot_train(result: dict, ax) -> None:
     rows = result["rows"]
+    precs = list(dict.fromkeys(r.get("precision", "fp32") for r in rows))
     for m in dict.fromkeys(r["model"] for r in rows):
-        pts = [(r["frames"], r["step_ms"]) for r in rows if r["model"] == m and r["step_ms"] is not None]
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=m)
+        for prec in precs:
+            pts = [(r["frames"], r["step_ms"]) for r in rows
+                   if r["model"] == m and r.get("precision", "fp32") == prec and r["step_ms"] is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", linestyle="-" if prec == "fp32" else "--",
+                        label=m if len(precs) == 1 else f"{m} {prec}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("frames F")

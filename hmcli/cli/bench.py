@@ -131,21 +131,25 @@ def train_cmd(
     no_probe: bool = typer.Option(False, "--no-probe", help="Skip the untimed warm-up step that counts FLOPs."),
     set_: list[str] = typer.Option(None, "--set", help=_SET_HELP),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    precision: str = typer.Option("fp32", help="Training precisions, comma separated: fp32, bf16 (as hm train precision=)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     out: Path = typer.Option(None, "--out", "-o", help="Write train.json/.md/.png into this directory."),
 ) -> None:
-    """Forward + backward time of a training step per model and clip length. Transformers get
-    their positional table extended for F beyond 243 (said in the note)."""
+    """Forward + backward time of a training step per model, clip length and precision.
+    Transformers get their positional table extended for F beyond 243 (said in the note)."""
     from rich.console import Console
 
     from hmcli.bench.compare import parse_overrides, train_compare
 
     require((batch >= 1, f"--batch must be at least 1, got {batch}"), *_timing_rules(repeats, budget, threads))
     clip_lengths = _counts(frames, "--frames")
+    precisions = tuple(dict.fromkeys(parse_list(precision)))
+    require((bool(precisions), "--precision needs at least one of fp32, bf16"))
     _threads(threads, retain_memory=True)
     with Console(stderr=True).status("training-step benchmark") as st:
         result = train_compare(parse_list(models), clip_lengths, batch, repeats, budget, not no_probe,
-                               overrides=parse_overrides(set_), on_progress=st.update)
+                               overrides=parse_overrides(set_), on_progress=st.update,
+                               precisions=precisions)
     _finish(result, json_out, out, "train")
 
 

@@ -18,6 +18,10 @@ is the same as three separate ones.
 ``axis='joints'`` runs the SSM over the joint axis (dim 2), as a dense (H, J, J) operator
 since J is small; it never sees Δ scaling (joints are not time). ``axis='frames'`` runs it
 over frames (dim 1) by FFT convolution, or the recurrence when per-step Δ are given.
+
+Under mixed-precision autocast (``hm train precision=bf16``) the linear layers run in the
+low precision while the SSM itself (kernel, FFT convolution, recurrence, joint operator)
+always runs in float32: its powers of exp(λΔ) over hundreds of steps need the mantissa.
 """
 
 from __future__ import annotations
@@ -69,7 +73,11 @@ class GDSSMBlock(nn.Module):
         return torch.split(z, [self.inner] + [self.hidden] * (2 if self.bidirectional else 1), dim=-1)
 
     def _ssm(self, ssm: DSSM, u: Tensor, reverse: bool, dt_scale, steps, mode: str) -> Tensor:
-        """Apply ``ssm`` along this block's axis. u: (B, F, J, H)."""
+        """Apply ``ssm`` along this block's axis in float32, autocast or not. u: (B, F, J, H)."""
+        with torch.autocast(u.device.type, enabled=False):
+            return self._ssm_fp32(ssm, u.float(), reverse, dt_scale, steps, mode)
+
+    def _ssm_fp32(self, ssm: DSSM, u: Tensor, reverse: bool, dt_scale, steps, mode: str) -> Tensor:
         if self.axis == "joints":
             b, f, j, h = u.shape
             uj = u.reshape(b * f, j, h)  # (B·F, J, H)

@@ -16,6 +16,14 @@ from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_
 from hmcli.io.atomic import HMError
 
 
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise HMError(f"unknown precision '{precision}' (available: {', '.join(PRECISIONS)})")
+
+
 @dataclass
 class TrainConfig:
     # model
@@ -65,6 +73,10 @@ class TrainConfig:
     val_cameras: int = 2
     threads: int = 0  # torch threads (0: all cores / world size)
     recompute_layers: bool = False  # HumMUSS: activation checkpointing per layer (long clips in less memory)
+    # fp32, or bf16: forward passes under bfloat16 autocast (linear layers, attention); SSMs, losses,
+    # weights and optimiser state stay float32. Faster on GPUs and on CPUs with bf16 matrix units
+    # (AMX, AVX512-BF16); slower elsewhere.
+    precision: str = "fp32"
     half_export: bool = True  # store the final/best weights in float16
 
     @classmethod
@@ -187,6 +199,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
     if cfg.camera_kind not in ("any", "phone", "webcam"):
         raise HMError(f"unknown camera_kind '{cfg.camera_kind}' (available: any, phone, webcam)")
+    check_precision(cfg.precision)
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
     if cfg.train_on not in TRAIN_ON:

@@ -51,7 +51,7 @@ from hmcli.runtime import retain_freed_memory
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
 from hmcli.train.checkpoint import read_checkpoint, save_checkpoint
-from hmcli.train.config import TrainConfig, dump_config
+from hmcli.train.config import TrainConfig, check_precision, dump_config
 from hmcli.train.losses import PoseLoss, mpjpe_loss
 
 CMU_ACK = (
@@ -253,6 +253,13 @@ class _Dist:
             dist.destroy_process_group()
 
 
+def autocast_for(precision: str, device: torch.device) -> torch.autocast:
+    """The forward-pass context of a training precision: bfloat16 autocast for ``bf16``, a
+    disabled one for ``fp32``. Weights, gradients, optimiser state and losses stay float32."""
+    check_precision(precision)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def hardware_text(env: _Dist) -> str:
     """What a run trains on, for its model card: e.g. 'x86_64 CPU (2 cores), torch threads: 2'."""
     procs = f" × {env.world} processes" if env.world > 1 else ""
@@ -392,6 +399,7 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: Callable[[StepInfo], 
 
 
 def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
+    amp = autocast_for(cfg.precision, env.device)
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // env.world))
     retain_freed_memory()  # long clips: reuse freed activation blocks instead of re-mapping them
     out = Path(cfg.out)
@@ -495,25 +503,30 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
             if flip:
                 x, y = codec.flip_2d(x), flip_pose(y, codec.joint_set)
             x, y = x.to(env.device), y.to(env.device)
+            # Forward passes under the run's precision; outputs back to float32 for the losses.
             if mpm:
                 masks = model.sample_masks(x.shape[0], x.shape[1], _mpm_generator(cfg, step, env.rank))
-                if isinstance(model, MaskedPoseModel):
-                    recon = ddp_model(x, masks, dt_scale)
-                    tm, sm = masks
-                else:  # PSTMOPretrain
-                    recon, tm, sm = ddp_model(x, masks=masks)
-                loss = model.masked_mse(recon, y, tm, sm)
+                with amp:
+                    if isinstance(model, MaskedPoseModel):
+                        recon = ddp_model(x, masks, dt_scale)
+                        tm, sm = masks
+                    else:  # PSTMOPretrain
+                        recon, tm, sm = ddp_model(x, masks=masks)
+                loss = model.masked_mse(recon.float(), y, tm, sm)
                 parts = {"mpm_mse": loss.detach()}
             elif multi:
-                one, many = ddp_model(x)  # (B, 1, J, 3), (B, F, J, 3)
+                with amp:
+                    one, many = ddp_model(x)  # (B, 1, J, 3), (B, F, J, 3)
+                one, many = one.float(), many.float()
                 k = model.cfg.output_frame
                 l_one = mpjpe_loss(one, y[:, k : k + 1])
                 l_many, many_parts = loss_fn(many, y, x[..., :3] if cfg.lambda_reproj else None)
                 loss = l_one + cfg.lambda_multi * l_many
                 parts = {"mpjpe": l_one.detach(), **{f"multi_{k2}": v for k2, v in many_parts.items()}, "total": loss.detach()}
             else:
-                pred = call_model(ddp_model, x, dt_scale)
-                loss, parts = loss_fn(pred, y, x[..., :3] if cfg.lambda_reproj else None)  # (u, v, conf)
+                with amp:
+                    pred = call_model(ddp_model, x, dt_scale)  # (B, F, J, 3)
+                loss, parts = loss_fn(pred.float(), y, x[..., :3] if cfg.lambda_reproj else None)  # (u, v, conf)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

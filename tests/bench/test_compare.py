@@ -139,6 +139,21 @@ def test_train_compare_extends_positions_and_skips_fixed_windows():
                                   "hummuss-small vs mixste F=9", "hummuss-small vs mixste F=40", "hummuss-small vs pstmo-s F=9"}
 
 
+def test_train_compare_times_each_precision_side_by_side():
+    models = ["hummuss-small", "dstformer-lite"]
+    r = train_compare(models, [9], repeats=1, budget_s=0.1, probe=False, overrides=OFFLINE, precisions=("fp32", "bf16"))
+    by = {(x["model"], x["precision"]): x for x in r["rows"]}
+    assert set(by) == {(m, p) for m in models for p in ("fp32", "bf16")} and all(x["step_ms"] > 0 for x in by.values())
+    assert set(r["speedups"]) == {"hummuss-small vs dstformer-lite F=9", "hummuss-small vs dstformer-lite F=9 bf16",
+                                  "hummuss-small F=9: bf16 vs fp32", "dstformer-lite F=9: bf16 vs fp32"}
+    fp32, bf16 = by[("hummuss-small", "fp32")], by[("hummuss-small", "bf16")]
+    assert r["speedups"]["hummuss-small F=9: bf16 vs fp32"] == pytest.approx(fp32["step_ms"] / bf16["step_ms"])
+    assert by[("dstformer-lite", "bf16")]["vs_hummuss"] == pytest.approx(by[("dstformer-lite", "bf16")]["step_ms"] / bf16["step_ms"])
+    assert "| hummuss-small | " in to_markdown(r) and " | bf16 | " in to_markdown(r)
+    with pytest.raises(Exception, match="unknown precision 'fp16'"):
+        train_compare(models, [9], repeats=1, budget_s=0.1, overrides=OFFLINE, precisions=("fp16",))
+
+
 def test_throughput_units_and_flops():
     r = throughput_compare(list(OFFLINE), minutes=100 / 1800, fps=30, repeats=1, budget_s=0.1, window_batch=8, overrides=OFFLINE)
     whole = [x for x in r["rows"] if x["model"] == "hummuss-small" and x["unit"] == "whole sequence"]
@@ -199,7 +214,15 @@ def test_cli_train_and_throughput_json():
                                  "--repeats", "1", "--budget", "0.1", "--json", *_sets({k: OFFLINE[k] for k in ("hummuss-small", "dstformer-lite")})])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert d["benchmark"] == "train" and len(d["rows"]) == 2
+    assert d["benchmark"] == "train" and len(d["rows"]) == 2 and d["settings"]["precisions"] == ["fp32"]
+    args = ["bench", "train", "--threads", "1", "--models", "hummuss-small", "--frames", "9", "--repeats", "1", "--budget", "0.1",
+            "--json", *_sets({"hummuss-small": OFFLINE["hummuss-small"]})]
+    r = CliRunner().invoke(app, [*args, "--precision", "fp32,bf16"])
+    assert r.exit_code == 0, r.output
+    assert [x["precision"] for x in json.loads(r.stdout)["rows"]] == ["fp32", "bf16"]
+    for bad, message in (("fp16", "unknown precision 'fp16' (available: fp32, bf16)"), (",", "--precision needs at least one")):
+        r = CliRunner().invoke(app, [*args, "--precision", bad])
+        assert r.exit_code != 0 and message in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(app, ["bench", "throughput", "--threads", "1", "--models", "hummuss-small,pstmo-s", "--minutes", "0.02",
                                  "--repeats", "1", "--budget", "0.1", "--json", *_sets({k: OFFLINE[k] for k in ("hummuss-small", "pstmo-s")})])
     assert r.exit_code == 0, r.output

@@ -63,3 +63,23 @@ def test_parameter_count_formula():
     e = 3 * dm
     expected = 2 * dm + lin(dm, e) + lin(dm, h) + ssm + lin(h, e) + lin(e, dm)
     assert sum(p.numel() for p in uni.parameters()) == expected
+
+
+@pytest.mark.parametrize("axis", ["frames", "joints"])
+def test_ssm_runs_in_float32_under_bf16_autocast(axis):
+    """Autocast lowers the linear layers only: the SSM gets float32 in and gives the float32
+    result it gives without autocast; the whole block stays within bfloat16 rounding."""
+    blk = _block(axis=axis, bidirectional=False)
+    u = torch.randn(2, 11, 5, blk.hidden).bfloat16()  # (B, F, J, H), as a lowered projection gives it
+    x = torch.randn(2, 11, 5, 16)  # (B, F, J, D)
+    with torch.no_grad():
+        y_ref = blk._ssm(blk.ssm_f, u.float(), False, 1.0, None, "fft" if axis == "frames" else "matrix")
+        out_ref = blk(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = blk._ssm(blk.ssm_f, u, False, 1.0, None, "fft" if axis == "frames" else "matrix")
+            out = blk(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=0)
+    assert out.shape == x.shape
+    rel = ((out.float() - out_ref).norm() / out_ref.norm()).item()
+    assert 0 < rel < 2e-2  # lowered linears: not bit-equal, but bfloat16-close

@@ -61,6 +61,7 @@ def test_val_mode_is_checked():
         ("camera_kind=drone", "unknown camera_kind 'drone' (available: any, phone, webcam)"),
         ("fps_aug=[25, 0]", "fps_aug: expected positive frame rates, got 0"),
         ("model.dim=[64", "model.dim: cannot parse '[64'"),
+        ("precision=fp16", "unknown precision 'fp16' (available: fp32, bf16)"),
     ],
 )
 def test_bad_override_values_are_clear_errors(item, message):

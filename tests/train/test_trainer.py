@@ -88,6 +88,40 @@ def test_layer_recompute_trains_the_same_run(tmp_path):
                    recompute_layers=True))  # fmt: skip
 
 
+def test_bf16_precision_trains_float32_weights_close_to_fp32(tmp_path):
+    train(_cfg(tmp_path, out="a", steps=2, eval_every=2, save_every=2))
+    train(_cfg(tmp_path, out="b", steps=2, eval_every=2, save_every=2, precision="bf16"))
+    recs = {r: [json.loads(x) for x in (tmp_path / r / "metrics.jsonl").read_text().splitlines()] for r in "ab"}
+    la, lb = recs["a"][0]["loss"], recs["b"][0]["loss"]  # same weights and batch at step 1
+    assert la != lb and abs(lb - la) < 0.02 * la
+    lm = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert lm.meta["train"]["precision"] == "bf16"
+    wa = load_checkpoint(tmp_path / "a" / "last.pt").model.state_dict()
+    for k, w in lm.model.state_dict().items():
+        assert w.dtype == wa[k].dtype, k  # the weights themselves are never lowered
+    with pytest.raises(HMError, match="unknown precision 'fp16'"):
+        train(_cfg(tmp_path, out="c", precision="fp16"))
+    assert not (tmp_path / "c").exists()
+
+
+TINY_BASELINES = {
+    "dstformer": {"dim": 16, "depth": 1, "heads": 2, "rep_dim": 16},
+    "mixste": {"dim": 16, "depth": 2, "heads": 2},
+    "pstmo": {"frames": 9, "strides": [3, 3], "dim": 16, "heads": 2, "ffn_dim": 24, "sem_hidden": 24, "tem_depth": 1},
+}
+
+
+@pytest.mark.parametrize("model, task", [("dstformer", "pose3d"), ("mixste", "pose3d"), ("pstmo", "pose3d"),
+                                         ("pstmo", "mpm"), ("hummuss", "mpm")])  # fmt: skip
+def test_bf16_precision_trains_every_architecture_and_task(tmp_path, model, task):
+    overrides = TINY_BASELINES.get(model, dict(TINY_MODEL))
+    summary = train(_cfg(tmp_path, model=model, model_overrides=overrides, task=task, steps=1, eval_every=1,
+                         save_every=1, clip_min=9, clip_max=9, val_clip=9, precision="bf16"))
+    rec = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert np.isfinite(rec["loss"]) and rec["loss"] > 0
+    assert np.isfinite(summary["last_val_mpm_mse" if task == "mpm" else "last_val_mpjpe_mm"])
+
+
 def test_resume_continues_exactly(tmp_path):
     straight = _cfg(tmp_path, out="a", steps=6)
     train(straight)
