@@ -219,7 +219,9 @@ def _fixed_window(model: nn.Module) -> int | None:
 
 
 def _in_dim(model: nn.Module) -> int:
-    return 3  # every lifter accepts (x, y, confidence); 2-channel models drop confidence
+    """Input channels: (x, y, confidence), which every lifter accepts (2-channel models drop
+    the confidence), or more where the model takes more (``in_dim=6``: location channels)."""
+    return max(3, int(getattr(model.cfg, "in_dim", 3)))
 
 
 def _tensor_bytes(obj: Any) -> int:

@@ -150,6 +150,9 @@ def test_train_compare_times_each_precision_side_by_side():
     assert r["speedups"]["hummuss-small F=9: bf16 vs fp32"] == pytest.approx(fp32["step_ms"] / bf16["step_ms"])
     assert by[("dstformer-lite", "bf16")]["vs_hummuss"] == pytest.approx(by[("dstformer-lite", "bf16")]["step_ms"] / bf16["step_ms"])
     assert "| hummuss-small | " in to_markdown(r) and " | bf16 | " in to_markdown(r)
+    six = train_compare(["hummuss-small"], [9], repeats=1, budget_s=0.1, probe=False,
+                        overrides={"hummuss-small": {**H, "in_dim": 6}})  # location channels: 6 inputs
+    assert six["rows"][0]["step_ms"] > 0
     with pytest.raises(Exception, match="unknown precision 'fp16'"):
         train_compare(models, [9], repeats=1, budget_s=0.1, overrides=OFFLINE, precisions=("fp16",))
 
