@@ -532,14 +532,12 @@ class TrainRow:
         return asdict(self)
 
 
-def _train_step_fn(model: nn.Module, batch: int, frames: int, precision: str = "fp32") -> Callable[[], Any]:
-    from hmcli.train.trainer import autocast_for
-
+def _train_step_fn(model: nn.Module, batch: int, frames: int, amp: torch.autocast) -> Callable[[], Any]:
+    """One forward + backward, the forward under ``amp`` (a training precision's autocast)."""
     j = model.cfg.num_joints
     x = torch.randn(batch, frames, j, _in_dim(model))
     y = torch.randn(batch, frames, j, 3)
     multi = hasattr(model, "forward_multi")
-    amp = autocast_for(precision, x.device)
 
     def step() -> None:
         if multi:  # P-STMO: single-frame + multi-frame (TEM) losses, lambda = 1
@@ -570,10 +568,9 @@ def train_compare(
     precisions: tuple[str, ...] = ("fp32",),
 ) -> dict:
     """Forward + backward step time per model, clip length and training precision, all interleaved."""
-    from hmcli.train.config import check_precision
+    from hmcli.train.config import autocast_for
 
-    for prec in precisions:
-        check_precision(prec)
+    amps = {prec: autocast_for(prec, torch.device("cpu")) for prec in precisions}  # checks each name
     fmax = max(frames)
     rows: list[TrainRow] = []
     units: list[tuple[TrainRow, Unit]] = []
@@ -608,7 +605,7 @@ def train_compare(
                     row.note = ext_note
                 if b != batch:
                     row.note = f"B={b}: BatchNorm needs >1 sample in training"
-                units.append((row, Unit(f"{m} train F={f} {prec}", _train_step_fn(model, b, f, prec))))
+                units.append((row, Unit(f"{m} train F={f} {prec}", _train_step_fn(model, b, f, amps[prec]))))
     run_interleaved([u for _, u in units], repeats, budget_s, probe, on_progress)
     for row, u in units:
         row.step_ms, row.n_timed, row.flops = u.median_ms, len(u.times), u.flops

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob
@@ -22,6 +23,13 @@ PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise HMError(f"unknown precision '{precision}' (available: {', '.join(PRECISIONS)})")
+
+
+def autocast_for(precision: str, device: torch.device) -> torch.autocast:
+    """The forward-pass context of a training precision: bfloat16 autocast for ``bf16``, a
+    disabled one for ``fp32``. Weights, gradients, optimiser state and losses stay float32."""
+    check_precision(precision)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @dataclass

@@ -51,7 +51,7 @@ from hmcli.runtime import retain_freed_memory
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
 from hmcli.train.checkpoint import read_checkpoint, save_checkpoint
-from hmcli.train.config import TrainConfig, check_precision, dump_config
+from hmcli.train.config import TrainConfig, autocast_for, dump_config
 from hmcli.train.losses import PoseLoss, mpjpe_loss
 
 CMU_ACK = (
@@ -251,13 +251,6 @@ class _Dist:
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def autocast_for(precision: str, device: torch.device) -> torch.autocast:
-    """The forward-pass context of a training precision: bfloat16 autocast for ``bf16``, a
-    disabled one for ``fp32``. Weights, gradients, optimiser state and losses stay float32."""
-    check_precision(precision)
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def hardware_text(env: _Dist) -> str:
