@@ -8,8 +8,8 @@ Offline (:func:`lift_keypoints`)
     neighbouring windows cross-fade linearly over ``T/10`` frames, so there is no jump at a
     seam (see :func:`chunk_windows`). Measured on the validation subjects, one pass over whole
     sequences (up to a few thousand frames) is far worse than windows of the trained length:
-    93.6 against 61.8 mm MPJPE for the shipped hummuss-small-cmu, 79.8 against 70.3 mm for
-    the causal one (without flip). The length was chosen with the checkpoints before them
+    93.6 against 61.8 mm MPJPE for an earlier release of hummuss-small-cmu, 79.8 against
+    70.3 mm for the causal model of that release (without flip). The length was chosen with the checkpoints before them
     (windows of 41-81 frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against
     72.5 mm) and re-checked with the 5000-step checkpoints (with test-time flip): windows of
     41, 61, 81, 101, 121, 162 frames gave 69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm
