@@ -9,16 +9,16 @@ Offline (:func:`lift_keypoints`)
     seam (see :func:`chunk_windows`). Measured on the validation subjects, one pass over whole
     sequences (up to a few thousand frames) is far worse than windows of the trained length:
     93.6 against 61.8 mm MPJPE for an earlier release of hummuss-small-cmu, 79.8 against
-    70.3 mm for the causal model of that release (without flip). The length was chosen with the checkpoints before them
-    (windows of 41-81 frames were equal; 121, 162, 243 gave 73.5, 75.1, 77.5 against
-    72.5 mm) and re-checked with the 5000-step checkpoints (with test-time flip): windows of
-    41, 61, 81, 101, 121, 162 frames gave 69.6, 69.4, 69.4, 70.0, 70.7, 72.8 mm
-    (bidirectional) and 78.3, 78.0, 77.7, 77.7, 77.6, 78.0 mm (causal). A small SSM trained
-    on short clips does not extrapolate its state to much longer inputs. Denser windows do
-    not pay: averaging every frame over ~5-10 windows with triangular weights (windows 8-16
-    frames apart instead of 41, four times the compute) moved the shipped bidirectional model
-    from 57.45 to 57.35 mm on the validation subjects (8 cameras): the windows agree, the
-    error is the model's, not the cut's.
+    70.3 mm for the causal model of that release (without flip). The length was chosen with
+    the checkpoints before them (windows of 41-81 frames were equal; 121, 162, 243 gave
+    73.5, 75.1, 77.5 against 72.5 mm) and re-checked with the 5000-step checkpoints (with
+    test-time flip): windows of 41, 61, 81, 101, 121, 162 frames gave 69.6, 69.4, 69.4,
+    70.0, 70.7, 72.8 mm (bidirectional) and 78.3, 78.0, 77.7, 77.7, 77.6, 78.0 mm (causal).
+    A small SSM trained on short clips does not extrapolate its state to much longer inputs.
+    Denser windows do not pay: averaging every frame over ~5-10 windows with triangular weights
+    (windows 8-16 frames apart instead of 41, four times the compute) moved the then shipped
+    bidirectional model from 57.45 to 57.35 mm on the validation subjects (8 cameras): the
+    windows agree, the error is the model's, not the cut's.
     ``one_pass=True`` (and checkpoints without a training record, or trained on long clips)
     lift the whole sequence in one pass; only inputs too long for :data:`LIFT_MEMORY_BYTES`
     of activations (2 GiB: about 30 000 frames for hummuss-small, 12 000 for the paper-size
