@@ -45,8 +45,8 @@ Test-time flip (``flip=True``, the default everywhere)
     is averaged with the direct one (:func:`flip_batch`, :func:`merge_flip`). The models are
     trained with flip augmentation, so both are estimates of the same pose; the average is
     mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 60.6 to
-    58.7 mm MPJPE (P-MPJPE 45.9 -> 44.0) and hummuss-small-causal-cmu from 67.8 to 66.2 mm
-    (49.9 -> 48.8). Streaming runs the two as one batch of 2 through the Streamer.
+    58.7 mm MPJPE (P-MPJPE 45.9 -> 44.0) and hummuss-small-causal-cmu from 64.1 to 63.9 mm
+    (48.1 -> 47.8). Streaming runs the two as one batch of 2 through the Streamer.
 
 Frames without a person reach the model with confidence 0 (the codec zeroes their
 coordinates); they are kept and stay flagged (``detected`` False). When no frame at all
