@@ -44,8 +44,8 @@ Test-time flip (``flip=True``, the default everywhere)
     (:meth:`PoseCodec.flip_2d`, in the same batch), and the mirrored output, mirrored back,
     is averaged with the direct one (:func:`flip_batch`, :func:`merge_flip`). The models are
     trained with flip augmentation, so both are estimates of the same pose; the average is
-    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 60.6 to
-    58.7 mm MPJPE (P-MPJPE 45.9 -> 44.0) and hummuss-small-causal-cmu from 64.1 to 63.9 mm
+    mirror-equivariant. On the held-out test subjects it takes hummuss-small-cmu from 60.7 to
+    58.5 mm MPJPE (P-MPJPE 46.4 -> 44.4) and hummuss-small-causal-cmu from 64.1 to 63.9 mm
     (48.1 -> 47.8). Streaming runs the two as one batch of 2 through the Streamer.
 
 Frames without a person reach the model with confidence 0 (the codec zeroes their
