@@ -835,6 +835,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.accuracy import accuracy_table
 
         return accuracy_table(result)
+    if kind == "mesh":
+        from hmcli.bench.mesh import mesh_table
+
+        return mesh_table(result)
     rows = result["rows"]
     if kind == "streaming":
         cols = ["model", "method", "params", "B", "context", "step ms", "HumMUSS speed-up", "n", "state", "peak alloc", "FLOPs/step", "note"]

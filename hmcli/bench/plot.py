@@ -116,6 +116,12 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
     elif kind == "accuracy":
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         plot_accuracy(result, axes)
+    elif kind == "mesh":
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        rows = result["rows"]
+        _bars(ax, [f"{r['body_model']}\n{r['stage']}" for r in rows], [r["frames_per_s"] for r in rows],
+              [r.get("note", "") for r in rows], "frames/s")
+        ax.set_title("hm mesh: frames/s per stage and body model")
     else:
         raise ValueError(f"unknown benchmark kind {kind!r}")
     fig.tight_layout()

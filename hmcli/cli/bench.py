@@ -232,5 +232,34 @@ def accuracy_cmd(
     _finish(result, json_out, out, "accuracy")
 
 
+@bench_app.command("mesh")
+@cli_errors
+def mesh_cmd(
+    body_models: str = typer.Option("synthetic,smpl,anny", "--body-models",
+                                    help="Body models, comma separated: synthetic (SMPL layout, no files needed), smpl, smplx, anny."),
+    frames: int = typer.Option(300, help="Frames of the synthetic clip (300 = 10 s at 30 fps)."),
+    repeats: int = typer.Option(3, help="Timed repeats per stage (median)."),
+    video: str = typer.Option(None, help="Also time detection + lifting + mesh end to end on this video."),
+    loop_sample: bool = typer.Option(False, "--e2e", help="End to end on a 10 s, 30 fps clip made by looping the bundled sample video."),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write mesh.json/.md/.png into this directory."),
+) -> None:
+    """Frames/s of hm mesh per body model: IK alone, IK + default refinement, full mesh; optionally end to end."""
+    import tempfile
+
+    from rich.console import Console
+
+    from hmcli.bench.mesh import loop_video, mesh_speed
+
+    require((frames >= 3, f"--frames must be at least 3, got {frames}"), *_timing_rules(repeats, 0, threads))
+    _threads(threads)
+    with tempfile.TemporaryDirectory() as tmp, Console(stderr=True).status("mesh benchmark") as st:
+        if loop_sample and video is None:
+            video = loop_video(Path(tmp) / "sample_10s.mp4", frames=300)
+        result = mesh_speed(parse_list(body_models), frames, repeats, video, on_progress=st.update)
+    _finish(result, json_out, out, "mesh")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -32,6 +32,10 @@ name                     shape       dtype     units   meaning
                                                        nested dicts become sub-groups
 =======================  ==========  ========  ======  ==================================================
 
+``hm.mesh`` version 1 -- a body model fitted to a lifted clip (``hm mesh``): everything of
+``hm.pose3d`` above plus a ``/mesh`` group; see :mod:`hmcli.io.mesh_h5`. :func:`read_result`,
+:func:`read_keypoints` and :func:`read_info` accept it too (they read its lifted part).
+
 ``hm.keypoints2d`` version 1 -- 2D keypoints only (:class:`~hmcli.types.Keypoints2D`, from
 ``hm detect``): the same ``/keypoints2d`` group and ``/timestamps``, and the attributes
 ``schema``, ``schema_version``, ``fps``, ``width``, ``height``, ``source``, ``source_hash``,
@@ -62,7 +66,9 @@ from hmcli.types import Keypoints2D, Pose3DResult
 __all__ = [
     "SCHEMA_POSE3D",
     "SCHEMA_KEYPOINTS2D",
+    "SCHEMA_MESH",
     "SCHEMA_VERSION",
+    "SCHEMA_MESH_VERSION",
     "write_result",
     "read_result",
     "write_keypoints",
@@ -72,7 +78,11 @@ __all__ = [
 
 SCHEMA_POSE3D = "hm.pose3d"
 SCHEMA_KEYPOINTS2D = "hm.keypoints2d"
+SCHEMA_MESH = "hm.mesh"
 SCHEMA_VERSION = 1
+SCHEMA_MESH_VERSION = 1  # written by hmcli.io.mesh_h5
+# The newest version of each schema this hm reads.
+_MAX_VERSION = {SCHEMA_POSE3D: SCHEMA_VERSION, SCHEMA_KEYPOINTS2D: SCHEMA_VERSION, SCHEMA_MESH: SCHEMA_MESH_VERSION}
 
 # Arrays at least this big are stored chunked + gzip-compressed.
 _COMPRESS_MIN = 4096
@@ -134,25 +144,36 @@ def _skeleton_attrs(h5: h5py.File, names, edges) -> None:
     h5.attrs["edges"] = np.asarray(edges, np.int32).reshape(-1, 2)
 
 
-def write_result(path: str | os.PathLike, result: Pose3DResult) -> None:
-    """Write ``result`` to ``path`` (schema ``hm.pose3d``), atomically."""
+def _check_joints3d(result: Pose3DResult) -> np.ndarray:
     joints3d = np.asarray(result.joints3d, np.float32)
     f = result.kpts2d.num_frames
     if joints3d.ndim != 3 or joints3d.shape[0] != f or joints3d.shape[2] != 3:
         raise ValueError(f"joints3d must be ({f}, K, 3), got {joints3d.shape}")
     if joints3d.shape[1] != H36M17.num_joints:
         raise ValueError(f"joints3d must have {H36M17.num_joints} (H36M) joints, got {joints3d.shape[1]}")
+    return joints3d
+
+
+def _write_pose3d(h5: h5py.File, result: Pose3DResult) -> None:
+    """Everything of ``hm.pose3d`` except the schema attributes (shared with ``hm.mesh``)."""
+    joints3d = _check_joints3d(result)
+    _write_kpts(h5, result.kpts2d)
+    _dataset(h5, "joints3d", joints3d)
+    _skeleton_attrs(h5, H36M17.joints, H36M17.edges)
+    h5.attrs["model_id"] = str(result.model_id)
+    h5.attrs["model_hash"] = str(result.model_hash)
+    if result.extra:
+        _write_extra(h5.create_group("extra"), result.extra)
+
+
+def write_result(path: str | os.PathLike, result: Pose3DResult) -> None:
+    """Write ``result`` to ``path`` (schema ``hm.pose3d``), atomically."""
+    _check_joints3d(result)
     with atomic_write(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["schema"] = SCHEMA_POSE3D
             h5.attrs["schema_version"] = SCHEMA_VERSION
-            _write_kpts(h5, result.kpts2d)
-            _dataset(h5, "joints3d", joints3d)
-            _skeleton_attrs(h5, H36M17.joints, H36M17.edges)
-            h5.attrs["model_id"] = str(result.model_id)
-            h5.attrs["model_hash"] = str(result.model_hash)
-            if result.extra:
-                _write_extra(h5.create_group("extra"), result.extra)
+            _write_pose3d(h5, result)
 
 
 def write_keypoints(path: str | os.PathLike, kp: Keypoints2D) -> None:
@@ -209,10 +230,11 @@ def _check_schema(h5: h5py.File, path: str | os.PathLike, accepted: tuple[str, .
         version = int(h5.attrs["schema_version"])
     except (KeyError, TypeError, ValueError):
         raise HMError(f"{path} has no valid 'schema_version' attribute") from None
-    if version > SCHEMA_VERSION:
+    newest = _MAX_VERSION.get(schema, SCHEMA_VERSION)
+    if version > newest:
         raise HMError(
             f"{path} was written by a newer hm ({schema} version {version}; this hm reads up to "
-            f"version {SCHEMA_VERSION}); upgrade hm to read it"
+            f"version {newest}); upgrade hm to read it"
         )
     if version < 1:
         raise HMError(f"{path} has an invalid schema_version {version}")
@@ -285,39 +307,44 @@ def _read_extra(group: h5py.Group) -> dict:
 
 
 def read_result(path: str | os.PathLike) -> Pose3DResult:
-    """Read an ``hm.pose3d`` file written by :func:`write_result`."""
+    """Read an ``hm.pose3d`` file written by :func:`write_result` (or the lifted part of an ``hm.mesh`` file)."""
     with _open(path) as h5:
-        _check_schema(h5, path, (SCHEMA_POSE3D,))
-        kp = _read_kpts(h5, path)
-        joints3d = _array(h5, "joints3d", path, np.float32)
-        names = _attr(h5, "joint_names", path)
-        if joints3d.shape != (kp.num_frames, len(names), 3):
-            raise HMError(
-                f"{path}: /joints3d has shape {joints3d.shape}, expected "
-                f"({kp.num_frames}, {len(names)}, 3) (corrupt file)"
-            )
-        extra_group = h5.get("extra")
-        extra = _read_extra(extra_group) if isinstance(extra_group, h5py.Group) else {}
-        return Pose3DResult(
-            kpts2d=kp,
-            joints3d=joints3d,
-            model_id=_as_str(_attr(h5, "model_id", path, "unknown")),
-            model_hash=_as_str(_attr(h5, "model_hash", path, "")),
-            extra=extra,
+        _check_schema(h5, path, (SCHEMA_POSE3D, SCHEMA_MESH))
+        return _read_pose3d(h5, path)
+
+
+def _read_pose3d(h5: h5py.File, path) -> Pose3DResult:
+    """The ``hm.pose3d`` part of an open file (schema already checked; shared with ``hm.mesh``)."""
+    kp = _read_kpts(h5, path)
+    joints3d = _array(h5, "joints3d", path, np.float32)
+    names = _attr(h5, "joint_names", path)
+    if joints3d.shape != (kp.num_frames, len(names), 3):
+        raise HMError(
+            f"{path}: /joints3d has shape {joints3d.shape}, expected "
+            f"({kp.num_frames}, {len(names)}, 3) (corrupt file)"
         )
+    extra_group = h5.get("extra")
+    extra = _read_extra(extra_group) if isinstance(extra_group, h5py.Group) else {}
+    return Pose3DResult(
+        kpts2d=kp,
+        joints3d=joints3d,
+        model_id=_as_str(_attr(h5, "model_id", path, "unknown")),
+        model_hash=_as_str(_attr(h5, "model_hash", path, "")),
+        extra=extra,
+    )
 
 
 def read_keypoints(path: str | os.PathLike) -> Keypoints2D:
-    """Read 2D keypoints from an ``hm.keypoints2d`` file or from the 2D part of an ``hm.pose3d`` file."""
+    """Read 2D keypoints from an ``hm.keypoints2d`` file or from the 2D part of an ``hm.pose3d``/``hm.mesh`` file."""
     with _open(path) as h5:
-        _check_schema(h5, path, (SCHEMA_KEYPOINTS2D, SCHEMA_POSE3D))
+        _check_schema(h5, path, (SCHEMA_KEYPOINTS2D, SCHEMA_POSE3D, SCHEMA_MESH))
         return _read_kpts(h5, path)
 
 
 def read_info(path: str | os.PathLike) -> dict:
     """Schema, version, frame count and the scalar/string file attributes (for ``hm info``)."""
     with _open(path) as h5:
-        schema = _check_schema(h5, path, (SCHEMA_POSE3D, SCHEMA_KEYPOINTS2D))
+        schema = _check_schema(h5, path, (SCHEMA_POSE3D, SCHEMA_KEYPOINTS2D, SCHEMA_MESH))
         info: dict[str, Any] = {"schema": schema, "schema_version": int(h5.attrs["schema_version"])}
         for key, value in h5.attrs.items():
             if key in info:
@@ -336,4 +363,15 @@ def read_info(path: str | os.PathLike) -> dict:
             info["fps"] = None
         if isinstance(h5.get("extra"), h5py.Group):
             info["extra"] = sorted(h5["extra"].keys())
+        mesh = h5.get("mesh")
+        if isinstance(mesh, h5py.Group):
+            m: dict[str, Any] = {k: _as_str(mesh.attrs[k]) for k in ("body_model", "gender") if k in mesh.attrs}
+            for name in ("pose", "betas", "faces", "vertices"):
+                if isinstance(mesh.get(name), h5py.Dataset):
+                    m[f"{name}_shape"] = list(mesh[name].shape)
+            q = mesh.get("quality")
+            if isinstance(q, h5py.Group):
+                m["quality"] = {k: (_as_str(v) if isinstance(v, (str, bytes)) else float(v))
+                                for k, v in q.attrs.items() if np.ndim(v) == 0}  # fmt: skip
+            info["mesh"] = m
         return info

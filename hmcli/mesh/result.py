@@ -40,6 +40,8 @@ class MeshResult:
     vertices: (F, V, 3) float32 camera-space metres, or None when not kept.
     faces: (Fc, 3) int32.
     quality: fit figures (see ``hmcli.mesh.fit``), floats.
+    root_rest: (3,) the root joint's rest position for ``betas`` (needed to re-express the
+      pose in another world frame, e.g. AMASS's Y-up).
     lift: the lifted input (2D keypoints, root-relative 3D joints, timestamps, provenance).
     """
 
@@ -57,6 +59,7 @@ class MeshResult:
     lift: Pose3DResult
     vertices: np.ndarray | None = None
     quality: dict = field(default_factory=dict)
+    root_rest: np.ndarray | None = None  # (3,) joint 0's rest position for ``betas``, body-model frame
 
     @property
     def num_frames(self) -> int:

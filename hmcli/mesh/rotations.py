@@ -12,6 +12,7 @@ import torch
 __all__ = [
     "skew",
     "axis_angle_to_matrix",
+    "axis_angle_to_matrix_reference",
     "matrix_to_axis_angle",
     "matrix_to_quaternion",
     "rot6d_to_matrix",
@@ -30,7 +31,23 @@ def skew(v: torch.Tensor) -> torch.Tensor:
 
 
 def axis_angle_to_matrix(v: torch.Tensor) -> torch.Tensor:
-    """(..., 3) rotation vectors (axis * angle, radians) -> (..., 3, 3)."""
+    """(..., 3) rotation vectors (axis * angle, radians) -> (..., 3, 3), by Rodrigues' formula
+    I + sin(t)/t S + (1 - cos t)/t^2 S^2 (S = skew(v)), with the series near t = 0 so values and
+    gradients stay finite. :func:`axis_angle_to_matrix_reference` is the plain matrix
+    exponential it is tested against."""
+    t2 = (v * v).sum(-1, keepdim=True).unsqueeze(-1)         # (..., 1, 1)
+    small = t2 < 1e-8
+    t2s = torch.where(small, torch.ones_like(t2), t2)
+    t = torch.sqrt(t2s)
+    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)
+    b = torch.where(small, 0.5 - t2 / 24, (1 - torch.cos(t)) / t2s)
+    S = skew(v)
+    eye = torch.eye(3, dtype=v.dtype, device=v.device)
+    return eye + a * S + b * (S @ S)
+
+
+def axis_angle_to_matrix_reference(v: torch.Tensor) -> torch.Tensor:
+    """The matrix exponential of the skew matrix (torch.linalg.matrix_exp): slow, exact."""
     return torch.linalg.matrix_exp(skew(v))
 
 
@@ -84,22 +101,24 @@ def rotation_about(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 
 
 def rotation_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """The smallest rotation turning direction ``a`` onto direction ``b`` (..., 3) -> (..., 3, 3).
-
-    Antiparallel inputs turn by pi about an axis perpendicular to ``a``.
-    """
+    """The smallest rotation turning direction ``a`` onto direction ``b`` (..., 3) -> (..., 3, 3):
+    I + [v]x + [v]x^2 / (1 + c) with v = a x b, c = a . b (unit vectors). Antiparallel inputs
+    turn by pi about an axis perpendicular to ``a``."""
     a = torch.nn.functional.normalize(a, dim=-1, eps=eps)
     b = torch.nn.functional.normalize(b, dim=-1, eps=eps)
-    v = torch.linalg.cross(a, b, dim=-1)                       # (..., 3) sin * axis
-    c = (a * b).sum(-1)                                        # (...) cos
-    s = v.norm(dim=-1)
-    # a perpendicular fallback axis for the antiparallel case
-    helper = torch.where((a[..., :1].abs() < 0.9), torch.tensor([1.0, 0, 0], dtype=a.dtype),
-                         torch.tensor([0, 1.0, 0], dtype=a.dtype))
-    perp = torch.nn.functional.normalize(torch.linalg.cross(a, helper, dim=-1), dim=-1, eps=eps)
-    axis = torch.where((s > 1e-6).unsqueeze(-1), v / s.clamp_min(1e-12).unsqueeze(-1), perp)
-    angle = torch.atan2(s, c)
-    return rotation_about(axis, angle)
+    v = torch.linalg.cross(a, b, dim=-1)                       # (..., 3)
+    c = (a * b).sum(-1)[..., None, None]                       # (..., 1, 1)
+    anti = c < -1 + 1e-6
+    S = skew(v)
+    eye = torch.eye(3, dtype=a.dtype, device=a.device)
+    R = eye + S + (S @ S) / torch.where(anti, torch.ones_like(c), 1 + c)
+    if bool(anti.any()):
+        helper = torch.where(a[..., :1].abs() < 0.9, torch.tensor([1.0, 0, 0], dtype=a.dtype),
+                             torch.tensor([0, 1.0, 0], dtype=a.dtype))
+        perp = torch.nn.functional.normalize(torch.linalg.cross(a, helper, dim=-1), dim=-1, eps=eps)
+        flip = 2 * perp.unsqueeze(-1) @ perp.unsqueeze(-2) - eye          # rotation by pi about perp
+        R = torch.where(anti, flip, R)
+    return R
 
 
 def kabsch(src: torch.Tensor, dst: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

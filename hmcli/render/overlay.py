@@ -11,6 +11,12 @@ from above) over a 0.5 m ground grid. The skeleton is shown root-relative, 2.4 m
 view; the ground sits at the median lowest-ankle height of the sequence (0.9 m below the
 pelvis when unknown). Bones are painted far-to-near.
 
+With a fitted mesh (:func:`render_mesh_overlay`, ``hm render`` on an ``hm.mesh`` file) the
+left half shows the body mesh drawn over the video instead of the 2D skeleton
+(:func:`hmcli.render.mesh.draw_mesh`; nothing is drawn on frames where the fit is not valid),
+and the 3D panel shows the fitted body's H36M-17 keypoints (``MeshResult.joints3d``),
+root-relative, in the same view.
+
 The output is always an MP4 container (``mp4v``), written atomically; odd frame sizes are
 padded by one black pixel row/column (MPEG-4 needs even sizes).
 """
@@ -19,8 +25,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -29,7 +36,10 @@ from hmcli.io.atomic import HMError, atomic_write
 from hmcli.skeleton import H36M17, JointSet, get_joint_set
 from hmcli.types import Pose3DResult
 
-__all__ = ["OverlayRenderer", "render_overlay", "panel_width"]
+if TYPE_CHECKING:
+    from hmcli.mesh.result import Camera, MeshResult
+
+__all__ = ["OverlayRenderer", "render_overlay", "render_mesh_overlay", "panel_width"]
 
 # BGR colours
 LEFT = (235, 140, 40)
@@ -177,6 +187,37 @@ class OverlayRenderer:
         joints3d: np.ndarray | None,
     ) -> np.ndarray:
         """One output frame (out_h x out_w BGR). ``frame`` None or of another size: black / resized."""
+        out, left = self._canvas(frame)
+        self.draw_2d(left, xy, conf, detected)
+        out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
+        return out
+
+    def compose_mesh(
+        self,
+        frame: np.ndarray | None,
+        vertices: np.ndarray | None,
+        faces: np.ndarray,
+        camera: "Camera",
+        detected: bool,
+        joints3d: np.ndarray | None,
+        style: str = "shaded",
+        alpha: float = 0.6,
+        colour: tuple[int, int, int] | None = None,
+    ) -> np.ndarray:
+        """One output frame with a mesh: ``vertices`` (V, 3) camera space (None: no mesh this
+        frame) drawn over the video, ``joints3d`` (17, 3) in the 3D panel."""
+        from hmcli.render.mesh import MESH_COLOUR, draw_mesh
+
+        out, left = self._canvas(frame)
+        if vertices is not None:
+            draw_mesh(left, vertices, faces, camera, style, MESH_COLOUR if colour is None else colour, alpha)
+        if not detected:
+            _tag(left, "no person", (6, 6), self.font, (30, 30, 200))
+        out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
+        return out
+
+    def _canvas(self, frame: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A black output frame and its left (video) part, with ``frame`` (resized) copied in."""
         out = np.zeros((self.out_h, self.out_w, 3), np.uint8)
         left = out[: self.height, : self.width]
         if frame is not None:
@@ -185,9 +226,7 @@ class OverlayRenderer:
             if frame.ndim == 2:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             left[:] = frame[..., :3]
-        self.draw_2d(left, xy, conf, detected)
-        out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
-        return out
+        return out, left
 
 
 def _floor_from(joints3d: np.ndarray) -> float:
@@ -239,20 +278,86 @@ def render_overlay(
     n = kp.num_frames
     if n == 0:
         raise HMError("the result has no frames to render")
-    rate = float(fps) if fps else kp.fps
-    if not math.isfinite(rate) or rate <= 0:
-        rate = 30.0
+    rate = _rate(fps, kp.fps)
     r = OverlayRenderer(kp.width, kp.height, kp.joint_set, floor_m=_floor_from(result.joints3d))
     j3 = np.asarray(result.joints3d)
+    frames = (r.compose(frame, kp.xy[i], kp.conf[i], bool(kp.detected[i]), j3[i])
+              for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
+    _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
+    return n
+
+
+def render_mesh_overlay(
+    result: "MeshResult",
+    video_path: str | os.PathLike | None,
+    out_path: str | os.PathLike,
+    vertices=None,
+    style: str = "shaded",
+    alpha: float = 0.6,
+    colour: tuple[int, int, int] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+    fps: float | None = None,
+) -> int:
+    """Write the preview of a fitted mesh to ``out_path`` (MP4, atomic), like :func:`render_overlay`.
+
+    Left: the mesh drawn over the video with ``style`` (shaded, filled, wireframe), ``alpha``
+    and ``colour`` (BGR; default :data:`hmcli.render.mesh.MESH_COLOUR`) on frames where
+    ``result.valid``; right: the fitted keypoints ``result.joints3d`` root-relative.
+    ``vertices``: (F, V, 3) camera-space vertices, anything indexable per frame (a numpy
+    array or an open h5py dataset, read one frame at a time); default ``result.vertices``.
+    Returns the number of frames written.
+    """
+    from hmcli.render.mesh import STYLES
+
+    if style not in STYLES:
+        raise HMError(f"unknown mesh style {style!r}; choose one of: {', '.join(STYLES)}")
+    kp = result.lift.kpts2d
+    n = kp.num_frames
+    if n == 0:
+        raise HMError("the result has no frames to render")
+    verts = result.vertices if vertices is None else vertices
+    if verts is None:
+        raise HMError("the mesh result holds no vertices to draw")
+    faces = np.asarray(result.faces)
+    if len(verts) != n or tuple(verts.shape[2:]) != (3,):
+        raise HMError(f"mesh vertices have shape {tuple(verts.shape)}, expected ({n}, V, 3)")
+    if faces.size and (faces.min() < 0 or faces.max() >= verts.shape[1]):
+        raise HMError("mesh faces refer to vertices that do not exist")
+    rate = _rate(fps, kp.fps)
+    j3 = np.asarray(result.joints3d, np.float64)                        # (F, 17, 3) camera space
+    valid = np.asarray(result.valid, bool)
+    j3v = np.where(valid[:, None, None], j3, np.nan)
+    r = OverlayRenderer(kp.width, kp.height, kp.joint_set, floor_m=_floor_from(j3v))
+    frames = (r.compose_mesh(frame, np.asarray(verts[i]) if valid[i] else None, faces, result.camera,
+                             bool(kp.detected[i]), j3v[i], style, alpha, colour)
+              for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
+    _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
+    return n
+
+
+def _rate(fps: float | None, result_fps: float) -> float:
+    rate = float(fps) if fps else result_fps
+    return rate if math.isfinite(rate) and rate > 0 else 30.0
+
+
+def _write_mp4(
+    out_path: str | os.PathLike,
+    rate: float,
+    size: tuple[int, int],
+    frames: Iterable[np.ndarray],
+    n: int,
+    on_frame: Callable[[int, int], None] | None,
+) -> None:
+    """Encode ``frames`` (n of them, size = (width, height)) as MP4 (mp4v) at ``out_path``, atomically."""
     with atomic_write(out_path) as tmp:
         tmp_mp4 = Path(tmp).with_suffix(".mp4")  # VideoWriter picks the container from the suffix
         try:
-            writer = cv2.VideoWriter(str(tmp_mp4), cv2.VideoWriter_fourcc(*"mp4v"), rate, (r.out_w, r.out_h))
+            writer = cv2.VideoWriter(str(tmp_mp4), cv2.VideoWriter_fourcc(*"mp4v"), rate, size)
             if not writer.isOpened():
                 raise HMError(f"cannot write MP4 video {out_path} (OpenCV mp4v encoder unavailable)")
             try:
-                for i, frame in enumerate(_frames(video_path, n)):
-                    writer.write(r.compose(frame, kp.xy[i], kp.conf[i], bool(kp.detected[i]), j3[i]))
+                for i, image in enumerate(frames):
+                    writer.write(image)
                     if on_frame is not None:
                         on_frame(i + 1, n)
             finally:
@@ -261,4 +366,3 @@ def render_overlay(
         finally:
             if tmp_mp4.exists():
                 tmp_mp4.unlink()
-    return n

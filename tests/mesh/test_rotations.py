@@ -69,3 +69,14 @@ def test_kabsch_recovers_rotation_and_fixes_reflection():
     Qf = kabsch(flat, dflat)
     assert torch.allclose((Qf.unsqueeze(1) @ flat.unsqueeze(-1)).squeeze(-1), dflat, atol=1e-9)
     assert torch.allclose(torch.linalg.det(Qf), torch.ones(20, dtype=torch.float64), atol=1e-9)
+
+
+def test_rodrigues_fast_path_equals_matrix_exponential():
+    from hmcli.mesh.rotations import axis_angle_to_matrix_reference
+
+    aa = _rand_aa(300, 1.5, seed=4)
+    aa[:3] = torch.tensor([[0, 0, 0], [1e-6, 0, 0], [0, 3.1, 0]], dtype=torch.float64)
+    assert torch.allclose(axis_angle_to_matrix(aa), axis_angle_to_matrix_reference(aa), atol=1e-12)
+    v = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    axis_angle_to_matrix(v).sum().backward()
+    assert torch.isfinite(v.grad).all()

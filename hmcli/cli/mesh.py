@@ -1,0 +1,269 @@
+"""``hm mesh``: a body mesh (SMPL / SMPL-X / Anny) fitted to the lifted 3D joints of a clip.
+
+* ``hm mesh INPUT -o mesh.h5``: INPUT is a video (detect + lift + fit), a keypoint file
+  (lift + fit) or an ``hm lift`` HDF5 (fit only; nothing is detected or lifted again).
+* ``hm mesh convert SMPL.pkl -o SMPL.npz``: an official (chumpy) SMPL pickle as a plain npz,
+  read through a restricted unpickler that runs no code.
+* ``hm mesh prior --data DIR -o prior.npz``: rebuild the pose prior from CMU motion capture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import typer
+from typer.core import TyperGroup
+
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, require
+
+MESH_SUFFIXES = (".h5", ".hdf5")
+
+
+class _DefaultToFit(TyperGroup):
+    """``hm mesh X ...`` runs ``hm mesh fit X ...`` unless X names a subcommand."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:  # noqa: ANN001
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["fit", *args]
+        return super().parse_args(ctx, args)
+
+
+mesh_app = typer.Typer(cls=_DefaultToFit, no_args_is_help=True, add_completion=False,
+                       help="Body meshes: fit SMPL / SMPL-X / Anny to a clip (hm mesh INPUT -o mesh.h5), "
+                            "convert SMPL pickles, rebuild the pose prior.")
+
+
+def _load_input(kind: str, in_path: Path, model, detector, fps, max_frames, width, height, clock, bar):
+    """A lifted clip from a video, a keypoint file or an hm lift HDF5."""
+    from hmcli import api
+    from hmcli.cli.lift import _read_keypoints, _run_offline
+
+    if kind == "lifted":
+        from hmcli.io.h5 import read_result
+
+        t0 = time.perf_counter()
+        res = read_result(in_path)
+        clock["read"] = time.perf_counter() - t0
+        return res, None
+    info = kp = None
+    if kind == "keypoints":
+        kp = _read_keypoints(api, "keypoints", in_path, fps, width, height, max_frames)
+    else:
+        from hmcli.io.video import probe_video
+
+        info = probe_video(in_path)
+    lifter = api.load_lifter(model)
+    res = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar)
+    return res, lifter
+
+
+def _classify(in_path: Path) -> str:
+    from hmcli.cli.lift import KEYPOINT_SUFFIXES
+
+    suffix = in_path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        from hmcli.io.h5 import read_info
+
+        schema = read_info(in_path).get("schema")
+        if schema in ("hm.pose3d", "hm.mesh"):
+            return "lifted"
+        return "keypoints"
+    if in_path.is_dir() or suffix in KEYPOINT_SUFFIXES:
+        return "keypoints"
+    return "video"
+
+
+@mesh_app.command("fit")
+@cli_errors
+def fit_cmd(
+    input: str = typer.Argument(..., metavar="INPUT", help="Video, keypoint file, or an hm lift .h5 (then only the fit runs)."),
+    output: str = typer.Option(None, "--output", "-o", show_default=False, help="Output .h5 (default <input stem>.mesh.h5)."),
+    body_model: str = typer.Option("auto", "--body-model", "-b",
+                                   help="smpl | smplx (your model files) | anny (open, the [mesh] extra) | auto (SMPL if found, else Anny)."),
+    model_dir: str = typer.Option(None, "--model-dir", show_default=False,
+                                  help="Folder with SMPL/SMPL-X model files (default $HM_SMPL_DIR, else ~/.local/share/hm/body_models)."),
+    gender: str = typer.Option("neutral", "--gender", help="SMPL gender: neutral, female or male."),
+    model: str = typer.Option(None, "--model", "-m", show_default=False, help="Lifter checkpoint or name (video and keypoint input)."),
+    detector: str = typer.Option("mediapipe", "--detector", help="2D detector for video input."),
+    fps: float = typer.Option(None, "--fps", show_default=False, help="Frame rate to assume (keypoint files without timestamps)."),
+    focal: float = typer.Option(None, "--focal", show_default=False, help="Camera focal length in pixels (default: the image diagonal)."),
+    init: str = typer.Option(None, "--init", show_default=False,
+                             help="npz of per-frame SMPL parameters from HybrIK or another image-based estimator (pose (F,72), betas (10,), optional transl (F,3)) to refine."),
+    vertices: bool = typer.Option(False, "--vertices", help="Store the full mesh per frame in the .h5 (large)."),
+    obj: str = typer.Option(None, "--obj", show_default=False, help="Also write one OBJ per frame into this folder."),
+    amass: str = typer.Option(None, "--amass", show_default=False, help="Also write an AMASS-style .npz (poses, trans, betas, gender, mocap_framerate)."),
+    iters: int = typer.Option(None, "--iters", show_default=False, help="Refinement iterations (default 60; 0 = IK only)."),
+    lr: float = typer.Option(None, "--lr", show_default=False, help="Refinement learning rate (default 0.03)."),
+    w_3d: float = typer.Option(None, "--w-3d", show_default=False, help="Weight of the lifted-3D term (default 1)."),
+    w_2d: float = typer.Option(None, "--w-2d", show_default=False, help="Weight of the 2D reprojection term (default 0.3)."),
+    w_prior: float = typer.Option(None, "--w-prior", show_default=False, help="Weight of the pose prior (default 0.002)."),
+    w_smooth: float = typer.Option(None, "--w-smooth", show_default=False, help="Weight of the temporal smoothness term (default 20)."),
+    w_shape: float = typer.Option(None, "--w-shape", show_default=False, help="Weight of the shape regulariser (default 0.005)."),
+    w_limits: float = typer.Option(None, "--w-limits", show_default=False, help="Weight of the knee/elbow limits (default 1)."),
+    no_shape: bool = typer.Option(False, "--no-shape", help="Keep the body model's mean shape."),
+    prior: str = typer.Option(None, "--prior", show_default=False, help="Pose prior .npz (default models/pose-prior-gmm.npz); 'none' to turn it off."),
+    max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
+    width: int = typer.Option(None, "--width", show_default=False, help="Image width for keypoint files that do not record it."),
+    height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
+    json_out: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (output, frames, fit figures) on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary line on stderr."),
+) -> None:
+    """Fit a body model to a clip: analytic IK from the lifted joints, then refinement against the
+    lifted 3D and the detector's 2D with a pose prior. Writes pose, shape, camera-space
+    translation and fitted joints (and with --vertices the mesh) to an HDF5 file.
+
+    Examples: hm mesh clip.mp4 -o clip.mesh.h5 | hm mesh clip.h5 --body-model smpl --obj meshes/ |
+    hm mesh clip.mp4 --init hybrik.npz"""
+    from hmcli.cli.lift import default_output, note, output_dir_check, progress, warn
+    from hmcli.io.atomic import HMError
+    from hmcli.mesh.fit import FitOptions
+
+    for name, value in (("--fps", fps), ("--focal", focal), ("--lr", lr)):
+        require((value is None or (math.isfinite(value) and value > 0), f"{name} must be a positive number, got {value}"))
+    for name, value in (("--w-3d", w_3d), ("--w-2d", w_2d), ("--w-prior", w_prior), ("--w-smooth", w_smooth),
+                        ("--w-shape", w_shape), ("--w-limits", w_limits)):
+        require((value is None or (math.isfinite(value) and value >= 0), f"{name} must be a number >= 0, got {value}"))
+    require((iters is None or iters >= 0, f"--iters must be >= 0, got {iters}"),
+            (max_frames is None or max_frames >= 1, f"--max-frames must be at least 1, got {max_frames}"),
+            (gender in ("neutral", "female", "male"), f"--gender must be neutral, female or male, got {gender!r}"))
+    t_cmd = time.perf_counter()
+    in_path = Path(input)
+    if not in_path.exists():
+        raise HMError(f"input not found: {in_path}")
+    out_path = Path(output) if output else default_output(in_path, ".mesh.h5", "mesh")
+    if out_path.suffix.lower() not in MESH_SUFFIXES:
+        fail(f"hm mesh writes HDF5: use an output name ending in .h5 (got {out_path.name!r})", EXIT_USAGE)
+    output_dir_check(out_path)
+    for extra in (obj, amass):
+        if extra is not None:
+            output_dir_check(Path(extra))
+    if amass is not None and not amass.lower().endswith(".npz"):
+        fail(f"--amass writes an .npz file (got {amass!r})", EXIT_USAGE)
+    for p in (out_path, Path(amass) if amass else None):
+        if p is not None and p.exists() and p.resolve() == in_path.resolve():
+            fail(f"output {p} is the input file; choose another name", EXIT_USAGE)
+
+    from hmcli.mesh import api as mesh_api
+
+    kind = _classify(in_path)
+    init_params = mesh_api.load_init(init) if init is not None else None
+    body = mesh_api.load_body_model(body_model, model_dir, gender, on_status=lambda m: note(f"hm mesh: {m}", quiet))
+    defaults = FitOptions()
+    opts = FitOptions(
+        iters=defaults.iters if iters is None else iters,
+        lr=lr or defaults.lr,
+        w_3d=defaults.w_3d if w_3d is None else w_3d,
+        w_2d=defaults.w_2d if w_2d is None else w_2d,
+        w_prior=defaults.w_prior if w_prior is None else w_prior,
+        w_smooth=defaults.w_smooth if w_smooth is None else w_smooth,
+        w_shape=defaults.w_shape if w_shape is None else w_shape,
+        w_limits=defaults.w_limits if w_limits is None else w_limits,
+        fit_shape=not no_shape,
+    )
+    prior_arg = None if (prior or "").lower() == "none" else (prior or "default")
+    clock = {"decode": 0.0, "detect": 0.0, "lift": 0.0}
+    with progress(quiet) as bar:
+        lifted, _ = _load_input(kind, in_path, model, detector, fps, max_frames, width, height, clock, bar)
+        if kind == "lifted" and max_frames is not None and lifted.joints3d.shape[0] > max_frames:
+            from dataclasses import replace
+
+            k = lifted.kpts2d
+            m = max_frames
+            lifted = replace(lifted, joints3d=lifted.joints3d[:m],
+                             kpts2d=replace(k, xy=k.xy[:m], conf=k.conf[:m], timestamps=k.timestamps[:m], detected=k.detected[:m]))
+        if init_params is not None and init_params.pose.shape[0] != lifted.joints3d.shape[0]:
+            raise HMError(f"--init has {init_params.pose.shape[0]} frames but the clip has {lifted.joints3d.shape[0]}")
+        bars: dict = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = bar(stage, total)
+            bars[stage](done, total)
+
+        t0 = time.perf_counter()
+        result = mesh_api.fit(lifted, body, opts, prior_arg, focal, init_params,
+                              vertices=vertices or obj is not None, on_progress=on_progress)
+        t_fit = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        from hmcli.io.mesh_h5 import write_mesh
+
+        verts = result.vertices
+        if not vertices:
+            result.vertices = None
+        write_mesh(out_path, result)
+        if obj is not None:
+            from hmcli.io.mesh_export import export_mesh
+
+            export_mesh(result, Path(obj), "obj", vertices=verts)
+        if amass is not None:
+            from hmcli.io.mesh_export import write_amass_npz
+
+            write_amass_npz(Path(amass), result, result.root_rest)
+        t_write = time.perf_counter() - t0
+    q = result.quality
+    n = result.num_frames
+    missing = int((~result.valid).sum())
+    if missing:
+        note(f"hm mesh: {missing} of {n} frames have no person; their parameters are interpolated", quiet)
+    note(f"hm mesh: {n} frames, body model {result.body_model} -> {out_path}; IK {q['ik_seconds']:.2f} s, "
+         f"refinement {q['refine_seconds']:.2f} s ({opts.iters} iterations), fit {t_fit:.2f} s, write {t_write:.2f} s, "
+         f"total {time.perf_counter() - t_cmd:.2f} s; joints vs lift {q['mpjpe_to_lift_mm']:.1f} mm "
+         f"(IK alone {q['mpjpe_ik_to_lift_mm']:.1f}), 2D reprojection {q['reproj_px']:.1f} px "
+         f"({q['reproj_pct_height']:.1f} % of the person's height)", quiet)
+    if json_out:
+        sys.stdout.write(json.dumps({"output": str(out_path), "frames": n, "body_model": result.body_model,
+                                     "frames_without_person": missing, "seconds": time.perf_counter() - t_cmd,
+                                     "quality": q}, default=float) + "\n")
+
+
+@mesh_app.command("convert")
+@cli_errors
+def convert_cmd(
+    input: str = typer.Argument(..., metavar="IN.pkl", help="Official SMPL / SMPL-X model pickle (chumpy inside)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output .npz (plain arrays; smplx loads it)."),
+) -> None:
+    """Convert an official SMPL .pkl (chumpy objects) into a plain .npz without chumpy. The
+    pickle is read by a restricted unpickler: anything but arrays and chumpy/scipy array types is refused."""
+    from hmcli.cli.lift import output_dir_check
+    from hmcli.io.atomic import HMError
+    from hmcli.mesh.pklsafe import convert_smpl_pkl
+
+    src, dst = Path(input), Path(output)
+    if not src.is_file():
+        raise HMError(f"input not found: {src}")
+    require((dst.suffix.lower() == ".npz", f"the output must end in .npz (got {dst.name!r})"))
+    output_dir_check(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        fail("the output is the input file; choose another -o", EXIT_USAGE)
+    convert_smpl_pkl(src, dst)
+    typer.echo(f"hm mesh convert: {src} -> {dst}", err=True)
+
+
+@mesh_app.command("prior")
+@cli_errors
+def prior_cmd(
+    data: str = typer.Option(..., "--data", help="CMU motion capture folder (ASF/AMC), e.g. ../shared/data/cmu-amc."),
+    output: str = typer.Option("models/pose-prior-gmm.npz", "--output", "-o", help="Output .npz."),
+    components: int = typer.Option(8, "--components", help="Mixture components."),
+    fps: float = typer.Option(10.0, "--fps", help="Rate to sample the motion at (frames per second)."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Fit the Gaussian-mixture pose prior to CMU motion of the training subjects (09 and 49,
+    the test subjects, and 02 and 55, the validation subjects, are left out), turned into
+    rotations by hm's analytic IK."""
+    from hmcli.cli.lift import output_dir_check
+    from hmcli.mesh.train_prior import build_prior
+
+    require((components >= 1, "--components must be at least 1"), (fps > 0, "--fps must be positive"))
+    out = Path(output)
+    output_dir_check(out)
+    info = build_prior(Path(data), out, components=components, fps=fps, seed=seed)
+    typer.echo(f"hm mesh prior: {info['samples']} poses from {info['sequences']} sequences -> {out}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(mesh_app, name="mesh")

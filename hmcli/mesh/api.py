@@ -1,0 +1,208 @@
+"""hm's mesh API: a body model fitted to the lifter's output.
+
+::
+
+    from hmcli import api
+    from hmcli.mesh import api as mesh
+
+    lifted = api.lift_video("clip.mp4")                 # Pose3DResult (H36M-17)
+    body = mesh.load_body_model("auto")                 # SMPL if its files are there, else Anny
+    res = mesh.fit(lifted, body)                        # MeshResult: pose, betas, transl, ...
+    verts = mesh.mesh_vertices(res, body)               # (F, V, 3) camera space
+
+Nothing here prints; long steps take ``on_progress(stage, done, total)``. User-fixable
+problems raise :class:`hmcli.io.atomic.HMError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hmcli.io.atomic import HMError
+from hmcli.mesh.body import BodyModel
+from hmcli.mesh.fit import FitOptions, FitTargets, fit_body
+from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
+from hmcli.mesh.result import Camera, MeshResult
+from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hmcli.types import Pose3DResult
+
+__all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit", "mesh_vertices",
+           "InitParams", "load_init", "VERTEX_CHUNK"]
+
+BODY_MODELS = ("auto", "smpl", "smplx", "anny")
+VERTEX_CHUNK = 64
+OnProgress = Callable[[str, int, int], None]
+
+
+def load_body_model(name: str = "auto", model_dir: str | os.PathLike | None = None, gender: str = "neutral",
+                    on_status: Callable[[str], None] | None = None) -> BodyModel:
+    """'smpl' / 'smplx' (the user's model files: ``model_dir`` or ``$HM_SMPL_DIR``), 'anny'
+    (the open model, ``pip install ".[mesh]"``), or 'auto': SMPL when its files are found,
+    else Anny."""
+    name = name.lower()
+    if name not in BODY_MODELS:
+        raise HMError(f"unknown body model '{name}' (choose from {', '.join(BODY_MODELS)})")
+    if name in ("smpl", "smplx"):
+        from hmcli.mesh.smpl import load_smpl
+
+        return load_smpl(name, model_dir, gender)
+    if name == "anny":
+        from hmcli.mesh.anny_body import load_anny
+
+        return load_anny(on_status=on_status)
+    from hmcli.mesh.smpl import load_smpl
+
+    try:
+        return load_smpl("smpl", model_dir, gender)
+    except HMError as smpl_error:
+        try:
+            from hmcli.mesh.anny_body import load_anny
+
+            return load_anny(on_status=on_status)
+        except HMError as anny_error:
+            raise HMError(f"no body model available: {anny_error} (or use SMPL: {smpl_error})") from None
+
+
+def default_camera(width: int, height: int, focal: float | None = None) -> Camera:
+    """The camera assumed for a video: principal point at the image centre, focal length
+    ``focal`` px or the image diagonal (the lifter's codec assumes the same)."""
+    f = float(focal) if focal is not None else float(np.hypot(width, height))
+    if not np.isfinite(f) or f <= 0:
+        raise HMError(f"focal length must be a positive number of pixels, got {focal}")
+    return Camera(f, width / 2.0, height / 2.0)
+
+
+@dataclass(frozen=True)
+class InitParams:
+    """Per-frame SMPL parameters from an image-based estimator (HybrIK, ...).
+
+    pose (F, 72) axis-angle (24 joints, SMPL order), betas (10,) or (F, 10) (averaged),
+    transl (F, 3) camera-space metres or None (then solved from the 2D)."""
+
+    pose: np.ndarray
+    betas: np.ndarray
+    transl: np.ndarray | None = None
+
+
+def load_init(path: str | os.PathLike, frames: int | None = None) -> InitParams:
+    """Read an ``--init`` npz: keys ``pose`` (or ``poses`` / ``thetas``) (F, 72) or (F, 24, 3),
+    ``betas`` (or ``shape``) (10,) or (F, 10), optional ``transl`` (or ``trans``) (F, 3)."""
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            keys = set(z.files)
+            arrays = {k: z[k] for k in keys}
+    except (OSError, ValueError) as e:
+        raise HMError(f"cannot read --init file {p}: {' '.join(str(e).split())}") from None
+
+    def pick(*names: str) -> np.ndarray | None:
+        for n in names:
+            if n in arrays:
+                return arrays[n]
+        return None
+
+    pose = pick("pose", "poses", "thetas", "body_pose_full")
+    betas = pick("betas", "shape")
+    transl = pick("transl", "trans", "cam_t")
+    if pose is None or betas is None:
+        raise HMError(f"--init file {p} needs 'pose' (F, 72) and 'betas' (10,) arrays; it has {sorted(keys)}")
+    try:
+        pose = np.asarray(pose, np.float32).reshape(pose.shape[0], -1)
+    except (ValueError, IndexError):
+        raise HMError(f"--init file {p}: 'pose' must be (F, 72), got {pose.shape}") from None
+    if pose.ndim != 2 or pose.shape[1] != 72:
+        raise HMError(f"--init file {p}: 'pose' must be (F, 72) axis-angle, got {pose.shape}")
+    betas = np.asarray(betas, np.float32)
+    if betas.ndim == 2:
+        betas = betas.mean(0)
+    if betas.ndim != 1:
+        raise HMError(f"--init file {p}: 'betas' must be (10,) or (F, 10), got {betas.shape}")
+    if transl is not None:
+        transl = np.asarray(transl, np.float32)
+        if transl.shape != (pose.shape[0], 3):
+            raise HMError(f"--init file {p}: 'transl' must be ({pose.shape[0]}, 3), got {transl.shape}")
+    for name, a in (("pose", pose), ("betas", betas), ("transl", transl)):
+        if a is not None and not np.isfinite(a).all():
+            raise HMError(f"--init file {p}: '{name}' has NaN or infinite values")
+    if frames is not None and pose.shape[0] != frames:
+        raise HMError(f"--init file {p} has {pose.shape[0]} frames but the clip has {frames}")
+    return InitParams(pose, betas, transl)
+
+
+def fit(lifted: Pose3DResult, body: BodyModel, options: FitOptions = FitOptions(),
+        prior: GMMPrior | str | os.PathLike | None = "default", focal: float | None = None,
+        init: InitParams | None = None, vertices: bool = False,
+        on_progress: OnProgress | None = None) -> MeshResult:
+    """Fit ``body`` to a lifted clip (IK, then refinement; :mod:`hmcli.mesh.fit`)."""
+    kp = lifted.kpts2d
+    if lifted.joints3d.ndim != 3 or lifted.joints3d.shape[1:] != (17, 3):
+        raise HMError(f"expected H36M-17 3D joints (F, 17, 3), got {lifted.joints3d.shape}")
+    if kp.joint_set != "h36m17" or kp.xy.shape[1] != 17:
+        raise HMError(f"expected the lifter's H36M-17 2D keypoints, got joint set '{kp.joint_set}'")
+    if lifted.joints3d.shape[0] == 0:
+        raise HMError("the clip has no frames")
+    if isinstance(prior, str) and prior == "default":
+        prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
+    elif prior is not None and not isinstance(prior, GMMPrior):
+        prior = load_prior(prior)
+    cam = default_camera(kp.width, kp.height, focal)
+    fps = kp.fps if np.isfinite(kp.fps) else 30.0
+    targets = FitTargets(lifted.joints3d, kp.xy, kp.conf, np.asarray(kp.detected, bool), cam, fps)
+    init_R = init_b = init_t = None
+    if init is not None:
+        if body.num_joints != 24:
+            raise HMError(f"--init gives SMPL's 24 joints; the {body.name} body model has {body.num_joints}")
+        if init.pose.shape[0] != lifted.joints3d.shape[0]:
+            raise HMError(f"--init has {init.pose.shape[0]} frames but the clip has {lifted.joints3d.shape[0]}")
+        init_R = axis_angle_to_matrix(torch.from_numpy(init.pose).reshape(-1, 24, 3))
+        init_b = torch.from_numpy(init.betas)
+        init_t = None if init.transl is None else torch.from_numpy(init.transl)
+    out = fit_body(body, targets, prior, options, init_R, init_b, init_t, on_progress)
+    pose = matrix_to_axis_angle(out.rotmats).numpy().astype(np.float32)
+    res = MeshResult(
+        body_model=body.name,
+        gender=getattr(body, "gender", "neutral"),
+        joint_names=tuple(body.joint_names),
+        parents=tuple(body.parents),
+        pose=pose,
+        betas=out.betas.numpy().astype(np.float32),
+        transl=out.transl.numpy().astype(np.float32),
+        joints3d=out.keypoints.numpy().astype(np.float32),
+        valid=np.asarray(kp.detected, bool).copy(),
+        faces=np.asarray(body.faces, np.int32),
+        camera=cam,
+        lift=lifted,
+        quality=out.quality,
+        root_rest=body.rest(out.betas[None]).joints[0, 0].detach().numpy().astype(np.float32),
+    )
+    if vertices:
+        res.vertices = mesh_vertices(res, body, on_progress)
+    return res
+
+
+def mesh_vertices(result: MeshResult, body: BodyModel | None = None,
+                  on_progress: OnProgress | None = None) -> np.ndarray:
+    """(F, V, 3) float32 camera-space vertices of a fitted result (the full mesh, in chunks
+    of frames). ``body``: the model it was fitted with (loaded by name when None)."""
+    if body is None:
+        body = load_body_model(result.body_model, gender=result.gender)
+    if body.name != result.body_model:
+        raise HMError(f"the result was fitted with '{result.body_model}', not '{body.name}'")
+    F = result.num_frames
+    out = np.empty((F, body.num_vertices, 3), np.float32)
+    betas = torch.from_numpy(np.asarray(result.betas, np.float32))[None]
+    with torch.no_grad():
+        for s in range(0, F, VERTEX_CHUNK):
+            e = min(F, s + VERTEX_CHUNK)
+            R = axis_angle_to_matrix(torch.from_numpy(np.asarray(result.pose[s:e], np.float32)))
+            v = body.vertices(betas, R) + torch.from_numpy(np.asarray(result.transl[s:e], np.float32))[:, None]
+            out[s:e] = v.numpy()
+            if on_progress is not None:
+                on_progress("vertices", e, F)
+    return out

@@ -1,0 +1,354 @@
+"""Fitting a body model to a lifted clip: analytic IK, then batched refinement.
+
+Stages (all batched over the clip's frames, torch, CPU):
+
+1. **Shape from bone lengths** -- one shape for the clip: the body's rest keypoint bone
+   lengths are matched to the median bone lengths of the lifted joints (plus a shape
+   regulariser). Skipped when a shape is given.
+2. **Analytic IK** (:mod:`hmcli.mesh.ik`) from the root-relative lifted joints, or the
+   rotations of ``--init`` (an image-based estimator's SMPL parameters).
+3. **Translation** by linear least squares per frame: the lifted (metric) joints placed so
+   they project onto the detector's 2D keypoints through the camera (confidence-weighted).
+4. **Refinement** with Adam over per-frame poses (continuous 6D rotations), the clip's shape
+   and the per-frame camera-space translation, minimising
+
+   * ``w_3d``: robust (Geman-McClure, scale ``sigma_3d`` m) distance of the body's
+     root-relative H36M keypoints to the lifted joints;
+   * ``w_2d``: robust confidence-weighted reprojection error onto the 2D keypoints, in units
+     of the person's height in the image (scale ``sigma_2d``);
+   * ``w_prior``: the Gaussian-mixture pose prior (:mod:`hmcli.mesh.prior`);
+   * ``w_limits``: knees and elbows bend only forward and about their hinge;
+   * ``w_shape``: ``|betas|^2``;
+   * ``w_smooth``: squared acceleration of the camera-space keypoints (per frame at 30 fps).
+
+Only the keypoints enter the loss, so each iteration skins the handful of keypoint vertices,
+never the whole mesh; full vertices are computed once, at the end, if asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hmcli.mesh.body import BodyModel, RestBody, canonical_rotations, posed_keypoints, to_canonical, CANONICAL_HINGES
+from hmcli.mesh.ik import solve_ik, spec_for_keypoints
+from hmcli.mesh.prior import GMMPrior
+from hmcli.mesh.result import Camera
+from hmcli.mesh.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
+
+__all__ = ["FitOptions", "FitTargets", "FitOutput", "fit_body", "ik_only", "H36M_BONES",
+           "solve_translation", "fit_shape_to_bones"]
+
+# H36M-17 bones used for the shape fit (parent, child).
+H36M_BONES: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
+    (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16),
+)
+
+
+# Per-joint weights (H36M-17 order). The lifter's 3D nose follows its CMU training data (a
+# point 9 cm in front of the skull base), not a nose tip, so it is trusted little in 3D and
+# only sets the head's heading in the IK; the detector's 2D "head" is the midpoint of the
+# eyes (BlazePose/COCO), which no body keypoint matches (ours is the top of the head), so it
+# is left out of the reprojection; the detector's hips sit higher and wider than joint
+# centres, so they count half.
+W3D_JOINT = (1.0,) * 9 + (0.2,) + (1.0,) * 7
+W2D_JOINT = (1.0, 0.5, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+WIK_JOINT = (1.0,) * 9 + (0.05,) + (1.0,) * 7
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Loss weights and schedule of the refinement (see the module docstring)."""
+
+    iters: int = 60
+    lr: float = 0.03
+    w_3d: float = 1.0
+    w_2d: float = 0.3
+    w_prior: float = 0.002
+    w_limits: float = 1.0
+    w_shape: float = 0.005
+    w_smooth: float = 20.0
+    sigma_3d: float = 0.05
+    sigma_2d: float = 0.03
+    fit_shape: bool = True
+    shape_iters: int = 80
+    hinge_rule: bool = True
+
+
+@dataclass
+class FitTargets:
+    """What a body is fitted to. F frames, H36M-17 joints.
+
+    joints3d: (F, 17, 3) lifted joints, metres, root-relative, camera axes (NaN allowed).
+    kpts2d: (F, 17, 2) pixels and conf2d: (F, 17) confidence (0 = not seen).
+    valid: (F,) frames with a person. fps: frame rate (for the smoothness scale).
+    """
+
+    joints3d: np.ndarray
+    kpts2d: np.ndarray
+    conf2d: np.ndarray
+    valid: np.ndarray
+    camera: Camera
+    fps: float = 30.0
+
+
+@dataclass
+class FitOutput:
+    rotmats: torch.Tensor        # (F, K, 3, 3)
+    betas: torch.Tensor          # (S,)
+    transl: torch.Tensor         # (F, 3)
+    keypoints: torch.Tensor      # (F, 17, 3) camera space
+    quality: dict = field(default_factory=dict)
+
+
+def _fill_invalid(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Replace frames where ``ok`` is False by linear interpolation of the valid ones."""
+    x = np.array(x, np.float64, copy=True)
+    idx = np.flatnonzero(ok)
+    if idx.size == len(ok):
+        return x
+    flat = x.reshape(len(ok), -1)
+    for c in range(flat.shape[1]):
+        flat[:, c] = np.interp(np.arange(len(ok)), idx, flat[idx, c])
+    return flat.reshape(x.shape)
+
+
+def _gmof(r2: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Geman-McClure of squared residuals, scaled so it is r^2 for small r (units of sigma^2)."""
+    s2 = sigma * sigma
+    return s2 * r2 / (r2 + s2)
+
+
+def fit_shape_to_bones(model: BodyModel, lifted: torch.Tensor, iters: int = 80, w_shape: float = 0.005,
+                       betas0: torch.Tensor | None = None) -> torch.Tensor:
+    """betas (S,) whose rest keypoints have the clip's median bone lengths. lifted: (F, 17, 3)."""
+    a, b = zip(*H36M_BONES)
+    target = (lifted[:, list(b)] - lifted[:, list(a)]).norm(dim=-1).median(0).values   # (E,)
+    betas = (betas0.clone() if betas0 is not None else torch.zeros(model.num_betas)).requires_grad_(True)
+    opt = torch.optim.Adam([betas], lr=0.1)
+    eye = torch.eye(3).expand(1, model.num_joints, 3, 3)
+    for _ in range(iters):
+        opt.zero_grad()
+        rest = model.rest(betas[None])
+        kp, _ = posed_keypoints(model, rest, eye)
+        lens = (kp[0, list(b)] - kp[0, list(a)]).norm(dim=-1)
+        loss = ((lens - target) ** 2).mean() + w_shape * 1e-2 * (betas ** 2).mean()
+        loss.backward()
+        opt.step()
+    return betas.detach()
+
+
+def solve_translation(rel3d: torch.Tensor, kp2d: torch.Tensor, conf: torch.Tensor, camera: Camera) -> torch.Tensor:
+    """Per-frame camera-space position of the root so that root-relative joints ``rel3d``
+    (F, J, 3) project onto ``kp2d`` (F, J, 2) px, weighted by ``conf`` (F, J). Returns (F, 3).
+
+    Linear in the translation t: f (X + tx) - (u - cx)(Z + tz) = 0, and the same for y.
+    """
+    f = camera.focal
+    u = kp2d[..., 0] - camera.cx
+    v = kp2d[..., 1] - camera.cy
+    X, Y, Z = rel3d.unbind(-1)
+    w = conf.clamp_min(0).sqrt()
+    zeros = torch.zeros_like(u)
+    ax = torch.stack([torch.full_like(u, f), zeros, -u], -1)        # (F, J, 3)
+    ay = torch.stack([zeros, torch.full_like(v, f), -v], -1)
+    A = torch.cat([ax, ay], 1) * torch.cat([w, w], 1).unsqueeze(-1)  # (F, 2J, 3)
+    rhs = torch.cat([u * Z - f * X, v * Z - f * Y], 1) * torch.cat([w, w], 1)   # (F, 2J)
+    # a weak pull to 3 m in front of the camera keeps frames with too few joints solvable
+    reg = 1e-3 * f
+    A = torch.cat([A, reg * torch.eye(3).expand(A.shape[0], 3, 3)], 1)
+    rhs = torch.cat([rhs, reg * torch.tensor([0.0, 0.0, 3.0]).expand(A.shape[0], 3)], 1)
+    return torch.linalg.lstsq(A, rhs.unsqueeze(-1)).solution.squeeze(-1)
+
+
+def ik_only(model: BodyModel, joints3d: torch.Tensor, betas: torch.Tensor, hinge_rule: bool = True):
+    """Analytic IK of root-relative H36M-17 joints (F, 17, 3) on the body of shape betas (S,).
+    Returns (rotmats (F, K, 3, 3), rest)."""
+    rest = model.rest(betas[None])
+    spec, pts = spec_for_keypoints(model, rest)
+    w = torch.tensor(WIK_JOINT, dtype=joints3d.dtype).expand(joints3d.shape[0], 17)
+    res = solve_ik(joints3d, spec, rest.joints[0], pts, hinge_rule=hinge_rule, weights=w)
+    return res.rotmats, rest
+
+
+class _Losses:
+    def __init__(self, model: BodyModel, prior: GMMPrior | None, targets: dict, opts: FitOptions):
+        self.model = model
+        self.opts = opts
+        self.prior = prior if prior is not None and tuple(prior.joint_names) == tuple(model.joint_names[1:]) else None
+        rest0 = model.rest(torch.zeros(1, model.num_betas))
+        self.canon = canonical_rotations(rest0.joints[0].detach(), model.joint_names)
+        idx = {n: i for i, n in enumerate(model.joint_names)}
+        self.hinges = [(idx[n], torch.tensor(a)) for n, a in CANONICAL_HINGES.items() if n in idx]
+        self.t = targets
+
+    def __call__(self, rot6d: torch.Tensor, betas: torch.Tensor, transl: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        o, t, m = self.opts, self.t, self.model
+        R = rot6d_to_matrix(rot6d)                                      # (F, K, 3, 3)
+        rest = m.rest(betas[None])
+        kp, _ = posed_keypoints(m, rest, R, betas[None])                # (F, 17, 3) root at rest
+        rel = kp - kp[:, :1]
+        w = t["valid_w"]                                                # (F,)
+        nv = w.sum().clamp_min(1)
+        r3 = ((rel - t["j3"]) ** 2).sum(-1)                             # (F, 17)
+        l3 = ((_gmof(r3, o.sigma_3d) * t["w3"]).sum(-1) / t["w3"].sum() * w).sum() / nv / (o.sigma_3d ** 2)
+        cam = kp + transl.unsqueeze(1)                                  # (F, 17, 3)
+        z = cam[..., 2:3].clamp_min(0.05)
+        proj = cam[..., :2] / z * t["focal"] + t["centre"]
+        r2 = (((proj - t["k2"]) / t["scale"]) ** 2).sum(-1)             # (F, 17) in person heights
+        c = t["c2"]
+        l2 = (_gmof(r2, o.sigma_2d) * c).sum() / c.sum().clamp_min(1) / (o.sigma_2d ** 2)
+        loss = o.w_3d * l3 + o.w_2d * l2
+        parts = {"3d": l3.detach(), "2d": l2.detach()}
+        if o.w_prior > 0 or o.w_limits > 0:
+            canon = to_canonical(R, self.canon, m.parents)
+            aa = matrix_to_axis_angle(canon[:, 1:])                     # (F, K-1, 3)
+            if self.prior is not None and o.w_prior > 0:
+                lp = self.prior.nll(aa.reshape(aa.shape[0], -1)).mean()
+                loss = loss + o.w_prior * lp
+                parts["prior"] = lp.detach()
+            if o.w_limits > 0 and self.hinges:
+                ll = 0.0
+                for k, h in self.hinges:
+                    v = aa[:, k - 1]                                    # (F, 3)
+                    flex = v @ h
+                    bone = torch.linalg.cross(h, torch.tensor([0.0, 1.0, 0.0]) if abs(float(h[1])) < 0.5
+                                              else torch.tensor([1.0, 0.0, 0.0]), dim=0)
+                    side = v @ bone  # rotation about the axis perpendicular to hinge and bone
+                    ll = ll + (torch.relu(-flex) ** 2 + 0.5 * side ** 2).mean()
+                loss = loss + o.w_limits * ll
+                parts["limits"] = ll.detach()
+        if o.w_shape > 0:
+            loss = loss + o.w_shape * (betas ** 2).mean()
+        if o.w_smooth > 0 and cam.shape[0] > 2:
+            acc = cam[2:] - 2 * cam[1:-1] + cam[:-2]                    # (F-2, 17, 3)
+            ls = (acc ** 2).sum(-1).mean() * t["smooth_scale"]
+            loss = loss + o.w_smooth * ls
+            parts["smooth"] = ls.detach()
+        return loss, parts
+
+
+def _person_scale(k2: np.ndarray, c2: np.ndarray, valid: np.ndarray, fallback: float) -> float:
+    """Median height of the 2D skeleton's bounding box over the clip, pixels."""
+    hs = []
+    for f in np.flatnonzero(valid):
+        seen = c2[f] > 0.1
+        if seen.sum() >= 4:
+            y = k2[f, seen, 1]
+            hs.append(float(y.max() - y.min()))
+    return float(np.median(hs)) if hs else fallback
+
+
+def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = None,
+             opts: FitOptions = FitOptions(), init_rotmats: torch.Tensor | None = None,
+             init_betas: torch.Tensor | None = None, init_transl: torch.Tensor | None = None,
+             on_progress: Callable[[str, int, int], None] | None = None) -> FitOutput:
+    """Fit ``model`` to a clip (see the module docstring). Returns per-frame rotations, the
+    clip's shape, camera-space translations, the fitted keypoints and quality figures."""
+    t0 = time.perf_counter()
+    F = targets.joints3d.shape[0]
+    valid = np.asarray(targets.valid, bool) & np.isfinite(targets.joints3d).all(axis=(1, 2))
+    if not valid.any():
+        from hmcli.io.atomic import HMError
+        raise HMError("no frame has a lifted person to fit a body to")
+    j3 = torch.tensor(_fill_invalid(np.nan_to_num(targets.joints3d), valid), dtype=torch.float32)
+    k2 = torch.tensor(_fill_invalid(np.nan_to_num(targets.kpts2d), valid), dtype=torch.float32)
+    c2 = torch.tensor(np.where(valid[:, None] & np.isfinite(targets.kpts2d).all(-1), targets.conf2d, 0.0),
+                      dtype=torch.float32).clamp(0, 1)
+    c2_fit = c2 * torch.tensor(W2D_JOINT)
+    cam = targets.camera
+    prog = on_progress or (lambda stage, i, n: None)
+
+    # 1. shape
+    if init_betas is not None:
+        betas = init_betas.detach().float().reshape(-1)[: model.num_betas]
+        betas = torch.cat([betas, torch.zeros(model.num_betas - betas.numel())])
+    elif opts.fit_shape:
+        prog("shape", 0, 1)
+        betas = fit_shape_to_bones(model, j3[torch.from_numpy(valid)], opts.shape_iters, opts.w_shape)
+    else:
+        betas = torch.zeros(model.num_betas)
+
+    # 2. pose
+    prog("ik", 0, 1)
+    t_ik = time.perf_counter()
+    with torch.no_grad():
+        if init_rotmats is not None:
+            R0 = init_rotmats.float()
+            rest = model.rest(betas[None])
+        else:
+            R0, rest = ik_only(model, j3, betas, opts.hinge_rule)
+        kp0, _ = posed_keypoints(model, rest, R0, betas[None])
+    ik_s = time.perf_counter() - t_ik
+    rel0 = kp0 - kp0[:, :1]
+
+    # 3. translation: the root joint's camera position, minus its rest position
+    with torch.no_grad():
+        if init_transl is not None:
+            transl0 = init_transl.float()
+        else:
+            root_cam = solve_translation(j3, k2, c2_fit, cam)                      # (F, 3) pelvis
+            transl0 = root_cam - kp0[:, 0]
+            transl0 = torch.tensor(_fill_invalid(transl0.numpy(), valid), dtype=torch.float32)
+
+    scale = _person_scale(targets.kpts2d, targets.conf2d, valid, fallback=float(max(cam.cx, cam.cy)))
+    tg = {
+        "j3": j3, "k2": k2, "c2": c2_fit, "w3": torch.tensor(W3D_JOINT), "valid_w": torch.tensor(valid, dtype=torch.float32),
+        "focal": cam.focal, "centre": torch.tensor([cam.cx, cam.cy]), "scale": max(scale, 1.0),
+        "smooth_scale": (max(targets.fps, 1.0) / 30.0) ** 4,
+    }
+    losses = _Losses(model, prior, tg, opts)
+    rot6d = matrix_to_rot6d(R0).clone().requires_grad_(True)
+    b = betas.clone().requires_grad_(opts.fit_shape and init_betas is None)
+    tr = transl0.clone().requires_grad_(True)
+    params = [rot6d, tr] + ([b] if b.requires_grad else [])
+    opt = torch.optim.Adam(params, lr=opts.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(opts.iters, 1), eta_min=opts.lr * 0.1)
+    t_ref = time.perf_counter()
+    parts = {}
+    for i in range(opts.iters):
+        opt.zero_grad(set_to_none=True)
+        loss, parts = losses(rot6d, b, tr)
+        loss.backward()
+        opt.step()
+        sched.step()
+        prog("refine", i + 1, opts.iters)
+    ref_s = time.perf_counter() - t_ref
+    with torch.no_grad():
+        R = rot6d_to_matrix(rot6d)
+        rest = model.rest(b[None])
+        kp, _ = posed_keypoints(model, rest, R, b[None])
+        kp_cam = kp + tr.unsqueeze(1)
+        q = _quality(kp, kp_cam, rel0, j3, k2, c2, valid, cam, scale)
+    q.update({"ik_seconds": ik_s, "refine_seconds": ref_s, "seconds": time.perf_counter() - t0,
+              "iterations": float(opts.iters), "frames": float(F), "person_height_px": scale,
+              **{f"final_loss_{k}": float(v) for k, v in parts.items()}})
+    return FitOutput(R.detach(), b.detach(), tr.detach(), kp_cam.detach(), q)
+
+
+def _quality(kp, kp_cam, rel0, j3, k2, c2, valid, cam: Camera, scale: float) -> dict:
+    v = torch.from_numpy(valid)
+    rel = kp - kp[:, :1]
+    mpjpe = (rel - j3).norm(dim=-1)[v].mean()
+    mpjpe_ik = (rel0 - j3).norm(dim=-1)[v].mean()
+    proj = kp_cam[..., :2] / kp_cam[..., 2:3].clamp_min(0.05) * cam.focal + torch.tensor([cam.cx, cam.cy])
+    seen = (c2 > 0.3) & v[:, None] & (torch.tensor(W2D_JOINT) > 0)   # the head (mid-eyes in 2D) is not compared
+    err2 = (proj - k2).norm(dim=-1)[seen]
+    q = {
+        "mpjpe_to_lift_mm": 1000 * float(mpjpe),
+        "mpjpe_ik_to_lift_mm": 1000 * float(mpjpe_ik),
+        "reproj_px": float(err2.mean()) if err2.numel() else math.nan,
+        "reproj_pct_height": 100 * float(err2.mean()) / scale if err2.numel() else math.nan,
+    }
+    if rel.shape[0] > 2:
+        def accel(x):
+            return (x[2:] - 2 * x[1:-1] + x[:-2]).norm(dim=-1).mean()
+        q["accel_fit_mm"] = 1000 * float(accel(rel))
+        q["accel_lift_mm"] = 1000 * float(accel(j3))
+    return q

@@ -1,0 +1,130 @@
+import h5py
+import numpy as np
+import pytest
+
+from hmcli.io.atomic import HMError
+from hmcli.io.h5 import read_info, read_keypoints, read_result, write_result
+from hmcli.io.mesh_h5 import SCHEMA_MESH_VERSION, is_mesh_file, open_vertices, read_mesh, write_mesh
+from tests.mesh.result_helpers import make_mesh_result
+
+
+def assert_mesh_equal(a, b, vertices=True):
+    assert (a.body_model, a.gender, a.joint_names, a.parents) == (b.body_model, b.gender, b.joint_names, b.parents)
+    for name in ("pose", "betas", "transl", "joints3d", "valid", "faces"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.camera == b.camera
+    np.testing.assert_array_equal(a.lift.joints3d, b.lift.joints3d)
+    np.testing.assert_array_equal(a.lift.kpts2d.xy, b.lift.kpts2d.xy)
+    np.testing.assert_array_equal(a.timestamps, b.timestamps)
+    if vertices:
+        np.testing.assert_array_equal(a.vertices, b.vertices)
+
+
+def test_round_trip_with_vertices(tmp_path):
+    res = make_mesh_result(f=5, invalid=(2,))
+    res.root_rest = np.array([0.0, -0.2, 0.01], np.float32)
+    out = tmp_path / "m.h5"
+    write_mesh(out, res)
+    back = read_mesh(out)
+    assert_mesh_equal(back, res)
+    assert back.pose.dtype == np.float32 and back.faces.dtype == np.int32 and back.valid.dtype == bool
+    assert back.quality == {"mpjpe_mm": 12.5, "reproj_px": 3.25, "iterations": 200.0}
+    np.testing.assert_array_equal(back.root_rest, res.root_rest)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
+    assert read_mesh(out, load_vertices=False).vertices is None
+    with open_vertices(out) as ds:
+        np.testing.assert_array_equal(ds[3], res.vertices[3])
+
+
+def test_round_trip_without_vertices(tmp_path):
+    res = make_mesh_result(f=3, with_vertices=False)
+    write_mesh(tmp_path / "m.h5", res)
+    back = read_mesh(tmp_path / "m.h5")
+    assert back.vertices is None and back.root_rest is None
+    assert_mesh_equal(back, res, vertices=False)
+    with open_vertices(tmp_path / "m.h5") as ds:
+        assert ds is None
+
+
+def test_layout_and_lift_readers(tmp_path):
+    res = make_mesh_result(f=4)
+    out = tmp_path / "m.h5"
+    write_mesh(out, res)
+    with h5py.File(out, "r") as h5:
+        assert h5.attrs["schema"] == "hm.mesh" and h5.attrs["schema_version"] == 1
+        g = h5["mesh"]
+        assert g["pose"].shape == (4, 24, 3) and g["pose"].dtype == np.float32
+        assert g["transl"].shape == (4, 3) and g["joints3d"].shape == (4, 17, 3)
+        assert g["faces"].dtype == np.int32 and g["valid"].dtype == bool
+        assert g["vertices"].chunks == (1, 8, 3) and g["vertices"].compression == "gzip"
+        assert list(g.attrs["parents"]) == list(res.parents) and g.attrs["body_model"] == "synthetic"
+        assert (g.attrs["focal"], g.attrs["cx"], g.attrs["cy"]) == (320.0, 160.0, 120.0)
+        assert g["quality"].attrs["reproj_px"] == 3.25
+    # the lifted part reads with the hm.pose3d readers
+    lift = read_result(out)
+    np.testing.assert_array_equal(lift.joints3d, res.lift.joints3d)
+    assert read_keypoints(out).num_frames == 4
+    info = read_info(out)
+    assert info["schema"] == "hm.mesh" and info["num_frames"] == 4
+    assert info["mesh"]["body_model"] == "synthetic" and info["mesh"]["vertices_shape"] == [4, 8, 3]
+    assert is_mesh_file(out) and not is_mesh_file(tmp_path / "nope.h5")
+
+
+def test_file_without_mesh_refused_in_one_line(tmp_path):
+    res = make_mesh_result()
+    write_result(tmp_path / "lift.h5", res.lift)
+    with pytest.raises(HMError) as e:
+        read_mesh(tmp_path / "lift.h5")
+    assert str(e.value) == f"{tmp_path / 'lift.h5'} has no fitted mesh; run hm mesh on it"
+    assert not is_mesh_file(tmp_path / "lift.h5")
+    write_mesh(tmp_path / "m.h5", res)
+    with h5py.File(tmp_path / "m.h5", "a") as h5:
+        del h5["mesh"]
+    with pytest.raises(HMError, match="has no fitted mesh; run hm mesh on it"):
+        read_mesh(tmp_path / "m.h5")
+
+
+def test_newer_version_refused(tmp_path):
+    out = tmp_path / "m.h5"
+    write_mesh(out, make_mesh_result())
+    with h5py.File(out, "a") as h5:
+        h5.attrs["schema_version"] = SCHEMA_MESH_VERSION + 1
+    for reader in (read_mesh, read_result):
+        with pytest.raises(HMError, match="newer hm .*hm.mesh version 2.*upgrade hm") as e:
+            reader(out)
+        assert "\n" not in str(e.value)
+
+
+def test_corrupt_mesh_arrays(tmp_path):
+    out = tmp_path / "m.h5"
+    write_mesh(out, make_mesh_result())
+    with h5py.File(out, "a") as h5:
+        del h5["mesh/transl"]
+        h5["mesh/transl"] = np.zeros((3, 3), np.float32)
+    with pytest.raises(HMError, match=r"/mesh/transl has shape \(3, 3\), expected \(4, 3\)"):
+        read_mesh(out)
+    write_mesh(out, make_mesh_result())
+    with h5py.File(out, "a") as h5:
+        del h5["mesh/pose"]
+    with pytest.raises(HMError, match="missing dataset /mesh/pose"):
+        read_mesh(out)
+    write_mesh(out, make_mesh_result())
+    with h5py.File(out, "a") as h5:
+        h5["mesh/faces"][0, 0] = 99
+    with pytest.raises(HMError, match="faces refer to vertices"):
+        read_mesh(out)
+
+
+def test_bad_result_rejected_before_writing(tmp_path):
+    out = tmp_path / "m.h5"
+    write_mesh(out, make_mesh_result(f=2))
+    bad = make_mesh_result(f=3)
+    bad.transl = bad.transl[:2]
+    with pytest.raises(ValueError, match="transl"):
+        write_mesh(out, bad)
+    bad = make_mesh_result(f=3)
+    bad.quality = {"x": object()}
+    with pytest.raises(TypeError, match="quality"):
+        write_mesh(out, bad)
+    assert read_mesh(out).num_frames == 2  # the previous file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
