@@ -687,7 +687,7 @@ def load_anny(cache_dir: str | os.PathLike | None = None,
     except OSError as e:
         raise HMError(f"cannot create the Anny cache directory {d}: {e.strerror or e}") from e
     if on_status is not None and not _anny_cache_filled(d):
-        on_status(f"building the Anny body model (first use, about 90 s; cached in {d})")
+        on_status(f"building the Anny body model (first use only: 1.5-4 minutes on a 2-core CPU; cached in {d})")
     arrays = reduce_anny(build_anny_model(d))
     try:
         arrays.save(path)
