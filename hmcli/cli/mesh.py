@@ -143,6 +143,10 @@ def fit_cmd(
             output_dir_check(Path(extra))
     if amass is not None and not amass.lower().endswith(".npz"):
         fail(f"--amass writes an .npz file (got {amass!r})", EXIT_USAGE)
+    if obj is not None and Path(obj).exists() and not Path(obj).is_dir():
+        fail(f"--obj {obj} exists and is not a directory", EXIT_USAGE)
+    if amass is not None and Path(amass).is_dir():
+        fail(f"--amass {amass} is a directory", EXIT_USAGE)
     for p in (out_path, Path(amass) if amass else None):
         if p is not None and p.exists() and p.resolve() == in_path.resolve():
             fail(f"output {p} is the input file; choose another name", EXIT_USAGE)

@@ -354,6 +354,17 @@ class Streamer:
     @torch.inference_mode()
     def step(self, frame: Tensor, dt: float | None = None) -> Tensor:
         """frame: (B, J, in_dim) -> (B, J, 3)."""
+        net = self._net
+        return net.head(net.rep(net.norm(self._step_hidden(frame, dt))))  # (B, J, 3)
+
+    def step_represent(self, frame: Tensor, dt: float | None = None) -> Tensor:
+        """One frame's motion representation (B, J, Drep), as ``HumMUSS.represent`` gives it
+        for the last frame of the sequence so far (the action head reads it)."""
+        net = self._net
+        return net.rep(net.norm(self._step_hidden(frame, dt)))  # (B, J, Drep)
+
+    def _step_hidden(self, frame: Tensor, dt: float | None = None) -> Tensor:
+        """frame: (B, J, in_dim) -> the last layer's output (B, J, Dm); advances the state."""
         m = self.model
         b, j = frame.shape[:2]
         if self.states is None:
@@ -397,7 +408,7 @@ class Streamer:
         if self.horizon is not None:
             self.history.append((self.tau, scale, kept))
         self.frames += 1
-        return net.head(net.rep(net.norm(h)))  # (B, J, 3)
+        return h  # (B, J, Dm)
 
 
 @register_arch("hummuss", HumMUSSConfig, "HumMUSS: two-stream gated diagonal SSM lifter (attention-free)")

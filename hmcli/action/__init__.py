@@ -1,0 +1,1 @@
+"""Action recognition on the HumMUSS motion representation (``hm action``)."""
