@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. steps=500 lr=3e-4 model.dim=64"),
         config: Path = typer.Option(None, "--config", "-c", help="YAML or TOML config file."),
         model: str = typer.Option(None, "--model", "--arch", help="Preset or architecture (hm info lists them)."),
-        task: str = typer.Option(None, help="Training task: pose3d, or mpm (masked pose pre-training; hummuss, pstmo)."),
+        task: str = typer.Option(None, help="Training task: pose3d, mpm (masked pose pre-training; hummuss, pstmo), or action (an action classifier on a lifter backbone; --data: CMU mocap, an NTU .skeleton folder, a pyskl .pkl or a labels.csv)."),
         init_from: str = typer.Option(None, "--init-from", help="Initialise from this checkpoint's matching weights "
                                                                    "(e.g. an mpm run's last.pt)."),
         data: str = typer.Option(None, help="Motion capture directory (CMU ASF/AMC layout)."),
@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         """Train a 2D->3D lifter. Defaults < --config file < options < key=value overrides.
 
         Multi-GPU / multi-node: torchrun --nproc-per-node 4 -m hmcli.cli.main train ..."""
+        if task == "action":
+            _train_action(overrides, config, model, data, out, steps, init_from, resume, quiet, json_out)
+            return
         from hmcli.train.config import resolve_config, resume_config
         from hmcli.train.trainer import train as run
 
@@ -72,3 +75,72 @@ def register(app: typer.Typer) -> None:
         else:
             best = f"best val MPJPE {summary['best_val_mpjpe_mm']:.1f} mm"
         typer.echo(f"done: {summary['steps']} steps in {summary['time_s']:.0f} s; {best}; checkpoints in {summary['out']}")
+
+
+def _action_config(overrides: list[str] | None, config: Path | None, **opts):
+    """ActionTrainConfig from a YAML file, options and key=value overrides (typed by the fields)."""
+    import dataclasses
+
+    import yaml
+
+    from hmcli.action.train import ActionTrainConfig
+    from hmcli.io.atomic import HMError
+
+    values: dict = {}
+    if config is not None:
+        try:
+            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise HMError(f"cannot read config {config}: {' '.join(str(e).split())}") from None
+        if not isinstance(loaded, dict):
+            raise HMError(f"config {config} must be a mapping of key: value")
+        values.update(loaded)
+    values.update({k: v for k, v in opts.items() if v is not None})
+    fields = {f.name: f for f in dataclasses.fields(ActionTrainConfig)}
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            fail(f"unknown action training option '{item}' (known: {', '.join(sorted(fields))})", EXIT_USAGE)
+        values[key] = yaml.safe_load(raw)
+    for key in values:
+        if key not in fields:
+            fail(f"unknown action training option '{key}'", EXIT_USAGE)
+    try:
+        return ActionTrainConfig(**values)
+    except TypeError as e:
+        fail(str(e), EXIT_USAGE)
+
+
+def _train_action(overrides, config, model, data, out, steps, init_from, resume, quiet, json_out) -> None:
+    from hmcli.action.train import train_action
+
+    if resume:
+        fail("--resume is for lifter runs; action runs are short and restart from their init", EXIT_USAGE)
+    kind = None
+    if data is not None:
+        p = Path(data)
+        kind = "auto" if (p.suffix.lower() in (".pkl", ".pickle", ".csv", ".skeleton") or
+                          (p.is_dir() and not (p / "Rotations").is_dir() and not any(p.glob("*.asf")))) else None
+    cfg = _action_config(overrides, config, backbone=model, data=data, out=out, steps=steps, init_from=init_from,
+                         kind=kind)
+    state = {"last": ""}
+
+    def on_step(step: int, loss: float, _):
+        if quiet:
+            return
+        msg = f"features {-step}/{cfg.feature_windows}" if step < 0 else f"fine-tune step {step}/{cfg.steps} loss {loss:.3f}"
+        if msg != state["last"]:
+            typer.echo(f"\r{msg}   ", err=True, nl=False)
+            state["last"] = msg
+
+    summary = train_action(cfg, on_step=on_step)
+    if not quiet:
+        typer.echo("", err=True)
+    if json_out:
+        echo_json(summary)
+        return
+    t = summary.get("test")
+    res = (f"held-out top-1 {100 * t['top1']:.1f} %, balanced accuracy {100 * t['balanced_accuracy']:.1f} % over "
+           f"{t['windows']} windows" if t else "no test split")
+    typer.echo(f"done: action classifier ({len(summary['classes'])} classes) in {summary['time_s']:.0f} s; {res}; "
+               f"checkpoint {summary['out']}/last.pt")

@@ -1,0 +1,90 @@
+"""The shipped classifier's data: CMU motion capture labelled by its file descriptions.
+
+Classes (from :func:`hmcli.data.cmu.action_from_description`):
+
+==========  =====================================================  ======================
+class       CMU descriptions                                       subjects (test ones *)
+==========  =====================================================  ======================
+walk        walk ...                                               02 09* 10 16
+run         run, jog                                               02 09* 16
+jump        jump, forward jump                                     13 16 49*
+dance       dance (ballet, salsa, ...)                             05 49* 55 93
+exercise    streching, jumping jacks, squats, side twists, ...     13 14 49*
+==========  =====================================================  ======================
+
+Dropped: basketball (one subject, 06, so it cannot be split by subject), and the
+trials that match no rule. Split by subject as the lifter's: test 09 and 49 (never seen in
+training), everything else trains (the validation subjects 02 and 55 included; no model
+selection is done on them).
+
+Windows of ``window_s`` seconds (2 s) at 30 fps are cut from each trial every ``stride_s``
+and seen through random virtual cameras with the lifter's detector-like corruption
+(:mod:`hmcli.data.corrupt`), giving 2D exactly like the lifter's training input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
+
+__all__ = ["CMU_ACTION_CLASSES", "CMU_CLASS_OF", "CMUClip", "cmu_action_clips", "class_counts", "render_clip_2d"]
+
+CMU_ACTION_CLASSES: tuple[str, ...] = ("walk", "run", "jump", "dance", "exercise")
+CMU_CLASS_OF: dict[str, str] = {"walk": "walk", "run": "run", "jump": "jump", "dance": "dance", "stretch": "exercise"}
+
+
+@dataclass
+class CMUClip:
+    """One labelled trial: world joints (N, 17, 3) at ``fps``."""
+
+    joints: np.ndarray
+    fps: float
+    label: int
+    subject: str
+    trial: str
+    description: str
+
+    @property
+    def split(self) -> str:
+        return "test" if normalize_subject(self.subject) in TEST_SUBJECTS else "train"
+
+
+def cmu_action_clips(data_dir: str | Path, cache: str | Path | None = None) -> list[CMUClip]:
+    """Every CMU trial whose action maps to a class, as :class:`CMUClip`."""
+    from hmcli.data.cmu import load_cmu_dir
+
+    out = []
+    for s in load_cmu_dir(data_dir, cache=cache):
+        cls = CMU_CLASS_OF.get(s.action)
+        if cls is None:
+            continue
+        out.append(CMUClip(np.asarray(s.joints, np.float32), float(s.fps), CMU_ACTION_CLASSES.index(cls),
+                           s.subject, s.trial, s.description))
+    return out
+
+
+def class_counts(clips: list[CMUClip], window_s: float = 2.0, stride_s: float = 0.5) -> dict:
+    """Per split and class: trials, subjects and windows (of ``window_s`` every ``stride_s``)."""
+    out: dict = {}
+    for split in ("train", "test"):
+        rows = {}
+        for i, name in enumerate(CMU_ACTION_CLASSES):
+            cs = [c for c in clips if c.label == i and c.split == split]
+            wins = sum(max(0, int((c.joints.shape[0] / c.fps - window_s) // stride_s) + 1) for c in cs)
+            rows[name] = {"trials": len(cs), "subjects": sorted({c.subject for c in cs}), "windows": wins}
+        out[split] = rows
+    return out
+
+
+def render_clip_2d(world: np.ndarray, rng: np.random.Generator, corrupt: bool = True) -> dict:
+    """A (F, 17, 3) world window through a random virtual camera (+ detector-like corruption):
+    ``xy`` (F, 17, 2) px, ``conf`` (F, 17), ``width``, ``height``."""
+    from hmcli.data.corrupt import CorruptionConfig
+    from hmcli.data.dataset import render_window
+
+    r = render_window(world, rng, "any", CorruptionConfig() if corrupt else None)
+    return {"xy": r["xy"], "conf": r["conf"], "width": r["width"], "height": r["height"]}
