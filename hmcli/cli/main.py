@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 # Command modules, in help order. A module not written yet is skipped; a broken one raises.
-_COMMANDS = ("info", "lift", "detect", "mesh", "render", "export", "train", "eval", "bench")
+_COMMANDS = ("info", "lift", "detect", "mesh", "action", "render", "export", "train", "eval", "bench")
 
 for _name in _COMMANDS:
     _mod = f"hmcli.cli.{_name}"

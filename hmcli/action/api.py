@@ -1,0 +1,164 @@
+"""hm's action API: labels for a clip, a timeline of windows, online labels.
+
+::
+
+    from hmcli import api
+    from hmcli.action import api as action
+
+    kp = api.detect("clip.mp4")                       # or the 2D of an hm lift result
+    clf = action.load_classifier()                     # models/hummuss-action-cmu.pt
+    report = action.classify(kp, clf)                  # clip top-k + timeline of 2 s windows
+    for rec in action.stream_labels(kp, action.load_classifier(causal=True)):
+        print(rec["t"], rec["topk"][0])
+
+The classifier reads 2D keypoints (through the lifter backbone inside it), so a video, a
+keypoint file and an ``hm lift`` file (its stored 2D) all work, and nothing is lifted twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hmcli.action.checkpoint import LoadedAction, load_action
+from hmcli.action.model import ActionStreamer
+from hmcli.io.atomic import HMError
+from hmcli.types import Keypoints2D
+
+__all__ = ["ActionReport", "load_classifier", "classify", "stream_labels", "window_starts", "encode_keypoints",
+           "ACTIONS_SCHEMA"]
+
+ACTIONS_SCHEMA = "hm.actions"
+
+
+@dataclass
+class ActionReport:
+    """clip: top-k [(label, prob)] of the whole clip (mean of the windows' probabilities);
+    timeline: per window {"start", "end" (s), "topk"}; probs: (W, C) window probabilities."""
+
+    classes: tuple[str, ...]
+    clip: list[tuple[str, float]]
+    timeline: list[dict]
+    probs: np.ndarray
+    model_id: str
+    window_s: float
+    stride_s: float
+    fps: float
+    meta: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "schema": ACTIONS_SCHEMA, "schema_version": 1, "model_id": self.model_id, "classes": list(self.classes),
+            "window_s": self.window_s, "stride_s": self.stride_s, "fps": self.fps,
+            "clip": [{"label": l, "prob": round(p, 4)} for l, p in self.clip],
+            "timeline": self.timeline, **self.meta,
+        }
+
+
+def load_classifier(model: str | None = None, causal: bool = False) -> LoadedAction:
+    return load_action(model, causal)
+
+
+def window_starts(duration_s: float, window_s: float, stride_s: float) -> list[float]:
+    """Start times (s) of windows of ``window_s`` every ``stride_s`` covering [0, duration];
+    one window (the whole clip) when it is shorter than a window; the last window ends at
+    the clip's end."""
+    if window_s <= 0 or stride_s <= 0:
+        raise HMError("window and stride must be positive")
+    if duration_s <= window_s:
+        return [0.0]
+    n = int(math.floor((duration_s - window_s) / stride_s + 1e-9)) + 1
+    starts = [i * stride_s for i in range(n)]
+    if duration_s - (starts[-1] + window_s) > 1e-6:
+        starts.append(duration_s - window_s)
+    return starts
+
+
+def encode_keypoints(kp: Keypoints2D, la: LoadedAction) -> tuple[torch.Tensor, torch.Tensor]:
+    """Any supported 2D layout -> encoded input (F, 17, C) and frame weights (F,)."""
+    from hmcli.skeleton.convert import to_h36m
+
+    k = np.concatenate([np.asarray(kp.xy, np.float32), np.asarray(kp.conf, np.float32)[..., None]], -1)
+    try:
+        h = np.asarray(to_h36m(k, kp.joint_set), np.float32)                 # (F, 17, 3)
+    except ValueError as e:
+        raise HMError(str(e)) from None
+    h = np.nan_to_num(h, nan=0.0)
+    x = np.asarray(la.codec.encode_2d(h[..., :2], h[..., 2], kp.width, kp.height), np.float32)
+    w = ((h[..., 2] > 0).any(-1) & np.asarray(kp.detected, bool)).astype(np.float32)
+    return torch.from_numpy(x), torch.from_numpy(w)
+
+
+def _times(kp: Keypoints2D, fps: float | None) -> np.ndarray:
+    if fps is not None:
+        return np.arange(kp.num_frames) / fps
+    ts = np.asarray(kp.timestamps, np.float64)
+    if kp.num_frames > 1 and np.isfinite(ts).all() and (np.diff(ts) > 0).all():
+        return ts - ts[0]
+    return np.arange(kp.num_frames) / 30.0
+
+
+def _topk(p: np.ndarray, classes, k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-p)[:k]
+    return [(classes[i], float(p[i])) for i in order]
+
+
+@torch.no_grad()
+def classify(kp: Keypoints2D, la: LoadedAction, window_s: float | None = None, stride_s: float = 0.5,
+             topk: int = 3, fps: float | None = None,
+             on_progress: Callable[[int, int], None] | None = None) -> ActionReport:
+    """Top-k labels of the clip and a timeline of windows (see :class:`ActionReport`)."""
+    if kp.num_frames == 0:
+        raise HMError("the clip has no frames")
+    if not np.asarray(kp.detected, bool).any():
+        raise HMError("no person was found in any frame; nothing to classify")
+    window_s = la.window_s if window_s is None else float(window_s)
+    x, w = encode_keypoints(kp, la)
+    t = _times(kp, fps)
+    rate = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else la.fps
+    duration = float(t[-1] - t[0]) + 1.0 / rate
+    dt_scale = la.fps / rate
+    starts = window_starts(duration, window_s, stride_s)
+    probs, timeline = [], []
+    model = la.model.eval()
+    for i, s in enumerate(starts):
+        sel = (t >= s - 1e-9) & (t < s + window_s - 1e-9)
+        if not sel.any() or w[torch.from_numpy(sel)].sum() == 0:
+            p = np.full(len(la.classes), np.nan)
+        else:
+            xi = x[torch.from_numpy(sel)][None, None]                       # (1, 1, f, 17, C)
+            wi = w[torch.from_numpy(sel)][None, None]                       # (1, 1, f)
+            p = torch.softmax(model(xi, wi, dt_scale=dt_scale), -1)[0].numpy()
+        probs.append(p)
+        end = min(duration, s + window_s)
+        timeline.append({"start": round(float(s), 3), "end": round(float(end), 3),
+                         "topk": [] if np.isnan(p).any() else
+                         [{"label": l, "prob": round(q, 4)} for l, q in _topk(p, la.classes, topk)]})
+        if on_progress is not None:
+            on_progress(i + 1, len(starts))
+    P = np.stack(probs)
+    ok = ~np.isnan(P).any(1)
+    clip = _topk(P[ok].mean(0), la.classes, topk)
+    return ActionReport(tuple(la.classes), clip, timeline, P, la.model_id, window_s, stride_s, rate)
+
+
+def stream_labels(kp: Keypoints2D, la: LoadedAction, topk: int = 3, fps: float | None = None,
+                  window_s: float | None = None) -> Iterator[dict]:
+    """Online labels, one record per frame, from the causal classifier's recurrent step:
+    {"index", "t", "detected", "topk": [{"label", "prob"}...]} (the window ending at that frame)."""
+    x, w = encode_keypoints(kp, la)
+    t = _times(kp, fps)
+    window = max(1, int(round((la.window_s if window_s is None else window_s) * la.fps)))
+    st = ActionStreamer(la.model, window)
+    prev = None
+    for i in range(kp.num_frames):
+        dt = None if prev is None else float(t[i] - prev)
+        prev = t[i]
+        logits = st.step(x[i][None, None], w[i][None, None], dt)
+        p = torch.softmax(logits, -1)[0].numpy()
+        yield {"index": i, "t": round(float(t[i]), 4), "detected": bool(w[i] > 0),
+               "topk": [{"label": l, "prob": round(q, 4)} for l, q in _topk(p, la.classes, topk)]}

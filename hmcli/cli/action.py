@@ -1,0 +1,140 @@
+"""``hm action``: action labels for a clip (top-k, and a timeline of windows), or online labels.
+
+* INPUT: a video (2D detected here), a keypoint file, or an ``hm lift`` / ``hm mesh`` HDF5
+  (its stored 2D is used; nothing is detected or lifted again).
+* Prints the clip's top-k labels on stdout (on stderr when ``-o -`` takes stdout).
+* ``-o actions.json``: the report (clip top-k + timeline of ``--window`` windows every
+  ``--stride``); ``-o -``: the same JSON on stdout. ``--causal``: one JSON line per frame
+  (online labels from the causal classifier's recurrent step), to the file or to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import typer
+
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, require
+
+
+def parse_seconds(text: str, option: str) -> float:
+    """'2s', '2', '0.5s', '500ms' -> seconds."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", str(text))
+    if not m:
+        fail(f"{option} takes a duration such as 2s, 0.5s or 500ms, got {text!r}", EXIT_USAGE)
+    v = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+    if v <= 0:
+        fail(f"{option} must be positive, got {text!r}", EXIT_USAGE)
+    return v
+
+
+def _keypoints(in_path: Path, detector: str, fps, width, height, max_frames, quiet: bool):
+    from dataclasses import replace
+
+    from hmcli.cli.lift import KEYPOINT_SUFFIXES, progress
+
+    suffix = in_path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        from hmcli.io.h5 import read_info
+
+        if read_info(in_path).get("schema") in ("hm.pose3d", "hm.mesh"):
+            from hmcli.io.h5 import read_result
+
+            kp = read_result(in_path).kpts2d
+        else:
+            from hmcli.io.keypoints import load_keypoints
+
+            kp = load_keypoints(in_path, fps=fps, width=width, height=height)
+    elif in_path.is_dir() or suffix in KEYPOINT_SUFFIXES:
+        from hmcli.io.keypoints import load_keypoints
+
+        kp = load_keypoints(in_path, fps=fps, width=width, height=height)
+    else:
+        from hmcli import api
+
+        with progress(quiet) as bar:
+            upd = bar("detect", None)
+            kp = api.detect(in_path, max_frames=max_frames, on_frame=lambda i, n: upd(i + 1, n))
+    if max_frames is not None and kp.num_frames > max_frames:
+        m = max_frames
+        kp = replace(kp, xy=kp.xy[:m], conf=kp.conf[:m], timestamps=kp.timestamps[:m], detected=kp.detected[:m])
+    return kp
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @cli_errors
+    def action(
+        input: str = typer.Argument(..., metavar="INPUT", help="Video, keypoint file, or an hm lift / hm mesh .h5."),
+        output: str = typer.Option(None, "--output", "-o", show_default=False,
+                                   help="Write the report as JSON (.json), or '-' for stdout; with --causal JSON lines."),
+        model: str = typer.Option(None, "--model", "-m", show_default=False,
+                                  help="Action model path or name (default hummuss-action-cmu; --causal: hummuss-action-causal-cmu)."),
+        causal: bool = typer.Option(False, "--causal", help="Online labels: one per frame from the causal classifier."),
+        window: str = typer.Option(None, "--window", show_default=False, help="Timeline window, e.g. 2s (default: the model's, 2 s)."),
+        stride: str = typer.Option("0.5s", "--stride", help="Timeline stride, e.g. 0.5s."),
+        topk: int = typer.Option(3, "--topk", "-k", help="Labels per window / clip."),
+        detector: str = typer.Option("mediapipe", "--detector", help="2D detector for video input."),
+        fps: float = typer.Option(None, "--fps", show_default=False, help="Frame rate to assume (keypoint files without timestamps)."),
+        width: int = typer.Option(None, "--width", show_default=False, help="Image width for keypoint files that do not record it."),
+        height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
+        max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and what -o - asks for)."),
+    ) -> None:
+        """Action labels: the clip's top-k and a timeline of windows (hm action clip.mp4 -o actions.json),
+        or online labels per frame (--causal). Classes of the shipped model: walk, run, jump, dance, exercise."""
+        from hmcli.io.atomic import HMError, atomic_write
+
+        require((topk >= 1, f"--topk must be at least 1, got {topk}"),
+                (max_frames is None or max_frames >= 1, f"--max-frames must be at least 1, got {max_frames}"),
+                (fps is None or fps > 0, f"--fps must be positive, got {fps}"))
+        window_s = None if window is None else parse_seconds(window, "--window")
+        stride_s = parse_seconds(stride, "--stride")
+        in_path = Path(input)
+        if not in_path.exists():
+            raise HMError(f"input not found: {in_path}")
+        out_path = None if output in (None, "-") else Path(output)
+        if out_path is not None:
+            from hmcli.cli.lift import output_dir_check
+
+            output_dir_check(out_path)
+            if out_path.exists() and out_path.resolve() == in_path.resolve():
+                fail(f"output {out_path} is the input file; choose another -o", EXIT_USAGE)
+        from hmcli.action import api as action_api
+
+        la = action_api.load_classifier(model, causal)           # a model problem fails before detection
+        kp = _keypoints(in_path, detector, fps, width, height, max_frames, quiet)
+        k = min(topk, len(la.classes))
+        say = (lambda m: typer.echo(m, err=True)) if output == "-" else typer.echo
+        if causal:
+            records = action_api.stream_labels(kp, la, k, fps, window_s)
+            if output == "-":
+                for rec in records:
+                    sys.stdout.write(json.dumps(rec) + "\n")
+                    sys.stdout.flush()
+                return
+            recs = list(records)
+            if out_path is not None:
+                with atomic_write(out_path, "w") as f:
+                    for rec in recs:
+                        f.write(json.dumps(rec) + "\n")
+            if not quiet:
+                last = recs[-1]["topk"][0] if recs else None
+                say(f"hm action: {len(recs)} frames labelled online by {la.model_id}; last frame: "
+                    f"{last['label']} {100 * last['prob']:.0f} %" + (f" -> {out_path}" if out_path else ""))
+            return
+        rep = action_api.classify(kp, la, window_s, stride_s, k, fps)
+        doc = rep.to_json()
+        doc.update({"source": kp.source or str(in_path), "frames": kp.num_frames})
+        if output == "-":
+            sys.stdout.write(json.dumps(doc) + "\n")
+        elif out_path is not None:
+            with atomic_write(out_path, "w") as f:
+                json.dump(doc, f, indent=1)
+                f.write("\n")
+        if not quiet:
+            labels = ", ".join(f"{l} {100 * p:.0f} %" for l, p in rep.clip)
+            say(f"{in_path.name}: {labels}  ({len(rep.timeline)} windows of {rep.window_s:g} s, model {la.model_id})")
