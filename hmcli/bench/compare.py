@@ -839,6 +839,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.mesh import mesh_table
 
         return mesh_table(result)
+    if kind == "mesh-quality":
+        from hmcli.bench.mesh_quality import mesh_quality_table
+
+        return mesh_quality_table(result)
     rows = result["rows"]
     if kind == "streaming":
         cols = ["model", "method", "params", "B", "context", "step ms", "HumMUSS speed-up", "n", "state", "peak alloc", "FLOPs/step", "note"]

@@ -23,9 +23,9 @@ TARGETS = {"ik": 1000.0, "refine_smpl": 30.0, "refine_anny": 15.0, "end_to_end_s
 
 
 def synthetic_clip(body, frames: int = 300, fps: float = 30.0, seed: int = 0, prior=None,
-                   width: int = 1280, height: int = 720):
-    """A Pose3DResult-like lifted clip made by posing ``body``: (lifted, true rotations (F, K, 3, 3),
-    true camera-space keypoints (F, 17, 3))."""
+                   width: int = 1280, height: int = 720, betas: torch.Tensor | None = None):
+    """A Pose3DResult-like lifted clip made by posing ``body`` (of shape ``betas`` (S,), default the
+    mean shape): (lifted, true rotations (F, K, 3, 3), true camera-space keypoints (F, 17, 3))."""
     from hmcli.mesh.api import default_camera
     from hmcli.mesh.body import canonical_rotations, posed_keypoints
     from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
@@ -54,8 +54,9 @@ def synthetic_clip(body, frames: int = 300, fps: float = 30.0, seed: int = 0, pr
     yaw = torch.linspace(0, 1.5, frames)
     root = axis_angle_to_matrix(torch.stack([torch.full_like(yaw, np.pi), yaw * 0, yaw * 0], -1))  # face the camera
     R[:, 0] = root @ axis_angle_to_matrix(torch.stack([yaw * 0, yaw, yaw * 0], -1))
+    b = torch.zeros(body.num_betas) if betas is None else torch.as_tensor(betas, dtype=torch.float32).reshape(-1)
     with torch.no_grad():
-        kp, _ = posed_keypoints(body, rest, R, torch.zeros(1, body.num_betas))
+        kp, _ = posed_keypoints(body, body.rest(b[None]) if betas is not None else rest, R, b[None])
     cam = default_camera(width, height)
     pos = torch.stack([torch.linspace(-0.5, 0.5, frames), torch.zeros(frames), torch.full((frames,), 4.0)], -1)
     kp_cam = kp - kp[:, :1] + pos[:, None]

@@ -94,6 +94,22 @@ def plot_accuracy(result: dict, axes) -> None:
         ax_conv.legend(fontsize=7)
 
 
+def plot_mesh_quality(result: dict, axes) -> None:
+    """PVE (mm) of the round trips and the chain; reprojection error of the videos."""
+    ax_pve, ax_vid = axes
+    sel = [r for r in result["rows"] if r.get("pve_mm") is not None]
+    short = {"CMU test poses (IK)": "CMU", "prior draws": "prior"}
+    labels = [(f"{r['body_model']} {short.get(r['case'], 'chain')}\n"
+               f"{'shape ' + r['shape'] if r['part'] == 'round trip' else ''} {r['fit']}") for r in sel]
+    _bars(ax_pve, labels, [r["pve_mm"] for r in sel], ["" for _ in sel], "PVE mm", log=False)
+    ax_pve.axhline(25.0, color="k", linestyle=":", linewidth=1)
+    ax_pve.set_title("Mean per-vertex error (round trip: vs truth; chain: vs clean-GT fit)", fontsize=9)
+    vid = [r for r in result["rows"] if r.get("part") == "video" and r.get("reproj_px") is not None]
+    _bars(ax_vid, [f"{r['case']}\n{r['fit']}" for r in vid], [r["reproj_pct_height"] for r in vid],
+          ["" for _ in vid], "reprojection, % of person height", log=False)
+    ax_vid.set_title("Real videos: fitted keypoints vs detector", fontsize=9)
+
+
 def plot_result(result: dict, path: str | os.PathLike) -> None:
     """Write a PNG figure for any ``hm bench`` result dict."""
     plt = _plt()
@@ -122,6 +138,9 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
         _bars(ax, [f"{r['body_model']}\n{r['stage']}" for r in rows], [r["frames_per_s"] for r in rows],
               [r.get("note", "") for r in rows], "frames/s")
         ax.set_title("hm mesh: frames/s per stage and body model")
+    elif kind == "mesh-quality":
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+        plot_mesh_quality(result, axes)
     else:
         raise ValueError(f"unknown benchmark kind {kind!r}")
     fig.tight_layout()

@@ -261,5 +261,56 @@ def mesh_cmd(
     _finish(result, json_out, out, "mesh")
 
 
+
+@bench_app.command("mesh-quality")
+@cli_errors
+def mesh_quality_cmd(
+    body_models: str = typer.Option("synthetic,smpl,anny", "--body-models",
+                                    help="Round-trip body models, comma separated: synthetic, smpl, smplx, anny "
+                                         "(missing ones get a 'not available' row)."),
+    frames: int = typer.Option(300, help="Round trip: frames per case (CMU: split over --cmu-clips clips)."),
+    cmu_clips: int = typer.Option(3, "--cmu-clips", help="Round trip: CMU test clips (different actions)."),
+    chain_frames: int = typer.Option(1500, "--chain-frames", help="Full chain: whole CMU test sequences until about "
+                                                                  "this many frames at --fps (0: no chain)."),
+    chain_body: str = typer.Option("auto", "--chain-body", help="Body model of the chain and the videos (auto: SMPL "
+                                                                "if found, else anny)."),
+    videos: str = typer.Option("../shared/data/videos/pose_1.mp4,../shared/data/videos/pose_squats.mp4,"
+                               "sample_videos/jumping_jacks.mp4",
+                               help="Real videos, comma separated ('' or none: skip)."),
+    fps: float = typer.Option(30.0, help="CMU is resampled to this rate."),
+    iters: int = typer.Option(None, help="Refinement iterations (default: FitOptions' default)."),
+    shape_std: float = typer.Option(0.7, "--shape-std", help="Round trip: known shapes betas ~ N(0, std^2)."),
+    seed: int = typer.Option(0, help="Seed of shapes, prior draws and cameras."),
+    data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory ('' : prior draws only, no chain)."),
+    lifter: str = typer.Option(None, help="Lifter checkpoint (default: the shipped model)."),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write mesh-quality.json/.md/.png into this directory."),
+) -> None:
+    """Mesh quality on truths hm can make: round trip of known poses and shapes (MPJPE, rotation
+    error, PVE; shape known / estimated; IK alone / refined), the full chain noisy 2D -> lifter ->
+    fit on held-out CMU subjects against a fit to the clean ground truth, and reprojection and
+    jitter on real videos. About 5 minutes on 2 cores with the defaults."""
+    from rich.console import Console
+
+    from hmcli.bench.mesh_quality import QualitySettings, mesh_quality
+
+    require((frames >= 3, f"--frames must be at least 3, got {frames}"),
+            (cmu_clips >= 1, f"--cmu-clips must be at least 1, got {cmu_clips}"),
+            (chain_frames >= 0, f"--chain-frames must be >= 0, got {chain_frames}"),
+            (fps > 0, f"--fps must be a positive number, got {fps}"),
+            (iters is None or iters >= 0, f"--iters must be >= 0, got {iters}"),
+            (shape_std >= 0, f"--shape-std must be >= 0, got {shape_std}"),
+            (seed >= 0, f"--seed must be >= 0, got {seed}"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"))
+    _threads(threads)
+    settings = QualitySettings(frames=frames, cmu_clips=cmu_clips, chain_frames=chain_frames, fps=fps, iters=iters,
+                               shape_std=shape_std, seed=seed, data=data)
+    vids = [] if videos.strip().lower() in ("", "none") else parse_list(videos)
+    with Console(stderr=True).status("mesh quality benchmark") as st:
+        result = mesh_quality(parse_list(body_models), settings, chain_body if chain_frames > 0 else None, vids,
+                              lifter, on_progress=st.update)
+    _finish(result, json_out, out, "mesh-quality")
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
