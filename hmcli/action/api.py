@@ -112,10 +112,7 @@ def classify(kp: Keypoints2D, la: LoadedAction, window_s: float | None = None, s
              topk: int = 3, fps: float | None = None,
              on_progress: Callable[[int, int], None] | None = None) -> ActionReport:
     """Top-k labels of the clip and a timeline of windows (see :class:`ActionReport`)."""
-    if kp.num_frames == 0:
-        raise HMError("the clip has no frames")
-    if not np.asarray(kp.detected, bool).any():
-        raise HMError("no person was found in any frame; nothing to classify")
+    _check_clip(kp)
     window_s = la.window_s if window_s is None else float(window_s)
     x, w = encode_keypoints(kp, la)
     t = _times(kp, fps)
@@ -146,10 +143,24 @@ def classify(kp: Keypoints2D, la: LoadedAction, window_s: float | None = None, s
     return ActionReport(tuple(la.classes), clip, timeline, P, la.model_id, window_s, stride_s, rate)
 
 
+def _check_clip(kp: Keypoints2D) -> None:
+    if kp.num_frames == 0:
+        raise HMError("the clip has no frames")
+    if not np.asarray(kp.detected, bool).any():
+        raise HMError("no person was found in any frame; nothing to classify")
+
+
 def stream_labels(kp: Keypoints2D, la: LoadedAction, topk: int = 3, fps: float | None = None,
                   window_s: float | None = None) -> Iterator[dict]:
     """Online labels, one record per frame, from the causal classifier's recurrent step:
-    {"index", "t", "detected", "topk": [{"label", "prob"}...]} (the window ending at that frame)."""
+    {"index", "t", "detected", "topk": [{"label", "prob"}...]} (the window ending at that frame;
+    ``topk`` is empty while no frame of the window has a person). The clip is checked here
+    (HMError for no frames / nobody in any frame), before the first record is asked for."""
+    _check_clip(kp)
+    return _stream(kp, la, topk, fps, window_s)
+
+
+def _stream(kp: Keypoints2D, la: LoadedAction, topk: int, fps: float | None, window_s: float | None) -> Iterator[dict]:
     x, w = encode_keypoints(kp, la)
     t = _times(kp, fps)
     window = max(1, int(round((la.window_s if window_s is None else window_s) * la.fps)))
@@ -160,5 +171,6 @@ def stream_labels(kp: Keypoints2D, la: LoadedAction, topk: int = 3, fps: float |
         prev = t[i]
         logits = st.step(x[i][None, None], w[i][None, None], dt)
         p = torch.softmax(logits, -1)[0].numpy()
+        seen = float(st.den.sum()) > 0                                       # a person in the window
         yield {"index": i, "t": round(float(t[i]), 4), "detected": bool(w[i] > 0),
-               "topk": [{"label": l, "prob": round(q, 4)} for l, q in _topk(p, la.classes, topk)]}
+               "topk": [{"label": l, "prob": round(q, 4)} for l, q in _topk(p, la.classes, topk)] if seen else []}

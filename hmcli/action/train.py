@@ -184,7 +184,7 @@ class DatasetWindows(_Windows):
         s = cs[int(rng.integers(len(cs)))]
         n = max(1, int(s.num_frames * self.fps / s.fps))
         frames = min(n, int(rng.integers(min(self.min_window, n), self.window + 1)))
-        start = int(rng.integers(0, max(1, int((n - frames) * s.fps / self.fps)) + 1))
+        start = int(rng.integers(0, max(0, int((n - frames) * s.fps / self.fps)) + 1))
         xy, conf = self._frames(s, min(start, s.num_frames - 1), frames)
         x, w = self.encode(xy, conf, s.width, s.height)
         return x, w, k

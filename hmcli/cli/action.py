@@ -122,9 +122,10 @@ def register(app: typer.Typer) -> None:
                     for rec in recs:
                         f.write(json.dumps(rec) + "\n")
             if not quiet:
-                last = recs[-1]["topk"][0] if recs else None
+                last = recs[-1]["topk"][0] if recs and recs[-1]["topk"] else None
                 say(f"hm action: {len(recs)} frames labelled online by {la.model_id}; last frame: "
-                    f"{last['label']} {100 * last['prob']:.0f} %" + (f" -> {out_path}" if out_path else ""))
+                    + (f"{last['label']} {100 * last['prob']:.0f} %" if last else "no person")
+                    + (f" -> {out_path}" if out_path else ""))
             return
         rep = action_api.classify(kp, la, window_s, stride_s, k, fps)
         doc = rep.to_json()

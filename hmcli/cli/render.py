@@ -3,6 +3,10 @@
 With a fitted mesh (``hm render mesh.h5``, or ``hm render lift.h5 --mesh mesh.h5``) the body
 mesh is drawn over the video instead of the 2D skeleton, and the 3D panel shows the fitted
 body's keypoints (see :mod:`hmcli.render.overlay`).
+
+``--actions actions.json`` (from ``hm action``: the report, or the ``--causal`` JSON lines)
+shows each frame's current action label and probability, e.g. "dance 82 %"
+(:mod:`hmcli.render.labels`).
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ def register(app: typer.Typer) -> None:
                                       "itself when it is a mesh file)."),
         mesh_style: str = typer.Option("shaded", "--mesh-style", help="Mesh look: shaded, filled or wireframe."),
         mesh_alpha: float = typer.Option(0.6, "--mesh-alpha", help="Mesh opacity, 0 to 1."),
+        actions: str = typer.Option(None, "--actions", show_default=False,
+                                    help="Action labels from hm action (its -o report .json, or --causal JSON lines) "
+                                         "to show on each frame."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
     ) -> None:
         """Render the 2D keypoints (or a fitted mesh) over the video next to a 3D view of the joints (MP4)."""
@@ -97,6 +104,11 @@ def register(app: typer.Typer) -> None:
         if out.suffix.lower() != ".mp4":
             fail(f"hm render writes MP4 video: use an output name ending in .mp4 (got {out.name!r})", EXIT_USAGE)
         output_dir_check(out)
+        track = None
+        if actions is not None:
+            from hmcli.render.labels import load_action_labels
+
+            track = load_action_labels(actions)
         mesh_path = Path(mesh) if mesh is not None else None
         if mesh_path is None:
             from hmcli.io.mesh_h5 import is_mesh_file
@@ -119,6 +131,8 @@ def register(app: typer.Typer) -> None:
                     raise HMError(f"{mesh_path} has {kp.num_frames} frames but {rpath} has {other.num_frames}; "
                                   "give the lift result the mesh was fitted to")  # fmt: skip
                 kp = other  # its recorded source video is looked up below
+        if track is not None:
+            track.check_frames(kp.num_frames, str(rpath))
         if video is not None:
             vpath: Path | None = Path(video)
             if not vpath.is_file():
@@ -137,7 +151,7 @@ def register(app: typer.Typer) -> None:
             if mesh_path is None:
                 from hmcli.render.overlay import render_overlay
 
-                n = render_overlay(res, vpath, out, on_frame=upd, fps=fps)
+                n = render_overlay(res, vpath, out, on_frame=upd, fps=fps, actions=track)
             else:
                 from hmcli.io.mesh_h5 import open_vertices
                 from hmcli.render.overlay import render_mesh_overlay
@@ -145,7 +159,8 @@ def register(app: typer.Typer) -> None:
                 with open_vertices(mesh_path) as stored:
                     verts = stored if stored is not None else mesh_vertices_for(mres, mesh_path)
                     n = render_mesh_overlay(mres, vpath, out, vertices=verts, style=mesh_style, alpha=mesh_alpha,
-                                            on_frame=upd, fps=fps)  # fmt: skip
+                                            on_frame=upd, fps=fps, actions=track)  # fmt: skip
         note(f"hm render: {n} frames -> {out} in {time.perf_counter() - t0:.2f} s"
              + (f" (video {vpath})" if vpath else " (no video)")
-             + (f" (mesh {mesh_path})" if mesh_path else ""), quiet)  # fmt: skip
+             + (f" (mesh {mesh_path})" if mesh_path else "")
+             + (f" (actions {actions})" if actions else ""), quiet)  # fmt: skip

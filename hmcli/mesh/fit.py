@@ -74,6 +74,7 @@ class FitOptions:
     w_limits: float = 1.0
     w_shape: float = 0.005
     w_smooth: float = 20.0
+    w_init: float = 0.05
     sigma_3d: float = 0.05
     sigma_2d: float = 0.03
     fit_shape: bool = True
@@ -226,9 +227,16 @@ class _Losses:
                 parts["limits"] = ll.detach()
         if o.w_shape > 0:
             loss = loss + o.w_shape * (betas ** 2).mean()
+        if o.w_init > 0 and "R0" in t:
+            # what no keypoint observes (forearm / shin twist, hands, feet, the spine's split) stays
+            # near the IK's answer instead of drifting to wherever the prior pulls it
+            li = ((R - t["R0"]) ** 2).sum((-1, -2)).mean()
+            loss = loss + o.w_init * li
+            parts["init"] = li.detach()
         if o.w_smooth > 0 and cam.shape[0] > 2:
-            acc = cam[2:] - 2 * cam[1:-1] + cam[:-2]                    # (F-2, 17, 3)
-            ls = (acc ** 2).sum(-1).mean() * t["smooth_scale"]
+            acc = cam[2:] - 2 * cam[1:-1] + cam[:-2]                    # (F-2, 17, 3) camera space
+            acc_rel = rel[2:] - 2 * rel[1:-1] + rel[:-2]                # (F-2, 17, 3) body motion itself
+            ls = ((acc ** 2).sum(-1).mean() + (acc_rel ** 2).sum(-1).mean()) * t["smooth_scale"]
             loss = loss + o.w_smooth * ls
             parts["smooth"] = ls.detach()
         return loss, parts
@@ -303,6 +311,7 @@ def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = Non
         "focal": cam.focal, "centre": torch.tensor([cam.cx, cam.cy]), "scale": max(scale, 1.0),
         "smooth_scale": (max(targets.fps, 1.0) / 30.0) ** 4,
     }
+    tg["R0"] = R0
     losses = _Losses(model, prior, tg, opts)
     rot6d = matrix_to_rot6d(R0).clone().requires_grad_(True)
     b = betas.clone().requires_grad_(opts.fit_shape and init_betas is None)

@@ -151,7 +151,16 @@ def solve_ik(targets: torch.Tensor, spec: IKSpec, rest_joints: torch.Tensor,
             tgt_idx = [spec.joint_target[c] for c in hj] + [spec.point_target[i] for i in hp]
             dst = targets[:, tgt_idx] - anchor[k].unsqueeze(1)                 # (F, H, 3) world
             dst = torch.einsum("fji,fhj->fhi", Gp, dst)                         # parent frame: Gp^T d
-            if len(src) >= 2:
+            if k == 0 and spec.joint_target[0] < 0 and len(src) >= 3:
+                # untargeted root: its position too, by a centred (weighted) Kabsch fit
+                S = torch.stack(src).expand(F, -1, -1)                                # (F, H, 3)
+                wt = w_all[:, tgt_idx]
+                Dw = targets[:, tgt_idx]                                               # world targets
+                ws = wt / wt.sum(-1, keepdim=True).clamp_min(1e-9)
+                ms, md = (ws.unsqueeze(-1) * S).sum(1), (ws.unsqueeze(-1) * Dw).sum(1)
+                R = kabsch(S - ms.unsqueeze(1), Dw - md.unsqueeze(1), wt)
+                anchor[0] = md - (R @ ms.unsqueeze(-1)).squeeze(-1)
+            elif len(src) >= 2:
                 R = kabsch(torch.stack(src).expand(F, -1, -1), dst, w_all[:, tgt_idx])
             else:
                 t = src[0]
@@ -199,6 +208,13 @@ def twist_angles(rotmats: torch.Tensor, rest_joints: torch.Tensor, spec: IKSpec)
     return out
 
 
+def _depth(parents: tuple[int, ...], k: int) -> int:
+    d = 0
+    while parents[k] >= 0:
+        k, d = parents[k], d + 1
+    return d
+
+
 def spec_for_keypoints(model, rest) -> tuple[IKSpec, torch.Tensor]:
     """IK spec for a body model's H36M-17 keypoints (``model.keypoints``), and the rest
     positions (P, 3) of its vertex-derived keypoints. ``rest``: the model's RestBody (B = 1)."""
@@ -216,9 +232,15 @@ def spec_for_keypoints(model, rest) -> tuple[IKSpec, torch.Tensor]:
             joint_target[top] = i
         else:
             pos = jw[i] @ rest.joints[0] + (vw[i] @ rest.kp_verts[0] if vw.numel() else 0)
-            skin = (vw[i] @ model.kp_weights) if vw.numel() else jw[i]           # (K,)
+            if vsum < 1e-6:
+                # a blend of joints moves with the shallowest of them (the others hang below it)
+                support = [k for k in range(K) if abs(float(jw[i, k])) > 1e-9]
+                depth = [_depth(model.parents, k) for k in support]
+                owner = support[depth.index(min(depth))]
+            else:
+                owner = int((vw[i] @ model.kp_weights).argmax())
             point_target.append(i)
-            point_owner.append(int(skin.argmax()))
+            point_owner.append(owner)
             point_rest.append(pos)
     hinges = {k: tuple(float(x) for x in v) for k, v in model.hinge_axes.items()}
     spec = IKSpec(tuple(model.parents), tuple(joint_target), tuple(point_target), tuple(point_owner), hinges)

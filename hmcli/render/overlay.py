@@ -17,6 +17,10 @@ left half shows the body mesh drawn over the video instead of the 2D skeleton
 and the 3D panel shows the fitted body's H36M-17 keypoints (``MeshResult.joints3d``),
 root-relative, in the same view.
 
+With action labels (``actions=``, an :class:`hmcli.render.labels.ActionTrack` from
+``hm action``; ``hm render --actions``) each frame shows its current label and probability
+(e.g. "dance 82 %") in a tag at the bottom left of the video half.
+
 The output is always an MP4 container (``mp4v``), written atomically; odd frame sizes are
 padded by one black pixel row/column (MPEG-4 needs even sizes).
 """
@@ -38,6 +42,7 @@ from hmcli.types import Pose3DResult
 
 if TYPE_CHECKING:
     from hmcli.mesh.result import Camera, MeshResult
+    from hmcli.render.labels import ActionTrack
 
 __all__ = ["OverlayRenderer", "render_overlay", "render_mesh_overlay", "panel_width"]
 
@@ -48,6 +53,7 @@ CENTRE = (90, 210, 90)
 GREY = np.array((128.0, 128.0, 128.0))
 PANEL_BG = (28, 28, 28)
 GRID = (70, 70, 70)
+ACTION_BG = (110, 50, 20)  # the action label tag (dark blue)
 MIN_CONF = 0.05
 DEFAULT_FLOOR_M = 0.9
 VIEW_HEIGHT_M = 2.4
@@ -68,6 +74,14 @@ def _side_colours(js: JointSet | None, n: int) -> np.ndarray:
 
 def _edges(js: JointSet | None, n: int) -> list[tuple[int, int]]:
     return list(js.edges) if js is not None and js.num_joints == n else []
+
+
+def _tag_size(text: str, scale: float) -> tuple[int, int]:
+    """(width, height) in pixels of the tag :func:`_tag` draws."""
+    th = max(1, int(round(scale * 2)))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    pad = max(2, int(4 * scale))
+    return w + 2 * pad, h + base + 2 * pad
 
 
 def _tag(img: np.ndarray, text: str, org: tuple[int, int], scale: float, bg: tuple[int, int, int]) -> None:
@@ -178,6 +192,19 @@ class OverlayRenderer:
         for i in np.flatnonzero(ok):
             cv2.circle(frame, (int(pix[i, 0]), int(pix[i, 1])), self.radius, tuple(float(x) for x in faded[i]), -1, cv2.LINE_AA)
 
+    def draw_action(self, frame: np.ndarray, text: str | None) -> None:
+        """The action label tag (e.g. "dance 82 %") at the bottom left of ``frame`` (the video
+        half), in place; the text is made smaller to fit the width. None: nothing drawn."""
+        if not text:
+            return
+        h, w = frame.shape[:2]
+        scale = self.font * 1.2
+        tw, th = _tag_size(text, scale)
+        if tw > w - 12:
+            scale = max(0.25, scale * (w - 12) / tw)
+            tw, th = _tag_size(text, scale)
+        _tag(frame, text, (6, max(0, h - th - 6)), scale, ACTION_BG)
+
     def compose(
         self,
         frame: np.ndarray | None,
@@ -185,10 +212,13 @@ class OverlayRenderer:
         conf: np.ndarray,
         detected: bool,
         joints3d: np.ndarray | None,
+        action: str | None = None,
     ) -> np.ndarray:
-        """One output frame (out_h x out_w BGR). ``frame`` None or of another size: black / resized."""
+        """One output frame (out_h x out_w BGR). ``frame`` None or of another size: black / resized.
+        ``action``: the action label text to show (None: none)."""
         out, left = self._canvas(frame)
         self.draw_2d(left, xy, conf, detected)
+        self.draw_action(left, action)
         out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
         return out
 
@@ -203,9 +233,11 @@ class OverlayRenderer:
         style: str = "shaded",
         alpha: float = 0.6,
         colour: tuple[int, int, int] | None = None,
+        action: str | None = None,
     ) -> np.ndarray:
         """One output frame with a mesh: ``vertices`` (V, 3) camera space (None: no mesh this
-        frame) drawn over the video, ``joints3d`` (17, 3) in the 3D panel."""
+        frame) drawn over the video, ``joints3d`` (17, 3) in the 3D panel, ``action`` the
+        action label text (None: none)."""
         from hmcli.render.mesh import MESH_COLOUR, draw_mesh
 
         out, left = self._canvas(frame)
@@ -213,6 +245,7 @@ class OverlayRenderer:
             draw_mesh(left, vertices, faces, camera, style, MESH_COLOUR if colour is None else colour, alpha)
         if not detected:
             _tag(left, "no person", (6, 6), self.font, (30, 30, 200))
+        self.draw_action(left, action)
         out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
         return out
 
@@ -227,6 +260,17 @@ class OverlayRenderer:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             left[:] = frame[..., :3]
         return out, left
+
+
+def _action_texts(actions: "ActionTrack | None", kp, n: int) -> list[str | None]:
+    """The action label text of each of the n frames (all None without labels)."""
+    if actions is None:
+        return [None] * n
+    from hmcli.render.labels import frame_times
+
+    actions.check_frames(n)
+    t = frame_times(kp.timestamps, n)
+    return [actions.label_at(float(t[i]), i) for i in range(n)]
 
 
 def _floor_from(joints3d: np.ndarray) -> float:
@@ -264,6 +308,7 @@ def render_overlay(
     out_path: str | os.PathLike,
     on_frame: Callable[[int, int], None] | None = None,
     fps: float | None = None,
+    actions: "ActionTrack | None" = None,
 ) -> int:
     """Write the side-by-side preview of ``result`` to ``out_path`` (MP4, atomic).
 
@@ -272,7 +317,8 @@ def render_overlay(
     video is resized to the result's width x height if needed. Output size:
     (width + height) x height, rounded up to even numbers. ``fps`` defaults to the
     result's frame rate (30 when unknown). ``on_frame(done, total)`` is called after each
-    written frame. Returns the number of frames written.
+    written frame. ``actions``: action labels to show on each frame
+    (:func:`hmcli.render.labels.load_action_labels`). Returns the number of frames written.
     """
     kp = result.kpts2d
     n = kp.num_frames
@@ -281,7 +327,8 @@ def render_overlay(
     rate = _rate(fps, kp.fps)
     r = OverlayRenderer(kp.width, kp.height, kp.joint_set, floor_m=_floor_from(result.joints3d))
     j3 = np.asarray(result.joints3d)
-    frames = (r.compose(frame, kp.xy[i], kp.conf[i], bool(kp.detected[i]), j3[i])
+    texts = _action_texts(actions, kp, n)
+    frames = (r.compose(frame, kp.xy[i], kp.conf[i], bool(kp.detected[i]), j3[i], texts[i])
               for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
     _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
     return n
@@ -297,6 +344,7 @@ def render_mesh_overlay(
     colour: tuple[int, int, int] | None = None,
     on_frame: Callable[[int, int], None] | None = None,
     fps: float | None = None,
+    actions: "ActionTrack | None" = None,
 ) -> int:
     """Write the preview of a fitted mesh to ``out_path`` (MP4, atomic), like :func:`render_overlay`.
 
@@ -305,7 +353,7 @@ def render_mesh_overlay(
     ``result.valid``; right: the fitted keypoints ``result.joints3d`` root-relative.
     ``vertices``: (F, V, 3) camera-space vertices, anything indexable per frame (a numpy
     array or an open h5py dataset, read one frame at a time); default ``result.vertices``.
-    Returns the number of frames written.
+    ``actions``: action labels to show on each frame. Returns the number of frames written.
     """
     from hmcli.render.mesh import STYLES
 
@@ -328,8 +376,9 @@ def render_mesh_overlay(
     valid = np.asarray(result.valid, bool)
     j3v = np.where(valid[:, None, None], j3, np.nan)
     r = OverlayRenderer(kp.width, kp.height, kp.joint_set, floor_m=_floor_from(j3v))
+    texts = _action_texts(actions, kp, n)
     frames = (r.compose_mesh(frame, np.asarray(verts[i]) if valid[i] else None, faces, result.camera,
-                             bool(kp.detected[i]), j3v[i], style, alpha, colour)
+                             bool(kp.detected[i]), j3v[i], style, alpha, colour, texts[i])
               for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
     _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
     return n
