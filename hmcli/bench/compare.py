@@ -839,6 +839,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.mesh import mesh_table
 
         return mesh_table(result)
+    if kind == "action":
+        from hmcli.bench.action import action_table
+
+        return action_table(result)
     if kind == "mesh-quality":
         from hmcli.bench.mesh_quality import mesh_quality_table
 

@@ -132,6 +132,11 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
     elif kind == "accuracy":
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         plot_accuracy(result, axes)
+    elif kind == "action":
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        rows = result["rows"]
+        _bars(ax, [f"{r['model']}\n{r['unit']}" for r in rows], [r["ms"] for r in rows], [""] * len(rows), "ms")
+        ax.set_title("hm action: cost per window / per streamed frame")
     elif kind == "mesh":
         fig, ax = plt.subplots(figsize=(6, 4.5))
         rows = result["rows"]

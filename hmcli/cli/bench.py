@@ -312,5 +312,23 @@ def mesh_quality_cmd(
                               lifter, on_progress=st.update)
     _finish(result, json_out, out, "mesh-quality")
 
+@bench_app.command("action")
+@cli_errors
+def action_cmd(
+    model: str = typer.Option(None, help="Action model (default: the shipped bidirectional one)."),
+    causal_model: str = typer.Option(None, "--causal-model", help="Causal action model (default: the shipped one)."),
+    repeats: int = typer.Option(20, help="Timed repeats (median)."),
+    threads: int = typer.Option(1, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write action.json/.md/.png into this directory."),
+) -> None:
+    """The action classifier's cost per 2 s window and per streamed frame (vs the lifter's step)."""
+    from hmcli.bench.action import action_speed
+
+    require(*_timing_rules(repeats, 0, threads))
+    _threads(threads)
+    _finish(action_speed(model, causal_model, repeats), json_out, out, "action")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
