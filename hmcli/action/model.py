@@ -109,8 +109,10 @@ class ActionClassifier(nn.Module):
 
 class ActionStreamer:
     """Frame-by-frame labels from a causal classifier: the backbone's recurrent step per person,
-    a running sum of the last ``window`` frames' representations, the head on their mean.
-    O(1) time and memory per frame (the window's ring buffer is bounded)."""
+    the sum of the last ``window`` frames' pooled representations (a bounded ring buffer,
+    summed afresh each frame so it equals the offline pool exactly), the head on their mean.
+    Time and memory per frame are constant however long the stream runs (they grow with
+    the window, not with the stream)."""
 
     def __init__(self, clf: ActionClassifier, window: int, dt_scale: float = 1.0):
         from hmcli.nn.hummuss import Streamer

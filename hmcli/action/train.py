@@ -340,7 +340,7 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
                 hopt.step()
                 hs.step()
                 if hstep % 100 == 0:
-                    log.write(json.dumps({"stage": "head", "step": hstep + 1, "loss": float(loss)}) + "\n")
+                    log.write(json.dumps({"stage": "head", "step": hstep + 1, "loss": float(loss.detach())}) + "\n")
         # stage 2: end-to-end fine-tuning
         for step in range(cfg.steps):
             clf.train()
