@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from hmcli.io.atomic import HMError
-from hmcli.mesh.body import BodyModel, adapt_torso_keypoints
+from hmcli.mesh.body import BodyModel, adapt_keypoints_to_cmu
 from hmcli.mesh.fit import FitOptions, FitTargets, fit_body
 from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
 from hmcli.mesh.result import Camera, MeshResult
@@ -48,7 +48,7 @@ def load_body_model(name: str = "auto", model_dir: str | os.PathLike | None = No
     name = name.lower()
     if name not in BODY_MODELS:
         raise HMError(f"unknown body model '{name}' (choose from {', '.join(BODY_MODELS)})")
-    return adapt_torso_keypoints(_load_body_model(name, model_dir, gender, on_status))
+    return adapt_keypoints_to_cmu(_load_body_model(name, model_dir, gender, on_status))
 
 
 def _load_body_model(name: str, model_dir, gender: str, on_status) -> BodyModel:

@@ -259,8 +259,6 @@ def to_canonical(rotmats: torch.Tensor, canon: torch.Tensor, parents: tuple[int,
 CMU_PELVIS_ABOVE_HIPS = 105.0 / 836.0
 CMU_SPINE_OVER_LEG = 177.0 / 836.0
 CMU_THORAX_OVER_LEG = 353.0 / 836.0
-CMU_HEAD_OVER_LEG = 280.0 / 836.0
-CMU_NOSE_OVER_LEG = 90.0 / 836.0
 
 
 def _point_at(a: torch.Tensor, b: torch.Tensor, origin: torch.Tensor, dist: float, t_max: float = 1.0) -> float | None:
@@ -288,26 +286,28 @@ def _on_chain(j: torch.Tensor, chain: list[int], origin: torch.Tensor, dist: flo
 
 
 def adapt_keypoints_to_cmu(model: BodyModel) -> BodyModel:
-    """Place a body model's H36M pelvis, spine, thorax, head and nose keypoints where the
-    lifter's training data (CMU) has them, at CMU's median distances relative to the leg
-    length (constants above), as blends of two joints of the pelvis -> spine -> neck chain
-    (pelvis, spine, thorax) or of the head joint and a head vertex (head, nose).
+    """Place a body model's H36M pelvis, spine and thorax keypoints where the lifter's
+    training data (CMU) has them, at CMU's median distances relative to the leg length
+    (constants above), as blends of two joints of the pelvis -> spine -> neck chain. Nose and
+    head stay surface points: moving them towards the head joint (CMU's "head" is the end of
+    its head bone) left the head's orientation to the nose alone and made round-trip head
+    errors worse (Anny: 48-106 mm), so they are down-weighted in the fit instead.
 
     Why: body models put their root at the hips and their neck joint high in the neck, while
-    CMU's pelvis is 10 cm above the hip joints, its thorax at the base of the neck and its
-    "head" end of the head bone below the top of the skull. Mapped joint-to-joint, every fitted
+    CMU's pelvis is 10 cm above the hip joints and its thorax at the base of the neck. Mapped
+    joint-to-joint, every fitted
     spine bends and every leg is 10 cm off. The IK treats the blends as points carried by the
     shallower joint (the root's pose then comes from a Kabsch fit with translation). In
     place; returns the model."""
     names = {n: i for i, n in enumerate(model.joint_names)}
-    need = ("pelvis", "spine1", "spine2", "neck", "head", "left_hip", "right_hip", "left_knee", "left_ankle")
+    need = ("pelvis", "spine1", "spine2", "neck", "left_hip", "right_hip", "left_knee", "left_ankle")
     if any(n not in names for n in need):
         return model
     rest = model.rest(torch.zeros(1, model.num_betas))
     j = rest.joints[0].detach()
     km = model.keypoints
     jw, vw = km.joint_w.clone(), km.vert_w.clone()
-    kpv = rest.kp_verts[0].detach()
+
     leg = float((j[names["left_knee"]] - j[names["left_hip"]]).norm() + (j[names["left_ankle"]] - j[names["left_knee"]]).norm())
     hips_mid = 0.5 * (j[names["left_hip"]] + j[names["right_hip"]])
     chain = [names[n] for n in ("pelvis", "spine1", "spine2", "spine3", "neck") if n in names]
@@ -321,17 +321,6 @@ def adapt_keypoints_to_cmu(model: BodyModel) -> BodyModel:
     pelvis = set_blend(0, *_on_chain(j, chain, hips_mid, CMU_PELVIS_ABOVE_HIPS * leg))
     set_blend(7, *_on_chain(j, chain, pelvis, CMU_SPINE_OVER_LEG * leg))
     thorax = set_blend(8, *_on_chain(j, chain, pelvis, CMU_THORAX_OVER_LEG * leg))
-    h = names["head"]
-    for row, ratio, origin in ((10, CMU_HEAD_OVER_LEG, thorax), (9, CMU_NOSE_OVER_LEG, j[h])):
-        if not vw.numel() or float(vw[row].abs().sum()) < 1e-6:
-            continue
-        v = vw[row] @ kpv                                     # the surface point (head top / nose tip)
-        t = _point_at(j[h], v, origin, ratio * leg) if ratio is not None else None
-        if t is None:
-            continue
-        jw[row] = 0
-        jw[row, h] = 1 - t
-        vw[row] = vw[row] * t
     model.keypoints = KeypointMap(jw, km.vert_idx, vw)
     return model
 

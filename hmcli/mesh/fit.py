@@ -53,11 +53,12 @@ H36M_BONES: tuple[tuple[int, int], ...] = (
 
 # Per-joint weights (H36M-17 order). The lifter's 3D nose follows its CMU training data (a
 # point 9 cm in front of the skull base), not a nose tip, so it is trusted little in 3D and
-# only sets the head's heading in the IK; the detector's 2D "head" is the midpoint of the
+# only sets the head's heading in the IK; its "head" is the end of CMU's head bone, below the
+# top of the skull where the body models' head point is, so it counts 0.3 in 3D; the detector's 2D "head" is the midpoint of the
 # eyes (BlazePose/COCO), which no body keypoint matches (ours is the top of the head), so it
 # is left out of the reprojection; the detector's hips sit higher and wider than joint
 # centres, so they count half.
-W3D_JOINT = (1.0,) * 9 + (0.2,) + (1.0,) * 7
+W3D_JOINT = (1.0,) * 9 + (0.2, 0.3) + (1.0,) * 6
 W2D_JOINT = (1.0, 0.5, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 WIK_JOINT = (1.0,) * 9 + (0.05,) + (1.0,) * 7
 
@@ -74,7 +75,7 @@ class FitOptions:
     w_limits: float = 1.0
     w_shape: float = 0.005
     w_smooth: float = 20.0
-    w_init: float = 0.05
+    w_init: float = 0.0
     sigma_3d: float = 0.05
     sigma_2d: float = 0.03
     fit_shape: bool = True

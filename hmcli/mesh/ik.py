@@ -5,8 +5,9 @@ attached to a joint such as the nose and the top of the head) the rotations are 
 the kinematic tree, parent before child, in closed form:
 
 * a joint's *handles* are the targeted points below it that it moves rigidly while the
-  joints between are at rest: its targeted children and, through untargeted children,
-  their targeted descendants and attached vertices;
+  joints between are at rest: its targeted children, through untargeted children their
+  targeted descendants, and the points (vertices, joint blends) attached to itself or to a
+  child -- not deeper, so the head's points steer the neck and the head but not the spine;
 * two or more handles (pelvis: hips + spine; spine2: neck + shoulders; neck: nose + head
   top) -> the rotation by SVD (Kabsch, reflection fixed) between the rest offsets and the
   target offsets expressed in the parent's accumulated frame;
@@ -58,15 +59,16 @@ class IKSpec:
         joints: list[int] = []
         points = [i for i, o in enumerate(self.point_owner) if o == k]
 
-        def descend(j: int) -> None:
+        def descend(j: int, level: int) -> None:
             for c in children[j]:
                 if self.joint_target[c] >= 0:
                     joints.append(c)
                 else:
-                    points.extend(i for i, o in enumerate(self.point_owner) if o == c)
-                    descend(c)
+                    if level == 0:  # a point serves its own joint and that joint's parent only
+                        points.extend(i for i, o in enumerate(self.point_owner) if o == c)
+                    descend(c, level + 1)
 
-        descend(k)
+        descend(k, 0)
         return joints, points
 
 

@@ -37,6 +37,10 @@ idx  H36M joint      SMPL source                            exactness
 16   right_wrist     joint 21 right_wrist                   approx.
 ===  ==============  =====================================  ====================
 
+``hmcli.mesh.api.load_body_model`` then moves rows 0, 7 and 8 (pelvis, spine, thorax) onto
+the pelvis -> neck chain at the lifter's CMU proportions
+(:func:`hmcli.mesh.body.adapt_keypoints_to_cmu`); the table is the model's own mapping.
+
 The vertex ids are chosen by topology (6890 vertices: SMPL; 10475: SMPL-X); a model of any
 other topology (the synthetic one) names them in its arrays as ``hm_nose_vertex`` and
 ``hm_headtop_vertex`` (these keys win over the table).

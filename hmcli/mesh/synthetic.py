@@ -382,8 +382,8 @@ def write_synthetic_smpl(path: str | os.PathLike, num_betas: int = 10, seed: int
 def synthetic_body(num_betas: int = 10, seed: int = 0):
     """The synthetic model as an :class:`hmcli.mesh.smpl.SMPLBody` named 'synthetic' (tests,
     benchmarks and the pose prior's IK use it; no files, no licence)."""
-    from hmcli.mesh.body import adapt_torso_keypoints
+    from hmcli.mesh.body import adapt_keypoints_to_cmu
     from hmcli.mesh.smpl import SMPLBody
 
-    return adapt_torso_keypoints(
+    return adapt_keypoints_to_cmu(
         SMPLBody.from_arrays(make_synthetic_smpl(num_betas=num_betas, seed=seed), kind="smpl", name="synthetic"))

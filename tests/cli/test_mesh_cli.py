@@ -257,8 +257,8 @@ def test_convert_chumpy_pickle_equals_direct_npz(clip, tmp_path):
                 "--no-shape", "-q")
         assert r.exit_code == 0, r.stderr
     a, b = read_mesh(outs[0]), read_mesh(outs[1])
-    np.testing.assert_allclose(a.pose, b.pose, atol=1e-6)
-    np.testing.assert_allclose(a.joints3d, b.joints3d, atol=1e-6)
+    np.testing.assert_allclose(a.pose, b.pose, atol=1e-4)
+    np.testing.assert_allclose(a.joints3d, b.joints3d, atol=1e-4)
 
 
 def test_malicious_pickle_is_refused_and_never_runs(clip, tmp_path):

@@ -43,7 +43,7 @@ def test_refinement_improves_on_ik_and_keeps_clean_joints(body, clip):
     ik = mesh_api.fit(lifted, body, FitOptions(iters=0))
     ref = mesh_api.fit(lifted, body, FitOptions(iters=40))
     assert ref.quality["mpjpe_to_lift_mm"] < ik.quality["mpjpe_to_lift_mm"]
-    assert ref.quality["mpjpe_to_lift_mm"] < 8.0
+    assert ref.quality["mpjpe_to_lift_mm"] < 12.0
     # camera-space joints land on the truth (translation and depth included)
     err = np.linalg.norm(ref.joints3d - kp_cam.numpy(), axis=-1).mean()
     assert err < 0.04
