@@ -17,6 +17,24 @@ OPTIONAL_BACKENDS = {
 }
 
 
+def _action_entry(p) -> dict | None:
+    """An ``hm action`` model's row (name, classes, causal, size, held-out figures), or None
+    when the file is not an action model."""
+    from hmcli.action.checkpoint import ACTION_FORMAT, read_action
+    from hmcli.train.checkpoint import CheckpointError
+
+    try:
+        obj = read_action(p)
+    except CheckpointError:
+        return None
+    if obj.get("format") != ACTION_FORMAT:
+        return None
+    m = (obj.get("meta") or {}).get("metrics") or {}
+    return {"name": p.stem, "path": str(p), "classes": list(obj.get("classes", [])),
+            "causal": bool(obj["backbone"]["config"].get("causal", False)), "size_mb": round(p.stat().st_size / 1e6, 2),
+            "metrics": {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}}
+
+
 def gather_info() -> dict:
     import torch
 
@@ -29,8 +47,12 @@ def gather_info() -> dict:
     with torch.device("meta"):  # count parameters without allocating or initialising
         for name, (arch, fields) in sorted(presets().items()):
             preset_rows.append({"name": name, "arch": arch, "params": count_parameters(build(name)), "config": fields})
-    ckpts = []
+    ckpts, actions = [], []
     for p in find_checkpoints():
+        action = _action_entry(p)
+        if action is not None:
+            actions.append(action)
+            continue
         try:
             obj = read_checkpoint(p)
             meta = obj.get("meta", {})
@@ -55,6 +77,7 @@ def gather_info() -> dict:
         "architectures": {n: s.description for n, s in sorted(archs().items())},
         "presets": preset_rows,
         "checkpoints": ckpts,
+        "action_models": actions,
         "backends": backends,
     }
 
@@ -92,6 +115,16 @@ def register(app: typer.Typer) -> None:
         if not data["checkpoints"]:
             t.add_row("(none found)", "", "", "", "")
         con.print(t)
+        if data["action_models"]:
+            t = Table(title="Action models (hm action --model NAME)")
+            for col in ("name", "classes", "causal", "size", "held-out"):
+                t.add_column(col)
+            for c in data["action_models"]:
+                m = c["metrics"]
+                held = (f"balanced accuracy {100 * m['balanced_accuracy']:.1f} %, top-1 {100 * m['top1']:.1f} %"
+                        if "balanced_accuracy" in m and "top1" in m else "-")
+                t.add_row(c["name"], ", ".join(c["classes"]), str(c["causal"]), f"{c['size_mb']} MB", held)
+            con.print(t)
         t = Table(title="Optional backends")
         t.add_column("module")
         t.add_column("available")
