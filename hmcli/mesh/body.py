@@ -20,6 +20,7 @@ whose rest pose *is* a T-pose).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +93,7 @@ class RestBody:
     kp_verts: torch.Tensor    # (B, M, 3) rest positions of the keypoint vertices
 
 
-class BodyModel:
+class BodyModel(ABC):
     """Interface every body model implements (see the module docstring).
 
     Attributes set by subclasses:
@@ -120,18 +121,18 @@ class BodyModel:
     canon: torch.Tensor
     hinge_axes: dict[int, torch.Tensor]
 
+    @abstractmethod
     def rest(self, betas: torch.Tensor) -> RestBody:
         """betas (B, S) -> rest joints (B, K, 3) and keypoint vertices (B, M, 3); differentiable."""
-        raise NotImplementedError
 
     def kp_pose_offsets(self, betas: torch.Tensor, rotmats: torch.Tensor) -> torch.Tensor | None:
         """Pose-dependent corrective offsets of the keypoint vertices (B, M, 3), or None."""
         return None
 
+    @abstractmethod
     def vertices(self, betas: torch.Tensor, rotmats: torch.Tensor) -> torch.Tensor:
         """Full posed mesh (B, V, 3) in the body frame, root joint at its rest position
         (add the translation yourself). betas (B, S) or (1, S), rotmats (B, K, 3, 3)."""
-        raise NotImplementedError
 
     @property
     def num_joints(self) -> int:
