@@ -84,6 +84,18 @@ class _Windows:
 
     persons = 2
 
+    def _by_class(self, items: list) -> dict[int, list]:
+        """Items grouped by label (-1 = unlabelled left out), computed once per item list."""
+        cache = self.__dict__.setdefault("_groups", {})
+        key = id(items)
+        if key not in cache or cache[key][0] is not items:
+            groups: dict[int, list] = {}
+            for it in items:
+                if it.label >= 0:
+                    groups.setdefault(int(it.label), []).append(it)
+            cache[key] = (items, dict(sorted(groups.items())))
+        return cache[key][1]
+
     def encode(self, xy: np.ndarray, conf: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         """(M, F, 17, 2), (M, F, 17) -> padded (persons, window, 17, C) input and (persons, window)
         weights (a missing person and frames past the clip's end have weight 0)."""
@@ -124,8 +136,8 @@ class CMUWindows(_Windows):
     def sample(self, rng: np.random.Generator, clips: list) -> tuple[np.ndarray, np.ndarray, int]:
         from hmcli.action.cmu import render_clip_2d
 
-        by_class = [[c for c in clips if c.label == k] for k in range(len(self.classes))]
-        k = int(rng.choice([i for i, cs in enumerate(by_class) if cs]))
+        by_class = self._by_class(clips)
+        k = int(rng.choice(list(by_class)))
         cs = by_class[k]
         lens = np.array([self._length(c) for c in cs], np.float64)
         clip = cs[int(rng.choice(len(cs), p=lens / lens.sum()))]
@@ -178,9 +190,9 @@ class DatasetWindows(_Windows):
         return s.xy[:, idx], s.conf[:, idx]
 
     def sample(self, rng: np.random.Generator, samples: list):
-        labels = sorted({s.label for s in samples if s.label >= 0})
-        k = int(rng.choice(labels))
-        cs = [s for s in samples if s.label == k]
+        by_class = self._by_class(samples)
+        k = int(rng.choice(list(by_class)))
+        cs = by_class[k]
         s = cs[int(rng.integers(len(cs)))]
         n = max(1, int(s.num_frames * self.fps / s.fps))
         frames = min(n, int(rng.integers(min(self.min_window, n), self.window + 1)))
