@@ -244,14 +244,16 @@ class _Losses:
 
 
 def _person_scale(k2: np.ndarray, c2: np.ndarray, valid: np.ndarray, fallback: float) -> float:
-    """Median height of the 2D skeleton's bounding box over the clip, pixels."""
-    hs = []
-    for f in np.flatnonzero(valid):
-        seen = c2[f] > 0.1
-        if seen.sum() >= 4:
-            y = k2[f, seen, 1]
-            hs.append(float(y.max() - y.min()))
-    return float(np.median(hs)) if hs else fallback
+    """Median height of the 2D skeleton's bounding box over the clip, pixels (frames with at
+    least 4 joints seen)."""
+    seen = (np.asarray(c2) > 0.1) & np.asarray(valid, bool)[:, None]          # (F, 17)
+    y = np.asarray(k2, np.float64)[..., 1]                                     # (F, 17)
+    ok = seen.sum(1) >= 4
+    if not ok.any():
+        return fallback
+    hi = np.where(seen, y, -np.inf).max(1)
+    lo = np.where(seen, y, np.inf).min(1)
+    return float(np.median((hi - lo)[ok]))
 
 
 def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = None,
