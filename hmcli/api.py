@@ -14,7 +14,7 @@
 
 Nothing here prints; long steps take optional progress callbacks ``on_frame(i, n)`` (frame
 ``i`` done, ``n`` total or None) / ``on_progress(done, total)``. User-fixable problems raise
-:class:`hmcli.io.atomic.HMError` (model problems :class:`hmcli.train.checkpoint.CheckpointError`)
+:class:`hmcli.io.atomic.HMError` (model problems :class:`hmcli.io.checkpoint.CheckpointError`)
 with a one-line message.
 
 Results carry provenance: ``result.model_id`` and ``result.model_hash`` (SHA-256 of the
@@ -41,7 +41,7 @@ from hmcli.lift import (
     lift_keypoints,
 )
 from hmcli.lift import load_lifter as _load_lifter
-from hmcli.train.checkpoint import LoadedModel
+from hmcli.io.checkpoint import LoadedModel
 from hmcli.types import Keypoints2D, Pose3DResult
 
 __all__ = [

@@ -65,10 +65,11 @@ import numpy as np
 import torch
 
 from hmcli.io.atomic import HMError
+from hmcli.io.checkpoint import CheckpointError, LoadedModel, load_checkpoint, resolve_model
+from hmcli.nn.call import call_model
 from hmcli.skeleton import to_h36m
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
-from hmcli.train.checkpoint import CheckpointError, LoadedModel, load_checkpoint, resolve_model
 from hmcli.types import Keypoints2D, Pose3DResult
 
 __all__ = [
@@ -460,10 +461,8 @@ def run_windows(model, x: np.ndarray, timing: FrameTiming, win: Windows,
 def run_fixed_windows(model, x: np.ndarray, flip: PoseCodec | None = None) -> np.ndarray:
     """Model output (F, J, 3) (model units) of a transformer baseline for model input x (F, J, C):
     seq2seq models in consecutive windows of their positional table, P-STMO one window per
-    output frame (:func:`hmcli.train.trainer.call_model`, as they are evaluated). ``flip``: as
+    output frame (:func:`hmcli.nn.call.call_model`, as they are evaluated). ``flip``: as
     in :func:`run_windows`."""
-    from hmcli.train.trainer import call_model
-
     xt = torch.from_numpy(np.ascontiguousarray(x))[None]  # (1, F, J, C)
     return flip_averaged(flip, lambda b: call_model(model, b), xt)[0].double().numpy()  # (F, J, 3)
 

@@ -11,7 +11,7 @@ from hmcli import api
 from hmcli.io.atomic import HMError
 from hmcli.io.keypoints import load_keypoints, save_keypoints_npz
 from hmcli.io.video import sha256_file
-from hmcli.train.checkpoint import CheckpointError
+from hmcli.io.checkpoint import CheckpointError
 from tests.cli.helpers import FakeDetector, make_keypoints, write_video
 
 
@@ -168,7 +168,7 @@ def test_stream_forgets_beyond_the_trained_clip_length(tmp_path):
     from hmcli.lift import FrameLifter
     from hmcli.nn.registry import build_from_config
     from hmcli.skeleton import PoseCodec
-    from hmcli.train.checkpoint import save_checkpoint
+    from hmcli.io.checkpoint import save_checkpoint
     from tests.cli.helpers import TINY
 
     torch.manual_seed(0)  # a causal checkpoint trained on clips of at most 20 frames

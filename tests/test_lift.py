@@ -12,7 +12,7 @@ from hmcli import lift as L
 from hmcli.skeleton.convert import flip_pose
 from hmcli.skeleton.joints import get_joint_set
 from hmcli.io.atomic import HMError
-from hmcli.train.checkpoint import CheckpointError, load_checkpoint
+from hmcli.io.checkpoint import CheckpointError, load_checkpoint
 from tests.cli.helpers import make_keypoints, tiny_checkpoint
 
 
@@ -310,7 +310,7 @@ def _with_clip(tmp_path, clip_max, name="clip.pt"):
     torch.manual_seed(0)
     from hmcli.nn.registry import build_from_config
     from hmcli.skeleton import PoseCodec
-    from hmcli.train.checkpoint import save_checkpoint
+    from hmcli.io.checkpoint import save_checkpoint
     from tests.cli.helpers import TINY
 
     model = build_from_config("hummuss", dict(TINY))
@@ -382,7 +382,7 @@ BASELINES = {
 def _baseline(tmp_path, arch, causal=False, clip_max=None):
     from hmcli.nn.registry import build_from_config
     from hmcli.skeleton import PoseCodec
-    from hmcli.train.checkpoint import save_checkpoint
+    from hmcli.io.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = build_from_config(arch, {**BASELINES[arch], "causal": causal, "fps": 25.0})
@@ -394,7 +394,7 @@ def _baseline(tmp_path, arch, causal=False, clip_max=None):
 
 @pytest.mark.parametrize("arch", sorted(BASELINES))
 def test_baselines_lift_offline_in_their_own_windows(tmp_path, arch):
-    from hmcli.train.trainer import call_model
+    from hmcli.nn.call import call_model
 
     lm = _baseline(tmp_path, arch)
     assert not L.is_continuous(lm) and not L.is_causal(lm) and L.train_fps(lm) == 25.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hmcli.train.checkpoint import load_checkpoint
+from hmcli.io.checkpoint import load_checkpoint
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 SHIPPED = ("hummuss-small-cmu", "hummuss-small-causal-cmu")

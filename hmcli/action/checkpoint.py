@@ -17,7 +17,7 @@ import torch
 
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.skeleton.codec import PoseCodec
-from hmcli.train.checkpoint import CheckpointError, _atomic_torch_save, config_dict, file_sha256
+from hmcli.io.checkpoint import CheckpointError, _atomic_torch_save, config_dict, file_sha256
 
 __all__ = ["ACTION_FORMAT", "LoadedAction", "save_action", "load_action", "DEFAULT_ACTION_MODEL",
            "DEFAULT_CAUSAL_ACTION_MODEL", "resolve_action_model"]

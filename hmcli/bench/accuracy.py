@@ -10,7 +10,7 @@ MPJPE, P-MPJPE, N-MPJPE and velocity error at the training rate divided by each
 ``subsample`` factor (1×, 2×, 4×, 8×: every k-th frame). HumMUSS gets Δ scaled by k;
 the transformers see the frames as they are (they have no notion of time step).
 
-Long test sequences, per architecture (this is :func:`hmcli.train.trainer.call_model`):
+Long test sequences, per architecture (this is :func:`hmcli.nn.call.call_model`):
 
 * HumMUSS: the whole sequence in one forward pass.
 * DSTformer / MixSTE (max window ``maxlen`` = 243): consecutive non-overlapping 243-frame
@@ -112,7 +112,7 @@ def _train_config(data: str, arch: str, variant: str, budget: AccuracyBudget, ov
 
 def _run_training(cfg, on_progress: Progress, label: str) -> tuple[dict | None, bool]:
     """Train (or reuse / resume) the run in ``cfg.out``; returns (summary or None when reused, resumed)."""
-    from hmcli.train.checkpoint import read_checkpoint
+    from hmcli.io.checkpoint import read_checkpoint
     from hmcli.train.config import TrainConfig
     from hmcli.train.trainer import train
 
@@ -142,7 +142,7 @@ def _run_training(cfg, on_progress: Progress, label: str) -> tuple[dict | None, 
 def evaluate_run(run: Path, data: str, split: str, subsample: list[int], cameras: int, seed: int,
                  on_progress: Progress = None, label: str = "") -> tuple[dict, Any]:
     """Held-out metrics of ``run/best.pt`` at train fps / k for each k in ``subsample``."""
-    from hmcli.train.checkpoint import load_checkpoint
+    from hmcli.io.checkpoint import load_checkpoint
     from hmcli.train.evaluate import EvalSetting, evaluate_model
     from hmcli.train.trainer import load_split
 

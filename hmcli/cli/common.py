@@ -33,7 +33,7 @@ def cli_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from hmcli.io.atomic import HMError
-        from hmcli.train.checkpoint import CheckpointError
+        from hmcli.io.checkpoint import CheckpointError
 
         try:
             return fn(*args, **kwargs)

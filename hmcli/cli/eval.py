@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
         from hmcli.data.splits import SPLITS
-        from hmcli.train.checkpoint import load_checkpoint, resolve_model
+        from hmcli.io.checkpoint import load_checkpoint, resolve_model
         from hmcli.train.evaluate import EvalSetting, evaluate_model
         from hmcli.train.metrics import markdown_table
         from hmcli.train.trainer import load_split

@@ -21,7 +21,7 @@ def _action_entry(p) -> dict | None:
     """An ``hm action`` model's row (name, classes, causal, size, held-out figures), or None
     when the file is not an action model."""
     from hmcli.action.checkpoint import ACTION_FORMAT, read_action
-    from hmcli.train.checkpoint import CheckpointError
+    from hmcli.io.checkpoint import CheckpointError
 
     try:
         obj = read_action(p)
@@ -41,7 +41,7 @@ def gather_info() -> dict:
     from hmcli import __version__
     from hmcli.nn.packed import packing_available
     from hmcli.nn.registry import archs, build, count_parameters, presets
-    from hmcli.train.checkpoint import CheckpointError, find_checkpoints, read_checkpoint
+    from hmcli.io.checkpoint import CheckpointError, find_checkpoints, read_checkpoint
 
     preset_rows = []
     with torch.device("meta"):  # count parameters without allocating or initialising

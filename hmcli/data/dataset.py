@@ -70,6 +70,7 @@ from hmcli.data.camera import Camera, project, random_camera, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
 from hmcli.data.resample import resample, resampled_length
+from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.joints import H36M17
 
 _EVAL_STREAM = 0x5EED_E7A1  # separates evaluation cameras from training cameras
@@ -314,3 +315,22 @@ def collate_windows(items: list[dict[str, Any]]) -> dict[str, Any]:
         valid[i, : it["joints3d"].shape[0]] = True
     batch["valid"] = torch.from_numpy(valid)
     return batch
+
+
+def encode_batch(batch: dict[str, Any], codec: PoseCodec) -> tuple[torch.Tensor, torch.Tensor]:
+    """Collated windows -> model input (B, F, J, 3) and 3D target (B, F, J, 3) in model units."""
+    xs = []
+    for i in range(batch["xy"].shape[0]):
+        w, h = int(batch["width"][i]), int(batch["height"][i])
+        xs.append(codec.encode_2d(batch["xy"][i], batch["conf"][i], w, h))  # (F, J, 3)
+    return torch.stack(xs), codec.encode_3d(batch["joints3d"])
+
+
+def encode_clean_2d(batch: dict[str, Any], codec: PoseCodec) -> torch.Tensor:
+    """The exact (uncorrupted) 2D projection in model units (B, F, J, 2): the MPM target."""
+    xs = []
+    for i in range(batch["xy_clean"].shape[0]):
+        w, h = int(batch["width"][i]), int(batch["height"][i])
+        xy = batch["xy_clean"][i]
+        xs.append(codec.encode_2d(xy, torch.ones(xy.shape[:-1]), w, h)[..., :2])  # (F, J, 2)
+    return torch.stack(xs)

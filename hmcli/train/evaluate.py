@@ -25,12 +25,10 @@ from dataclasses import dataclass
 import torch
 
 from hmcli.data.cmu import Sequence
-from hmcli.data.dataset import make_eval_set
+from hmcli.data.dataset import collate_windows, encode_batch, make_eval_set
 from hmcli.io.atomic import HMError
-from hmcli.train.checkpoint import LoadedModel
+from hmcli.io.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport, evaluate
-from hmcli.train.trainer import encode_batch
-from hmcli.data.dataset import collate_windows
 
 
 @dataclass

@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 
 from hmcli.data.splits import VAL_SUBJECTS
-from hmcli.train.checkpoint import LoadedModel
+from hmcli.io.checkpoint import LoadedModel
 from hmcli.train.metrics import EvalReport
 
 #: (label, fps, Δ scaled, one pass, test-time flip) rows of the standard frame-rate table. The

@@ -11,7 +11,7 @@ Architectures: every registered lifter trains here. Seq2seq transformers (DSTfor
 MixSTE) need ``clip_max`` <= their ``maxlen``. P-STMO is seq2frame: it trains on windows of
 exactly its ``frames`` (243) frames, with the loss on its single output frame (centre, or
 last when causal) plus ``lambda_multi`` times the pose loss of its multi-frame TEM output.
-:func:`call_model` gives every model a per-frame output for inputs of any length (sliding
+:func:`hmcli.nn.call.call_model` gives every model a per-frame output for inputs of any length (sliding
 windows for P-STMO, ``maxlen`` chunks for the transformers), which is what validation and
 ``hm eval`` use.
 
@@ -43,14 +43,15 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from hmcli.data.cmu import Sequence, load_cmu_dir
-from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set
+from hmcli.data.dataset import PoseWindows, collate_windows, encode_batch, encode_clean_2d, make_eval_set
 from hmcli.data.splits import SPLITS, TEST_SUBJECTS, VAL_SUBJECTS, filter_split
 from hmcli.io.atomic import HMError, atomic_write
+from hmcli.nn.call import call_model, model_window, unwrap
 from hmcli.nn.registry import count_parameters, make_config
 from hmcli.runtime import retain_freed_memory
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
-from hmcli.train.checkpoint import read_checkpoint, save_checkpoint
+from hmcli.io.checkpoint import read_checkpoint, save_checkpoint
 from hmcli.train.config import TrainConfig, autocast_for, dump_config
 from hmcli.train.losses import PoseLoss, mpjpe_loss
 
@@ -68,84 +69,6 @@ class StepInfo:
     parts: dict[str, float]
     lr: float
     val_mpjpe: float | None = None
-
-
-def encode_batch(batch: dict[str, Any], codec: PoseCodec) -> tuple[torch.Tensor, torch.Tensor]:
-    """Collated windows -> model input (B, F, J, 3) and 3D target (B, F, J, 3) in model units."""
-    xs = []
-    for i in range(batch["xy"].shape[0]):
-        w, h = int(batch["width"][i]), int(batch["height"][i])
-        xs.append(codec.encode_2d(batch["xy"][i], batch["conf"][i], w, h))  # (F, J, 3)
-    return torch.stack(xs), codec.encode_3d(batch["joints3d"])
-
-
-def encode_clean_2d(batch: dict[str, Any], codec: PoseCodec) -> torch.Tensor:
-    """The exact (uncorrupted) 2D projection in model units (B, F, J, 2): the MPM target."""
-    xs = []
-    for i in range(batch["xy_clean"].shape[0]):
-        w, h = int(batch["width"][i]), int(batch["height"][i])
-        xy = batch["xy_clean"][i]
-        xs.append(codec.encode_2d(xy, torch.ones(xy.shape[:-1]), w, h)[..., :2])  # (F, J, 2)
-    return torch.stack(xs)
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
-def model_window(model: nn.Module) -> tuple[int | None, int | None]:
-    """(most frames one forward takes, or None; output frame index for seq2frame models, or None)."""
-    inner = _unwrap(model)
-    cfg = getattr(inner, "cfg", None)
-    if getattr(inner, "fixed_window", False):
-        return int(cfg.frames), int(cfg.output_frame)
-    maxlen = getattr(cfg, "maxlen", None)
-    return (int(maxlen) if maxlen else None), None
-
-
-def frame_windows(x: torch.Tensor, window: int, out_idx: int, targets: torch.Tensor) -> torch.Tensor:
-    """x (B, F, J, C) -> (B·T, window, J, C): for each target frame t the window whose output
-    frame (index ``out_idx``) is t; frames outside the sequence repeat its first / last frame."""
-    f = x.shape[1]
-    offs = torch.arange(window, device=x.device) - out_idx
-    idx = (targets.to(x.device)[:, None] + offs).clamp(0, f - 1)  # (T, window)
-    return x[:, idx].flatten(0, 1)  # (B·T, window, J, C)
-
-
-WINDOWS_PER_FORWARD = 64  # seq2frame windows per forward call (bounds memory)
-
-
-def call_model(model: nn.Module, x: torch.Tensor, dt_scale: float = 1.0, targets: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-frame 3D output (B, F, J, 3) of any lifter for an input (B, F, J, C) of any length.
-
-    Continuous-time models (HumMUSS) get Δ scaling and see the whole input. Seq2frame models
-    (P-STMO) run one window per output frame, sliding, edges padded by repetition (``targets``
-    (T,) limits this to those frames -> (B, T, J, 3)). Seq2seq transformers get inputs longer
-    than their ``maxlen`` in consecutive non-overlapping ``maxlen`` chunks; a short last chunk
-    is replaced by the last full window and only its new frames are kept."""
-    inner = _unwrap(model)
-    if hasattr(inner, "dt_scale_for"):
-        return model(x, dt_scale=dt_scale)
-    window, out_idx = model_window(inner)
-    f = x.shape[1]
-    if out_idx is not None:
-        t = torch.arange(f) if targets is None else targets
-        step = max(1, WINDOWS_PER_FORWARD // max(1, x.shape[0]))
-        outs = []
-        for s in range(0, len(t), step):
-            y = model(frame_windows(x, window, out_idx, t[s : s + step]))[:, 0]  # (B·T', J, 3)
-            outs.append(y.reshape(x.shape[0], -1, *y.shape[1:]))  # (B, T', J, 3)
-        return torch.cat(outs, dim=1)
-    if window is not None and f > window:
-        outs = []
-        for s in range(0, f, window):
-            e = min(s + window, f)
-            if e - s < window:  # short tail: last full window, keep its new frames
-                outs.append(model(x[:, f - window :])[:, window - (e - s) :])
-            else:
-                outs.append(model(x[:, s:e]))
-        return torch.cat(outs, dim=1)
-    return model(x)
 
 
 class MaskedPoseModel(nn.Module):
@@ -326,10 +249,10 @@ def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCod
     """MPJPE (mm) over whole validation trials (:func:`hmcli.train.evaluate.eval_items`),
     lifted the way ``hm lift`` runs the finished checkpoint: windows of the trained clip
     length and test-time flip (the figure ``hm eval --split val`` reports for it)."""
-    from hmcli.train.checkpoint import LoadedModel, config_dict
+    from hmcli.io.checkpoint import LoadedModel, config_dict
     from hmcli.train.evaluate import EvalSetting, score_items
 
-    net = _unwrap(model)
+    net = unwrap(model)
     on_cpu = next(net.parameters()).device.type == "cpu"
     lifter = net if on_cpu else copy.deepcopy(net).cpu()  # hm lift's path runs on the CPU
     lm = LoadedModel(lifter, arch, config_dict(net), codec, meta={"train": cfg.to_dict()})

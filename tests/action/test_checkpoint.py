@@ -15,7 +15,7 @@ from hmcli.api import write_keypoints_json
 from hmcli.cli.main import app
 from hmcli.nn.registry import build_from_config
 from hmcli.skeleton import PoseCodec
-from hmcli.train.checkpoint import CheckpointError
+from hmcli.io.checkpoint import CheckpointError
 from tests.cli.helpers import TINY, make_keypoints, tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,10 +6,10 @@ from typer.testing import CliRunner
 
 from hmcli.cli.main import app
 from hmcli.io.atomic import HMError
-from hmcli.nn.registry import build
-from hmcli.train.checkpoint import load_checkpoint
+from hmcli.io.checkpoint import load_checkpoint
 from hmcli.train.config import TrainConfig
-from hmcli.train.trainer import call_model, train
+from hmcli.nn.call import call_model
+from hmcli.train.trainer import train
 from tests.train.fixtures import TINY_MODEL, make_mini_cmu
 
 TINY = {
@@ -52,28 +52,6 @@ def test_every_arch_trains_and_evaluates_long_sequences(data, tmp_path, arch, ca
     with torch.no_grad():
         y = call_model(lm.model, torch.randn(1, 75, 17, 3))  # longer than maxlen 32 / window 9
     assert y.shape == (1, 75, 17, 3) and torch.isfinite(y).all()
-
-
-def test_call_model_windowing_matches_direct_calls():
-    torch.manual_seed(0)
-    d = build("dstformer", **TINY["dstformer"]).eval()
-    x = torch.randn(2, 70, 17, 3)
-    with torch.no_grad():
-        y = call_model(d, x)
-        torch.testing.assert_close(y[:, :32], d(x[:, :32]))
-        torch.testing.assert_close(y[:, 32:64], d(x[:, 32:64]))
-        torch.testing.assert_close(y[:, 64:], d(x[:, 38:70])[:, 26:])  # tail: last full window, new frames
-        torch.testing.assert_close(call_model(d, x[:, :20]), d(x[:, :20]))
-    for causal, out in ((False, 4), (True, 8)):
-        p = build("pstmo", **TINY["pstmo"], causal=causal).eval()
-        with torch.no_grad():
-            y = call_model(p, x[:, :20])
-            assert y.shape == (2, 20, 17, 3)
-            torch.testing.assert_close(y[:, 10], p(x[:, 10 - out : 19 - out])[:, 0])
-            first = torch.cat([x[:, :1].expand(-1, out, -1, -1), x[:, : 9 - out]], dim=1)  # left edge repeated
-            torch.testing.assert_close(y[:, 0], p(first)[:, 0])
-            t = torch.tensor([3, 17])
-            torch.testing.assert_close(call_model(p, x[:, :20], targets=t), y[:, t])
 
 
 def test_transformer_clip_longer_than_maxlen_is_refused(data, tmp_path):

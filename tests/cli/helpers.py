@@ -10,7 +10,7 @@ import torch
 from hmcli.detect.base import register_detector
 from hmcli.nn.registry import build_from_config
 from hmcli.skeleton import PoseCodec
-from hmcli.train.checkpoint import save_checkpoint
+from hmcli.io.checkpoint import save_checkpoint
 from hmcli.types import Keypoints2D
 
 TINY = dict(dim=16, depth=1, state=8, rep_dim=16)

@@ -29,7 +29,7 @@ def test_info_json_lists_presets_with_counts_and_backends(tmp_path, monkeypatch)
 def test_info_lists_checkpoints_with_their_held_out_metrics(tmp_path, monkeypatch):
     from hmcli.nn.registry import build_from_config
     from hmcli.skeleton.codec import PoseCodec
-    from hmcli.train.checkpoint import release_checkpoint, save_checkpoint
+    from hmcli.io.checkpoint import release_checkpoint, save_checkpoint
 
     save_checkpoint(tmp_path / "run.pt", build_from_config("hummuss", dict(TINY_MODEL)), "hummuss", PoseCodec(),
                     {"model_id": "run"}, train_state={"step": 1})

@@ -55,7 +55,7 @@ def test_one_pass_flag(kp_file, tmp_path):
 
     from hmcli.nn.registry import build_from_config
     from hmcli.skeleton import PoseCodec
-    from hmcli.train.checkpoint import save_checkpoint
+    from hmcli.io.checkpoint import save_checkpoint
     from tests.cli.helpers import TINY
 
     torch.manual_seed(0)  # a checkpoint trained on 4-frame clips: 16-frame windows for 24 frames

@@ -4,7 +4,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hmcli.cli.main import app
-from hmcli.train.checkpoint import read_checkpoint
+from hmcli.io.checkpoint import read_checkpoint
 from hmcli.train.config import TrainConfig
 from hmcli.train.trainer import train
 from tests.train.fixtures import TINY_MODEL, make_mini_cmu

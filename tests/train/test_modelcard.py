@@ -27,7 +27,7 @@ def test_final_checkpoint_is_named_with_the_logged_validation_error():
 
 
 def test_card_names_the_hardware_and_augmentation_the_run_recorded(tmp_path):
-    from hmcli.train.checkpoint import load_checkpoint
+    from hmcli.io.checkpoint import load_checkpoint
     from hmcli.train.metrics import EvalReport
     from hmcli.train.modelcard import model_card
     from hmcli.train.trainer import train
@@ -46,7 +46,7 @@ def test_card_names_the_hardware_and_augmentation_the_run_recorded(tmp_path):
 
 
 def test_card_of_a_final_fit_says_the_validation_subjects_were_trained_on(tmp_path):
-    from hmcli.train.checkpoint import load_checkpoint
+    from hmcli.io.checkpoint import load_checkpoint
     from hmcli.train.metrics import EvalReport
     from hmcli.train.modelcard import model_card
     from hmcli.train.trainer import train

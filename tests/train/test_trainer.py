@@ -10,7 +10,7 @@ import torch
 from hmcli.io.atomic import HMError
 from hmcli.skeleton.convert import flip_pose
 from hmcli.types import Keypoints2D
-from hmcli.train.checkpoint import load_checkpoint, read_checkpoint
+from hmcli.io.checkpoint import load_checkpoint, read_checkpoint
 from hmcli.train.config import TrainConfig, resolve_config
 from hmcli.train.trainer import train
 from tests.train.fixtures import TINY_MODEL, make_mini_cmu

@@ -5,7 +5,7 @@ import torch
 
 from hmcli.nn.registry import build_from_config
 from hmcli.skeleton.codec import PoseCodec
-from hmcli.train.checkpoint import (
+from hmcli.io.checkpoint import (
     CheckpointError,
     load_checkpoint,
     read_checkpoint,
