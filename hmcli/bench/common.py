@@ -6,7 +6,7 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -59,3 +59,22 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2) -> floa
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(o) for o in obj)
+    if hasattr(obj, "tensors"):  # KVCache
+        return tensor_bytes(obj.tensors())
+    return 0
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def target_check(name: str, value: float, need: float, op: str) -> dict:
+    ok = value >= need if op == ">=" else value <= need
+    return {"target": name, "value": value, "need": f"{op} {need:g}", "ok": bool(ok)}

@@ -50,7 +50,7 @@ def _threads(threads: int, retain_memory: bool = False) -> None:
 
 
 def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
-    from hmcli.bench.compare import print_result, write_outputs
+    from hmcli.bench.report import print_result, write_outputs
 
     argv0 = Path(sys.argv[0]).name if sys.argv else ""
     if argv0 in ("hm", "main.py", "__main__.py"):  # the command line that made the result
@@ -93,7 +93,8 @@ def streaming(
     import torch
     from rich.console import Console
 
-    from hmcli.bench.compare import check_causal, parse_overrides, streaming_compare
+    from hmcli.bench.presets import check_causal, parse_overrides
+    from hmcli.bench.streaming_compare import streaming_compare
     from hmcli.bench.streaming import offline_causal_ms
     from hmcli.nn.registry import make_config
 
@@ -139,7 +140,8 @@ def train_cmd(
     Transformers get their positional table extended for F beyond 243 (said in the note)."""
     from rich.console import Console
 
-    from hmcli.bench.compare import parse_overrides, train_compare
+    from hmcli.bench.presets import parse_overrides
+    from hmcli.bench.train_compare import train_compare
 
     require((batch >= 1, f"--batch must be at least 1, got {batch}"), *_timing_rules(repeats, budget, threads))
     clip_lengths = _counts(frames, "--frames")
@@ -170,7 +172,8 @@ def throughput_cmd(
     """Offline frames/s over one long sequence, FLOPs per frame and this CPU's GFLOP/s."""
     from rich.console import Console
 
-    from hmcli.bench.compare import parse_overrides, throughput_compare
+    from hmcli.bench.presets import parse_overrides
+    from hmcli.bench.throughput_compare import throughput_compare
 
     require((minutes > 0, f"--minutes must be a positive number, got {minutes}"),
             (fps > 0, f"--fps must be a positive number, got {fps}"), *_timing_rules(repeats, budget, threads))
@@ -209,7 +212,7 @@ def accuracy_cmd(
     from rich.console import Console
 
     from hmcli.bench.accuracy import AccuracyBudget, accuracy_compare
-    from hmcli.bench.compare import parse_overrides
+    from hmcli.bench.presets import parse_overrides
 
     require((steps >= 1, f"--steps must be at least 1, got {steps}"),
             (batch_size >= 1, f"--batch-size must be at least 1, got {batch_size}"),

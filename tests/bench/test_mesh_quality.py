@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from hmcli.bench.compare import table, to_markdown, write_outputs
+from hmcli.bench.report import table, to_markdown, write_outputs
 from hmcli.bench.mesh_quality import (QualitySettings, mesh_quality, non_leaf_joints, rotation_error_deg,
                                       vertex_error_mm)
 from hmcli.mesh.body import SMPL_PARENTS
