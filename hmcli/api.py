@@ -11,6 +11,15 @@
     res = api.lift_file("kpts.json")                      # COCO/tfjs/OpenPose/mmpose/NPZ/.h5/hm JSON
     for rec in api.stream(0, api.load_lifter(causal=True)):   # webcam, frame by frame
         print(rec["index"], rec["joints3d"][0])
+    t = api.Timings()
+    res = api.run_offline(lifter, "clip.mp4", timings=t)  # detect + lift, seconds per stage in t
+
+Whole runs, as the commands do them, with the seconds each stage took (:class:`Timings`):
+:func:`read_keypoints` (a keypoint file or its bytes, first N frames), :func:`run_offline`
+(video or keypoints -> result), :func:`run_stream` (frame by frame, each record handed out as
+soon as its frame is lifted), :func:`lift_input` (any input file -> lifted clip; an ``hm
+lift`` result is read, not lifted again) and :func:`input_keypoints` (any input file -> 2D
+keypoints). Their progress goes to ``on_progress(stage, done, total)``.
 
 Nothing here prints; long steps take optional progress callbacks ``on_frame(i, n)`` (frame
 ``i`` done, ``n`` total or None) / ``on_progress(done, total)``. User-fixable problems raise
@@ -23,16 +32,24 @@ checkpoint), and in ``result.kpts2d``: ``detector``, ``source``, ``source_hash``
 
 from __future__ import annotations
 
-import json
 import os
-import re
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hmcli.io.atomic import HMError, atomic_write
+from hmcli.io.atomic import HMError
+from hmcli.io.checkpoint import LoadedModel
+from hmcli.io.keypoints import (
+    keypoints_frame_records,
+    keypoints_header_record,
+    read_keypoints_bytes,
+    save_keypoints,
+    write_keypoints_json,
+)
 from hmcli.lift import (
     DEFAULT_CAUSAL_MODEL,
     DEFAULT_MODEL,
@@ -41,7 +58,6 @@ from hmcli.lift import (
     lift_keypoints,
 )
 from hmcli.lift import load_lifter as _load_lifter
-from hmcli.io.checkpoint import LoadedModel
 from hmcli.types import Keypoints2D, Pose3DResult
 
 __all__ = [
@@ -59,21 +75,18 @@ __all__ = [
     "write_keypoints_json",
     "save_keypoints",
     "read_keypoints_bytes",
+    "Timings",
+    "read_keypoints",
+    "run_offline",
+    "run_stream",
+    "lift_input",
+    "input_keypoints",
 ]
 
 Source = str | os.PathLike | int
 OnFrame = Callable[[int, int | None], None]
-
-KEYPOINTS_SCHEMA = "hm.keypoints2d"
-KEYPOINTS_SCHEMA_VERSION = 1
-
-
-def _is_camera(source: Any) -> bool:
-    if isinstance(source, bool):
-        return False
-    if isinstance(source, int):
-        return True
-    return isinstance(source, str) and source.isdigit() and not os.path.exists(source)
+#: ``on_progress(stage, done, total)`` of a whole run: stage "detect" or "lift", total None when unknown.
+OnStage = Callable[[str, int, int | None], None]
 
 
 # ------------------------------------------------------------------ detection
@@ -163,10 +176,10 @@ def lift_file(
 
 
 def _iter_video(source: Source, max_frames: int | None):
-    from hmcli.io.video import iter_frames, probe_video
+    from hmcli.io.video import is_camera, iter_frames, probe_video
 
     nominal = None
-    if not _is_camera(source):
+    if not is_camera(source):
         nominal = probe_video(source).fps
     return iter_frames(source, max_frames=max_frames), nominal
 
@@ -228,11 +241,12 @@ def stream(
     nominal = nominal_fps
     src_name, src_hash, total = None, None, None
     if isinstance(source, (str, os.PathLike, int)) and not isinstance(source, bool):
+        from hmcli.io.video import is_camera, probe_video, sha256_file
+
         frames, nominal = _iter_video(source, max_frames)
-        if _is_camera(source):
+        if is_camera(source):
             src_name = f"camera:{int(source)}"
         else:
-            from hmcli.io.video import probe_video, sha256_file
 
             src_name = str(source)
             src_hash = sha256_file(source)
@@ -274,102 +288,197 @@ def stream(
             det.close()
 
 
-# ------------------------------------------------------------------ keypoints JSON (hm detect)
+# ------------------------------------------------------------------ whole runs, with timings
 
 
-def keypoints_header_record(kp_or_meta: Keypoints2D | dict) -> dict:
-    """First record of our keypoints JSON (schema ``hm.keypoints2d``), also the document head.
+@dataclass
+class Timings:
+    """Seconds per stage of a run, filled in by the functions below."""
 
-    Read back by :func:`hmcli.io.keypoints.load_keypoints` (document or JSON lines)."""
-    from hmcli import __version__
-
-    if isinstance(kp_or_meta, Keypoints2D):
-        kp = kp_or_meta
-        m = dict(fps=kp.fps, width=kp.width, height=kp.height, joint_set=kp.joint_set, detector=kp.detector,
-                 source=kp.source, source_hash=kp.source_hash)  # fmt: skip
-    else:
-        m = dict(kp_or_meta)
-    fps = m.get("fps")
-    return {
-        "schema": KEYPOINTS_SCHEMA,
-        "schema_version": KEYPOINTS_SCHEMA_VERSION,
-        "hm_version": __version__,
-        "fps": float(fps) if fps is not None and np.isfinite(fps) else None,
-        "width": int(m["width"]),
-        "height": int(m["height"]),
-        "joint_set": str(m["joint_set"]),
-        "units": {"kpts2d": "px (x right, y down, origin top-left) + confidence in [0, 1]", "t": "s"},
-        "detector": m.get("detector"),
-        "source": m.get("source"),
-        "source_hash": m.get("source_hash"),
-    }
+    load: float = 0.0  # loading the model
+    decode: float = 0.0  # reading keypoints, or decoding video frames
+    detect: float = 0.0  # the 2D detector
+    lift: float = 0.0  # the lifter
+    write: float = 0.0  # records handed to ``on_record`` (run_stream); the caller adds its own files
 
 
-def keypoints_frame_records(kp: Keypoints2D) -> Iterator[dict]:
-    from hmcli.io.jsonio import frame_record
-
-    for i in range(kp.num_frames):
-        yield frame_record(i, kp.timestamps[i], bool(kp.detected[i]), kp.xy[i], kp.conf[i])
-
-
-def write_keypoints_json(path: str | os.PathLike, kp: Keypoints2D) -> None:
-    """Our keypoints JSON document (header keys + ``frames``, one frame per line), atomically."""
-    from hmcli.io.jsonio import dumps_record
-
-    head = json.dumps(keypoints_header_record(kp), allow_nan=False, ensure_ascii=False)
-    body = ",\n".join(dumps_record(r) for r in keypoints_frame_records(kp))
-    with atomic_write(path, "w") as f:
-        f.write(head[:-1] + ', "frames": [\n' + body + "\n]}\n")
+def _stage(on_progress: OnStage | None, stage: str) -> Callable[[int, int | None], None]:
+    """``on_progress`` bound to one stage."""
+    if on_progress is None:
+        return lambda done, total=None: None
+    return lambda done, total=None: on_progress(stage, done, total)
 
 
-def save_keypoints(kp: Keypoints2D, path: str | os.PathLike) -> str:
-    """Write 2D keypoints as .h5, .json or .npz (by suffix), atomically. Returns the format."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".h5", ".hdf5"):
-        from hmcli.io.h5 import write_keypoints
-
-        write_keypoints(path, kp)
-        return "h5"
-    if suffix == ".json":
-        write_keypoints_json(path, kp)
-        return "json"
-    if suffix == ".npz":
-        from hmcli.io.keypoints import save_keypoints_npz
-
-        save_keypoints_npz(kp, path)
-        return "npz"
-    raise HMError(f"cannot tell the keypoint format from {Path(path).name!r}; use .h5, .json or .npz")
-
-
-_MAGIC = ((b"PK\x03\x04", ".npz"), (b"\x89HDF\r\n\x1a\n", ".h5"))
-
-
-def read_keypoints_bytes(data: bytes, fps: float | None = None, width: int | None = None,
-                         height: int | None = None, name: str = "<stdin>") -> Keypoints2D:  # fmt: skip
-    """Keypoints from a file's bytes (e.g. stdin): JSON (any supported layout, our JSON
-    lines), NPZ or our HDF5, told apart by content."""
-    import tempfile
-
+def read_keypoints(source: str | os.PathLike | bytes, fps: float | None = None, width: int | None = None,
+                   height: int | None = None, max_frames: int | None = None) -> Keypoints2D:  # fmt: skip
+    """The first ``max_frames`` frames of a keypoint file (see :func:`hmcli.io.keypoints.load_keypoints`),
+    or of a keypoint file's bytes (e.g. stdin; :func:`read_keypoints_bytes`)."""
     from hmcli.io.keypoints import load_keypoints
-    from hmcli.io.video import sha256_file
 
-    if not data:
-        raise HMError(f"{name}: no input (expected keypoints as JSON or NPZ)")
-    suffix = next((s for magic, s in _MAGIC if data.startswith(magic)), None)
-    if suffix is None:
-        if data.lstrip()[:1] in (b"{", b"["):
-            suffix = ".json"
-        else:
-            raise HMError(f"{name}: unknown keypoint format (expected JSON or NPZ bytes)")
-    with tempfile.TemporaryDirectory(prefix="hm-stdin-") as d:
-        tmp = Path(d) / f"stdin{suffix}"
-        tmp.write_bytes(data)
+    if isinstance(source, bytes):
+        kp = read_keypoints_bytes(source, fps=fps, width=width, height=height)
+    else:
+        kp = load_keypoints(source, fps=fps, width=width, height=height)
+    return kp.first(max_frames)
+
+
+def run_offline(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike, *, info: Any = None,
+                detector: Any = "mediapipe", fps: float | None = None, max_frames: int | None = None,
+                timings: Timings | None = None, on_progress: OnStage | None = None, one_pass: bool = False,
+                flip: bool = True) -> Pose3DResult:  # fmt: skip
+    """Lift keypoints, or a video file (detected first, ``max_frames`` frames at most; ``info``: its
+    :func:`hmcli.io.video.probe_video`, if already known), as :func:`lift` does. ``timings`` gets
+    the seconds spent decoding, detecting and lifting."""
+    from hmcli.detect.timed import TimedDetector
+
+    timings = timings if timings is not None else Timings()
+    if isinstance(source, Keypoints2D):
+        kp = source
+    else:
+        from hmcli.detect import run_detector
+        from hmcli.io.video import iter_frames, probe_video, sha256_file
+
+        info = info if info is not None else probe_video(source)
+        t0 = time.perf_counter()
+        total = info.num_frames if max_frames is None else min(info.num_frames, max_frames)
+        src_hash = sha256_file(source)
+        det = TimedDetector(detector)
+        report = _stage(on_progress, "detect")
+        report(0, total)
         try:
-            kp = load_keypoints(tmp, fps=fps, width=width, height=height)
-        except HMError as e:
-            raise HMError(re.sub(re.escape(str(tmp)), name, str(e))) from None
-        digest = sha256_file(tmp)
-        if kp.source is None or kp.source == str(tmp):
-            kp.source = None
-            kp.source_hash = digest
-    return kp
+            kp = run_detector(det, iter_frames(source, max_frames=max_frames), lambda i, n: report(i + 1, n),
+                              num_frames=total, source=str(source), source_hash=src_hash)  # fmt: skip
+        finally:
+            det.close()
+        timings.detect = det.seconds
+        timings.decode = time.perf_counter() - t0 - det.seconds
+    t0 = time.perf_counter()
+    report = _stage(on_progress, "lift")
+    report(0, kp.num_frames)
+    result = lift(kp, lifter, fps, on_progress=report, one_pass=one_pass, flip=flip)
+    timings.lift = time.perf_counter() - t0
+    return result
+
+
+def run_stream(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike | int, *, info: Any = None,
+               detector: Any = "mediapipe", fps: float | None = None, max_frames: int | None = None,
+               on_record: Callable[[dict], None] | None = None, timings: Timings | None = None,
+               on_progress: OnStage | None = None, one_pass: bool = False, flip: bool = True) -> Pose3DResult:  # fmt: skip
+    """Causal streaming of keypoints, a video file or a webcam (an int) through :func:`stream`:
+    each record (the header, then one per frame) goes to ``on_record`` as soon as its frame is
+    lifted. Returns the whole result. A webcam capture ends at ``max_frames`` or Ctrl-C
+    (KeyboardInterrupt), keeping the frames so far; ``info`` as in :func:`run_offline`.
+    ``timings``: decoding, detection, lifting and the time spent in ``on_record`` (write)."""
+    from hmcli.detect.timed import TimedDetector, TimedFrames
+    from hmcli.io.jsonio import result_from_records
+
+    timings = timings if timings is not None else Timings()
+    t_begin = time.perf_counter()
+    camera = isinstance(source, int) and not isinstance(source, bool)
+    det = frames = None
+    if isinstance(source, Keypoints2D):
+        src, total, nominal = source, source.num_frames, None
+    else:
+        from hmcli.io.video import iter_frames, probe_video, sha256_file
+
+        if not camera and info is None:
+            info = probe_video(source)
+        total = None if camera else (info.num_frames if max_frames is None else min(info.num_frames, max_frames))
+        nominal = None if camera else info.fps
+        src = frames = TimedFrames(iter_frames(source, max_frames=max_frames))
+        det = TimedDetector(detector)
+        src_name, src_hash = (f"camera:{source}", None) if camera else (str(source), sha256_file(source))
+    report = _stage(on_progress, "lift")
+    report(0, total)
+    header, records, write_s = None, [], 0.0
+    gen = stream(src, lifter, det, fps=fps, max_frames=max_frames, header=True,
+                 on_frame=lambda i, n: report(i + 1, total), nominal_fps=nominal, one_pass=one_pass, flip=flip)  # fmt: skip
+    try:
+        for rec in gen:
+            if header is None:
+                header = rec
+                if det is not None:  # a frame iterator: stream() does not know where it came from
+                    rec["source"], rec["source_hash"] = src_name, src_hash
+                    if rec.get("fps") is None and nominal:
+                        rec["fps"] = nominal
+            else:
+                records.append(rec)
+            if on_record is not None:
+                t0 = time.perf_counter()
+                on_record(rec)
+                write_s += time.perf_counter() - t0
+    except KeyboardInterrupt:
+        if not camera:  # Ctrl-C is how a webcam capture ends: keep what was captured
+            raise
+    finally:
+        gen.close()
+        if det is not None:
+            det.close()
+    if header is None or not records:
+        raise HMError("no frames were captured")
+    result = result_from_records(header, records)
+    decode = frames.seconds if frames is not None else 0.0
+    detect_s = det.seconds if det is not None else 0.0
+    timings.decode += decode
+    timings.write += write_s
+    if det is not None:
+        timings.detect = detect_s
+    timings.lift = time.perf_counter() - t_begin - decode - detect_s - write_s
+    return result
+
+
+def lift_input(path: str | os.PathLike, model: str | os.PathLike | LoadedModel | None = None, *,
+               kind: str | None = None, detector: Any = "mediapipe", fps: float | None = None,
+               max_frames: int | None = None, width: int | None = None, height: int | None = None,
+               timings: Timings | None = None, on_progress: OnStage | None = None) -> tuple[Pose3DResult, LoadedModel | None]:  # fmt: skip
+    """A lifted clip (first ``max_frames`` frames) from a video (detect + lift), a keypoint file
+    (lift) or an ``hm lift`` / ``hm mesh`` HDF5 (read: nothing is detected or lifted again), with
+    the lifter used (None for a read result). ``kind``: :func:`hmcli.io.paths.input_kind` (with
+    ``lifted``) if already known. The input is checked before the model loads."""
+    from hmcli.io.paths import input_kind
+
+    timings = timings if timings is not None else Timings()
+    path = Path(path)
+    kind = kind or input_kind(path, lifted=True)
+    if kind == "lifted":
+        from hmcli.io.h5 import read_result
+
+        t0 = time.perf_counter()
+        res = read_result(path)
+        timings.decode = time.perf_counter() - t0
+        return res.first(max_frames), None
+    info = kp = None
+    if kind == "keypoints":
+        kp = read_keypoints(path, fps, width, height, max_frames)
+    else:
+        from hmcli.io.video import probe_video
+
+        info = probe_video(path)
+    lifter = load_lifter(model)
+    res = run_offline(lifter, kp if kp is not None else path, info=info, detector=detector, fps=fps,
+                      max_frames=max_frames, timings=timings, on_progress=on_progress)  # fmt: skip
+    return res, lifter
+
+
+def input_keypoints(path: str | os.PathLike, *, fps: float | None = None, width: int | None = None,
+                    height: int | None = None, max_frames: int | None = None,
+                    on_progress: OnStage | None = None) -> Keypoints2D:  # fmt: skip
+    """The first ``max_frames`` frames of 2D keypoints from a video (detected), a keypoint file,
+    or an ``hm lift`` / ``hm mesh`` HDF5 (the 2D the lifter saw)."""
+    from hmcli.io.paths import input_kind
+
+    path = Path(path)
+    kind = input_kind(path, lifted=True)
+    if kind == "lifted":
+        from hmcli.io.h5 import read_result
+
+        kp = read_result(path).kpts2d
+    elif kind == "keypoints":
+        from hmcli.io.keypoints import load_keypoints
+
+        kp = load_keypoints(path, fps=fps, width=width, height=height)
+    else:
+        report = _stage(on_progress, "detect")
+        report(0, None)
+        kp = detect(path, max_frames=max_frames, on_frame=lambda i, n: report(i + 1, n))
+    return kp.first(max_frames)

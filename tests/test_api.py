@@ -1,4 +1,4 @@
-"""hmcli.api: detect / lift / lift_video / lift_file / stream and our keypoints JSON."""
+"""hmcli.api: detect / lift / lift_video / lift_file / stream."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from hmcli import api
 from hmcli.io.atomic import HMError
-from hmcli.io.keypoints import load_keypoints, save_keypoints_npz
+from hmcli.io.keypoints import save_keypoints_npz
 from hmcli.io.video import sha256_file
 from hmcli.io.checkpoint import CheckpointError
 from tests.cli.helpers import FakeDetector, make_keypoints, write_video
@@ -66,37 +66,6 @@ def test_lift_file_npz_and_json(tmp_path, ckpts):
     ref = api.lift(kp, api.load_lifter(ckpts["bi"]))
     np.testing.assert_allclose(a.joints3d, ref.joints3d, atol=1e-6)
     np.testing.assert_allclose(b.joints3d, ref.joints3d, atol=1e-3)  # JSON rounds pixels to 0.01
-
-
-def test_keypoints_json_roundtrip_document_and_lines(tmp_path):
-    det = np.ones(15, bool)
-    det[5] = False
-    kp = make_keypoints(15, detected=det)
-    api.write_keypoints_json(tmp_path / "k.json", kp)
-    lines = [json.dumps(api.keypoints_header_record(kp))] + [json.dumps(r) for r in api.keypoints_frame_records(kp)]
-    (tmp_path / "k.jsonl").write_text("\n".join(lines) + "\n")
-    for name in ("k.json", "k.jsonl"):
-        back = load_keypoints(tmp_path / name)
-        assert (back.joint_set, back.width, back.height, back.detector) == ("coco17", 320, 240, "synthetic")
-        np.testing.assert_allclose(back.xy, kp.xy, atol=0.006)
-        np.testing.assert_allclose(back.conf, kp.conf, atol=1e-4)
-        np.testing.assert_allclose(back.timestamps, kp.timestamps, atol=1e-6)
-        np.testing.assert_array_equal(back.detected, det)
-
-
-def test_read_keypoints_bytes(tmp_path):
-    kp = make_keypoints(6)
-    save_keypoints_npz(kp, tmp_path / "k.npz")
-    api.write_keypoints_json(tmp_path / "k.json", kp)
-    for name in ("k.npz", "k.json"):
-        back = api.read_keypoints_bytes((tmp_path / name).read_bytes())
-        assert back.num_frames == 6 and back.source == "synthetic.npz"
-    with pytest.raises(HMError, match="no input"):
-        api.read_keypoints_bytes(b"")
-    with pytest.raises(HMError, match="unknown keypoint format"):
-        api.read_keypoints_bytes(b"hello")
-    with pytest.raises(HMError, match="<stdin>"):
-        api.read_keypoints_bytes(b'{"what": 1}')
 
 
 @pytest.mark.parametrize("variable, flip", [(False, True), (True, True), (False, False)])
@@ -183,3 +152,35 @@ def test_stream_forgets_beyond_the_trained_clip_length(tmp_path):
     recs_all = list(api.stream(kp, lm, one_pass=True))
     diff = np.abs(np.array([r["joints3d"] for r in recs]) - np.array([r["joints3d"] for r in recs_all])).max(axis=(1, 2))
     assert diff[:20].max() < 1e-4 and diff[20:].max() > 1e-4  # identical until the first frame is forgotten
+
+
+def test_run_offline_and_stream_fill_timings(tmp_path, ckpts):
+    v = write_video(tmp_path / "v.mp4", n=8, dark={2})
+    stages = []
+    t = api.Timings()
+    res = api.run_offline(api.load_lifter(ckpts["bi"]), v, detector="fake-test", timings=t,
+                          on_progress=lambda stage, done, total: stages.append((stage, done, total)))
+    ref = api.lift_video(v, model=ckpts["bi"], detector="fake-test")
+    np.testing.assert_allclose(res.joints3d, ref.joints3d, atol=1e-6)
+    assert t.detect > 0 and t.lift > 0 and t.decode >= 0
+    assert stages[0] == ("detect", 0, 8) and stages[-1][0] == "lift" and ("detect", 8, 8) in stages
+    records = []
+    s = api.Timings()
+    streamed = api.run_stream(api.load_lifter(ckpts["causal"], causal=True), v, detector="fake-test",
+                              on_record=records.append, timings=s)
+    assert len(records) == 9 and records[0]["source"] == v and streamed.kpts2d.num_frames == 8
+    assert s.lift > 0 and s.write >= 0
+
+
+def test_input_keypoints_and_lift_input(tmp_path, ckpts):
+    kp = make_keypoints(12)
+    save_keypoints_npz(kp, tmp_path / "k.npz")
+    assert api.input_keypoints(tmp_path / "k.npz", max_frames=5).num_frames == 5
+    lifted, lifter = api.lift_input(tmp_path / "k.npz", ckpts["bi"], max_frames=7)
+    assert lifted.joints3d.shape == (7, 17, 3) and lifter.model_id == "tiny-bi"
+    from hmcli.io.h5 import write_result
+
+    write_result(tmp_path / "r.h5", lifted)
+    again, none = api.lift_input(tmp_path / "r.h5", max_frames=3)
+    assert none is None and again.joints3d.shape == (3, 17, 3)
+    assert api.input_keypoints(tmp_path / "r.h5").joint_set == "h36m17"

@@ -17,7 +17,9 @@ keypoint file and an ``hm lift`` file (its stored 2D) all work, and nothing is l
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,11 +28,11 @@ import torch
 
 from hmcli.action.checkpoint import LoadedAction, load_action
 from hmcli.action.model import ActionStreamer
-from hmcli.io.atomic import HMError
+from hmcli.io.atomic import HMError, atomic_write
 from hmcli.types import Keypoints2D
 
 __all__ = ["ActionReport", "load_classifier", "classify", "stream_labels", "window_starts", "encode_keypoints",
-           "ACTIONS_SCHEMA"]
+           "write_report", "write_label_lines", "ACTIONS_SCHEMA"]
 
 ACTIONS_SCHEMA = "hm.actions"
 
@@ -174,3 +176,19 @@ def _stream(kp: Keypoints2D, la: LoadedAction, topk: int, fps: float | None, win
         seen = float(st.den.sum()) > 0                                       # a person in the window
         yield {"index": i, "t": round(float(t[i]), 4), "detected": bool(w[i] > 0),
                "topk": [{"label": l, "prob": round(q, 4)} for l, q in _topk(p, la.classes, topk)] if seen else []}
+
+
+def write_report(path: str | os.PathLike, doc: dict) -> None:
+    """An action report document (:meth:`ActionReport.to_json` plus source and frames) as
+    indented JSON, atomically (``hm action -o actions.json``)."""
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
+def write_label_lines(path: str | os.PathLike, records: list[dict]) -> None:
+    """Online labels (:func:`stream_labels` records) as JSON lines, atomically (``hm action
+    --causal -o labels.json``)."""
+    with atomic_write(path, "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec) + "\n")

@@ -17,7 +17,7 @@ import torch
 
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.skeleton.codec import PoseCodec
-from hmcli.io.checkpoint import CheckpointError, _atomic_torch_save, config_dict, file_sha256
+from hmcli.io.checkpoint import CheckpointError, atomic_torch_save, config_dict, file_sha256
 
 __all__ = ["ACTION_FORMAT", "LoadedAction", "save_action", "load_action", "DEFAULT_ACTION_MODEL",
            "DEFAULT_CAUSAL_ACTION_MODEL", "resolve_action_model"]
@@ -67,7 +67,7 @@ def save_action(path: str | os.PathLike, clf: ActionClassifier, arch: str, codec
     }
     if train_state is not None:
         obj["train_state"] = train_state
-    _atomic_torch_save(obj, Path(path))
+    atomic_torch_save(obj, Path(path))
 
 
 def resolve_action_model(name: str | os.PathLike | None, causal: bool = False) -> Path:

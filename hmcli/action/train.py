@@ -395,3 +395,50 @@ def _counts(src, train_items, test_items) -> dict:
         return out
 
     return {"train": per(train_items), "test": per(test_items)}
+
+
+class OptionError(HMError):
+    """An unknown or ill-typed action training option (a usage error, unlike a bad config file)."""
+
+
+def action_config(overrides: list[str] | None = None, config: str | Path | None = None, **opts) -> ActionTrainConfig:
+    """ActionTrainConfig from a YAML file, options (None: not given) and ``key=value`` overrides
+    (typed by YAML), in that order of precedence. A config file that cannot be read raises
+    HMError; unknown options and values the config refuses raise :class:`OptionError`."""
+    import dataclasses
+
+    import yaml
+
+    values: dict = {}
+    if config is not None:
+        try:
+            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise HMError(f"cannot read config {config}: {' '.join(str(e).split())}") from None
+        if not isinstance(loaded, dict):
+            raise HMError(f"config {config} must be a mapping of key: value")
+        values.update(loaded)
+    values.update({k: v for k, v in opts.items() if v is not None})
+    fields = {f.name: f for f in dataclasses.fields(ActionTrainConfig)}
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise OptionError(f"unknown action training option '{item}' (known: {', '.join(sorted(fields))})")
+        values[key] = yaml.safe_load(raw)
+    for key in values:
+        if key not in fields:
+            raise OptionError(f"unknown action training option '{key}'")
+    try:
+        return ActionTrainConfig(**values)
+    except TypeError as e:
+        raise OptionError(str(e)) from None
+
+
+def data_kind(data: str | Path | None) -> str | None:
+    """``"auto"`` for action data other than a CMU motion capture folder (pyskl / NTU / CSV files,
+    or a folder of them); None for CMU (and no data)."""
+    if data is None:
+        return None
+    p = Path(data)
+    return "auto" if (p.suffix.lower() in (".pkl", ".pickle", ".csv", ".skeleton") or
+                      (p.is_dir() and not (p / "Rotations").is_dir() and not any(p.glob("*.asf")))) else None

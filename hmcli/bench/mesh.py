@@ -8,14 +8,13 @@ so no data set is needed. Frames/s = frames / wall time of the stage, median of 
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from hmcli.bench.common import machine
+from hmcli.bench.common import machine, median_time
 
 __all__ = ["synthetic_clip", "mesh_speed", "mesh_table", "TARGETS"]
 
@@ -68,15 +67,6 @@ def synthetic_clip(body, frames: int = 300, fps: float = 30.0, seed: int = 0, pr
     return lifted, R, kp_cam
 
 
-def _median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def mesh_speed(body_models: list[str], frames: int = 300, repeats: int = 3, video: str | None = None,
                on_progress: Callable[[str], None] | None = None) -> dict:
     from hmcli.io.atomic import HMError
@@ -105,12 +95,12 @@ def mesh_speed(body_models: list[str], frames: int = 300, repeats: int = 3, vide
         betas = torch.zeros(body.num_betas)
         say(f"{name}: IK")
         ik_only(body, j3, betas)  # warm-up
-        t_ik = _median_time(lambda: ik_only(body, j3, betas), repeats)
+        t_ik = median_time(lambda: ik_only(body, j3, betas), repeats, warmup=0)
         say(f"{name}: refinement")
-        t_fit = _median_time(lambda: mesh_api.fit(lifted, body, opts), max(1, repeats - 1))
+        t_fit = median_time(lambda: mesh_api.fit(lifted, body, opts), max(1, repeats - 1), warmup=0)
         res = mesh_api.fit(lifted, body, opts)
         say(f"{name}: vertices")
-        t_v = _median_time(lambda: mesh_api.mesh_vertices(res, body), 1)
+        t_v = median_time(lambda: mesh_api.mesh_vertices(res, body), 1, warmup=0)
         label = body.name
         for stage, t in (("IK", t_ik), (f"IK + refinement ({opts.iters} it.)", t_fit), ("full mesh", t_v)):
             rows.append({"body_model": label, "stage": stage, "frames": frames, "seconds": t,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, require
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, progress, require, stage_bars
+from hmcli.io.paths import output_dir_check
 
 
 def parse_seconds(text: str, option: str) -> float:
@@ -29,39 +30,6 @@ def parse_seconds(text: str, option: str) -> float:
     if v <= 0:
         fail(f"{option} must be positive, got {text!r}", EXIT_USAGE)
     return v
-
-
-def _keypoints(in_path: Path, detector: str, fps, width, height, max_frames, quiet: bool):
-    from dataclasses import replace
-
-    from hmcli.cli.lift import KEYPOINT_SUFFIXES, progress
-
-    suffix = in_path.suffix.lower()
-    if suffix in (".h5", ".hdf5"):
-        from hmcli.io.h5 import read_info
-
-        if read_info(in_path).get("schema") in ("hm.pose3d", "hm.mesh"):
-            from hmcli.io.h5 import read_result
-
-            kp = read_result(in_path).kpts2d
-        else:
-            from hmcli.io.keypoints import load_keypoints
-
-            kp = load_keypoints(in_path, fps=fps, width=width, height=height)
-    elif in_path.is_dir() or suffix in KEYPOINT_SUFFIXES:
-        from hmcli.io.keypoints import load_keypoints
-
-        kp = load_keypoints(in_path, fps=fps, width=width, height=height)
-    else:
-        from hmcli import api
-
-        with progress(quiet) as bar:
-            upd = bar("detect", None)
-            kp = api.detect(in_path, max_frames=max_frames, on_frame=lambda i, n: upd(i + 1, n))
-    if max_frames is not None and kp.num_frames > max_frames:
-        m = max_frames
-        kp = replace(kp, xy=kp.xy[:m], conf=kp.conf[:m], timestamps=kp.timestamps[:m], detected=kp.detected[:m])
-    return kp
 
 
 def register(app: typer.Typer) -> None:
@@ -86,7 +54,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Action labels: the clip's top-k and a timeline of windows (hm action clip.mp4 -o actions.json),
         or online labels per frame (--causal). Classes of the shipped model: walk, run, jump, dance, exercise."""
-        from hmcli.io.atomic import HMError, atomic_write
+        from hmcli.io.atomic import HMError
 
         require((topk >= 1, f"--topk must be at least 1, got {topk}"),
                 (max_frames is None or max_frames >= 1, f"--max-frames must be at least 1, got {max_frames}"),
@@ -98,15 +66,16 @@ def register(app: typer.Typer) -> None:
             raise HMError(f"input not found: {in_path}")
         out_path = None if output in (None, "-") else Path(output)
         if out_path is not None:
-            from hmcli.cli.lift import output_dir_check
-
             output_dir_check(out_path)
             if out_path.exists() and out_path.resolve() == in_path.resolve():
                 fail(f"output {out_path} is the input file; choose another -o", EXIT_USAGE)
+        from hmcli import api
         from hmcli.action import api as action_api
 
         la = action_api.load_classifier(model, causal)           # a model problem fails before detection
-        kp = _keypoints(in_path, detector, fps, width, height, max_frames, quiet)
+        with progress(quiet) as bar:
+            kp = api.input_keypoints(in_path, fps=fps, width=width, height=height, max_frames=max_frames,
+                                     on_progress=stage_bars(bar))  # fmt: skip
         k = min(topk, len(la.classes))
         say = (lambda m: typer.echo(m, err=True)) if output == "-" else typer.echo
         if causal:
@@ -118,9 +87,7 @@ def register(app: typer.Typer) -> None:
                 return
             recs = list(records)
             if out_path is not None:
-                with atomic_write(out_path, "w") as f:
-                    for rec in recs:
-                        f.write(json.dumps(rec) + "\n")
+                action_api.write_label_lines(out_path, recs)
             if not quiet:
                 last = recs[-1]["topk"][0] if recs and recs[-1]["topk"] else None
                 say(f"hm action: {len(recs)} frames labelled online by {la.model_id}; last frame: "
@@ -133,9 +100,7 @@ def register(app: typer.Typer) -> None:
         if output == "-":
             sys.stdout.write(json.dumps(doc) + "\n")
         elif out_path is not None:
-            with atomic_write(out_path, "w") as f:
-                json.dump(doc, f, indent=1)
-                f.write("\n")
+            action_api.write_report(out_path, doc)
         if not quiet:
             labels = ", ".join(f"{l} {100 * p:.0f} %" for l, p in rep.clip)
             say(f"{in_path.name}: {labels}  ({len(rep.timeline)} windows of {rep.window_s:g} s, model {la.model_id})")

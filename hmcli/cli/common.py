@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: one-line errors with documented exit codes, progress, JSON output.
+"""Shared CLI plumbing: one-line errors with documented exit codes, warnings and notes on stderr,
+progress bars, JSON output (stdout lines that end quietly on a closed pipe).
 
 Exit codes (also in the README):
   0  success
@@ -11,10 +12,12 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import typer
@@ -73,3 +76,87 @@ def parse_list(text: str, cast: Callable = str) -> list:
     except ValueError:
         fail(f"cannot parse list '{text}'", EXIT_USAGE)
         raise  # unreachable
+
+
+def warn(message: str) -> None:
+    typer.echo(f"hm: warning: {' '.join(str(message).split())}", err=True)
+
+
+def note(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def progress(quiet: bool) -> Iterator[Callable[..., Callable]]:
+    """Yields ``bar(label, total=None) -> update(done, total=None)``; a rich progress display
+    with frames/s on stderr (nothing when quiet or when stderr is not a terminal)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield lambda label, total=None: (lambda done, total=None: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class FpsColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:6.1f} frames/s" if speed else "      - frames/s")
+
+    cols = (TextColumn("[bold]{task.description:<7}"), BarColumn(), MofNCompleteColumn(), FpsColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*cols, console=console, transient=True) as prog:
+
+        def bar(label: str, total: int | None = None):
+            tid = prog.add_task(label, total=total)
+
+            def update(done: int, n: int | None = None) -> None:
+                prog.update(tid, completed=done, total=n if n is not None else prog.tasks[tid].total)
+
+            return update
+
+        yield bar
+
+
+def stage_bars(bar: Callable[..., Callable]) -> Callable[[str, int, int | None], None]:
+    """An API ``on_progress(stage, done, total)`` drawing one :func:`progress` bar per stage."""
+    bars: dict = {}
+
+    def on_progress(stage: str, done: int, total: int | None) -> None:
+        if stage not in bars:
+            bars[stage] = bar(stage, total)
+        bars[stage](done, total)
+
+    return on_progress
+
+
+class StdoutLines:
+    """Writes JSON lines to stdout, flushing each; a closed pipe (``| head``) ends quietly."""
+
+    def write(self, record: dict, flush: bool = True) -> None:
+        from hmcli.io.jsonio import dumps_record
+
+        try:
+            sys.stdout.write(dumps_record(record) + "\n")
+            if flush:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+
+    def write_flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise typer.Exit(0) from None

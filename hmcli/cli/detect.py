@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail
-
-KEYPOINT_FORMATS = (".h5", ".hdf5", ".json", ".npz")
+from hmcli.cli.common import EXIT_USAGE, StdoutLines, cli_errors, fail, note, progress, warn
+from hmcli.io.paths import KEYPOINT_SUFFIXES, default_output, output_dir_check
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +26,6 @@ def register(app: typer.Typer) -> None:
         """Detect 2D keypoints in every frame (frames without a person are kept and flagged).
 
         The output is read back by hm lift: hm detect clip.mp4 -o - | hm lift - -o clip.h5"""
-        from hmcli.cli.lift import StdoutLines, TimedDetector, default_output, note, output_dir_check, progress, warn
         from hmcli.io.atomic import HMError
 
         if max_frames is not None and max_frames < 1:
@@ -44,7 +42,7 @@ def register(app: typer.Typer) -> None:
             else:
                 out_path = Path(output)
             suffix = out_path.suffix.lower()
-            if suffix not in KEYPOINT_FORMATS:
+            if suffix not in KEYPOINT_SUFFIXES:
                 fail(f"cannot tell the keypoint format from {out_path.name!r}; use .h5, .json, .npz or '-'", EXIT_USAGE)
             if json_out and suffix != ".json":
                 fail(f"--json writes JSON: use an output name ending in .json or '-o -' (got {output!r})", EXIT_USAGE)
@@ -53,6 +51,7 @@ def register(app: typer.Typer) -> None:
             raise HMError(f"video file not found: {video}")
 
         from hmcli import api
+        from hmcli.detect.timed import TimedDetector
 
         det = TimedDetector(detector)
         t0 = time.perf_counter()

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
         from hmcli.data.splits import SPLITS
         from hmcli.io.checkpoint import load_checkpoint, resolve_model
-        from hmcli.train.evaluate import EvalSetting, evaluate_model
+        from hmcli.train.evaluate import EvalSetting, evaluate_model, trained_on
         from hmcli.train.metrics import markdown_table
         from hmcli.train.trainer import load_split
 
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         train_fps = float(lm.config.get("fps", 30.0))
         rate = fps if fps is not None else train_fps / (subsample or 1)
         seqs = load_split(data, split)
-        seen = sorted({s.subject for s in seqs} & set(lm.meta.get("data", {}).get("train_subjects", [])))
+        seen = trained_on(lm, seqs)
         if seen:
             typer.echo(f"warning: {lm.model_id} was trained on subject(s) {', '.join(seen)} of the '{split}' split; "
                        "these figures are not on held-out people", err=True)
@@ -77,21 +77,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes: str = "") -> None:
-    from hmcli.io.atomic import atomic_write
-    from hmcli.train.evaluate import EvalSetting, evaluate_model
-    from hmcli.lift import is_causal
-    from hmcli.train.modelcard import STANDARD_SETTINGS, STREAM_LABEL, model_card
+    from hmcli.train.modelcard import card_reports, model_card, write_model_card
 
-    reports = {}
-    settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole, flip=flip))
-                for label, rate, scaled, whole, flip in STANDARD_SETTINGS]
-    if is_causal(lm):  # any causal architecture streams
-        settings.append((STREAM_LABEL, EvalSetting(30.0, True, cameras, seed, stream=True)))
-    for label, setting in settings:
-        reports[label] = evaluate_model(lm, seqs, setting)
-        typer.echo(f"{label}: MPJPE {reports[label].mpjpe:.1f} mm, P-MPJPE {reports[label].p_mpjpe:.1f} mm", err=True)
+    def on_report(label, rep) -> None:
+        typer.echo(f"{label}: MPJPE {rep.mpjpe:.1f} mm, P-MPJPE {rep.p_mpjpe:.1f} mm", err=True)
+
+    reports = card_reports(lm, seqs, cameras, seed, on_report)
     eval_cmd = f"hm eval {lm.path} --data {data} --split {split} --card ..."
     text = model_card(lm, reports, command or "(not given)", eval_cmd, Path(run) if run else None, notes=notes)
-    with atomic_write(card, "w") as f:
-        f.write(text)
+    write_model_card(card, text)
     typer.echo(f"wrote {card}")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, note
+from hmcli.io.paths import output_dir_check
 
 
 def register(app: typer.Typer) -> None:
@@ -26,14 +27,11 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line."),
     ) -> None:
         """Export 3D joints: BVH (Y-up, cm), long CSV (frame,t,joint,x,y,z in m), JSON or HDF5; meshes: OBJ, PLY, AMASS."""
-        from hmcli.cli.lift import note, output_dir_check
-        from hmcli.cli.render import read_any_result
-        from hmcli.io.export import FORMATS, export as do_export
+        from hmcli.io.export import FORMATS, SUFFIXES, export as do_export, read_any_result
         from hmcli.io.mesh_export import MESH_FORMATS
 
         all_formats = FORMATS + MESH_FORMATS
-        suffixes = {".bvh": "bvh", ".csv": "csv", ".json": "json", ".h5": "h5", ".hdf5": "h5",
-                    ".obj": "obj", ".ply": "ply", ".npz": "amass"}  # fmt: skip
+        suffixes = {**SUFFIXES, ".obj": "obj", ".ply": "ply", ".npz": "amass"}
         if fmt is not None:
             fmt = fmt.lower().lstrip(".")
             fmt = "h5" if fmt == "hdf5" else fmt

@@ -18,7 +18,8 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, require
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, note, progress, require, stage_bars
+from hmcli.io.paths import default_output, input_kind, output_dir_check
 
 MESH_SUFFIXES = (".h5", ".hdf5")
 
@@ -35,46 +36,6 @@ class _DefaultToFit(TyperGroup):
 mesh_app = typer.Typer(cls=_DefaultToFit, no_args_is_help=True, add_completion=False,
                        help="Body meshes: fit SMPL / SMPL-X / Anny to a clip (hm mesh INPUT -o mesh.h5), "
                             "convert SMPL pickles, rebuild the pose prior.")
-
-
-def _load_input(kind: str, in_path: Path, model, detector, fps, max_frames, width, height, clock, bar):
-    """A lifted clip from a video, a keypoint file or an hm lift HDF5."""
-    from hmcli import api
-    from hmcli.cli.lift import _read_keypoints, _run_offline
-
-    if kind == "lifted":
-        from hmcli.io.h5 import read_result
-
-        t0 = time.perf_counter()
-        res = read_result(in_path)
-        clock["read"] = time.perf_counter() - t0
-        return res, None
-    info = kp = None
-    if kind == "keypoints":
-        kp = _read_keypoints(api, "keypoints", in_path, fps, width, height, max_frames)
-    else:
-        from hmcli.io.video import probe_video
-
-        info = probe_video(in_path)
-    lifter = api.load_lifter(model)
-    res = _run_offline(api, lifter, kind, in_path, kp, info, detector, fps, max_frames, clock, bar)
-    return res, lifter
-
-
-def _classify(in_path: Path) -> str:
-    from hmcli.cli.lift import KEYPOINT_SUFFIXES
-
-    suffix = in_path.suffix.lower()
-    if suffix in (".h5", ".hdf5"):
-        from hmcli.io.h5 import read_info
-
-        schema = read_info(in_path).get("schema")
-        if schema in ("hm.pose3d", "hm.mesh"):
-            return "lifted"
-        return "keypoints"
-    if in_path.is_dir() or suffix in KEYPOINT_SUFFIXES:
-        return "keypoints"
-    return "video"
 
 
 @mesh_app.command("fit")
@@ -118,7 +79,6 @@ def fit_cmd(
 
     Examples: hm mesh clip.mp4 -o clip.mesh.h5 | hm mesh clip.h5 --body-model smpl --obj meshes/ |
     hm mesh clip.mp4 --init hybrik.npz"""
-    from hmcli.cli.lift import default_output, note, output_dir_check, progress, warn
     from hmcli.io.atomic import HMError
     from hmcli.mesh.fit import FitOptions
 
@@ -151,9 +111,10 @@ def fit_cmd(
         if p is not None and p.exists() and p.resolve() == in_path.resolve():
             fail(f"output {p} is the input file; choose another name", EXIT_USAGE)
 
+    from hmcli import api
     from hmcli.mesh import api as mesh_api
 
-    kind = _classify(in_path)
+    kind = input_kind(in_path, lifted=True)
     init_params = mesh_api.load_init(init) if init is not None else None
     body = mesh_api.load_body_model(body_model, model_dir, gender, on_status=lambda m: note(f"hm mesh: {m}", quiet))
     defaults = FitOptions()
@@ -169,44 +130,19 @@ def fit_cmd(
         fit_shape=not no_shape,
     )
     prior_arg = None if (prior or "").lower() == "none" else (prior or "default")
-    clock = {"decode": 0.0, "detect": 0.0, "lift": 0.0}
     with progress(quiet) as bar:
-        lifted, _ = _load_input(kind, in_path, model, detector, fps, max_frames, width, height, clock, bar)
-        if kind == "lifted" and max_frames is not None and lifted.joints3d.shape[0] > max_frames:
-            from dataclasses import replace
-
-            k = lifted.kpts2d
-            m = max_frames
-            lifted = replace(lifted, joints3d=lifted.joints3d[:m],
-                             kpts2d=replace(k, xy=k.xy[:m], conf=k.conf[:m], timestamps=k.timestamps[:m], detected=k.detected[:m]))
+        on_progress = stage_bars(bar)
+        lifted, _ = api.lift_input(in_path, model, kind=kind, detector=detector, fps=fps, max_frames=max_frames,
+                                   width=width, height=height, on_progress=on_progress)  # fmt: skip
         if init_params is not None and init_params.pose.shape[0] != lifted.joints3d.shape[0]:
             raise HMError(f"--init has {init_params.pose.shape[0]} frames but the clip has {lifted.joints3d.shape[0]}")
-        bars: dict = {}
-
-        def on_progress(stage: str, done: int, total: int) -> None:
-            if stage not in bars:
-                bars[stage] = bar(stage, total)
-            bars[stage](done, total)
 
         t0 = time.perf_counter()
         result = mesh_api.fit(lifted, body, opts, prior_arg, focal, init_params,
                               vertices=vertices or obj is not None, on_progress=on_progress)
         t_fit = time.perf_counter() - t0
         t0 = time.perf_counter()
-        from hmcli.io.mesh_h5 import write_mesh
-
-        verts = result.vertices
-        if not vertices:
-            result.vertices = None
-        write_mesh(out_path, result)
-        if obj is not None:
-            from hmcli.io.mesh_export import export_mesh
-
-            export_mesh(result, Path(obj), "obj", vertices=verts)
-        if amass is not None:
-            from hmcli.io.mesh_export import write_amass_npz
-
-            write_amass_npz(Path(amass), result, result.root_rest)
+        mesh_api.save_mesh(result, out_path, keep_vertices=vertices, obj_dir=obj, amass=amass)
         t_write = time.perf_counter() - t0
     q = result.quality
     n = result.num_frames
@@ -232,7 +168,6 @@ def convert_cmd(
 ) -> None:
     """Convert an official SMPL .pkl (chumpy objects) into a plain .npz without chumpy. The
     pickle is read by a restricted unpickler: anything but arrays and chumpy/scipy array types is refused."""
-    from hmcli.cli.lift import output_dir_check
     from hmcli.io.atomic import HMError
     from hmcli.mesh.pklsafe import convert_smpl_pkl
 
@@ -259,7 +194,6 @@ def prior_cmd(
     """Fit the Gaussian-mixture pose prior to CMU motion of the training subjects (09 and 49,
     the test subjects, and 02 and 55, the validation subjects, are left out), turned into
     rotations by hm's analytic IK."""
-    from hmcli.cli.lift import output_dir_check
     from hmcli.mesh.train_prior import build_prior
 
     require((components >= 1, "--components must be at least 1"), (fps > 0, "--fps must be positive"))

@@ -17,26 +17,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail
+from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, note, progress, warn
+from hmcli.io.paths import find_source_video, output_dir_check
 
 if TYPE_CHECKING:
     import numpy as np
-
-
-def read_any_result(path: str):
-    """A result from our .h5 or .json output (HMError otherwise)."""
-    from hmcli.io.atomic import HMError
-
-    p = Path(path)
-    if not p.exists():
-        raise HMError(f"file not found: {p}")
-    if p.suffix.lower() == ".json":
-        from hmcli.io.jsonio import read_result_json
-
-        return read_result_json(p)
-    from hmcli.io.h5 import read_result
-
-    return read_result(p)
 
 
 def mesh_vertices_for(result, path) -> "np.ndarray":
@@ -52,18 +37,6 @@ def mesh_vertices_for(result, path) -> "np.ndarray":
             "rerun hm mesh keeping the vertices"
         ) from None
     return mesh_vertices(result)
-
-
-def find_source_video(source: str | None, result_path: Path) -> Path | None:
-    """The video a result was made from, if it can be found: the stored path as is, relative to
-    the result's folder, or its file name in the result's folder."""
-    if not source or source.startswith("camera:"):
-        return None
-    p = Path(source)
-    for cand in (p, result_path.parent / p, result_path.parent / p.name):
-        if cand.is_file():
-            return cand
-    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -88,7 +61,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
     ) -> None:
         """Render the 2D keypoints (or a fitted mesh) over the video next to a 3D view of the joints (MP4)."""
-        from hmcli.cli.lift import note, output_dir_check, progress, warn
+        from hmcli.io.export import read_any_result
         from hmcli.render.mesh import STYLES
 
         if fps is not None and not fps > 0:

@@ -77,52 +77,16 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"done: {summary['steps']} steps in {summary['time_s']:.0f} s; {best}; checkpoints in {summary['out']}")
 
 
-def _action_config(overrides: list[str] | None, config: Path | None, **opts):
-    """ActionTrainConfig from a YAML file, options and key=value overrides (typed by the fields)."""
-    import dataclasses
-
-    import yaml
-
-    from hmcli.action.train import ActionTrainConfig
-    from hmcli.io.atomic import HMError
-
-    values: dict = {}
-    if config is not None:
-        try:
-            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise HMError(f"cannot read config {config}: {' '.join(str(e).split())}") from None
-        if not isinstance(loaded, dict):
-            raise HMError(f"config {config} must be a mapping of key: value")
-        values.update(loaded)
-    values.update({k: v for k, v in opts.items() if v is not None})
-    fields = {f.name: f for f in dataclasses.fields(ActionTrainConfig)}
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            fail(f"unknown action training option '{item}' (known: {', '.join(sorted(fields))})", EXIT_USAGE)
-        values[key] = yaml.safe_load(raw)
-    for key in values:
-        if key not in fields:
-            fail(f"unknown action training option '{key}'", EXIT_USAGE)
-    try:
-        return ActionTrainConfig(**values)
-    except TypeError as e:
-        fail(str(e), EXIT_USAGE)
-
-
 def _train_action(overrides, config, model, data, out, steps, init_from, resume, quiet, json_out) -> None:
-    from hmcli.action.train import train_action
+    from hmcli.action.train import OptionError, action_config, data_kind, train_action
 
     if resume:
         fail("--resume is for lifter runs; action runs are short and restart from their init", EXIT_USAGE)
-    kind = None
-    if data is not None:
-        p = Path(data)
-        kind = "auto" if (p.suffix.lower() in (".pkl", ".pickle", ".csv", ".skeleton") or
-                          (p.is_dir() and not (p / "Rotations").is_dir() and not any(p.glob("*.asf")))) else None
-    cfg = _action_config(overrides, config, backbone=model, data=data, out=out, steps=steps, init_from=init_from,
-                         kind=kind)
+    try:
+        cfg = action_config(overrides, config, backbone=model, data=data, out=out, steps=steps, init_from=init_from,
+                            kind=data_kind(data))
+    except OptionError as e:
+        fail(str(e), EXIT_USAGE)
     state = {"last": ""}
 
     def on_step(step: int, loss: float, _):

@@ -56,7 +56,7 @@ def config_dict(model: nn.Module) -> dict:
     return asdict(model.cfg)
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
+def atomic_torch_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -99,7 +99,7 @@ def save_checkpoint(
     }
     if train_state is not None:
         obj["train_state"] = train_state
-    _atomic_torch_save(obj, Path(path))
+    atomic_torch_save(obj, Path(path))
 
 
 def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model_id: str,
@@ -122,7 +122,7 @@ def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model_id:
     if trained_as:
         meta["trained_as"] = trained_as
     obj["meta"] = meta
-    _atomic_torch_save(obj, Path(dst))
+    atomic_torch_save(obj, Path(dst))
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -1,4 +1,5 @@
-"""``hm export``: write a lifted result as BVH, CSV, JSON or HDF5.
+"""A lifted result in any of our formats: :func:`export` writes BVH, CSV, JSON or HDF5 (``hm
+export``, ``hm lift -o``); :func:`read_any_result` reads our .h5 or .json back.
 
 CSV layout (long format, one row per frame and joint, with a header line)::
 
@@ -28,10 +29,10 @@ from hmcli.io.atomic import HMError, atomic_write
 from hmcli.skeleton import H36M17
 from hmcli.types import Pose3DResult
 
-__all__ = ["FORMATS", "export", "export_csv", "format_from_path"]
+__all__ = ["FORMATS", "SUFFIXES", "export", "export_csv", "format_from_path", "read_any_result"]
 
 FORMATS = ("bvh", "csv", "json", "h5")
-_SUFFIXES = {".bvh": "bvh", ".csv": "csv", ".json": "json", ".h5": "h5", ".hdf5": "h5"}
+SUFFIXES = {".bvh": "bvh", ".csv": "csv", ".json": "json", ".h5": "h5", ".hdf5": "h5"}
 CSV_COLUMNS = ("frame", "t", "joint", "x", "y", "z")
 
 
@@ -59,12 +60,12 @@ def export_csv(path: str | os.PathLike, result: Pose3DResult) -> None:
 def format_from_path(path: str | os.PathLike) -> str:
     """Export format implied by the file suffix; HMError if there is none."""
     suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIXES:
+    if suffix not in SUFFIXES:
         raise HMError(
             f"cannot tell the export format from {Path(path).name!r}; use a .bvh, .csv, .json or .h5 "
             f"name or give the format explicitly ({', '.join(FORMATS)})"
         )
-    return _SUFFIXES[suffix]
+    return SUFFIXES[suffix]
 
 
 def export(result: Pose3DResult, path: str | os.PathLike, fmt: str | None = None) -> str:
@@ -93,3 +94,17 @@ def export(result: Pose3DResult, path: str | os.PathLike, fmt: str | None = None
     else:
         raise HMError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     return fmt
+
+
+def read_any_result(path: str | os.PathLike) -> Pose3DResult:
+    """A result from our .h5 or .json output (HMError otherwise)."""
+    p = Path(path)
+    if not p.exists():
+        raise HMError(f"file not found: {p}")
+    if p.suffix.lower() == ".json":
+        from hmcli.io.jsonio import read_result_json
+
+        return read_result_json(p)
+    from hmcli.io.h5 import read_result
+
+    return read_result(p)

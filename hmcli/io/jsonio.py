@@ -34,6 +34,7 @@ import json
 import math
 import os
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ __all__ = [
     "result_to_dict",
     "write_result_json",
     "read_result_json",
+    "result_records",
+    "result_from_records",
 ]
 
 SCHEMA = "hm.pose3d"
@@ -298,3 +301,41 @@ def read_result_json(path: str | os.PathLike) -> Pose3DResult:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
         raise HMError(f"{p} is not a valid hm result JSON file ({what})") from None
+
+
+def result_records(result: Pose3DResult) -> Iterator[dict]:
+    """JSON-lines records of a result: :func:`header_record`, then one :func:`frame_record` per frame."""
+    kp = result.kpts2d
+    yield header_record(fps=kp.fps, width=kp.width, height=kp.height, joint_set=kp.joint_set,
+                        model_id=result.model_id, model_hash=result.model_hash, detector=kp.detector,
+                        source=kp.source, source_hash=kp.source_hash)  # fmt: skip
+    for i in range(kp.num_frames):
+        yield frame_record(i, kp.timestamps[i], kp.detected[i], kp.xy[i], kp.conf[i], result.joints3d[i])
+
+
+def result_from_records(header: dict, records: list[dict]) -> Pose3DResult:
+    """Rebuild a Pose3DResult from streamed records (header + frames)."""
+    if not records:
+        raise HMError("no frames were captured")
+
+    def arr(rows):
+        a = np.array(rows, dtype=object)
+        a[a == None] = np.nan  # noqa: E711
+        return a.astype(np.float64)
+
+    k2 = np.stack([arr(r["kpts2d"]) for r in records])  # (F, J, 3)
+    j3 = np.stack([arr(r["joints3d"]) for r in records]).astype(np.float32)  # (F, 17, 3)
+    kp = Keypoints2D(
+        xy=k2[..., :2].astype(np.float32),
+        conf=np.nan_to_num(k2[..., 2]).astype(np.float32),
+        joint_set=header["joint_set"],
+        timestamps=np.array([r["t"] if r["t"] is not None else np.nan for r in records], np.float64),
+        width=int(header["width"]),
+        height=int(header["height"]),
+        detected=np.array([r["detected"] for r in records], bool),
+        detector=header.get("detector") or "unknown",
+        source=header.get("source"),
+        source_hash=header.get("source_hash"),
+    )
+    return Pose3DResult(kpts2d=kp, joints3d=j3, model_id=header.get("model_id") or "unknown",
+                        model_hash=header.get("model_hash") or "")  # fmt: skip

@@ -44,7 +44,7 @@ OBJ / PLY as a directory of per-frame files (or one file when the path ends in `
 Re-orienting an SMPL body is not "rotate root_orient and trans": the body turns about its
 root joint's rest position J0 (a function of ``betas``), so for a world rotation R the new
 parameters are ``root_orient' = R * root_orient`` and ``trans' = R (J0 + trans) - J0``.
-:class:`~hmcli.mesh.result.MeshResult` does not carry J0, so :func:`write_amass_npz` takes it
+:class:`~hmcli.types.MeshResult` does not carry J0, so :func:`write_amass_npz` takes it
 as the ``root_rest`` argument.
 """
 
@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,19 @@ def _frames_dir(directory: str | os.PathLike) -> Path:
     return d
 
 
+def _write_frames(directory: str | os.PathLike, stem: str, ext: str, mode: str, contents: Iterable) -> list[Path]:
+    """Frame i's content (text or bytes, made as it is written) as ``<directory>/<stem>_<i:06d>.<ext>``,
+    each atomically; the paths in frame order."""
+    d = _frames_dir(directory)
+    paths = []
+    for i, content in enumerate(contents):
+        p = d / f"{stem}_{i:06d}.{ext}"
+        with atomic_write(p, mode) as out:
+            out.write(content)
+        paths.append(p)
+    return paths
+
+
 def write_obj_frames(directory: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
                      stem: str = "frame") -> list[Path]:  # fmt: skip
     """One OBJ per frame, ``<directory>/<stem>_000000.obj`` ..., each written atomically.
@@ -136,15 +150,9 @@ def write_obj_frames(directory: str | os.PathLike, vertices: np.ndarray, faces: 
     parent must exist). Returns the paths written, in frame order.
     """
     v, f = _check_mesh(vertices, faces, frames=True)
-    d = _frames_dir(directory)
     faces_txt = _face_text(f)
-    paths = []
-    for i in range(v.shape[0]):
-        p = d / f"{stem}_{i:06d}.obj"
-        with atomic_write(p, "w") as out:
-            out.write(_obj_text(v[i], faces_txt, f"hm {HM_VERSION} frame {i}"))
-        paths.append(p)
-    return paths
+    texts = (_obj_text(v[i], faces_txt, f"hm {HM_VERSION} frame {i}") for i in range(v.shape[0]))
+    return _write_frames(directory, stem, "obj", "w", texts)
 
 
 def _ply_bytes(v: np.ndarray, face_block: bytes, num_faces: int) -> bytes:
@@ -175,15 +183,8 @@ def write_ply_frames(directory: str | os.PathLike, vertices: np.ndarray, faces: 
                      stem: str = "frame") -> list[Path]:  # fmt: skip
     """One binary PLY per frame, ``<directory>/<stem>_000000.ply`` ... (as :func:`write_obj_frames`)."""
     v, f = _check_mesh(vertices, faces, frames=True)
-    d = _frames_dir(directory)
     block = _ply_faces(f)
-    paths = []
-    for i in range(v.shape[0]):
-        p = d / f"{stem}_{i:06d}.ply"
-        with atomic_write(p, "wb") as out:
-            out.write(_ply_bytes(v[i], block, f.shape[0]))
-        paths.append(p)
-    return paths
+    return _write_frames(directory, stem, "ply", "wb", (_ply_bytes(v[i], block, f.shape[0]) for i in range(v.shape[0])))
 
 
 # ------------------------------------------------------------------ AMASS
@@ -224,7 +225,7 @@ def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def amass_arrays(result, root_rest: np.ndarray, framerate: float | None = None) -> dict[str, np.ndarray]:
     """The arrays :func:`write_amass_npz` writes (see the module docstring), Y-up world.
 
-    result: a :class:`~hmcli.mesh.result.MeshResult`; root_rest: (3,) rest position of the
+    result: a :class:`~hmcli.types.MeshResult`; root_rest: (3,) rest position of the
     root joint for ``result.betas`` in the body-model frame (metres); framerate: default the
     result's frame rate (30 when unknown).
     """
@@ -276,7 +277,7 @@ def write_amass_npz(path: str | os.PathLike, result, root_rest: np.ndarray,
 
 def export_mesh(result, path: str | os.PathLike, fmt: str, vertices: np.ndarray | None = None,
                 root_rest: np.ndarray | None = None) -> list[Path]:  # fmt: skip
-    """Write a :class:`~hmcli.mesh.result.MeshResult` as ``fmt`` (obj, ply, amass) in the Y-up world.
+    """Write a :class:`~hmcli.types.MeshResult` as ``fmt`` (obj, ply, amass) in the Y-up world.
 
     obj / ply: ``path`` is a directory that gets one file per frame (``frame_000000.obj``
     ...), or, when it ends in ``.obj`` / ``.ply``, a single file (single-frame results only).

@@ -3,7 +3,7 @@
 ``hm.mesh`` version 1 holds everything of an ``hm.pose3d`` file (see :mod:`hmcli.io.h5`:
 ``/keypoints2d``, ``/joints3d``, ``/timestamps``, ``/extra`` and the file attributes, written
 by the same code) plus a ``/mesh`` group with the fitted body model
-(:class:`~hmcli.mesh.result.MeshResult`). :func:`hmcli.io.h5.read_result` therefore reads the
+(:class:`~hmcli.types.MeshResult`). :func:`hmcli.io.h5.read_result` therefore reads the
 lifted part of a mesh file as a :class:`~hmcli.types.Pose3DResult`.
 F = frames, K = joints of the body model's kinematic tree (24 for SMPL), S = shape
 coefficients, V = mesh vertices, Fc = mesh triangles, Q = a quality figure's length.
@@ -78,7 +78,7 @@ from hmcli.io.h5 import (
 )
 
 if TYPE_CHECKING:  # imported where needed, so that is_mesh_file() stays light
-    from hmcli.mesh.result import MeshResult
+    from hmcli.types import MeshResult
 
 __all__ = ["SCHEMA_MESH", "SCHEMA_MESH_VERSION", "write_mesh", "read_mesh", "is_mesh_file", "open_vertices"]
 
@@ -226,7 +226,7 @@ def read_mesh(path: str | os.PathLike, load_vertices: bool = True) -> MeshResult
     :func:`open_vertices` to read them frame by frame). A stored ``/mesh/root_rest`` is set
     as the result's ``root_rest`` attribute (None when absent).
     """
-    from hmcli.mesh.result import Camera, MeshResult
+    from hmcli.types import Camera, MeshResult
 
     with _open(path) as h5:
         g = _check_mesh_schema(h5, path)

@@ -42,7 +42,8 @@ class VideoInfo:
     duration: float  # seconds, num_frames / fps
 
 
-def _is_camera(source: Source) -> bool:
+def is_camera(source: Source) -> bool:
+    """Whether ``source`` names a webcam: an int, or a digit string that is not an existing file."""
     if isinstance(source, bool):
         return False
     if isinstance(source, int):
@@ -83,7 +84,7 @@ def _quiet_opencv() -> Iterator[None]:
 
 def _open(source: Source) -> tuple[cv2.VideoCapture, str]:
     """Open a capture; returns it with a display name. Raises HMError."""
-    if _is_camera(source):
+    if is_camera(source):
         index = int(source)
         with _quiet_opencv():
             cap = cv2.VideoCapture(index)
@@ -114,7 +115,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     frames are counted by decoding. Raises ``HMError`` for a missing file, a file
     that is not a video, or a video with no decodable frame.
     """
-    if _is_camera(path):
+    if is_camera(path):
         raise HMError("probe_video needs a video file, not a camera index")
     cap, name = _open(path)
     try:
@@ -147,7 +148,7 @@ def iter_frames(
     first frame that cannot be decoded (a truncated file yields what it has).
     Raises ``HMError`` if not even the first frame can be decoded.
     """
-    camera = _is_camera(source)
+    camera = is_camera(source)
     cap, name = _open(source)
     try:
         fps = _valid_fps(cap.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS

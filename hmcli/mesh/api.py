@@ -28,9 +28,8 @@ from hmcli.io.atomic import HMError
 from hmcli.mesh.body import BodyModel, adapt_keypoints_to_cmu
 from hmcli.mesh.fit import FitOptions, FitTargets, fit_body
 from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
-from hmcli.mesh.result import Camera, MeshResult
 from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from hmcli.types import Pose3DResult
+from hmcli.types import Camera, MeshResult, Pose3DResult
 
 __all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit", "mesh_vertices",
            "InitParams", "load_init", "VERTEX_CHUNK"]
@@ -210,3 +209,24 @@ def mesh_vertices(result: MeshResult, body: BodyModel | None = None,
             if on_progress is not None:
                 on_progress("vertices", e, F)
     return out
+
+
+def save_mesh(result: MeshResult, path: str | os.PathLike, *, keep_vertices: bool = False,
+              obj_dir: str | os.PathLike | None = None, amass: str | os.PathLike | None = None) -> None:  # fmt: skip
+    """Write a fitted result as ``hm mesh`` does: the mesh HDF5 at ``path`` (with the per-frame
+    vertices only when ``keep_vertices``), and optionally one OBJ per frame into ``obj_dir``
+    (needs ``result.vertices``) and an AMASS-style npz. ``result.vertices`` is dropped unless kept."""
+    from hmcli.io.mesh_h5 import write_mesh
+
+    verts = result.vertices
+    if not keep_vertices:
+        result.vertices = None
+    write_mesh(path, result)
+    if obj_dir is not None:
+        from hmcli.io.mesh_export import export_mesh
+
+        export_mesh(result, Path(obj_dir), "obj", vertices=verts)
+    if amass is not None:
+        from hmcli.io.mesh_export import write_amass_npz
+
+        write_amass_npz(Path(amass), result, result.root_rest)

@@ -38,7 +38,7 @@ import torch
 from hmcli.mesh.body import BodyModel, RestBody, canonical_rotations, posed_keypoints, to_canonical, CANONICAL_HINGES
 from hmcli.mesh.ik import solve_ik, spec_for_keypoints
 from hmcli.mesh.prior import GMMPrior
-from hmcli.mesh.result import Camera
+from hmcli.types import Camera
 from hmcli.mesh.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 
 __all__ = ["FitOptions", "FitTargets", "FitOutput", "fit_body", "ik_only", "H36M_BONES",

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from hmcli.mesh.result import Camera
+    from hmcli.types import Camera
 
 __all__ = ["STYLES", "MESH_COLOUR", "NEAR_M", "draw_mesh"]
 
@@ -94,7 +94,7 @@ def draw_mesh(
 
     frame: (H, W, 3) uint8 BGR; vertices_cam: (V, 3) camera-space metres (x right, y down,
     z forward); faces: (Fc, 3) vertex ids, counter-clockwise seen from outside; camera:
-    the video's pinhole camera (:class:`~hmcli.mesh.result.Camera`); style: ``shaded``,
+    the video's pinhole camera (:class:`~hmcli.types.Camera`); style: ``shaded``,
     ``filled`` or ``wireframe``; colour: BGR; alpha: opacity in [0, 1].
 
     The frame is left untouched when the vertices hold a non-finite value (an invalid frame)

@@ -41,7 +41,7 @@ from hmcli.skeleton import H36M17, JointSet, get_joint_set
 from hmcli.types import Pose3DResult
 
 if TYPE_CHECKING:
-    from hmcli.mesh.result import Camera, MeshResult
+    from hmcli.types import Camera, MeshResult
     from hmcli.render.labels import ActionTrack
 
 __all__ = ["OverlayRenderer", "render_overlay", "render_mesh_overlay", "panel_width"]

@@ -102,3 +102,8 @@ def score_items(lm: LoadedModel, items: list[dict], setting: EvalSetting) -> Eva
 
 def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSetting) -> EvalReport:
     return score_items(lm, eval_items(sequences, setting), setting)
+
+
+def trained_on(lm: LoadedModel, sequences: list[Sequence]) -> list[str]:
+    """The subjects of ``sequences`` that ``lm`` was trained on (sorted; none for held-out people)."""
+    return sorted({s.subject for s in sequences} & set(lm.meta.get("data", {}).get("train_subjects", [])))

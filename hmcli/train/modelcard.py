@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 from hmcli.data.splits import VAL_SUBJECTS
@@ -158,3 +160,31 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
     lines += ["", "## License", "", "Weights: Apache-2.0, like the code. Training data terms: mocap.cs.cmu.edu "
               "(free to use and redistribute, not to resell the data itself).", ""]
     return "\n".join(lines)
+
+
+def card_reports(lm: LoadedModel, sequences: list, cameras: int, seed: int,
+                 on_report: Callable[[str, EvalReport], None] | None = None) -> dict[str, EvalReport]:  # fmt: skip
+    """The evaluations a model card shows: every :data:`STANDARD_SETTINGS` row, plus the streamed
+    row (:data:`STREAM_LABEL`) for a causal model, on ``sequences``. ``on_report(label, report)``
+    as each one is done."""
+    from hmcli.lift import is_causal
+    from hmcli.train.evaluate import EvalSetting, evaluate_model
+
+    settings = [(label, EvalSetting(rate, scaled, cameras, seed, whole, flip=flip))
+                for label, rate, scaled, whole, flip in STANDARD_SETTINGS]
+    if is_causal(lm):  # any causal architecture streams
+        settings.append((STREAM_LABEL, EvalSetting(30.0, True, cameras, seed, stream=True)))
+    reports = {}
+    for label, setting in settings:
+        reports[label] = evaluate_model(lm, sequences, setting)
+        if on_report is not None:
+            on_report(label, reports[label])
+    return reports
+
+
+def write_model_card(path: str | os.PathLike, text: str) -> None:
+    """Write a card's markdown atomically."""
+    from hmcli.io.atomic import atomic_write
+
+    with atomic_write(path, "w") as f:
+        f.write(text)

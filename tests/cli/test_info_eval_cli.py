@@ -157,15 +157,3 @@ def test_eval_warns_when_the_model_was_trained_on_the_people_it_is_evaluated_on(
     assert seen.exit_code == 0 and json.loads(seen.stdout)["split"] == "val"
     assert seen.stderr == ("warning: run was trained on subject(s) 02 of the 'val' split; "
                            "these figures are not on held-out people\n")
-
-
-def test_info_lists_action_models_apart_from_lifters():
-    from hmcli.cli.info import gather_info
-
-    info = gather_info()
-    names = {c["name"] for c in info["action_models"]}
-    assert {"hummuss-action-cmu", "hummuss-action-causal-cmu"} <= names
-    assert not any(c["name"].startswith("hummuss-action") for c in info["checkpoints"])
-    row = next(c for c in info["action_models"] if c["name"] == "hummuss-action-causal-cmu")
-    assert row["causal"] and row["classes"] == ["walk", "run", "jump", "dance", "exercise"]
-    assert 0 < row["metrics"]["balanced_accuracy"] <= 1

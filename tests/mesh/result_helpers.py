@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hmcli.mesh.result import Camera, MeshResult
+from hmcli.types import Camera, MeshResult
 from hmcli.types import Keypoints2D, Pose3DResult
 
 SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)

@@ -11,7 +11,7 @@ from hmcli.io.atomic import HMError
 from hmcli.mesh import api as mesh_api
 from hmcli.mesh.body import posed_keypoints
 from hmcli.mesh.fit import FitOptions, fit_shape_to_bones, solve_translation
-from hmcli.mesh.result import Camera
+from hmcli.types import Camera
 from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmcli.mesh.synthetic import synthetic_body
 

@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from hmcli.mesh.result import Camera
+from hmcli.types import Camera
 from hmcli.render.mesh import draw_mesh
 from tests.mesh.result_helpers import body_like, cube
 
