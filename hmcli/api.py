@@ -461,10 +461,10 @@ def lift_input(path: str | os.PathLike, model: str | os.PathLike | LoadedModel |
 
 
 def input_keypoints(path: str | os.PathLike, *, fps: float | None = None, width: int | None = None,
-                    height: int | None = None, max_frames: int | None = None,
+                    height: int | None = None, max_frames: int | None = None, detector: str = "mediapipe",
                     on_progress: OnStage | None = None) -> Keypoints2D:  # fmt: skip
-    """The first ``max_frames`` frames of 2D keypoints from a video (detected), a keypoint file,
-    or an ``hm lift`` / ``hm mesh`` HDF5 (the 2D the lifter saw)."""
+    """The first ``max_frames`` frames of 2D keypoints from a video (detected by ``detector``), a
+    keypoint file, or an ``hm lift`` / ``hm mesh`` HDF5 (the 2D the lifter saw)."""
     from hmcli.io.paths import input_kind
 
     path = Path(path)
@@ -480,5 +480,5 @@ def input_keypoints(path: str | os.PathLike, *, fps: float | None = None, width:
     else:
         report = _stage(on_progress, "detect")
         report(0, None)
-        kp = detect(path, max_frames=max_frames, on_frame=lambda i, n: report(i + 1, n))
+        kp = detect(path, detector=detector, max_frames=max_frames, on_frame=lambda i, n: report(i + 1, n))
     return kp.first(max_frames)

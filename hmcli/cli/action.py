@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         la = action_api.load_classifier(model, causal)           # a model problem fails before detection
         with progress(quiet) as bar:
             kp = api.input_keypoints(in_path, fps=fps, width=width, height=height, max_frames=max_frames,
-                                     on_progress=stage_bars(bar))  # fmt: skip
+                                     detector=detector, on_progress=stage_bars(bar))  # fmt: skip
         k = min(topk, len(la.classes))
         say = (lambda m: typer.echo(m, err=True)) if output == "-" else typer.echo
         if causal:

@@ -20,7 +20,7 @@ from hmcli.io.h5 import write_result
 from hmcli.lift import load_lifter
 from hmcli.types import Pose3DResult
 from tests.action.test_readers import ntu_text, pyskl_doc
-from tests.cli.helpers import make_keypoints
+from tests.cli.helpers import make_keypoints, write_video
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (tests/conftest.py)
 
@@ -112,6 +112,17 @@ def test_action_stdout_json_and_summary_on_stderr(models, clip):
     # -q: nothing but the JSON
     q = run("action", kp_path, "--model", models["bi"], "-o", "-", "-q", "--topk", "9")  # topk capped at the classes
     assert q.exit_code == 0 and q.stderr == "" and len(json.loads(q.stdout)["clip"]) == 3
+
+
+def test_action_video_uses_the_chosen_detector(models, tmp_path):
+    video = write_video(tmp_path / "clip.mp4", n=30, fps=FPS)
+    r = run("action", video, "--model", models["bi"], "--detector", "fake-test", "-o", "-", "-q")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["frames"] == 30 and doc["clip"][0]["label"] in CLASSES
+    bad = run("action", video, "--model", models["bi"], "--detector", "no-such-detector")
+    one_line_error(bad)
+    assert "no-such-detector" in bad.stderr
 
 
 def test_action_causal_lines(models, clip, tmp_path):
