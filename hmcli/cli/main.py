@@ -7,8 +7,38 @@ import sys
 import warnings
 
 import typer
+from typer.core import TyperGroup
+
+# typer vendors click: its usage errors (unknown option, bad value, missing argument) derive from this
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class OneLineErrors(TyperGroup):
+    """The top-level ``hm`` group: a usage error prints one line, ``hm: error: ... (see 'hm lift
+    --help')``, and exits 2, like every other error (typer would print a usage block and a box)."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rc = super().main(*args, standalone_mode=False, **kwargs)
+        except _ClickException as e:
+            message = " ".join(str(e.format_message()).split())
+            if type(e).__name__ == "NoArgsIsHelpError":  # 'hm' or 'hm mesh' alone: just the help
+                if message:
+                    print(e.format_message(), file=sys.stderr)
+                sys.exit(e.exit_code)
+            where = getattr(getattr(e, "ctx", None), "command_path", None) or "hm"
+            print(f"hm: error: {message} (see '{where} --help')", file=sys.stderr)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            print("hm: error: interrupted", file=sys.stderr)
+            sys.exit(130)
+        sys.exit(rc if isinstance(rc, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="hm: human motion from video (2D keypoints -> 3D joints with HumMUSS).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
