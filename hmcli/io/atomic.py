@@ -8,12 +8,18 @@ type, missing optional dependency).
 one: data goes to a temporary file in the destination directory, is flushed
 and fsync'ed, and is moved over the destination with ``os.replace`` only when
 the ``with`` block finishes without an exception.
+
+The temporary file is named ``.<name>.<pid>.<random>.tmp``. A process killed with SIGKILL
+cannot delete its temporary file, so each write to a destination first deletes the
+temporary files of that destination whose writer (the pid in the name) is no longer running;
+those of live writers (another process writing the same file right now) are left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +48,39 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temps(dest: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed writers of ``dest`` left next to it (see the
+    module docstring); returns the paths removed. Never touches a live process's file."""
+    dest = Path(dest)
+    directory = dest.parent if str(dest.parent) else Path(".")
+    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(\d+)\.[^.]+\.tmp$")
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        m = pattern.match(name)
+        if m is None or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            (directory / name).unlink()
+            removed.append(directory / name)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str | None = None) -> Iterator:
     """Write ``path`` atomically.
@@ -68,7 +107,13 @@ def atomic_write(path: str | os.PathLike, mode: str | None = None) -> Iterator:
     directory = dest.parent if str(dest.parent) else Path(".")
     if not directory.is_dir():
         raise HMError(f"output directory does not exist: {directory}")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=directory)
+    if dest.is_dir():
+        raise HMError(f"output path is a directory: {dest}")
+    remove_stale_temps(dest)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise HMError(f"cannot write to {directory}: {e.strerror or e}") from None
     tmp = Path(tmp_name)
     try:
         if mode is None:
