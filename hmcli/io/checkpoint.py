@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from hmcli.io.atomic import HMError
+from hmcli.io.atomic import HMError, atomic_write
 from hmcli.nn.registry import build_from_config
 from hmcli.skeleton.codec import PoseCodec
 
@@ -58,15 +58,8 @@ def config_dict(model: nn.Module) -> dict:
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "wb") as f:  # fsync'ed; temps of killed writers are removed
+        torch.save(obj, f)
 
 
 def _to_half(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -133,15 +126,23 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _first_line(e: BaseException) -> str:
+    """An exception's first message line (its type name when it has no message)."""
+    lines = str(e).splitlines()
+    return lines[0][:200] if lines and lines[0].strip() else type(e).__name__
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Read and validate the raw checkpoint dict (weights_only: no code runs)."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint not found: {p}")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt zip, pickle with forbidden globals, truncated file
-        raise CheckpointError(f"cannot read checkpoint {p}: {str(e).splitlines()[0][:200]}") from None
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, pickle with forbidden globals, truncated or empty file
+        raise CheckpointError(f"cannot read checkpoint {p}: {_first_line(e)}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not an hm checkpoint")
     if obj.get("version") != VERSION:
@@ -159,13 +160,14 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedModel:
         model = build_from_config(obj["arch"], obj["config"])
         sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
         model.load_state_dict(sd)
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {path} does not match its architecture: {str(e).splitlines()[0][:200]}") from None
+        codec = PoseCodec.from_dict(obj["codec"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {path} does not match its architecture: {_first_line(e)}") from None
     return LoadedModel(
         model=model.eval(),
         arch=obj["arch"],
         config=obj["config"],
-        codec=PoseCodec.from_dict(obj["codec"]),
+        codec=codec,
         meta=obj.get("meta", {}),
         path=str(path),
         sha256=file_sha256(path),
