@@ -10,6 +10,7 @@ Layout (``torch.save`` of plain containers and tensors; read with ``weights_only
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.skeleton.codec import PoseCodec
-from hmcli.io.checkpoint import CheckpointError, atomic_torch_save, config_dict, file_sha256
+from hmcli.io.checkpoint import CheckpointError, atomic_torch_save, config_dict, file_sha256, first_line
 
 __all__ = ["ACTION_FORMAT", "LoadedAction", "save_action", "load_action", "DEFAULT_ACTION_MODEL",
            "DEFAULT_CAUSAL_ACTION_MODEL", "resolve_action_model"]
@@ -85,9 +86,11 @@ def resolve_action_model(name: str | os.PathLike | None, causal: bool = False) -
 def read_action(path: str | os.PathLike) -> dict:
     p = Path(path)
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt zip, forbidden globals, truncated file
-        raise CheckpointError(f"cannot read action model {p}: {str(e).splitlines()[0][:200]}") from None
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, forbidden globals, truncated or empty file
+        raise CheckpointError(f"cannot read action model {p}: {first_line(e)}") from None
     if not isinstance(obj, dict) or obj.get("format") != ACTION_FORMAT:
         raise CheckpointError(f"{p} is not an hm action model (hm lift models go to --model of hm lift)")
     if obj.get("version") != ACTION_VERSION:
@@ -109,7 +112,7 @@ def load_action(name: str | os.PathLike | None = None, causal: bool = False) -> 
         classes = tuple(str(c) for c in obj["classes"])
         codec = PoseCodec.from_dict(bb["codec"])
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"action model {path} is inconsistent: {str(e).splitlines()[0][:200]}") from None
+        raise CheckpointError(f"action model {path} is inconsistent: {first_line(e)}") from None
     clf = ActionClassifier(backbone, head).eval()
     if causal and not clf.causal:
         raise CheckpointError(f"{path} has a bidirectional backbone; --causal needs a causal action model")

@@ -126,7 +126,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
     """An exception's first message line (its type name when it has no message)."""
     lines = str(e).splitlines()
     return lines[0][:200] if lines and lines[0].strip() else type(e).__name__
@@ -142,7 +142,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             warnings.simplefilter("ignore")
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, pickle with forbidden globals, truncated or empty file
-        raise CheckpointError(f"cannot read checkpoint {p}: {_first_line(e)}") from None
+        raise CheckpointError(f"cannot read checkpoint {p}: {first_line(e)}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not an hm checkpoint")
     if obj.get("version") != VERSION:
@@ -162,7 +162,7 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedModel:
         model.load_state_dict(sd)
         codec = PoseCodec.from_dict(obj["codec"])
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {path} does not match its architecture: {_first_line(e)}") from None
+        raise CheckpointError(f"checkpoint {path} does not match its architecture: {first_line(e)}") from None
     return LoadedModel(
         model=model.eval(),
         arch=obj["arch"],
