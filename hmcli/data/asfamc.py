@@ -25,7 +25,8 @@ Conventions implemented here (Acclaim format as used by the CMU mocap database):
 * CMU's world frame is Y-up (X to the subject's left and Z forward in the ASF default
   pose); this module does not change axes.
 
-Parse errors raise ``ValueError`` with the file name and 1-based line number.
+Parse errors raise ``MocapFormatError`` (an ``HMError`` and a ``ValueError``) with the file
+name and 1-based line number.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from hmcli.io.atomic import HMError
 
 INCH_M = 0.0254
 
@@ -183,8 +186,12 @@ class FKResult:
 # ----------------------------------------------------------------------------- ASF parsing
 
 
-def _err(source: str, lineno: int, msg: str) -> ValueError:
-    return ValueError(f"{source}:{lineno}: {msg}")
+class MocapFormatError(HMError, ValueError):
+    """A malformed ASF / AMC file: the user's data, reported as one line (not a crash)."""
+
+
+def _err(source: str, lineno: int, msg: str) -> MocapFormatError:
+    return MocapFormatError(f"{source}:{lineno}: {msg}")
 
 
 def _floats(tokens: list[str], n: int, source: str, lineno: int) -> list[float]:
@@ -377,12 +384,12 @@ def parse_asf(text: str, source: str = "<string>") -> Skeleton:
         )
     for child, par in parent.items():
         if child not in bones:
-            raise ValueError(f"{source}: hierarchy names unknown bone {child!r}")
+            raise MocapFormatError(f"{source}: hierarchy names unknown bone {child!r}")
         if par != "root" and par not in bones:
-            raise ValueError(f"{source}: hierarchy names unknown parent {par!r}")
+            raise MocapFormatError(f"{source}: hierarchy names unknown parent {par!r}")
     missing = [b for b in bones if b not in parent]
     if missing:
-        raise ValueError(f"{source}: bones without a parent in :hierarchy: {missing}")
+        raise MocapFormatError(f"{source}: bones without a parent in :hierarchy: {missing}")
     skel = Skeleton(
         name=name,
         length_scale=scale,
@@ -397,7 +404,7 @@ def parse_asf(text: str, source: str = "<string>") -> Skeleton:
         source=source,
     )
     if len(skel.topological_order()) != len(bones):
-        raise ValueError(f"{source}: :hierarchy is not a tree rooted at 'root'")
+        raise MocapFormatError(f"{source}: :hierarchy is not a tree rooted at 'root'")
     return skel
 
 
@@ -478,7 +485,7 @@ def parse_amc(text: str, source: str = "<string>", skeleton: Skeleton | None = N
             missing = sorted(set(counts) - seen)
             raise _err(source, n_lines, f"last frame {frames[-1]} is missing bones {missing}")
     else:
-        raise ValueError(f"{source}: no frames")
+        raise MocapFormatError(f"{source}: no frames")
 
     values: dict[str, np.ndarray] = {}
     for bone, rows in data.items():
@@ -538,7 +545,7 @@ def fk_full(skeleton: Skeleton, motion: Motion) -> FKResult:
     if root_vals is None:
         root_vals = np.zeros((nf, len(skeleton.root_order)))
     if root_vals.shape[1] != len(skeleton.root_order):
-        raise ValueError(
+        raise MocapFormatError(
             f"{motion.source}: root has {root_vals.shape[1]} values, order needs "
             f"{len(skeleton.root_order)}"
         )
@@ -561,7 +568,7 @@ def fk_full(skeleton: Skeleton, motion: Motion) -> FKResult:
             local = np.broadcast_to(np.eye(3), (nf, 3, 3))
         else:
             if vals.shape[1] != len(bone.dof):
-                raise ValueError(
+                raise MocapFormatError(
                     f"{motion.source}: bone {name!r} has {vals.shape[1]} values, dof "
                     f"{bone.dof} needs {len(bone.dof)}"
                 )

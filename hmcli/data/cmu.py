@@ -71,7 +71,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hmcli.data.asfamc import Skeleton, fk_full, load_amc, load_asf
+from hmcli.data.asfamc import MocapFormatError, Skeleton, fk_full, load_amc, load_asf
 
 H36M17_NAMES: tuple[str, ...] = (
     "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
@@ -190,7 +190,7 @@ def cmu_to_h36m(
     idx = {n: i for i, n in enumerate(names)}
     missing = [n for n in REQUIRED_CMU_JOINTS if n not in idx]
     if missing:
-        raise ValueError(f"CMU skeleton lacks joints {missing}")
+        raise MocapFormatError(f"CMU skeleton lacks joints {missing}")
     p = np.asarray(positions, dtype=np.float64)
     out = np.zeros((p.shape[0], 17, 3), dtype=np.float64)  # (F, 17, 3)
     for j, cmu in _DIRECT.items():
