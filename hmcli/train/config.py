@@ -159,11 +159,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise HMError(f"config file not found: {p}")
     try:
         if p.suffix == ".toml":
-            data = tomllib.loads(p.read_text())
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
         else:
-            data = yaml.safe_load(p.read_text()) or {}
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise HMError(f"cannot parse config {p}: not UTF-8 text") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
-        raise HMError(f"cannot parse config {p}: {str(e).splitlines()[0]}") from None
+        raise HMError(f"cannot parse config {p}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
     if not isinstance(data, dict):
         raise HMError(f"config {p} must be a mapping of option: value")
     return data
