@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -278,20 +279,27 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.init_from:
-        la = load_action(cfg.init_from)
-        backbone, codec, arch, fps = la.model.backbone, la.codec, la.arch, la.fps
-        prev_head, prev_classes = la.model.head, la.classes
-    else:
-        lm = load_lifter(cfg.backbone)
-        backbone, codec, arch = lm.model, lm.codec, lm.arch
-        fps = float(getattr(lm.model.cfg, "fps", 30.0))
-        prev_head = prev_classes = None
-    src = _source(cfg, codec, fps)
-    train_items, test_items = src.split(cfg.train_split), src.split(cfg.test_split) if cfg.test_split else []
-    if not train_items:
-        raise HMError(f"no training clips in split '{cfg.train_split}'")
+    # the first folder this run creates: removed again when the run cannot start (bad data, model)
+    created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if cfg.init_from:
+            la = load_action(cfg.init_from)
+            backbone, codec, arch, fps = la.model.backbone, la.codec, la.arch, la.fps
+            prev_head, prev_classes = la.model.head, la.classes
+        else:
+            lm = load_lifter(cfg.backbone)
+            backbone, codec, arch = lm.model, lm.codec, lm.arch
+            fps = float(getattr(lm.model.cfg, "fps", 30.0))
+            prev_head = prev_classes = None
+        src = _source(cfg, codec, fps)
+        train_items, test_items = src.split(cfg.train_split), src.split(cfg.test_split) if cfg.test_split else []
+        if not train_items:
+            raise HMError(f"no training clips in split '{cfg.train_split}'")
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     rep_dim = int(backbone.rep.out_features)
     head = ActionHead(ActionHeadConfig(len(src.classes), 17, rep_dim, cfg.hidden, cfg.dropout))
     if prev_head is not None and tuple(prev_classes) == tuple(src.classes):
