@@ -6,6 +6,7 @@ exception into a one-line :class:`HMError`."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,13 @@ def image_size(file_w: Any, file_h: Any, width: int | None, height: int | None, 
     h = file_h if file_h else height
     if not w or not h:
         raise HMError(f"{path} does not record the image size; pass width and height (e.g. from the video)")
-    return int(w), int(h)
+    try:
+        size = float(w), float(h)
+    except (TypeError, ValueError):
+        size = (math.nan, math.nan)
+    if isinstance(w, bool) or isinstance(h, bool) or not all(math.isfinite(v) and 1 <= v <= 1e6 for v in size):
+        raise HMError(f"{path}: image size must be positive numbers of pixels, got width {w!r} and height {h!r}")
+    return int(size[0]), int(size[1])
 
 
 def default_timestamps(n: int, fps: float | None) -> np.ndarray:
