@@ -356,7 +356,7 @@ def _quality(kp, kp_cam, rel0, j3, k2, c2, valid, cam: Camera, scale: float) -> 
         "mpjpe_to_lift_mm": 1000 * float(mpjpe),
         "mpjpe_ik_to_lift_mm": 1000 * float(mpjpe_ik),
         "reproj_px": float(err2.mean()) if err2.numel() else math.nan,
-        "reproj_pct_height": 100 * float(err2.mean()) / scale if err2.numel() else math.nan,
+        "reproj_pct_height": 100 * float(err2.mean()) / max(scale, 1.0) if err2.numel() else math.nan,
     }
     if rel.shape[0] > 2:
         def accel(x):
