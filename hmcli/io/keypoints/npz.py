@@ -60,6 +60,9 @@ def _npz_load(path: Path, fps, width, height) -> Keypoints2D:
         missing = [k for k in ("xy", "conf", "joint_set") if k not in z.files]
         if missing:
             raise FormatError(f"missing arrays: {', '.join(missing)}")
+        for key in ("xy", "conf", "timestamps", "width", "height"):
+            if key in z.files and z[key].dtype.kind not in "biuf":  # complex, strings, records
+                raise FormatError(f"'{key}' is not a real-valued array (dtype {z[key].dtype})")
         xy = np.asarray(z["xy"], np.float32)
         conf = np.asarray(z["conf"], np.float32)
         if xy.ndim != 3 or xy.shape[2] != 2 or conf.shape != xy.shape[:2]:
