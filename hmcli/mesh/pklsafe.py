@@ -369,6 +369,11 @@ def check_smpl_arrays(d: Mapping[str, np.ndarray], source: str) -> None:
     if not ok:
         shapes = ", ".join(f"{k} {tuple(np.shape(d[k]))}" for k in SMPL_REQUIRED_KEYS)
         raise HMError(f"{source} is not a valid SMPL-family model file: inconsistent shapes ({shapes})")
+    extra = [k for k in ("hm_nose_vertex", "hm_headtop_vertex") if k in d]
+    for k, a in [*zip(("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights", "f"),
+                      (v, sd, pd, jr, kt, w, f)), *((k, np.asarray(d[k])) for k in extra)]:
+        if a.dtype.kind not in "biuf" or not np.isfinite(a).all() or (k in extra and a.size != 1):
+            raise HMError(f"{source} is not a valid SMPL-family model file: {k} is not finite numbers")
 
 
 def normalize_smpl_arrays(d: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
