@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,9 +113,11 @@ def load_prior(path: str | os.PathLike | None = None) -> GMMPrior:
             names = tuple(str(s) for s in z["joint_names"])
     except HMError:
         raise
-    except (OSError, KeyError, ValueError) as e:
-        raise HMError(f"cannot read pose prior {p}: {e}") from None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:  # EOFError: an empty file
+        raise HMError(f"cannot read pose prior {p}: {e or type(e).__name__}") from None
     if means.ndim != 2 or L.shape != (means.shape[0], means.shape[1], means.shape[1]) or lw.shape != means.shape[:1]:
         raise HMError(f"pose prior {p} has inconsistent shapes")
+    if any(a.dtype.kind not in "iuf" or not np.isfinite(a).all() for a in (means, L, lw)):
+        raise HMError(f"pose prior {p} holds values that are not finite numbers")
     return GMMPrior(torch.tensor(means, dtype=torch.float32), torch.tensor(L, dtype=torch.float32),
                     torch.tensor(lw, dtype=torch.float32), names)
