@@ -196,7 +196,8 @@ def prior_cmd(
     rotations by hm's analytic IK."""
     from hmcli.mesh.train_prior import build_prior
 
-    require((components >= 1, "--components must be at least 1"), (fps > 0, "--fps must be positive"))
+    require((components >= 1, "--components must be at least 1"),
+            (math.isfinite(fps) and fps > 0, f"--fps must be a positive number, got {fps}"))
     out = Path(output)
     output_dir_check(out)
     info = build_prior(Path(data), out, components=components, fps=fps, seed=seed)

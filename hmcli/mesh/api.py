@@ -17,6 +17,7 @@ problems raise :class:`hmcli.io.atomic.HMError` with a one-line message.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,12 +222,22 @@ def save_mesh(result: MeshResult, path: str | os.PathLike, *, keep_vertices: boo
     verts = result.vertices
     if not keep_vertices:
         result.vertices = None
-    write_mesh(path, result)
-    if obj_dir is not None:
-        from hmcli.io.mesh_export import export_mesh
+    # several outputs: if a later one fails, the ones this call created are removed again
+    made = [Path(p) for p in (path, obj_dir, amass) if p is not None and not Path(p).exists()]
+    try:
+        write_mesh(path, result)
+        if obj_dir is not None:
+            from hmcli.io.mesh_export import export_mesh
 
-        export_mesh(result, Path(obj_dir), "obj", vertices=verts)
-    if amass is not None:
-        from hmcli.io.mesh_export import write_amass_npz
+            export_mesh(result, Path(obj_dir), "obj", vertices=verts)
+        if amass is not None:
+            from hmcli.io.mesh_export import write_amass_npz
 
-        write_amass_npz(Path(amass), result, result.root_rest)
+            write_amass_npz(Path(amass), result, result.root_rest)
+    except BaseException:
+        for p in made:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        raise
