@@ -61,6 +61,8 @@ def build_prior(data_dir: Path, out: Path, components: int = 8, fps: float = 10.
     model = synthetic_body()
     joints, n_seq = cmu_pose_samples(data_dir, fps)
     x = canonical_pose_vectors(model, joints)
+    if components > len(x):
+        raise HMError(f"--components {components} is more than the {len(x)} poses sampled from {data_dir}")
     prior = fit_gmm(x, components=components, seed=seed, joint_names=tuple(model.joint_names[1:]))
     save_prior(out, prior, meta={"samples": len(x), "sequences": n_seq, "fps": fps, "source": "CMU train subjects"})
     return {"samples": int(len(x)), "sequences": n_seq}
