@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -43,11 +44,15 @@ def register(app: typer.Typer) -> None:
 
         if fps is not None and subsample is not None:
             fail("give --fps or --subsample, not both", EXIT_USAGE)
-        require((fps is None or fps > 0, f"--fps must be a positive number, got {fps}"),
+        require((fps is None or (math.isfinite(fps) and fps > 0), f"--fps must be a positive number, got {fps}"),
                 (subsample is None or subsample >= 1, f"--subsample must be at least 1, got {subsample}"),
                 (cameras >= 1, f"--cameras must be at least 1, got {cameras}"),
                 (seed >= 0, f"--seed must be >= 0, got {seed}"),
                 (split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, got '{split}'"))
+        if card:  # before the evaluation: the card's folder must exist
+            from hmcli.cli.lift import output_dir_check
+
+            output_dir_check(Path(card))
         lm = load_checkpoint(resolve_model(model))
         train_fps = float(lm.config.get("fps", 30.0))
         rate = fps if fps is not None else train_fps / (subsample or 1)
