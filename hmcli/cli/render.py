@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from hmcli.io.export import read_any_result
         from hmcli.render.mesh import STYLES
 
-        if fps is not None and not fps > 0:
+        if fps is not None and not (fps > 0 and fps != float("inf")):
             fail(f"--fps must be a positive number, got {fps}", EXIT_USAGE)
         if result is None and mesh is None:
             fail("give the RESULT file to render (or --mesh MESH.h5)", EXIT_USAGE)
@@ -114,10 +114,11 @@ def register(app: typer.Typer) -> None:
                 raise HMError(f"video file not found: {video}")
         else:
             vpath = find_source_video(kp.source, rpath)
-            if vpath is None:
-                warn(f"source video {kp.source!r} not found; drawing on a black background (pass --video)"
-                     if kp.source else "the result records no source video; drawing on a black background "
-                     "(pass --video)")  # fmt: skip
+        # warned once the render has worked: a failing command prints its error line only
+        no_video = (None if vpath is not None else
+                    f"source video {kp.source!r} not found; drawing on a black background (pass --video)"
+                    if kp.source else "the result records no source video; drawing on a black background "
+                    "(pass --video)")  # fmt: skip
         t0 = time.perf_counter()
         with progress(quiet) as bar:
             upd = bar("render", kp.num_frames)
@@ -133,6 +134,8 @@ def register(app: typer.Typer) -> None:
                     verts = stored if stored is not None else mesh_vertices_for(mres, mesh_path)
                     n = render_mesh_overlay(mres, vpath, out, vertices=verts, style=mesh_style, alpha=mesh_alpha,
                                             on_frame=upd, fps=fps, actions=track)  # fmt: skip
+        if no_video:
+            warn(no_video)
         note(f"hm render: {n} frames -> {out} in {time.perf_counter() - t0:.2f} s"
              + (f" (video {vpath})" if vpath else " (no video)")
              + (f" (mesh {mesh_path})" if mesh_path else "")
