@@ -69,13 +69,14 @@ def _check_file(path: Path) -> None:
 
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's WARN lines while opening (failures become HMError instead)."""
+    """Silence OpenCV's WARN and ERROR lines while opening (failures become HMError instead; a
+    file FFmpeg has no decoder for printed two '[ERROR:...] cap_ffmpeg_impl' lines before it)."""
     log = getattr(getattr(cv2, "utils", None), "logging", None)
     if log is None:
         yield
         return
     old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
     try:
         yield
     finally:
