@@ -7,6 +7,7 @@ round-robin in the same run, so their ratios hold even on a busy machine.
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -175,8 +176,8 @@ def throughput_cmd(
     from hmcli.bench.presets import parse_overrides
     from hmcli.bench.throughput_compare import throughput_compare
 
-    require((minutes > 0, f"--minutes must be a positive number, got {minutes}"),
-            (fps > 0, f"--fps must be a positive number, got {fps}"), *_timing_rules(repeats, budget, threads))
+    require((0 < minutes < math.inf, f"--minutes must be a positive number, got {minutes}"),
+            (0 < fps < math.inf, f"--fps must be a positive number, got {fps}"), *_timing_rules(repeats, budget, threads))
     _threads(threads, retain_memory=True)
     with Console(stderr=True).status("throughput benchmark") as st:
         result = throughput_compare(parse_list(models), minutes, fps, repeats, budget,
@@ -301,7 +302,7 @@ def mesh_quality_cmd(
     require((frames >= 3, f"--frames must be at least 3, got {frames}"),
             (cmu_clips >= 1, f"--cmu-clips must be at least 1, got {cmu_clips}"),
             (chain_frames >= 0, f"--chain-frames must be >= 0, got {chain_frames}"),
-            (fps > 0, f"--fps must be a positive number, got {fps}"),
+            (0 < fps < math.inf, f"--fps must be a positive number, got {fps}"),
             (iters is None or iters >= 0, f"--iters must be >= 0, got {iters}"),
             (shape_std >= 0, f"--shape-std must be >= 0, got {shape_std}"),
             (seed >= 0, f"--seed must be >= 0, got {seed}"),
