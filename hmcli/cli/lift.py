@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
             fail(f"--fps must be a positive number, got {fps}", EXIT_USAGE)
         if max_frames is not None and max_frames < 1:
             fail(f"--max-frames must be at least 1, got {max_frames}", EXIT_USAGE)
+        for name, value in (("--width", width), ("--height", height)):
+            if value is not None and value < 1:
+                fail(f"{name} must be a positive number of pixels, got {value}", EXIT_USAGE)
 
         from hmcli.io.atomic import HMError
         from hmcli.io.paths import input_kind, output_dir_check
