@@ -89,6 +89,8 @@ def fit_cmd(
         require((value is None or (math.isfinite(value) and value >= 0), f"{name} must be a number >= 0, got {value}"))
     require((iters is None or iters >= 0, f"--iters must be >= 0, got {iters}"),
             (max_frames is None or max_frames >= 1, f"--max-frames must be at least 1, got {max_frames}"),
+            (width is None or width >= 1, f"--width must be a positive number of pixels, got {width}"),
+            (height is None or height >= 1, f"--height must be a positive number of pixels, got {height}"),
             (gender in ("neutral", "female", "male"), f"--gender must be neutral, female or male, got {gender!r}"))
     t_cmd = time.perf_counter()
     in_path = Path(input)
