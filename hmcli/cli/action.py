@@ -58,7 +58,9 @@ def register(app: typer.Typer) -> None:
 
         require((topk >= 1, f"--topk must be at least 1, got {topk}"),
                 (max_frames is None or max_frames >= 1, f"--max-frames must be at least 1, got {max_frames}"),
-                (fps is None or fps > 0, f"--fps must be positive, got {fps}"))
+                (width is None or width >= 1, f"--width must be a positive number of pixels, got {width}"),
+                (height is None or height >= 1, f"--height must be a positive number of pixels, got {height}"),
+                (fps is None or 0 < fps < float("inf"), f"--fps must be positive, got {fps}"))
         window_s = None if window is None else parse_seconds(window, "--window")
         stride_s = parse_seconds(stride, "--stride")
         in_path = Path(input)
