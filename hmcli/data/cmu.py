@@ -272,7 +272,7 @@ def find_trials(root: str | Path) -> tuple[dict[str, list[Path]], list[Path]]:
     """
     r = Path(root)
     if not r.is_dir():
-        raise ValueError(f"not a directory: {r}")
+        raise MocapFormatError(f"motion capture data must be a folder (CMU ASF/AMC layout), got: {r}")
     asfs: dict[str, list[Path]] = {}
     amcs: list[Path] = []
     for p in sorted(r.rglob("*")):
