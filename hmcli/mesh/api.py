@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +103,8 @@ def load_init(path: str | os.PathLike, frames: int | None = None) -> InitParams:
         with np.load(p, allow_pickle=False) as z:
             keys = set(z.files)
             arrays = {k: z[k] for k in keys}
-    except (OSError, ValueError) as e:
-        raise HMError(f"cannot read --init file {p}: {' '.join(str(e).split())}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # EOFError: an empty file
+        raise HMError(f"cannot read --init file {p}: {' '.join(str(e).split()) or type(e).__name__}") from None
 
     def pick(*names: str) -> np.ndarray | None:
         for n in names:
