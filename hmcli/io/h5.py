@@ -252,7 +252,10 @@ def _array(h5: h5py.Group, name: str, path, dtype=None) -> np.ndarray:
         data = obj[()]
     except OSError as e:
         raise HMError(f"{path}: cannot read dataset {full} (corrupt file): {e}") from None
-    return np.asarray(data, dtype=dtype) if dtype is not None else np.asarray(data)
+    if dtype is None:
+        return np.asarray(data)
+    with np.errstate(over="ignore", invalid="ignore"):  # float64 beyond float32's range -> inf, no warning line
+        return np.asarray(data, dtype=dtype)
 
 
 def _attr(h5: h5py.File, name: str, path, default: Any = ...) -> Any:
