@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
                 (seed >= 0, f"--seed must be >= 0, got {seed}"),
                 (split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, got '{split}'"))
         if card:  # before the evaluation: the card's folder must exist
-            from hmcli.cli.lift import output_dir_check
+            from hmcli.io.paths import output_dir_check
 
             output_dir_check(Path(card))
         lm = load_checkpoint(resolve_model(model))
