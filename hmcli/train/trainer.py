@@ -128,6 +128,16 @@ def _mpm_generator(cfg: TrainConfig, step: int, rank: int) -> torch.Generator:
 
 def build_for_task(cfg: TrainConfig, arch: str, model_cfg: Any) -> nn.Module:
     """The module trained for ``cfg.task``: the lifter itself, or its Stage-I MPM model."""
+    try:
+        return _build_for_task(cfg, arch, model_cfg)
+    except (TypeError, ValueError, RuntimeError) as e:  # model.dim=abc, model.dim=-1, ... from the user
+        if isinstance(e, HMError):
+            raise
+        raise HMError(f"cannot build {arch} with these model options (model.*): "
+                      f"{(str(e).splitlines() or [type(e).__name__])[0][:160]}") from None
+
+
+def _build_for_task(cfg: TrainConfig, arch: str, model_cfg: Any) -> nn.Module:
     from hmcli.nn.registry import build_from_config
 
     if cfg.task != "mpm":
