@@ -159,6 +159,10 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedModel:
     try:
         model = build_from_config(obj["arch"], obj["config"])
         sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+        bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise CheckpointError(f"checkpoint {path} has NaN or infinite weights ({bad[0]}"
+                                  f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})")
         model.load_state_dict(sd)
         codec = PoseCodec.from_dict(obj["codec"])
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
