@@ -132,7 +132,7 @@ def guarded(fmt: str, path: Path, fn, *args, **kw) -> Keypoints2D:
         return fn(*args, **kw)
     except HMError:
         raise
-    except (FormatError, KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+    except (FormatError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:
         msg = str(e) if isinstance(e, FormatError) else f"{type(e).__name__}: {e}"
         raise HMError(f"{path} is not a valid {fmt} file ({msg})") from None
 
