@@ -31,9 +31,9 @@ class Keypoints2D:
     source_hash: str | None = None
 
     def __post_init__(self) -> None:
-        f = self.xy.shape[0]
         if self.xy.ndim != 3 or self.xy.shape[2] != 2:
             raise ValueError(f"xy must be (F, J, 2), got {self.xy.shape}")
+        f = self.xy.shape[0]
         if self.conf.shape != self.xy.shape[:2]:
             raise ValueError(f"conf must be {self.xy.shape[:2]}, got {self.conf.shape}")
         if self.timestamps.shape != (f,) or self.detected.shape != (f,):
