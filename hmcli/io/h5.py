@@ -321,6 +321,8 @@ def _read_pose3d(h5: h5py.File, path) -> Pose3DResult:
     kp = _read_kpts(h5, path)
     joints3d = _array(h5, "joints3d", path, np.float32)
     names = _attr(h5, "joint_names", path)
+    if np.ndim(names) != 1:
+        raise HMError(f"{path}: attribute joint_names is not a list of names (corrupt file)")
     if joints3d.shape != (kp.num_frames, len(names), 3):
         raise HMError(
             f"{path}: /joints3d has shape {joints3d.shape}, expected "
