@@ -446,7 +446,7 @@ def parse_amc(text: str, source: str = "<string>", skeleton: Skeleton | None = N
                 radians = False
             continue
         toks = line.split()
-        if len(toks) == 1 and toks[0].lstrip("+-").isdigit():
+        if len(toks) == 1 and toks[0].lstrip("+-").isdecimal():  # isdigit() is true for '²'; int() is not
             close_frame(lineno)
             frames.append(int(toks[0]))
             seen = set()
