@@ -282,7 +282,10 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
     # the first folder this run creates: removed again when the run cannot start (bad data, model)
     created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise HMError(f"cannot create the run folder {out}: {e.strerror or e}") from None
         if cfg.init_from:
             la = load_action(cfg.init_from)
             backbone, codec, arch, fps = la.model.backbone, la.codec, la.arch, la.fps
