@@ -413,7 +413,10 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if init_report is not None:
         meta_base["init_from"] = init_report
     if env.main:
-        out.mkdir(parents=True, exist_ok=True)  # only now: a run that cannot start leaves nothing behind
+        try:
+            out.mkdir(parents=True, exist_ok=True)  # only now: a run that cannot start leaves nothing behind
+        except OSError as e:
+            raise HMError(f"cannot create the run folder {out}: {e.strerror or e}") from None
         dump_config(cfg, out / "config.yaml")
     logged = _truncate_log(out / "metrics.jsonl", start) if resume and env.main else 0.0
     log = open(out / "metrics.jsonl", "a") if env.main else None
