@@ -198,7 +198,10 @@ def write_result_json(path: str | os.PathLike, result: Pose3DResult) -> None:
     """Write ``result`` as one JSON document (one frame per line), atomically."""
     doc = result_to_dict(result)
     frames = doc.pop("frames")
-    head = json.dumps(doc, allow_nan=False, ensure_ascii=False)
+    try:
+        head = json.dumps(doc, allow_nan=False, ensure_ascii=False)
+    except ValueError:  # e.g. an fps of inf read from a damaged file
+        raise HMError(f"cannot write {path} as JSON: the result's header holds NaN or infinite values") from None
     parts = [head[:-1], ', "frames": [\n']
     parts.append(",\n".join(dumps_record(fr) for fr in frames))
     parts.append("\n]}\n")
