@@ -256,7 +256,8 @@ def mesh_cmd(
 
     from hmcli.bench.mesh import loop_video, mesh_speed
 
-    require((frames >= 3, f"--frames must be at least 3, got {frames}"), *_timing_rules(repeats, 0, threads))
+    require((frames >= 3, f"--frames must be at least 3, got {frames}"), *_timing_rules(repeats, 0, threads),
+            (video is None or Path(video).is_file(), f"--video {video}: no such file"))
     _threads(threads)
     with tempfile.TemporaryDirectory() as tmp, Console(stderr=True).status("mesh benchmark") as st:
         if loop_sample and video is None:
