@@ -374,6 +374,8 @@ def check_smpl_arrays(d: Mapping[str, np.ndarray], source: str) -> None:
                       (v, sd, pd, jr, kt, w, f)), *((k, np.asarray(d[k])) for k in extra)]:
         if a.dtype.kind not in "biuf" or not np.isfinite(a).all() or (k in extra and a.size != 1):
             raise HMError(f"{source} is not a valid SMPL-family model file: {k} is not finite numbers")
+        if k in ("kintree_table", "f", *extra) and a.size and float(np.abs(a).max()) >= 2.0 ** 62:
+            raise HMError(f"{source} is not a valid SMPL-family model file: {k} holds indices out of range")
 
 
 def normalize_smpl_arrays(d: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
