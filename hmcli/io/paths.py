@@ -31,6 +31,8 @@ def output_dir_check(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise HMError(f"output directory does not exist: {parent}")
+    if path.is_dir():  # checked before the work, not when the file is written
+        raise HMError(f"output path is a directory: {path}")
 
 
 def default_output(input_path: Path, suffix: str, tag: str) -> Path:
