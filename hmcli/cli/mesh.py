@@ -99,16 +99,17 @@ def fit_cmd(
     out_path = Path(output) if output else default_output(in_path, ".mesh.h5", "mesh")
     if out_path.suffix.lower() not in MESH_SUFFIXES:
         fail(f"hm mesh writes HDF5: use an output name ending in .h5 (got {out_path.name!r})", EXIT_USAGE)
-    output_dir_check(out_path)
-    for extra in (obj, amass):
-        if extra is not None:
-            output_dir_check(Path(extra))
     if amass is not None and not amass.lower().endswith(".npz"):
         fail(f"--amass writes an .npz file (got {amass!r})", EXIT_USAGE)
     if obj is not None and Path(obj).exists() and not Path(obj).is_dir():
         fail(f"--obj {obj} exists and is not a directory", EXIT_USAGE)
     if amass is not None and Path(amass).is_dir():
         fail(f"--amass {amass} is a directory", EXIT_USAGE)
+    output_dir_check(out_path)
+    if amass is not None:
+        output_dir_check(Path(amass))
+    if obj is not None and not Path(obj).is_dir():  # a folder of per-frame files: an existing one is reused
+        output_dir_check(Path(obj))
     for p in (out_path, Path(amass) if amass else None):
         if p is not None and p.exists() and p.resolve() == in_path.resolve():
             fail(f"output {p} is the input file; choose another name", EXIT_USAGE)

@@ -366,3 +366,11 @@ def test_output_equal_to_input_is_refused(clip, tmp_path):
     assert "is the input file" in msg, msg
     assert src.read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_obj_folder_that_exists_is_reused(clip, tmp_path):
+    objs = tmp_path / "objs"
+    objs.mkdir()
+    r = run("mesh", clip["lift"], "-o", tmp_path / "o.h5", *smpl(clip), "--iters", 0, "--obj", objs)
+    assert r.exit_code == 0, r.stderr
+    assert len(list(objs.glob("*.obj"))) == F
