@@ -153,10 +153,27 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return obj
 
 
+def check_config_fits_weights(config: Any, state_dict: Any, path: Any) -> None:
+    """Refuse a config whose sizes no weight in the file has (e.g. depth 1000000 next to a
+    one-block state dict): building such a model would take minutes and all memory before the
+    weights could be found not to fit. Every integer of a real config (depth, widths, window
+    lengths) is at most the number of tensors or the largest tensor dimension."""
+    if not isinstance(config, dict) or not isinstance(state_dict, dict):
+        return  # the build below reports it
+    sizes = [int(d) for v in state_dict.values() if isinstance(v, torch.Tensor) for d in v.shape]
+    bound = max([len(state_dict), *sizes, 1])
+    big = {k: v for k, v in config.items() if isinstance(v, int) and not isinstance(v, bool) and abs(v) > bound}
+    if big:
+        k, v = next(iter(big.items()))
+        raise CheckpointError(f"checkpoint {path} does not match its architecture: config {k}={v} is larger than "
+                              f"any size in its weights ({bound})")
+
+
 def load_checkpoint(path: str | os.PathLike) -> LoadedModel:
     """Load a model for inference (eval mode, float32)."""
     obj = read_checkpoint(path)
     try:
+        check_config_fits_weights(obj["config"], obj["state_dict"], path)
         model = build_from_config(obj["arch"], obj["config"])
         sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
         bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
