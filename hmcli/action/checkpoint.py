@@ -18,7 +18,8 @@ import torch
 
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.skeleton.codec import PoseCodec
-from hmcli.io.checkpoint import CheckpointError, atomic_torch_save, config_dict, file_sha256, first_line
+from hmcli.io.checkpoint import (CheckpointError, atomic_torch_save, check_config_fits_weights, config_dict,
+                                 file_sha256, first_line)
 
 __all__ = ["ACTION_FORMAT", "LoadedAction", "save_action", "load_action", "DEFAULT_ACTION_MODEL",
            "DEFAULT_CAUSAL_ACTION_MODEL", "resolve_action_model"]
@@ -105,6 +106,7 @@ def load_action(name: str | os.PathLike | None = None, causal: bool = False) -> 
     obj = read_action(path)
     try:
         bb = obj["backbone"]
+        check_config_fits_weights(bb["config"], bb["state_dict"], path)
         backbone = build_from_config(bb["arch"], bb["config"])
         backbone.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in bb["state_dict"].items()})
         head = ActionHead(ActionHeadConfig(**obj["head"]["config"]))
