@@ -22,6 +22,9 @@ that does not answer in time is killed (a hang) and restarted, as is one that di
 A case is counted as
   clean      - non-zero exit, exactly one stderr line 'hm: error: ...' that is not an internal
                error, no new or changed file anywhere in its folders (temp files included);
+  warned     - as clean, but after 'warning:' lines about the data that explain the error (e.g.
+               'subject 02: no ASF skeleton found, skipping' before 'no val sequences found');
+               counted apart, not as a failure;
   accepted   - exit 0 where the input may legitimately be usable (e.g. NaN keypoints: frames
                flagged as missing): then the output must be complete and no temp file left;
   and otherwise as one of: traceback (an exception escaped), internal (exit 1, 'internal
@@ -54,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("lift", "detect", "mesh", "mesh-convert", "action", "render", "export", "eval", "train", "info",
             "bench", "mesh-prior")
 BAD = ("traceback", "internal", "unclear", "wrong-accept", "partial", "hang", "code-exec")
-OUTCOMES = ("clean", "accepted") + BAD
+OUTCOMES = ("clean", "warned", "accepted") + BAD
 
 
 # ----------------------------------------------------------------------------- payloads
@@ -1341,6 +1344,10 @@ def classify(case: Case, r: dict, before: dict, after: dict, marker_made: bool) 
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     if r["rc"] == 1 and "internal error" in stderr:
         return "internal", lines[-1][:300] if lines else ""
+    noise = ("encountered in", "Casting", "pickle", "torch", "numpy", "deprecated")  # library warnings stay 'unclear'
+    if (len(lines) > 1 and lines[-1].startswith("hm: error: ")
+            and all(ln.startswith(("warning: ", "hm: warning: ")) and not any(w in ln for w in noise) for ln in lines[:-1])):
+        return "warned", " | ".join(lines)[:300]
     if len(lines) != 1 or not lines[0].startswith("hm: error: "):
         return "unclear", " | ".join(lines)[:300]
     return "clean", lines[0][:300]
