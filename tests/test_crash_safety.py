@@ -225,7 +225,7 @@ def _train_args(material, out):
 
 
 def _weights(run: Path) -> dict:
-    from hmcli.train.checkpoint import read_checkpoint
+    from hmcli.io.checkpoint import read_checkpoint
 
     ck = read_checkpoint(run / "last.pt")
     assert ck["train_state"]["step"] == 8
@@ -233,7 +233,7 @@ def _weights(run: Path) -> dict:
 
 
 def test_kill_9_during_hm_train_then_resume_reaches_the_same_weights(material, tmp_path):
-    from hmcli.train.checkpoint import read_checkpoint
+    from hmcli.io.checkpoint import read_checkpoint
 
     ref = tmp_path / "ref"
     r = hm(_train_args(material, ref), tmp_path)
