@@ -1213,6 +1213,10 @@ def _worker() -> None:
             os.chdir(req["cwd"])
             signal.setitimer(signal.ITIMER_REAL, req["timeout"])
             try:
+                if req.get("selftest") == "raise":  # the harness's own check: an escaping exception
+                    raise RuntimeError("fuzz harness self-test")
+                if req.get("selftest") == "die":  # ... and a worker that dies
+                    os._exit(9)
                 hm_main.main()
                 rc = 0
             except SystemExit as e:
@@ -1272,13 +1276,14 @@ class Runner:
             self.proc = None
             self.restarts += 1
 
-    def __call__(self, argv: list[str], cwd: Path, stdin: Path | None = None, timeout: float = 30.0) -> dict:
+    def __call__(self, argv: list[str], cwd: Path, stdin: Path | None = None, timeout: float = 30.0,
+                 selftest: str | None = None) -> dict:
         import selectors
 
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         req = {"argv": argv, "cwd": str(cwd), "stdin": str(stdin) if stdin else None, "timeout": timeout,
-               "capture": str(self.capture)}
+               "capture": str(self.capture), "selftest": selftest}
         try:
             self.proc.stdin.write(json.dumps(req) + "\n")
             self.proc.stdin.flush()
