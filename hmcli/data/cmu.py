@@ -72,6 +72,7 @@ from pathlib import Path
 import numpy as np
 
 from hmcli.data.asfamc import MocapFormatError, Skeleton, fk_full, load_amc, load_asf
+from hmcli.io.atomic import atomic_write
 
 H36M17_NAMES: tuple[str, ...] = (
     "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
@@ -295,9 +296,10 @@ def save_sequences(sequences: list[Sequence], path: str | Path, fingerprint: str
     arrays = {f"j{i}": s.joints.astype(np.float32) for i, s in enumerate(sequences)}
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp.npz")
-    np.savez(tmp, meta=np.array(json.dumps({"fingerprint": fingerprint, "sequences": meta})), **arrays)
-    tmp.replace(p)
+    # atomic_write: a per-process temp name (two runs caching at once do not mix), fsync, and the
+    # temps of killed runs removed
+    with atomic_write(p, "wb") as fh:
+        np.savez(fh, meta=np.array(json.dumps({"fingerprint": fingerprint, "sequences": meta})), **arrays)
 
 
 def load_sequences(path: str | Path) -> tuple[list[Sequence], str]:
