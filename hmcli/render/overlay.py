@@ -93,6 +93,10 @@ def _tag(img: np.ndarray, text: str, org: tuple[int, int], scale: float, bg: tup
     cv2.putText(img, text, (x + pad, y + pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), th, cv2.LINE_AA)
 
 
+#: Largest frame side rendered (16K); a bigger recorded size is a damaged file, not a video.
+MAX_FRAME_SIDE = 16384
+
+
 class OverlayRenderer:
     """Composes preview frames; usable per frame (e.g. for a live window) or via :func:`render_overlay`.
 
@@ -103,8 +107,8 @@ class OverlayRenderer:
 
     def __init__(self, width: int, height: int, joint_set: str | JointSet, floor_m: float = DEFAULT_FLOOR_M) -> None:
         self.width, self.height = int(width), int(height)
-        if self.width <= 0 or self.height <= 0:
-            raise HMError(f"invalid frame size {width}x{height}")
+        if not (0 < self.width <= MAX_FRAME_SIDE and 0 < self.height <= MAX_FRAME_SIDE):  # a damaged file's size
+            raise HMError(f"invalid frame size {width}x{height} (each side 1 to {MAX_FRAME_SIDE} px)")
         try:
             self.js2d: JointSet | None = get_joint_set(joint_set)
         except ValueError:
