@@ -31,9 +31,9 @@ class OneLineErrors(TyperGroup):
             where = getattr(getattr(e, "ctx", None), "command_path", None) or "hm"
             print(f"hm: error: {message} (see '{where} --help')", file=sys.stderr)
             sys.exit(e.exit_code)
-        except typer.Abort:
-            print("hm: error: interrupted", file=sys.stderr)
-            sys.exit(130)
+        except typer.Abort:  # typer's 'Aborted!' (an EOFError at a prompt), as one line, same exit code
+            print("hm: error: aborted", file=sys.stderr)
+            sys.exit(1)
         sys.exit(rc if isinstance(rc, int) else 0)
 
 
