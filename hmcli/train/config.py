@@ -164,6 +164,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:
         raise HMError(f"cannot parse config {p}: not UTF-8 text") from None
+    except RecursionError:  # e.g. '{' repeated: YAML nested beyond Python's recursion limit
+        raise HMError(f"cannot parse config {p}: nested too deeply") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
         raise HMError(f"cannot parse config {p}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
     if not isinstance(data, dict):
