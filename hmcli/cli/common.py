@@ -50,6 +50,8 @@ def cli_errors(fn: Callable) -> Callable:
             fail(str(e.args[0]) if e.args else str(e), EXIT_MODEL)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPT)
+        except RecursionError:  # json / yaml readers on input nested thousands deep ('[[[[...')
+            fail("input is nested too deeply to read (a damaged file?)", EXIT_INPUT)
         except Exception as e:
             if os.environ.get("HM_DEBUG"):
                 raise
