@@ -118,7 +118,7 @@ class Shard:
 def parse_shard(text: str) -> Shard:
     """``"i/n"`` -> :class:`Shard`; ValueError with a one-line message otherwise."""
     parts = str(text).strip().split("/")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 0 <= int(parts[0]) < int(parts[1]):
         raise ValueError(f"--shard takes i/n with 0 <= i < n (e.g. 3/10), got {text!r}")
     return Shard(int(parts[0]), int(parts[1]))
 
