@@ -286,10 +286,10 @@ def test_lift_and_detect_jobs_match_the_single_input_api(tmp_path, ckpts):
     assert frames == 20 and total.detect > 0
     np.testing.assert_array_equal(got.joints3d, ref.joints3d)
     np.testing.assert_array_equal(got.kpts2d.detected, ref.kpts2d.detected)
-    assert batch.DetectJob("fake-test")(v, out / "walk.kpts.json") == 20
+    assert batch.DetectJob("fake-test")(v, out / "walk.kpts.h5") == 20
     from hmcli.io.keypoints import load_keypoints
 
-    kp, ref_kp = load_keypoints(out / "walk.kpts.json"), api.detect(v, "fake-test")
-    np.testing.assert_allclose(kp.xy, ref_kp.xy, atol=1e-3)
+    kp, ref_kp = load_keypoints(out / "walk.kpts.h5"), api.detect(v, "fake-test")
+    np.testing.assert_array_equal(kp.xy, ref_kp.xy)
     np.testing.assert_array_equal(kp.detected, ref_kp.detected)
     assert kp.num_frames == 20 and not kp.detected[5] and kp.source_hash == ref_kp.source_hash
