@@ -57,10 +57,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hmcli.io.atomic import HMError
 from hmcli.io.paths import KEYPOINT_SUFFIXES
+
+if TYPE_CHECKING:
+    from hmcli.action.checkpoint import LoadedAction
+    from hmcli.api import Timings
+    from hmcli.io.checkpoint import LoadedModel
+    from hmcli.mesh.body import BodyModel
+    from hmcli.mesh.fit import FitOptions
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -449,8 +456,8 @@ class LiftJob:
     """``hm lift`` for one input: a video (detected, frames decoded ahead) or a keypoint file ->
     a result file (.h5, .json, .bvh, .csv by the output's suffix)."""
 
-    lifter: Any  # hmcli.io.checkpoint.LoadedModel
-    detector: Any = "mediapipe"
+    lifter: LoadedModel
+    detector: Any = "mediapipe"  # a registry name or a detector object
     fps: float | None = None
     max_frames: int | None = None
     width: int | None = None
@@ -458,7 +465,7 @@ class LiftJob:
     one_pass: bool = False
     flip: bool = True
     read_ahead: int = READ_AHEAD
-    timings: Any = None  # an hmcli.api.Timings adding up every input's stage seconds, if given
+    timings: Timings | None = None  # adds up every input's stage seconds, if given
 
     def __call__(self, input: Path, output: Path) -> int:
         from hmcli import api
@@ -487,7 +494,7 @@ class DetectJob:
     detector: Any = "mediapipe"
     max_frames: int | None = None
     read_ahead: int = READ_AHEAD
-    timings: Any = None
+    timings: Timings | None = None
 
     def __call__(self, input: Path, output: Path) -> int:
         from hmcli import api
@@ -505,9 +512,9 @@ class DetectJob:
 class MeshJob:
     """``hm mesh`` for one input (video, keypoint file or ``hm lift`` .h5) -> a mesh .h5."""
 
-    lifter: Any  # LoadedModel (used for videos and keypoint files)
-    body: Any  # hmcli.mesh.body.BodyModel
-    options: Any  # hmcli.mesh.fit.FitOptions
+    lifter: LoadedModel  # used for videos and keypoint files
+    body: BodyModel
+    options: FitOptions
     prior: str | None = "default"
     focal: float | None = None
     vertices: bool = False
@@ -533,7 +540,7 @@ class ActionJob:
     """``hm action`` for one input -> its report (.json), or with ``causal`` its online labels
     (JSON lines)."""
 
-    classifier: Any  # hmcli.action.checkpoint.LoadedAction
+    classifier: LoadedAction
     causal: bool = False
     window_s: float | None = None
     stride_s: float = 0.5
@@ -562,7 +569,7 @@ class ActionJob:
         return kp.num_frames
 
 
-def _add_timings(total: Any, t: Any) -> None:
+def _add_timings(total: Timings | None, t: Timings) -> None:
     if total is None:
         return
     for name in ("load", "decode", "detect", "lift", "write"):
