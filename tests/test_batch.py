@@ -293,3 +293,14 @@ def test_lift_and_detect_jobs_match_the_single_input_api(tmp_path, ckpts):
     np.testing.assert_array_equal(kp.xy, ref_kp.xy)
     np.testing.assert_array_equal(kp.detected, ref_kp.detected)
     assert kp.num_frames == 20 and not kp.detected[5] and kp.source_hash == ref_kp.source_hash
+
+
+def test_torch_threads_is_set_inside_and_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    with batch.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with batch.torch_threads(None):
+        assert torch.get_num_threads() == before

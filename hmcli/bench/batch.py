@@ -64,9 +64,9 @@ def make_clip(src: str | Path, dst: str | Path, size: tuple[int, int] | None) ->
 
 def batch_throughput(videos: Sequence[str], size: tuple[int, int] | None = (1280, 720), copies: int = 2,
                      repeats: int = 1, model: str | None = None, detector: str = "mediapipe", read_ahead: int = 8,
-                     on_progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+                     lift_threads: int | None = 1, on_progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
     """Time batches of the clips ``videos`` (see the module docstring); a result for
-    :func:`hmcli.bench.report.print_result`."""
+    :func:`hmcli.bench.report.print_result`. ``lift_threads``: as :class:`hmcli.batch.LiftJob`'s."""
     from hmcli import api, batch
     from hmcli.bench.common import machine
     from hmcli.io.atomic import HMError
@@ -98,7 +98,8 @@ def batch_throughput(videos: Sequence[str], size: tuple[int, int] | None = (1280
                 out.mkdir()
                 plan = batch.plan_batch([str(src_dir)], out, ".h5")
                 stages = api.Timings()
-                job = batch.LiftJob(lifter, detector=detector, read_ahead=depth, timings=stages)
+                job = batch.LiftJob(lifter, detector=detector, read_ahead=depth, lift_threads=lift_threads,
+                                    timings=stages)  # fmt: skip
                 s = batch.run_batch(plan, job)
                 if s.failed:
                     bad = next(o for o in s.outcomes if o.status == "failed")
@@ -111,7 +112,8 @@ def batch_throughput(videos: Sequence[str], size: tuple[int, int] | None = (1280
                     best[name] = row
     return {"benchmark": "batch", "machine": machine(), "clips": clips,
             "settings": {"size": None if size is None else f"{size[0]}x{size[1]}", "copies": copies, "repeats": repeats,
-                         "model": lifter.model_id, "detector": detector, "model_load_s": load_s},
+                         "model": lifter.model_id, "detector": detector, "model_load_s": load_s,
+                         "lift_threads": lift_threads},
             "rows": list(best.values())}  # fmt: skip
 
 
@@ -124,5 +126,6 @@ def batch_table(result: dict) -> tuple[str, list[str], list[list[str]]]:
     st = result["settings"]
     clips = ", ".join(f"{Path(c['video']).name} ({c['frames']} frames)" for c in result["clips"])
     title = (f"hm lift batch, end to end ({st['size'] or 'original size'}; {clips}; x{st['copies']} each; "
-             f"model {st['model']} loaded once in {st['model_load_s']:.1f} s)")  # fmt: skip
+             f"model {st['model']} loaded once in {st['model_load_s']:.1f} s; "
+             f"lift threads {st.get('lift_threads') or 'all'})")  # fmt: skip
     return title, cols, rows

@@ -345,7 +345,7 @@ def batch_cmd(
     repeats: int = typer.Option(1, help="Runs of each method, alternating (the fastest counts)."),
     model: str = typer.Option(None, "--model", "-m", show_default=False, help="Lifter (default: hm lift's)."),
     detector: str = typer.Option("mediapipe", "--detector", help="2D detector."),
-    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    threads: int = typer.Option(1, help="torch threads while lifting (0: all cores; 1, the batch's default)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Videos/hour and frames/s of a batch (hm lift DIR --out-dir OUT) end to end, with and without
@@ -364,7 +364,7 @@ def batch_cmd(
     _threads(threads)
     with Console(stderr=True).status("batch benchmark") as st:
         result = batch_throughput(videos or list(DEFAULT_VIDEOS), dims, copies, repeats, model, detector,
-                                  on_progress=st.update)  # fmt: skip
+                                  lift_threads=threads or None, on_progress=st.update)  # fmt: skip
     _finish(result, json_out, None, "batch")
 
 
