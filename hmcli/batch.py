@@ -54,7 +54,9 @@ import hashlib
 import json
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from hmcli.io.checkpoint import LoadedModel
     from hmcli.mesh.body import BodyModel
     from hmcli.mesh.fit import FitOptions
+    from hmcli.types import Keypoints2D, Pose3DResult
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -87,6 +90,8 @@ __all__ = [
     "BatchLog",
     "default_log_path",
     "run_batch",
+    "run_task",
+    "Job",
     "LiftJob",
     "DetectJob",
     "MeshJob",
@@ -401,8 +406,24 @@ class Summary:
                 "frames": self.frames, "seconds": round(self.wall_seconds, 3)}  # fmt: skip
 
 
-#: A job makes ``output`` from ``input`` (atomically) and returns the number of frames.
-Job = Callable[[Path, Path], int]
+class Job(ABC):
+    """One input -> one output file, in two stages so that a batch can overlap them:
+    :meth:`prepare` reads the input (decoding and detecting a video), :meth:`finish` makes and
+    writes the output (lifting, fitting, classifying). ``job(input, output)`` runs both."""
+
+    @abstractmethod
+    def prepare(self, input: Path) -> Any: ...
+
+    @abstractmethod
+    def finish(self, prepared: Any, output: Path) -> int:
+        """Write ``output`` (atomically) from what :meth:`prepare` gave; returns the frames."""
+
+    def __call__(self, input: Path, output: Path) -> int:
+        return self.finish(self.prepare(input), output)
+
+
+#: A plain job: makes ``output`` from ``input`` (atomically) and returns the number of frames.
+PlainJob = Callable[[Path, Path], int]
 
 
 def _one_line(e: BaseException) -> str:
@@ -412,13 +433,21 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-def run_task(task: Task, job: Job, overwrite: bool = False) -> Outcome:
-    """One task: skipped when its output exists (unless ``overwrite``), else run, any error
-    caught as a one-line message (KeyboardInterrupt and SystemExit go through)."""
+def _settled(task: Task, overwrite: bool) -> Outcome | None:
+    """The outcome of a task that needs no work: a problem input, or a finished output."""
     if task.problem is not None:
         return Outcome(task.input, task.output, "failed", error=task.problem)
     if not overwrite and task.output.is_file():
         return Outcome(task.input, task.output, "skipped")
+    return None
+
+
+def run_task(task: Task, job: Job | PlainJob, overwrite: bool = False) -> Outcome:
+    """One task: skipped when its output exists (unless ``overwrite``), else run, any error
+    caught as a one-line message (KeyboardInterrupt and SystemExit go through)."""
+    settled = _settled(task, overwrite)
+    if settled is not None:
+        return settled
     t0 = time.perf_counter()
     try:
         frames = job(task.input, task.output)
@@ -427,24 +456,67 @@ def run_task(task: Task, job: Job, overwrite: bool = False) -> Outcome:
     return Outcome(task.input, task.output, "done", frames=int(frames), seconds=time.perf_counter() - t0)
 
 
-def run_batch(plan: Plan, job: Job, *, overwrite: bool = False, log: BatchLog | None = None,
-              on_outcome: Callable[[int, Outcome], None] | None = None) -> Summary:  # fmt: skip
-    """Run every task of ``plan`` in order (:func:`run_task`), each outcome logged and handed to
-    ``on_outcome(position, outcome)`` as it happens. Returns the :class:`Summary`."""
+def run_batch(plan: Plan, job: Job | PlainJob, *, overwrite: bool = False, log: BatchLog | None = None,
+              on_outcome: Callable[[int, Outcome], None] | None = None, overlap: bool = True) -> Summary:  # fmt: skip
+    """Run every task of ``plan`` (:func:`run_task`), each outcome logged and handed to
+    ``on_outcome(position, outcome)`` in the plan's order. With a two-stage :class:`Job` and
+    ``overlap``, one input's :meth:`Job.finish` runs in a worker thread while the next input is
+    prepared (at most one finish in flight). Returns the :class:`Summary`."""
     summary = Summary()
-    t0 = time.perf_counter()
+    t_run = time.perf_counter()
     if log is not None:
         log.write({"event": "start", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                    "inputs": plan.total, "shard": str(plan.shard) if plan.shard else None,
                    "tasks": len(plan.tasks), "out_dir": str(plan.out_dir), "overwrite": overwrite})  # fmt: skip
-    for i, task in enumerate(plan.tasks):
-        outcome = run_task(task, job, overwrite)
+
+    def emit(i: int, outcome: Outcome) -> None:
         summary.outcomes.append(outcome)
         if log is not None:
             log.write(outcome.record())
         if on_outcome is not None:
             on_outcome(i, outcome)
-    summary.wall_seconds = time.perf_counter() - t0
+
+    if not (overlap and isinstance(job, Job)):
+        for i, task in enumerate(plan.tasks):
+            emit(i, run_task(task, job, overwrite))
+    else:
+        pending: list = []  # the finish in flight (a future), at most one
+
+        def finish(i: int, task: Task, prepared: Any, t0: float) -> None:
+            """In the worker: write the output, then log it at once (a kill between the two
+            leaves a finished output with no record, never a record with no output)."""
+            try:
+                frames = job.finish(prepared, task.output)
+            except Exception as e:
+                outcome = Outcome(task.input, task.output, "failed", seconds=time.perf_counter() - t0,
+                                  error=_one_line(e))  # fmt: skip
+            else:
+                outcome = Outcome(task.input, task.output, "done", frames=int(frames), seconds=time.perf_counter() - t0)
+            emit(i, outcome)
+
+        def settle() -> None:
+            while pending:
+                pending.pop().result()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hm-batch-finish") as pool:
+            for i, task in enumerate(plan.tasks):
+                settled = _settled(task, overwrite)
+                if settled is not None:
+                    settle()
+                    emit(i, settled)
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    prepared = job.prepare(task.input)
+                except Exception as e:
+                    settle()
+                    emit(i, Outcome(task.input, task.output, "failed", seconds=time.perf_counter() - t0,
+                                    error=_one_line(e)))  # fmt: skip
+                    continue
+                settle()
+                pending.append(pool.submit(finish, i, task, prepared, t0))
+            settle()
+    summary.wall_seconds = time.perf_counter() - t_run
     if log is not None:
         log.write(summary.record())
     return summary
@@ -454,9 +526,9 @@ def run_batch(plan: Plan, job: Job, *, overwrite: bool = False, log: BatchLog | 
 
 
 @dataclass
-class LiftJob:
-    """``hm lift`` for one input: a video (detected, frames decoded ahead) or a keypoint file ->
-    a result file (.h5, .json, .bvh, .csv by the output's suffix)."""
+class LiftJob(Job):
+    """``hm lift`` for one input: a video (frames decoded ahead while the detector works) or a
+    keypoint file -> a result file (.h5, .json, .bvh, .csv by the output's suffix)."""
 
     lifter: LoadedModel
     detector: Any = "mediapipe"  # a registry name or a detector object
@@ -467,23 +539,32 @@ class LiftJob:
     one_pass: bool = False
     flip: bool = True
     read_ahead: int = READ_AHEAD
-    lift_threads: int | None = 1  # torch threads while lifting (None: as set); see below
+    lift_threads: int | None = 1  # torch threads while lifting (None: as set); see torch_threads
     timings: Timings | None = None  # adds up every input's stage seconds, if given
 
-    def __call__(self, input: Path, output: Path) -> int:
+    def prepare(self, input: Path) -> tuple[Keypoints2D, Timings]:
         from hmcli import api
-        from hmcli.io.export import export
         from hmcli.io.paths import input_kind
 
         t = api.Timings()
-        src = input
         if input_kind(input) == "keypoints":
             t0 = time.perf_counter()
-            src = api.read_keypoints(input, self.fps, self.width, self.height, self.max_frames)
+            kp = api.read_keypoints(input, self.fps, self.width, self.height, self.max_frames)
             t.decode = time.perf_counter() - t0
+        else:
+            kp = api.detect_file(input, self.detector, max_frames=self.max_frames, timings=t, read_ahead=self.read_ahead)
+        return kp, t
+
+    def finish(self, prepared: tuple[Keypoints2D, Timings], output: Path) -> int:
+        from hmcli import api
+        from hmcli.io.export import export
+
+        kp, t = prepared
         with torch_threads(self.lift_threads):
-            result = api.run_offline(self.lifter, src, detector=self.detector, fps=self.fps, max_frames=self.max_frames,
-                                     timings=t, one_pass=self.one_pass, flip=self.flip, read_ahead=self.read_ahead)  # fmt: skip
+            lift_t = api.Timings()
+            result = api.run_offline(self.lifter, kp, fps=self.fps, timings=lift_t, one_pass=self.one_pass,
+                                     flip=self.flip)  # fmt: skip
+        t.lift = lift_t.lift
         t0 = time.perf_counter()
         export(result, output)
         t.write = time.perf_counter() - t0
@@ -492,7 +573,7 @@ class LiftJob:
 
 
 @dataclass
-class DetectJob:
+class DetectJob(Job):
     """``hm detect`` for one video -> a keypoint file (.h5, .json, .npz by the output's suffix)."""
 
     detector: Any = "mediapipe"
@@ -500,11 +581,17 @@ class DetectJob:
     read_ahead: int = READ_AHEAD
     timings: Timings | None = None
 
-    def __call__(self, input: Path, output: Path) -> int:
+    def prepare(self, input: Path) -> tuple[Keypoints2D, Timings]:
         from hmcli import api
 
         t = api.Timings()
-        kp = api.detect_file(input, self.detector, max_frames=self.max_frames, timings=t, read_ahead=self.read_ahead)
+        return api.detect_file(input, self.detector, max_frames=self.max_frames, timings=t,
+                               read_ahead=self.read_ahead), t  # fmt: skip
+
+    def finish(self, prepared: tuple[Keypoints2D, Timings], output: Path) -> int:
+        from hmcli import api
+
+        kp, t = prepared
         t0 = time.perf_counter()
         api.save_keypoints(kp, output)
         t.write = time.perf_counter() - t0
@@ -513,8 +600,9 @@ class DetectJob:
 
 
 @dataclass
-class MeshJob:
-    """``hm mesh`` for one input (video, keypoint file or ``hm lift`` .h5) -> a mesh .h5."""
+class MeshJob(Job):
+    """``hm mesh`` for one input (video, keypoint file or ``hm lift`` .h5) -> a mesh .h5: the
+    lift is prepared, the body fitted and written in :meth:`finish`."""
 
     lifter: LoadedModel  # used for videos and keypoint files
     body: BodyModel
@@ -528,19 +616,23 @@ class MeshJob:
     width: int | None = None
     height: int | None = None
 
-    def __call__(self, input: Path, output: Path) -> int:
+    def prepare(self, input: Path) -> Pose3DResult:
         from hmcli import api
-        from hmcli.mesh import api as mesh_api
 
         lifted, _ = api.lift_input(input, self.lifter, detector=self.detector, fps=self.fps, max_frames=self.max_frames,
                                    width=self.width, height=self.height)  # fmt: skip
-        result = mesh_api.fit(lifted, self.body, self.options, self.prior, self.focal, None, vertices=self.vertices)
+        return lifted
+
+    def finish(self, prepared: Pose3DResult, output: Path) -> int:
+        from hmcli.mesh import api as mesh_api
+
+        result = mesh_api.fit(prepared, self.body, self.options, self.prior, self.focal, None, vertices=self.vertices)
         mesh_api.save_mesh(result, output, keep_vertices=self.vertices)
         return result.num_frames
 
 
 @dataclass
-class ActionJob:
+class ActionJob(Job):
     """``hm action`` for one input -> its report (.json), or with ``causal`` its online labels
     (JSON lines)."""
 
@@ -555,16 +647,20 @@ class ActionJob:
     width: int | None = None
     height: int | None = None
 
-    def __call__(self, input: Path, output: Path) -> int:
+    def prepare(self, input: Path) -> tuple[Path, Keypoints2D]:
         from hmcli import api
+
+        return input, api.input_keypoints(input, fps=self.fps, width=self.width, height=self.height,
+                                          max_frames=self.max_frames, detector=self.detector)  # fmt: skip
+
+    def finish(self, prepared: tuple[Path, Keypoints2D], output: Path) -> int:
         from hmcli.action import api as action_api
 
-        kp = api.input_keypoints(input, fps=self.fps, width=self.width, height=self.height, max_frames=self.max_frames,
-                                 detector=self.detector)  # fmt: skip
+        input, kp = prepared
         k = min(self.topk, len(self.classifier.classes))
         if self.causal:
-            action_api.write_label_lines(output, list(action_api.stream_labels(kp, self.classifier, k, self.fps,
-                                                                               self.window_s)))  # fmt: skip
+            records = list(action_api.stream_labels(kp, self.classifier, k, self.fps, self.window_s))
+            action_api.write_label_lines(output, records)
             return kp.num_frames
         rep = action_api.classify(kp, self.classifier, self.window_s, self.stride_s, k, self.fps)
         doc = rep.to_json()

@@ -304,3 +304,55 @@ def test_torch_threads_is_set_inside_and_restored():
     assert torch.get_num_threads() == before
     with batch.torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+class StagedJob(batch.Job):
+    """prepare reads the file; finish writes it. finish of 'a' waits until 'b' is being prepared:
+    it only completes if the two overlap."""
+
+    def __init__(self):
+        self.b_started = threading.Event()
+        self.threads = set()
+
+    def prepare(self, inp):
+        if inp.name == "b.mp4":
+            self.b_started.set()
+        text = inp.read_text()
+        if text == "bad":
+            raise HMError(f"corrupt input: {inp.name}")
+        return inp.name, text
+
+    def finish(self, prepared, out):
+        name, text = prepared
+        self.threads.add(threading.current_thread().name)
+        if text == "boom":
+            raise ValueError("fit diverged")
+        if name == "a.mp4" and not self.b_started.wait(10):
+            raise RuntimeError("no overlap")
+        with atomic_write(out, "w") as f:
+            f.write(text)
+        return len(text)
+
+
+def test_two_stage_jobs_overlap_and_keep_the_order(tmp_path):
+    for name, text in (("a.mp4", "aaa"), ("b.mp4", "bb"), ("c.mp4", "bad"), ("d.mp4", "boom"), ("e.mp4", "e")):
+        touch(tmp_path / "in" / name, text)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "e.txt").write_text("done before")
+    plan = batch.plan_batch([str(tmp_path / "in")], tmp_path / "out", ".txt")
+    seen = []
+    job = StagedJob()
+    with batch.BatchLog(tmp_path / "log.jsonl", "t") as log:
+        s = batch.run_batch(plan, job, log=log, on_outcome=lambda i, o: seen.append((i, o.input.name, o.status, o.error)))
+    assert seen == [(0, "a.mp4", "done", None), (1, "b.mp4", "done", None), (2, "c.mp4", "failed", "corrupt input: c.mp4"),
+                    (3, "d.mp4", "failed", "ValueError: fit diverged"), (4, "e.mp4", "skipped", None)]  # fmt: skip
+    assert (s.done, s.skipped, s.failed, s.frames) == (2, 1, 2, 5)
+    assert job.threads and all(t.startswith("hm-batch-finish") for t in job.threads)
+    recs = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [Path(r["input"]).name for r in recs if r["event"] == "input"] == ["a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4"]
+    # Without overlap the same job runs in turn, in this thread.
+    job = StagedJob()
+    job.b_started.set()
+    s = batch.run_batch(plan, job, overlap=False, overwrite=True)
+    assert [o.status for o in s.outcomes] == ["done", "done", "failed", "failed", "done"]
+    assert job.threads == {threading.current_thread().name}

@@ -348,8 +348,9 @@ def batch_cmd(
     threads: int = typer.Option(1, help="torch threads while lifting (0: all cores; 1, the batch's default)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Videos/hour and frames/s of a batch (hm lift DIR --out-dir OUT) end to end, with and without
-    decoding ahead of the detector."""
+    """Videos/hour and frames/s of a batch (hm lift DIR --out-dir OUT) end to end: overlapped as hm lift
+    runs it (decode ahead of the detector; lift and write one video while the next is detected),
+    decoding ahead only, and in turn."""
     from rich.console import Console
 
     from hmcli.bench.batch import DEFAULT_VIDEOS, batch_throughput

@@ -25,18 +25,18 @@ def test_make_clip_pads_to_the_size(tmp_path):
     assert frame[:, :50].max() < 20 and frame[:, 320].min() > 100  # padded left and right, picture in the middle
 
 
-def test_bench_batch_reports_both_methods(tmp_path, ckpts):
+def test_bench_batch_reports_every_method(tmp_path, ckpts):
     videos = [write_video(tmp_path / f"v{i}.mp4", n=10 + i) for i in range(2)]
     r = CliRunner().invoke(app, ["bench", "batch", *videos, "--size", "320x240", "--copies", "2", "--model", ckpts["bi"],
                                  "--detector", "fake-test", "--threads", "1", "--json"])  # fmt: skip
     assert r.exit_code == 0, r.stderr
     res = json.loads(r.stdout)
-    assert [row["method"] for row in res["rows"]] == ["decode ahead", "decode in turn"]
+    assert [row["method"] for row in res["rows"]] == ["overlapped", "decode ahead only", "in turn"]
     for row in res["rows"]:
         assert row["videos"] == 4 and row["frames"] == 2 * (10 + 11) and row["frames_per_s"] > 0
         assert row["videos_per_hour"] == pytest.approx(3600 * 4 / row["seconds"])
     title, cols, rows = batch_table(res)
-    assert "320x240" in title and "videos/hour" in cols and len(rows) == 2
+    assert "320x240" in title and "videos/hour" in cols and len(rows) == 3
 
 
 @pytest.mark.parametrize("args, message", [

@@ -241,9 +241,13 @@ def test_kill_9_mid_batch_then_rerun_finishes_every_good_input_once(tmp_path, ck
     done = [Path(x["input"]).stem for x in recs if x.get("status") == "done"]
     assert sorted(done) == sorted(set(done))  # no input done twice
     second = [x for x in recs if x["run"] == runs[1] and x["event"] == "input"]
-    assert {Path(x["input"]).stem for x in second if x["status"] == "skipped"} == first
+    skipped = {Path(x["input"]).stem for x in second if x["status"] == "skipped"}
+    redone = {Path(x["input"]).stem for x in second if x["status"] == "done"}
+    # Skipped: what the killed run finished (an output written in the instant before the kill
+    # may have missed its log line: finished, so skipped, never done again).
+    assert first <= skipped and not skipped & redone and skipped | redone == set(good)
+    assert len(skipped - first) <= 1
     assert {Path(x["input"]).stem for x in second if x["status"] == "failed"} == {"bad1", "bad2"}
-    assert set(done) | first == set(good)
     assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.h5" for n in good] + ["hm-lift.log.jsonl"])  # no temp
     for n in good:
         assert read_result(out / f"{n}.h5").kpts2d.num_frames == 12
