@@ -260,15 +260,16 @@ def _stem(path: Path) -> str:
 def output_names(entries: Sequence[InputEntry], suffix: str, tag: str = "out") -> list[str]:
     """The output file name of each input: ``<stem><suffix>``; names that clash (compared without
     case, for case-insensitive file systems) get ``<stem>-<8 hex digits of the SHA-256 of the
-    resolved input path><suffix>``. An input that is itself in the output folder under that
+    resolved input path><suffix>`` (inputs that are not there count for no clash). An input that is itself in the output folder under that
     very name gets ``<stem>.<tag><suffix>``. The same list always gives the same names."""
     base = [_stem(e.path) + suffix for e in entries]
     counts: dict[str, int] = {}
-    for name in base:
-        counts[name.casefold()] = counts.get(name.casefold(), 0) + 1
+    for e, name in zip(entries, base):
+        if e.problem is None:  # an input that is not there makes no file: it renames nothing
+            counts[name.casefold()] = counts.get(name.casefold(), 0) + 1
     names = []
     for e, name in zip(entries, base):
-        if counts[name.casefold()] > 1:
+        if counts.get(name.casefold(), 0) > 1:
             digest = hashlib.sha256(e.key.encode("utf-8")).hexdigest()[:8]
             name = f"{_stem(e.path)}-{digest}{suffix}"
         if name == e.path.name:
@@ -602,7 +603,12 @@ class DetectJob(Job):
 @dataclass
 class MeshJob(Job):
     """``hm mesh`` for one input (video, keypoint file or ``hm lift`` .h5) -> a mesh .h5: the
-    lift is prepared, the body fitted and written in :meth:`finish`."""
+    lift is prepared, the body fitted and written in :meth:`finish`.
+
+    Torch threads: the lift runs on ``lift_threads`` (one, as :class:`LiftJob`'s). A clip that
+    came from a video is fitted on ``fit_threads_after_video`` (one: in an overlapped batch the
+    next video's detector keeps another core busy meanwhile, and two torch teams plus BlazePose
+    on two cores wait on each other); a clip read from a file is fitted with every thread."""
 
     lifter: LoadedModel  # used for videos and keypoint files
     body: BodyModel
@@ -615,18 +621,25 @@ class MeshJob(Job):
     max_frames: int | None = None
     width: int | None = None
     height: int | None = None
+    lift_threads: int | None = 1
+    fit_threads_after_video: int | None = 1
 
-    def prepare(self, input: Path) -> Pose3DResult:
+    def prepare(self, input: Path) -> tuple[Pose3DResult, bool]:
         from hmcli import api
+        from hmcli.io.paths import input_kind
 
-        lifted, _ = api.lift_input(input, self.lifter, detector=self.detector, fps=self.fps, max_frames=self.max_frames,
-                                   width=self.width, height=self.height)  # fmt: skip
-        return lifted
+        kind = input_kind(input, lifted=True)
+        with torch_threads(self.lift_threads):
+            lifted, _ = api.lift_input(input, self.lifter, kind=kind, detector=self.detector, fps=self.fps,
+                                       max_frames=self.max_frames, width=self.width, height=self.height)  # fmt: skip
+        return lifted, kind == "video"
 
-    def finish(self, prepared: Pose3DResult, output: Path) -> int:
+    def finish(self, prepared: tuple[Pose3DResult, bool], output: Path) -> int:
         from hmcli.mesh import api as mesh_api
 
-        result = mesh_api.fit(prepared, self.body, self.options, self.prior, self.focal, None, vertices=self.vertices)
+        lifted, from_video = prepared
+        with torch_threads(self.fit_threads_after_video if from_video else None):
+            result = mesh_api.fit(lifted, self.body, self.options, self.prior, self.focal, None, vertices=self.vertices)
         mesh_api.save_mesh(result, output, keep_vertices=self.vertices)
         return result.num_frames
 

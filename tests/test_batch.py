@@ -105,6 +105,8 @@ def test_output_names_clashes_get_a_stable_hash(tmp_path):
     assert names == batch.output_names(list(entries), ".h5")
     by_input = {e.path: n for e, n in zip(entries, names)}
     assert by_input[c] == "other.h5"
+    gone = batch.expand_inputs([str(c), str(tmp_path / "x" / "other.mp4")])  # a missing input renames nothing
+    assert batch.output_names(gone, ".h5") == ["other.h5", "other.h5"] and gone[1].problem
     clashing = [by_input[p] for p in (a, b, d)]
     assert len(set(clashing)) == 3
     for p, n in zip((a, b, d), clashing):
