@@ -78,8 +78,8 @@ def run(command: str, plan: Any, job: Any, *, overwrite: bool, log: str | None, 
 
     def report(i: int, o: Any) -> None:
         head = f"hm {command}: [{i + 1:>{width}}/{n}] {o.input}"
-        if o.status == "failed":
-            typer.echo(f"hm: error: {o.input}: {o.error}", err=True)
+        if o.status == "failed":  # the input named once in the line
+            typer.echo(f"hm: error: {o.error if str(o.input) in o.error else f'{o.input}: {o.error}'}", err=True)
         elif o.status == "skipped":
             note(f"{head}: skipped, {o.output} exists", quiet)
         else:
