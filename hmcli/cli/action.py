@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def action(
-        input: list[str] = typer.Argument(None, metavar="INPUT...", show_default=False,
+        input: list[str] = typer.Argument(None, metavar="INPUT", show_default=False,
                                           help="Video, keypoint file, or an hm lift / hm mesh .h5; several, a folder or a glob: a batch."),
         output: str = typer.Option(None, "--output", "-o", show_default=False,
                                    help="Write the report as JSON (.json), or '-' for stdout; with --causal JSON lines."),
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and what -o - asks for)."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False,
-                                    help=batching.OUT_DIR_HELP + " .actions.json (.actions.jsonl with --causal)."),
+                                    help=batching.out_dir_help("<stem>.actions.json (<stem>.actions.jsonl with --causal)")),
         overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
         shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
         log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),

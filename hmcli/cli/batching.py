@@ -15,7 +15,11 @@ import typer
 from hmcli.cli.common import EXIT_INPUT, EXIT_USAGE, fail, note
 
 MANIFEST_HELP = "Batch: a file listing inputs, one path per line (relative to its folder; '#' comments)."
-OUT_DIR_HELP = "Batch: folder for the outputs, one per input (<input stem><suffix>; a short hash of the path on a name clash)."
+
+
+def out_dir_help(names: str) -> str:
+    """``--out-dir``'s help; ``names``: the output names, e.g. '<stem>.h5 (<stem>.json with --json)'."""
+    return f"Batch: folder for the outputs, one per input: {names}; with a short hash of the input's path on a name clash."
 OVERWRITE_HELP = "Batch: redo inputs whose output exists (default: skip them, so a stopped batch resumes)."
 SHARD_HELP = "Batch: take share i of n (0 <= i < n) of the sorted inputs, e.g. --shard $SLURM_ARRAY_TASK_ID/10."
 LOG_HELP = "Batch: JSON-lines log of every input's result or error (default OUT_DIR/hm-<command>[.shard-i-of-n].log.jsonl)."

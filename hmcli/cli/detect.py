@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def detect(
-        video: list[str] = typer.Argument(None, metavar="VIDEO...", show_default=False,
+        video: list[str] = typer.Argument(None, metavar="VIDEO", show_default=False,
                                           help="Video file, or a webcam index such as 0 (needs --max-frames); several, a folder or a glob: a batch."),
         output: str = typer.Option(None, "--output", "-o", show_default=False,
                                    help="Keypoint file .h5 (default <video stem>.kpts.h5), .json, .npz, or '-' for JSON lines on stdout."),
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Write JSON (a .json file, or JSON lines with -o -)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
-        out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.OUT_DIR_HELP + " .kpts.h5 (.kpts.json with --json)."),
+        out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.kpts.h5 (<stem>.kpts.json with --json)")),
         overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
         shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
         log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),

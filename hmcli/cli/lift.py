@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def lift(
-        input: list[str] = typer.Argument(None, metavar="INPUT...", show_default=False,
+        input: list[str] = typer.Argument(None, metavar="INPUT", show_default=False,
                                           help="Video, keypoint file (.h5/.json/.npz/OpenPose folder) or '-' (keypoints on stdin); several, a folder or a glob: a batch."),
         output: str = typer.Option(None, "--output", "-o", show_default=False,
                                    help="Output .h5 (default <input stem>.h5), .json, .bvh, .csv, or '-' for JSON lines on stdout."),
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         no_flip: bool = typer.Option(False, "--no-flip",
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
-        out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.OUT_DIR_HELP + " .h5 (.json with --json)."),
+        out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.h5 (<stem>.json with --json)")),
         overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
         shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
         log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),

@@ -77,7 +77,7 @@ def _mesh_batch(inputs, manifest, out_dir, shard, log, overwrite, quiet, model, 
 @mesh_app.command("fit")
 @cli_errors
 def fit_cmd(
-    input: list[str] = typer.Argument(None, metavar="INPUT...", show_default=False,
+    input: list[str] = typer.Argument(None, metavar="INPUT", show_default=False,
                                       help="Video, keypoint file, or an hm lift .h5 (then only the fit runs); several, a folder or a glob: a batch."),
     output: str = typer.Option(None, "--output", "-o", show_default=False, help="Output .h5 (default <input stem>.mesh.h5)."),
     body_model: str = typer.Option("auto", "--body-model", "-b",
@@ -110,7 +110,7 @@ def fit_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (output, frames, fit figures) on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary line on stderr."),
     manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
-    out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.OUT_DIR_HELP + " .mesh.h5."),
+    out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.mesh.h5")),
     overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
     shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
     log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),
