@@ -60,7 +60,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from hmcli.io.atomic import HMError
 from hmcli.io.paths import KEYPOINT_SUFFIXES
@@ -410,7 +410,11 @@ class Summary:
 class Job(ABC):
     """One input -> one output file, in two stages so that a batch can overlap them:
     :meth:`prepare` reads the input (decoding and detecting a video), :meth:`finish` makes and
-    writes the output (lifting, fitting, classifying). ``job(input, output)`` runs both."""
+    writes the output (lifting, fitting, classifying). ``job(input, output)`` runs both.
+    ``overlap``: whether :func:`run_batch` should run one input's finish while the next is
+    prepared (where that was measured to pay)."""
+
+    overlap: ClassVar[bool] = True
 
     @abstractmethod
     def prepare(self, input: Path) -> Any: ...
@@ -460,9 +464,9 @@ def run_task(task: Task, job: Job | PlainJob, overwrite: bool = False) -> Outcom
 def run_batch(plan: Plan, job: Job | PlainJob, *, overwrite: bool = False, log: BatchLog | None = None,
               on_outcome: Callable[[int, Outcome], None] | None = None, overlap: bool = True) -> Summary:  # fmt: skip
     """Run every task of ``plan`` (:func:`run_task`), each outcome logged and handed to
-    ``on_outcome(position, outcome)`` in the plan's order. With a two-stage :class:`Job` and
-    ``overlap``, one input's :meth:`Job.finish` runs in a worker thread while the next input is
-    prepared (at most one finish in flight). Returns the :class:`Summary`."""
+    ``on_outcome(position, outcome)`` in the plan's order. With a two-stage :class:`Job` whose
+    ``overlap`` is set, and ``overlap``, one input's :meth:`Job.finish` runs in a worker thread
+    while the next input is prepared (at most one finish in flight). Returns the :class:`Summary`."""
     summary = Summary()
     t_run = time.perf_counter()
     if log is not None:
@@ -477,7 +481,7 @@ def run_batch(plan: Plan, job: Job | PlainJob, *, overwrite: bool = False, log: 
         if on_outcome is not None:
             on_outcome(i, outcome)
 
-    if not (overlap and isinstance(job, Job)):
+    if not (overlap and isinstance(job, Job) and job.overlap):
         for i, task in enumerate(plan.tasks):
             emit(i, run_task(task, job, overwrite))
     else:
@@ -529,7 +533,12 @@ def run_batch(plan: Plan, job: Job | PlainJob, *, overwrite: bool = False, log: 
 @dataclass
 class LiftJob(Job):
     """``hm lift`` for one input: a video (frames decoded ahead while the detector works) or a
-    keypoint file -> a result file (.h5, .json, .bvh, .csv by the output's suffix)."""
+    keypoint file -> a result file (.h5, .json, .bvh, .csv by the output's suffix).
+
+    In a batch, one video is lifted and written while the next is detected (BlazePose keeps
+    about one core busy). Measured with ``hm bench batch`` at 720p on the shared 2-core machine:
+    39.1 frames/s against 35.9 without (+9 %) when the batch had the cores (nice -20), and
+    33-35 against 38 when other jobs took them (nice 0)."""
 
     lifter: LoadedModel
     detector: Any = "mediapipe"  # a registry name or a detector object
@@ -605,10 +614,15 @@ class MeshJob(Job):
     """``hm mesh`` for one input (video, keypoint file or ``hm lift`` .h5) -> a mesh .h5: the
     lift is prepared, the body fitted and written in :meth:`finish`.
 
-    Torch threads: the lift runs on ``lift_threads`` (one, as :class:`LiftJob`'s). A clip that
-    came from a video is fitted on ``fit_threads_after_video`` (one: in an overlapped batch the
-    next video's detector keeps another core busy meanwhile, and two torch teams plus BlazePose
-    on two cores wait on each other); a clip read from a file is fitted with every thread."""
+    Measured on the shared 2-core machine (3 videos at 720p, Anny): fitting a clip that came
+    from a video on one torch thread (``fit_threads_after_video``) instead of two took the batch
+    from 5.3-6.6 to 22-24 frames/s (5.6 to 23.9 at nice -20), so the job does that; a clip read
+    from a file is fitted with every thread. Fitting one clip while the next was detected was
+    a little slower than in turn (22.4 vs 23.9, 17.0 vs 19.1 frames/s; the fit's Python and
+    the detector's share the interpreter), so mesh batches run in turn (``overlap`` False).
+    The lift runs on ``lift_threads`` (one, as :class:`LiftJob`'s)."""
+
+    overlap: ClassVar[bool] = False
 
     lifter: LoadedModel  # used for videos and keypoint files
     body: BodyModel
