@@ -673,6 +673,7 @@ class ActionJob(Job):
     max_frames: int | None = None
     width: int | None = None
     height: int | None = None
+    threads: int | None = 1  # torch threads of the classifier (as LiftJob's lift_threads)
 
     def prepare(self, input: Path) -> tuple[Path, Keypoints2D]:
         from hmcli import api
@@ -685,11 +686,14 @@ class ActionJob(Job):
 
         input, kp = prepared
         k = min(self.topk, len(self.classifier.classes))
+        with torch_threads(self.threads):
+            if self.causal:
+                records = list(action_api.stream_labels(kp, self.classifier, k, self.fps, self.window_s))
+            else:
+                rep = action_api.classify(kp, self.classifier, self.window_s, self.stride_s, k, self.fps)
         if self.causal:
-            records = list(action_api.stream_labels(kp, self.classifier, k, self.fps, self.window_s))
             action_api.write_label_lines(output, records)
             return kp.num_frames
-        rep = action_api.classify(kp, self.classifier, self.window_s, self.stride_s, k, self.fps)
         doc = rep.to_json()
         doc.update({"source": kp.source or str(input), "frames": kp.num_frames})
         action_api.write_report(output, doc)

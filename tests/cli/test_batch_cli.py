@@ -163,6 +163,11 @@ def test_action_and_mesh_batches(ckpts, tmp_path):
     assert r.exit_code == 3 and r.stderr.count("hm: error: ") == 2
     doc = json.loads((out / "clip1.actions.json").read_text())
     assert doc["frames"] == 40 and doc["schema"] == "hm.actions"
+    causal = tiny_action(tmp_path / "act-causal.pt", ckpts["causal"])
+    r = run("action", d / "clip0.npz", d / "clip1.npz", "--causal", "--out-dir", out, "--model", causal, "-q")
+    assert r.exit_code == 0, r.stderr
+    lines = (out / "clip0.actions.jsonl").read_text().splitlines()
+    assert len(lines) == 30 and "topk" in json.loads(lines[-1])
     models = tmp_path / "smpl"
     models.mkdir()
     write_synthetic_smpl(models / "SMPL_NEUTRAL.npz")
