@@ -42,8 +42,10 @@ How a batch is put together:
 
 The jobs (:class:`LiftJob`, :class:`DetectJob`, :class:`MeshJob`, :class:`ActionJob`) run one
 input each through the per-input API (:mod:`hmcli.api`, :mod:`hmcli.mesh.api`,
-:mod:`hmcli.action.api`) with their models loaded once; video frames are decoded ahead in a
-thread while the detector works (:func:`hmcli.io.video.read_ahead`).
+:mod:`hmcli.action.api`) with their models loaded once, in two stages (:class:`Job`): video
+frames are decoded ahead in a thread while the detector works
+(:func:`hmcli.io.video.read_ahead`), and one input is lifted (classified) and written in a
+worker thread while the next is detected, where that was measured to pay (not for meshes).
 """
 
 from __future__ import annotations
