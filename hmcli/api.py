@@ -77,6 +77,7 @@ __all__ = [
     "read_keypoints_bytes",
     "Timings",
     "read_keypoints",
+    "detect_file",
     "run_offline",
     "run_stream",
     "lift_input",
@@ -322,36 +323,52 @@ def read_keypoints(source: str | os.PathLike | bytes, fps: float | None = None, 
     return kp.first(max_frames)
 
 
+def detect_file(path: str | os.PathLike, detector: Any = "mediapipe", *, info: Any = None,
+                max_frames: int | None = None, timings: Timings | None = None, on_progress: OnStage | None = None,
+                read_ahead: int = 0) -> Keypoints2D:  # fmt: skip
+    """2D keypoints of a video file (``max_frames`` frames at most; ``info``: its
+    :func:`hmcli.io.video.probe_video`, if already known), as :func:`run_offline` detects them;
+    ``timings`` gets the seconds spent decoding and detecting. ``read_ahead``: frames decoded ahead
+    in a thread while the detector works on the current one (0: decode in turn). The detector
+    (a name or an object) is closed when done."""
+    from hmcli.detect import run_detector
+    from hmcli.detect.timed import TimedDetector
+    from hmcli.io.video import iter_frames, probe_video, read_ahead as ahead, sha256_file
+
+    timings = timings if timings is not None else Timings()
+    info = info if info is not None else probe_video(path)
+    t0 = time.perf_counter()
+    total = info.num_frames if max_frames is None else min(info.num_frames, max_frames)
+    src_hash = sha256_file(path)
+    det = TimedDetector(detector)
+    report = _stage(on_progress, "detect")
+    report(0, total)
+    frames = ahead(iter_frames(path, max_frames=max_frames), read_ahead)
+    try:
+        kp = run_detector(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=str(path),
+                          source_hash=src_hash)  # fmt: skip
+    finally:
+        frames.close()
+        det.close()
+    timings.detect = det.seconds
+    timings.decode = time.perf_counter() - t0 - det.seconds
+    return kp
+
+
 def run_offline(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike, *, info: Any = None,
                 detector: Any = "mediapipe", fps: float | None = None, max_frames: int | None = None,
                 timings: Timings | None = None, on_progress: OnStage | None = None, one_pass: bool = False,
-                flip: bool = True) -> Pose3DResult:  # fmt: skip
+                flip: bool = True, read_ahead: int = 0) -> Pose3DResult:  # fmt: skip
     """Lift keypoints, or a video file (detected first, ``max_frames`` frames at most; ``info``: its
     :func:`hmcli.io.video.probe_video`, if already known), as :func:`lift` does. ``timings`` gets
-    the seconds spent decoding, detecting and lifting."""
-    from hmcli.detect.timed import TimedDetector
+    the seconds spent decoding, detecting and lifting. ``read_ahead``: see :func:`detect_file`."""
 
     timings = timings if timings is not None else Timings()
     if isinstance(source, Keypoints2D):
         kp = source
     else:
-        from hmcli.detect import run_detector
-        from hmcli.io.video import iter_frames, probe_video, sha256_file
-
-        info = info if info is not None else probe_video(source)
-        t0 = time.perf_counter()
-        total = info.num_frames if max_frames is None else min(info.num_frames, max_frames)
-        src_hash = sha256_file(source)
-        det = TimedDetector(detector)
-        report = _stage(on_progress, "detect")
-        report(0, total)
-        try:
-            kp = run_detector(det, iter_frames(source, max_frames=max_frames), lambda i, n: report(i + 1, n),
-                              num_frames=total, source=str(source), source_hash=src_hash)  # fmt: skip
-        finally:
-            det.close()
-        timings.detect = det.seconds
-        timings.decode = time.perf_counter() - t0 - det.seconds
+        kp = detect_file(source, detector, info=info, max_frames=max_frames, timings=timings,
+                         on_progress=on_progress, read_ahead=read_ahead)  # fmt: skip
     t0 = time.perf_counter()
     report = _stage(on_progress, "lift")
     report(0, kp.num_frames)

@@ -44,6 +44,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.action import action_table
 
         return action_table(result)
+    if kind == "batch":
+        from hmcli.bench.batch import batch_table
+
+        return batch_table(result)
     if kind == "mesh-quality":
         from hmcli.bench.mesh_quality import mesh_quality_table
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from hmcli.cli import batching
 from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, progress, require, stage_bars
 from hmcli.io.paths import output_dir_check
 
@@ -32,11 +33,25 @@ def parse_seconds(text: str, option: str) -> float:
     return v
 
 
+def _action_batch(inputs, manifest, out_dir, shard, log, overwrite, quiet, model, causal, options) -> None:  # noqa: ANN001
+    """hm action over a batch (see hmcli.batch): the classifier is loaded once."""
+    from hmcli import batch
+    from hmcli.action import api as action_api
+
+    suffix = ".actions.jsonl" if causal else ".actions.json"
+    plan = batch.plan_batch(inputs or [], batching.require_out_dir(out_dir), suffix, manifest=manifest,
+                            shard=batching.shard_option(shard), tag="actions",
+                            output_suffixes=(".actions.json", ".actions.jsonl"))  # fmt: skip
+    job = batch.ActionJob(action_api.load_classifier(model, causal), causal=causal, **options)
+    batching.run("action", plan, job, overwrite=overwrite, log=log, quiet=quiet)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def action(
-        input: str = typer.Argument(..., metavar="INPUT", help="Video, keypoint file, or an hm lift / hm mesh .h5."),
+        input: list[str] = typer.Argument(None, metavar="INPUT", show_default=False,
+                                          help="Video, keypoint file, or an hm lift / hm mesh .h5; several, a folder or a glob: a batch."),
         output: str = typer.Option(None, "--output", "-o", show_default=False,
                                    help="Write the report as JSON (.json), or '-' for stdout; with --causal JSON lines."),
         model: str = typer.Option(None, "--model", "-m", show_default=False,
@@ -51,6 +66,12 @@ def register(app: typer.Typer) -> None:
         height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
         max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and what -o - asks for)."),
+        manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
+        out_dir: str = typer.Option(None, "--out-dir", show_default=False,
+                                    help=batching.out_dir_help("<stem>.actions.json (<stem>.actions.jsonl with --causal)")),
+        overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
+        shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
+        log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),
     ) -> None:
         """Action labels: the clip's top-k and a timeline of windows (hm action clip.mp4 -o actions.json),
         or online labels per frame (--causal). Classes of the shipped model: walk, run, jump, dance, exercise."""
@@ -63,6 +84,14 @@ def register(app: typer.Typer) -> None:
                 (fps is None or 0 < fps < float("inf"), f"--fps must be positive, got {fps}"))
         window_s = None if window is None else parse_seconds(window, "--window")
         stride_s = parse_seconds(stride, "--stride")
+        if batching.is_batch(input, manifest=manifest, out_dir=out_dir, shard=shard, log=log):
+            batching.refuse(("-o/--output", output is not None))
+            return _action_batch(input, manifest, out_dir, shard, log, overwrite, quiet, model, causal,
+                                 dict(window_s=window_s, stride_s=stride_s, topk=topk, detector=detector, fps=fps,
+                                      max_frames=max_frames, width=width, height=height))  # fmt: skip
+        if not input:
+            fail("give an INPUT (video, keypoint file or hm lift / hm mesh .h5)", EXIT_USAGE)
+        input = input[0]
         in_path = Path(input)
         if not in_path.exists():
             raise HMError(f"input not found: {in_path}")

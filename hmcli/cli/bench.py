@@ -335,5 +335,39 @@ def action_cmd(
     _finish(action_speed(model, causal_model, repeats), json_out, out, "action")
 
 
+@bench_app.command("batch")
+@cli_errors
+def batch_cmd(
+    videos: list[str] = typer.Argument(None, metavar="[VIDEO...]", show_default=False,
+                                       help="Clips (default: the bundled sample and ../shared/data/videos/pose_1.mp4, pose_squats.mp4)."),
+    size: str = typer.Option("1280x720", help="Make every clip WxH first (scaled to the height, padded); 'original' keeps them."),
+    copies: int = typer.Option(2, help="Copies of each clip in the batch."),
+    repeats: int = typer.Option(1, help="Runs of each method, alternating (the fastest counts)."),
+    model: str = typer.Option(None, "--model", "-m", show_default=False, help="Lifter (default: hm lift's)."),
+    detector: str = typer.Option("mediapipe", "--detector", help="2D detector."),
+    threads: int = typer.Option(1, help="torch threads while lifting (0: all cores; 1, the batch's default)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Videos/hour and frames/s of a batch (hm lift DIR --out-dir OUT) end to end: overlapped as hm lift
+    runs it (decode ahead of the detector; lift and write one video while the next is detected),
+    decoding ahead only, and in turn."""
+    from rich.console import Console
+
+    from hmcli.bench.batch import DEFAULT_VIDEOS, batch_throughput
+
+    dims = None
+    if size != "original":
+        parts = size.lower().split("x")
+        require((len(parts) == 2 and all(p.isdigit() and 16 <= int(p) <= 8192 for p in parts),
+                 f"--size takes WxH (e.g. 1280x720) or 'original', got {size!r}"))
+        dims = (int(parts[0]), int(parts[1]))
+    require((copies >= 1, f"--copies must be at least 1, got {copies}"), *_timing_rules(repeats, 0, threads))
+    _threads(threads)
+    with Console(stderr=True).status("batch benchmark") as st:
+        result = batch_throughput(videos or list(DEFAULT_VIDEOS), dims, copies, repeats, model, detector,
+                                  lift_threads=threads or None, on_progress=st.update)  # fmt: skip
+    _finish(result, json_out, None, "batch")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -7,21 +7,39 @@ from pathlib import Path
 
 import typer
 
+from hmcli.cli import batching
 from hmcli.cli.common import EXIT_USAGE, StdoutLines, cli_errors, fail, note, progress, warn
 from hmcli.io.paths import KEYPOINT_SUFFIXES, default_output, output_dir_check
+
+
+def _detect_batch(videos, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames) -> None:  # noqa: ANN001
+    """hm detect over a batch of videos (see hmcli.batch)."""
+    from hmcli import batch
+
+    suffix = ".kpts.json" if json_out else ".kpts.h5"
+    plan = batch.plan_batch(videos or [], batching.require_out_dir(out_dir), suffix, manifest=manifest,
+                            shard=batching.shard_option(shard), suffixes=batch.VIDEO_SUFFIXES, openpose_dirs=False,
+                            output_suffixes=(".kpts.h5", ".kpts.json"))  # fmt: skip
+    batching.run("detect", plan, batch.DetectJob(detector, max_frames), overwrite=overwrite, log=log, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def detect(
-        video: str = typer.Argument(..., metavar="VIDEO", help="Video file, or a webcam index such as 0 (needs --max-frames)."),
+        video: list[str] = typer.Argument(None, metavar="VIDEO", show_default=False,
+                                          help="Video file, or a webcam index such as 0 (needs --max-frames); several, a folder or a glob: a batch."),
         output: str = typer.Option(None, "--output", "-o", show_default=False,
                                    help="Keypoint file .h5 (default <video stem>.kpts.h5), .json, .npz, or '-' for JSON lines on stdout."),
         detector: str = typer.Option("mediapipe", "--detector", help="2D detector (hm info lists the backends)."),
         max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Stop after N frames."),
         json_out: bool = typer.Option(False, "--json", help="Write JSON (a .json file, or JSON lines with -o -)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+        manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
+        out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.kpts.h5 (<stem>.kpts.json with --json)")),
+        overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
+        shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
+        log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),
     ) -> None:
         """Detect 2D keypoints in every frame (frames without a person are kept and flagged).
 
@@ -30,6 +48,12 @@ def register(app: typer.Typer) -> None:
 
         if max_frames is not None and max_frames < 1:
             fail(f"--max-frames must be at least 1, got {max_frames}", EXIT_USAGE)
+        if batching.is_batch(video, manifest=manifest, out_dir=out_dir, shard=shard, log=log, openpose_dirs=False):
+            batching.refuse(("-o/--output", output is not None))
+            return _detect_batch(video, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames)
+        if not video:
+            fail("give a VIDEO (a file, or a webcam index with --max-frames)", EXIT_USAGE)
+        video = video[0]
         camera = video.isdigit() and not Path(video).exists()
         if camera and max_frames is None:
             fail("reading a webcam needs --max-frames N", EXIT_USAGE)

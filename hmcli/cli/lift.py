@@ -28,6 +28,7 @@ from pathlib import Path
 
 import typer
 
+from hmcli.cli import batching
 from hmcli.cli.common import EXIT_USAGE, StdoutLines, cli_errors, fail, note, progress, stage_bars, warn
 from hmcli.io.paths import default_output
 
@@ -60,12 +61,23 @@ def _plan_output(output: str | None, json_out: bool, input_path: Path | None, de
     return default_output(input_path, suffix, "3d"), ("json" if json_out else "h5")
 
 
+def _lift_batch(inputs, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal, options) -> None:  # noqa: ANN001
+    """hm lift over a batch (see hmcli.batch): plan, load the model once, run, report."""
+    from hmcli import api, batch
+
+    plan = batch.plan_batch(inputs or [], batching.require_out_dir(out_dir), ".json" if json_out else ".h5",
+                            manifest=manifest, shard=batching.shard_option(shard), tag="3d",
+                            output_suffixes=(".h5", ".json"))  # fmt: skip
+    job = batch.LiftJob(api.load_lifter(model, causal=causal), **options)
+    batching.run("lift", plan, job, overwrite=overwrite, log=log, quiet=quiet)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def lift(
-        input: str = typer.Argument(None, metavar="INPUT", show_default=False,
-                                    help="Video, keypoint file (.h5/.json/.npz/OpenPose folder) or '-' (keypoints on stdin)."),
+        input: list[str] = typer.Argument(None, metavar="INPUT", show_default=False,
+                                          help="Video, keypoint file (.h5/.json/.npz/OpenPose folder) or '-' (keypoints on stdin); several, a folder or a glob: a batch."),
         output: str = typer.Option(None, "--output", "-o", show_default=False,
                                    help="Output .h5 (default <input stem>.h5), .json, .bvh, .csv, or '-' for JSON lines on stdout."),
         model: str = typer.Option(None, "--model", "-m", show_default=False,
@@ -84,13 +96,20 @@ def register(app: typer.Typer) -> None:
                                       help="Let the model see the whole sequence: one pass offline instead of windows of its trained clip length; unbounded memory when streaming."),
         no_flip: bool = typer.Option(False, "--no-flip",
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
+        manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
+        out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.h5 (<stem>.json with --json)")),
+        overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
+        shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
+        log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),
     ) -> None:
         """2D keypoints -> 3D joints (H36M-17, metres, root-relative) with HumMUSS (or, with --model, any lifter
         checkpoint from hm train: DSTformer, MixSTE and P-STMO too).
 
         Examples: hm lift clip.mp4 | hm lift clip.mp4 --causal -o - | hm lift kpts.json -o out.h5 |
-        hm detect clip.mp4 -o - | hm lift - -o out.h5 | hm lift --source 0 -o - --json"""
-        if (input is None) == (source is None):
+        hm detect clip.mp4 -o - | hm lift - -o out.h5 | hm lift --source 0 -o - --json |
+        hm lift videos/ --out-dir out/ --shard 0/10"""
+        batch = batching.is_batch(input, manifest=manifest, out_dir=out_dir, shard=shard, log=log)
+        if not batch and (not input) == (source is None):
             fail("give one INPUT (video, keypoint file or '-') or --source N (webcam)", EXIT_USAGE)
         if source is not None and not source.isdigit():
             fail(f"--source takes a webcam index such as 0, got {source!r}", EXIT_USAGE)
@@ -101,6 +120,12 @@ def register(app: typer.Typer) -> None:
         for name, value in (("--width", width), ("--height", height)):
             if value is not None and value < 1:
                 fail(f"{name} must be a positive number of pixels, got {value}", EXIT_USAGE)
+        if batch:
+            batching.refuse(("-o/--output", output is not None), ("--source", source is not None))
+            return _lift_batch(input, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal,
+                               dict(detector=detector, fps=fps, max_frames=max_frames, width=width, height=height,
+                                    one_pass=one_pass, flip=not no_flip))  # fmt: skip
+        input = input[0] if input else None
 
         from hmcli.io.atomic import HMError
         from hmcli.io.paths import input_kind, output_dir_check

@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
+from hmcli.cli import batching
 from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, note, progress, require, stage_bars
 from hmcli.io.paths import default_output, input_kind, output_dir_check
 
@@ -38,10 +39,46 @@ mesh_app = typer.Typer(cls=_DefaultToFit, no_args_is_help=True, add_completion=F
                             "convert SMPL pickles, rebuild the pose prior.")
 
 
+def _fit_options(iters, lr, w_3d, w_2d, w_prior, w_smooth, w_shape, w_limits, no_shape):  # noqa: ANN001, ANN202
+    """FitOptions from the command line (None: the default)."""
+    from hmcli.mesh.fit import FitOptions
+
+    defaults = FitOptions()
+    return FitOptions(
+        iters=defaults.iters if iters is None else iters,
+        lr=lr or defaults.lr,
+        w_3d=defaults.w_3d if w_3d is None else w_3d,
+        w_2d=defaults.w_2d if w_2d is None else w_2d,
+        w_prior=defaults.w_prior if w_prior is None else w_prior,
+        w_smooth=defaults.w_smooth if w_smooth is None else w_smooth,
+        w_shape=defaults.w_shape if w_shape is None else w_shape,
+        w_limits=defaults.w_limits if w_limits is None else w_limits,
+        fit_shape=not no_shape,
+    )
+
+
+def _prior_arg(prior: str | None) -> str | None:
+    return None if (prior or "").lower() == "none" else (prior or "default")
+
+
+def _mesh_batch(inputs, manifest, out_dir, shard, log, overwrite, quiet, model, body_model, model_dir, gender,
+                options) -> None:  # noqa: ANN001
+    """hm mesh over a batch (see hmcli.batch): the lifter and the body model are loaded once."""
+    from hmcli import api, batch
+    from hmcli.mesh import api as mesh_api
+
+    plan = batch.plan_batch(inputs or [], batching.require_out_dir(out_dir), ".mesh.h5", manifest=manifest,
+                            shard=batching.shard_option(shard), tag="mesh")  # fmt: skip
+    body = mesh_api.load_body_model(body_model, model_dir, gender, on_status=lambda m: note(f"hm mesh: {m}", quiet))
+    job = batch.MeshJob(api.load_lifter(model), body, **options)
+    batching.run("mesh", plan, job, overwrite=overwrite, log=log, quiet=quiet)
+
+
 @mesh_app.command("fit")
 @cli_errors
 def fit_cmd(
-    input: str = typer.Argument(..., metavar="INPUT", help="Video, keypoint file, or an hm lift .h5 (then only the fit runs)."),
+    input: list[str] = typer.Argument(None, metavar="INPUT", show_default=False,
+                                      help="Video, keypoint file, or an hm lift .h5 (then only the fit runs); several, a folder or a glob: a batch."),
     output: str = typer.Option(None, "--output", "-o", show_default=False, help="Output .h5 (default <input stem>.mesh.h5)."),
     body_model: str = typer.Option("auto", "--body-model", "-b",
                                    help="smpl | smplx (your model files) | anny (open, the [mesh] extra) | auto (SMPL if found, else Anny)."),
@@ -72,6 +109,11 @@ def fit_cmd(
     height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
     json_out: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (output, frames, fit figures) on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary line on stderr."),
+    manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
+    out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.mesh.h5")),
+    overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
+    shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
+    log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),
 ) -> None:
     """Fit a body model to a clip: analytic IK from the lifted joints, then refinement against the
     lifted 3D and the detector's 2D with a pose prior. Writes pose, shape, camera-space
@@ -80,7 +122,6 @@ def fit_cmd(
     Examples: hm mesh clip.mp4 -o clip.mesh.h5 | hm mesh clip.h5 --body-model smpl --obj meshes/ |
     hm mesh clip.mp4 --init hybrik.npz"""
     from hmcli.io.atomic import HMError
-    from hmcli.mesh.fit import FitOptions
 
     for name, value in (("--fps", fps), ("--focal", focal), ("--lr", lr)):
         require((value is None or (math.isfinite(value) and value > 0), f"{name} must be a positive number, got {value}"))
@@ -92,6 +133,16 @@ def fit_cmd(
             (width is None or width >= 1, f"--width must be a positive number of pixels, got {width}"),
             (height is None or height >= 1, f"--height must be a positive number of pixels, got {height}"),
             (gender in ("neutral", "female", "male"), f"--gender must be neutral, female or male, got {gender!r}"))
+    if batching.is_batch(input, manifest=manifest, out_dir=out_dir, shard=shard, log=log):
+        batching.refuse(("-o/--output", output is not None), ("--obj", obj is not None), ("--amass", amass is not None),
+                        ("--init", init is not None), ("--json", json_out))  # fmt: skip
+        opts = _fit_options(iters, lr, w_3d, w_2d, w_prior, w_smooth, w_shape, w_limits, no_shape)
+        return _mesh_batch(input, manifest, out_dir, shard, log, overwrite, quiet, model, body_model, model_dir, gender,
+                           dict(options=opts, prior=_prior_arg(prior), focal=focal, vertices=vertices, detector=detector,
+                                fps=fps, max_frames=max_frames, width=width, height=height))  # fmt: skip
+    if not input:
+        fail("give an INPUT (video, keypoint file or hm lift .h5)", EXIT_USAGE)
+    input = input[0]
     t_cmd = time.perf_counter()
     in_path = Path(input)
     if not in_path.exists():
@@ -120,19 +171,8 @@ def fit_cmd(
     kind = input_kind(in_path, lifted=True)
     init_params = mesh_api.load_init(init) if init is not None else None
     body = mesh_api.load_body_model(body_model, model_dir, gender, on_status=lambda m: note(f"hm mesh: {m}", quiet))
-    defaults = FitOptions()
-    opts = FitOptions(
-        iters=defaults.iters if iters is None else iters,
-        lr=lr or defaults.lr,
-        w_3d=defaults.w_3d if w_3d is None else w_3d,
-        w_2d=defaults.w_2d if w_2d is None else w_2d,
-        w_prior=defaults.w_prior if w_prior is None else w_prior,
-        w_smooth=defaults.w_smooth if w_smooth is None else w_smooth,
-        w_shape=defaults.w_shape if w_shape is None else w_shape,
-        w_limits=defaults.w_limits if w_limits is None else w_limits,
-        fit_shape=not no_shape,
-    )
-    prior_arg = None if (prior or "").lower() == "none" else (prior or "default")
+    opts = _fit_options(iters, lr, w_3d, w_2d, w_prior, w_smooth, w_shape, w_limits, no_shape)
+    prior_arg = _prior_arg(prior)
     with progress(quiet) as bar:
         on_progress = stage_bars(bar)
         lifted, _ = api.lift_input(in_path, model, kind=kind, detector=detector, fps=fps, max_frames=max_frames,

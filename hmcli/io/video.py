@@ -11,10 +11,13 @@ import contextlib
 import hashlib
 import math
 import os
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 # Library code prints nothing: silence FFmpeg's own log lines ("moov atom not found")
 # unless the user asked for them. Read by OpenCV when FFmpeg is first used.
@@ -25,12 +28,13 @@ import numpy as np  # noqa: E402
 
 from hmcli.io.atomic import HMError
 
-__all__ = ["VideoInfo", "probe_video", "iter_frames", "sha256_file", "DEFAULT_FPS"]
+__all__ = ["VideoInfo", "probe_video", "iter_frames", "read_ahead", "sha256_file", "DEFAULT_FPS"]
 
 # Used when a container (or camera) reports no usable frame rate.
 DEFAULT_FPS = 30.0
 
 Source = str | os.PathLike | int
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,56 @@ def iter_frames(
             index += 1
     finally:
         cap.release()
+
+
+def read_ahead(items: Iterable[T], depth: int) -> Iterator[T]:
+    """``items`` produced ``depth`` ahead in a thread: decoding (OpenCV releases the GIL) overlaps
+    the work done on each frame. The same items in the same order, and the same exceptions
+    (raised where the item would have been); closing the iterator early stops the thread.
+    ``depth`` < 1: no thread, ``items`` as they are."""
+    if depth < 1:
+        yield from items
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, done))
+        except BaseException as e:  # handed to the consumer, raised there
+            q.put((False, e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    worker = threading.Thread(target=produce, name="hm-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                q.get_nowait()
+        worker.join()
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
