@@ -3,7 +3,9 @@
 There are no ground-truth meshes, so three measurements use what is known exactly:
 
 1. **Round trip** per body model: a body of a known random shape posed by known rotations --
-   (a) held-out CMU motion (test subjects) turned into rotations by the IK, (b) smooth random
+   (a) held-out CMU motion (test subjects) turned into rotations by the IK (the joints no H36M
+   keypoint moves -- hands, feet, wrists, ankles -- at the pose prior's mean, as the fit's IK
+   sets them), (b) smooth random
    draws of the pose prior (:func:`hmcli.bench.mesh.synthetic_clip`) -- seen by a virtual
    camera; its own H36M keypoints (root-relative) are the "lifted" joints and their projection
    the 2D (confidence 1). Fitted with the shape known (fixed to the truth) and estimated, by
@@ -301,7 +303,7 @@ def round_trip(body, settings: QualitySettings, prior, say: Say = lambda m: None
     truths: list[tuple[str, list[Truth]]] = []
     if seqs:
         clips = cmu_clips(seqs, settings.frames, settings.cmu_clips, settings.fps)
-        truths.append(("CMU test poses (IK)", cmu_truths(body, clips, betas, settings.seed)))
+        truths.append(("CMU test poses (IK)", cmu_truths(body, clips, betas, settings.seed, prior)))
     truths.append(("prior draws", [prior_truth(body, settings.frames, settings.seed, betas, prior)]))
     rows = []
     for case, ts in truths:
