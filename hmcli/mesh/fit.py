@@ -20,6 +20,13 @@ Stages (all batched over the clip's frames, torch, CPU):
    * ``w_limits``: knees and elbows bend only forward and about their hinge;
    * ``w_shape``: ``|betas|^2``;
    * ``w_smooth``: squared acceleration of the camera-space keypoints (per frame at 30 fps).
+   * ``w_twist``: the knees' and elbows' twist about the shin / forearm (no keypoint sees it)
+     pulled toward the initial value.
+
+   What no keypoint observes at all (wrists, hands, ankles, feet with H36M targets;
+   :func:`unseen_joints`) is not refined (``freeze_unseen``): the IK sets it to the pose
+   prior's mean (``prior_fill``) and it stays there, instead of drifting wherever the prior's
+   gradient through the other joints pushes it.
 
 Only the keypoints enter the loss, so each iteration skins the handful of keypoint vertices,
 never the whole mesh; full vertices are computed once, at the end, if asked for.
