@@ -3,7 +3,9 @@
 There are no ground-truth meshes, so three measurements use what is known exactly:
 
 1. **Round trip** per body model: a body of a known random shape posed by known rotations --
-   (a) held-out CMU motion (test subjects) turned into rotations by the IK, (b) smooth random
+   (a) held-out CMU motion (test subjects) turned into rotations by the IK (the joints no H36M
+   keypoint moves -- hands, feet, wrists, ankles -- at the pose prior's mean, as the fit's IK
+   sets them), (b) smooth random
    draws of the pose prior (:func:`hmcli.bench.mesh.synthetic_clip`) -- seen by a virtual
    camera; its own H36M keypoints (root-relative) are the "lifted" joints and their projection
    the 2D (confidence 1). Fitted with the shape known (fixed to the truth) and estimated, by
@@ -206,9 +208,12 @@ def cmu_clips(seqs, frames: int, clips: int, fps: float) -> list[tuple[str, np.n
     return out
 
 
-def cmu_truths(body, clips: list[tuple[str, np.ndarray]], betas: torch.Tensor, seed: int) -> list[Truth]:
+def cmu_truths(body, clips: list[tuple[str, np.ndarray]], betas: torch.Tensor, seed: int,
+               prior=None) -> list[Truth]:
     """CMU motion as rotations of ``body`` (shape ``betas``): IK of the camera-space joints, then
-    the body's own keypoints posed by those rotations, at the mocap pelvis, are the truth."""
+    the body's own keypoints posed by those rotations, at the mocap pelvis, are the truth.
+    With ``prior`` the joints no H36M keypoint moves (hands, feet, wrists, ankles) are at the
+    prior's mean (:func:`hmcli.mesh.fit.prior_fill`), else at the body's rest pose."""
     from hmcli.data.camera import random_camera, world_to_camera
     from hmcli.mesh.body import posed_keypoints
     from hmcli.mesh.fit import ik_only
@@ -220,7 +225,7 @@ def cmu_truths(body, clips: list[tuple[str, np.ndarray]], betas: torch.Tensor, s
         cam = random_camera(rng, "any", joints=clip)
         j_cam = torch.tensor(world_to_camera(clip, cam), dtype=torch.float32)    # (F, 17, 3)
         with torch.no_grad():
-            R, rest = ik_only(body, j_cam - j_cam[:, :1], betas)
+            R, rest = ik_only(body, j_cam - j_cam[:, :1], betas, prior=prior)
             kp, _ = posed_keypoints(body, rest, R, betas[None])
         kp_cam = kp - kp[:, :1] + j_cam[:, :1]
         uv = _project(kp_cam, cam.fx, cam.width, cam.height)
@@ -298,7 +303,7 @@ def round_trip(body, settings: QualitySettings, prior, say: Say = lambda m: None
     truths: list[tuple[str, list[Truth]]] = []
     if seqs:
         clips = cmu_clips(seqs, settings.frames, settings.cmu_clips, settings.fps)
-        truths.append(("CMU test poses (IK)", cmu_truths(body, clips, betas, settings.seed)))
+        truths.append(("CMU test poses (IK)", cmu_truths(body, clips, betas, settings.seed, prior)))
     truths.append(("prior draws", [prior_truth(body, settings.frames, settings.seed, betas, prior)]))
     rows = []
     for case, ts in truths:

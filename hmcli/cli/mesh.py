@@ -96,7 +96,7 @@ def fit_cmd(
     amass: str = typer.Option(None, "--amass", show_default=False, help="Also write an AMASS-style .npz (poses, trans, betas, gender, mocap_framerate)."),
     iters: int = typer.Option(None, "--iters", show_default=False, help="Refinement iterations (default 60; 0 = IK only)."),
     lr: float = typer.Option(None, "--lr", show_default=False, help="Refinement learning rate (default 0.03)."),
-    w_3d: float = typer.Option(None, "--w-3d", show_default=False, help="Weight of the lifted-3D term (default 1)."),
+    w_3d: float = typer.Option(None, "--w-3d", show_default=False, help="Weight of the lifted-3D term (default 3)."),
     w_2d: float = typer.Option(None, "--w-2d", show_default=False, help="Weight of the 2D reprojection term (default 0.3)."),
     w_prior: float = typer.Option(None, "--w-prior", show_default=False, help="Weight of the pose prior (default 0.002)."),
     w_smooth: float = typer.Option(None, "--w-smooth", show_default=False, help="Weight of the temporal smoothness term (default 20)."),

@@ -49,7 +49,9 @@ def load_body_model(name: str = "auto", model_dir: str | os.PathLike | None = No
     name = name.lower()
     if name not in BODY_MODELS:
         raise HMError(f"unknown body model '{name}' (choose from {', '.join(BODY_MODELS)})")
-    return adapt_keypoints_to_cmu(_load_body_model(name, model_dir, gender, on_status))
+    from hmcli.mesh.calibration import apply_calibration
+
+    return apply_calibration(adapt_keypoints_to_cmu(_load_body_model(name, model_dir, gender, on_status)))
 
 
 def _load_body_model(name: str, model_dir, gender: str, on_status) -> BodyModel:

@@ -36,6 +36,8 @@ __all__ = [
     "forward_kinematics",
     "skin_points",
     "posed_keypoints",
+    "keypoint_offsets",
+    "leg_length",
 ]
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
@@ -75,14 +77,37 @@ class KeypointMap:
     """How H36M-17 keypoints are read off a posed body.
 
     keypoint = joint_w @ posed_joints + vert_w @ posed_vertices[vert_idx]
+               + G[offset_joint] @ offset * leg_length
 
     joint_w: (17, K) weights over kinematic joints; vert_idx: (M,) vertex ids;
     vert_w: (17, M) weights over those vertices. Each row of [joint_w | vert_w] sums to 1.
+    offset: optional (17, 3) calibrated offsets (:mod:`hmcli.mesh.calibration`) in the rest
+    frame of joint ``offset_joint`` (17,), in units of the body's rest leg length (hip ->
+    knee -> ankle of joints ``leg`` (3,)), so they follow the joint's rotation and scale
+    with the body. None: no offsets.
     """
 
     joint_w: torch.Tensor   # (17, K)
     vert_idx: torch.Tensor  # (M,) long
     vert_w: torch.Tensor    # (17, M)
+    offset: torch.Tensor | None = None          # (17, 3) leg lengths, rest frame of offset_joint
+    offset_joint: torch.Tensor | None = None    # (17,) long
+    leg: tuple[int, int, int] = (1, 4, 7)       # hip, knee, ankle joint ids (SMPL tree)
+
+
+def leg_length(joints: torch.Tensor, leg: tuple[int, int, int]) -> torch.Tensor:
+    """Rest leg length (hip -> knee -> ankle) of joints (B, K, 3) -> (B,)."""
+    h, k, a = leg
+    return (joints[:, k] - joints[:, h]).norm(dim=-1) + (joints[:, a] - joints[:, k]).norm(dim=-1)
+
+
+def keypoint_offsets(km: KeypointMap, rest_joints: torch.Tensor, glob: torch.Tensor) -> torch.Tensor | None:
+    """The calibrated offsets of a keypoint map on a posed body (B, 17, 3), or None.
+    rest_joints: (B or 1, K, 3); glob: (B, K, 3, 3) global rotations."""
+    if km.offset is None or km.offset_joint is None:
+        return None
+    off = km.offset.to(glob.dtype) * leg_length(rest_joints, km.leg)[:, None, None]   # (B or 1, 17, 3)
+    return (glob[:, km.offset_joint] @ off.unsqueeze(-1)).squeeze(-1)                  # (B, 17, 3)
 
 
 @dataclass(frozen=True)
@@ -192,6 +217,9 @@ def posed_keypoints(model: BodyModel, rest: RestBody, rotmats: torch.Tensor,
                 pts = pts + off
         v = skin_points(pts, model.kp_weights, glob, joints, rest.joints)    # (B, M, 3)
         kp = kp + km.vert_w @ v
+    off = keypoint_offsets(km, rest.joints, glob)
+    if off is not None:
+        kp = kp + off
     return kp, joints
 
 
@@ -322,7 +350,7 @@ def adapt_keypoints_to_cmu(model: BodyModel) -> BodyModel:
     pelvis = set_blend(0, *_on_chain(j, chain, hips_mid, CMU_PELVIS_ABOVE_HIPS * leg))
     set_blend(7, *_on_chain(j, chain, pelvis, CMU_SPINE_OVER_LEG * leg))
     thorax = set_blend(8, *_on_chain(j, chain, pelvis, CMU_THORAX_OVER_LEG * leg))
-    model.keypoints = KeypointMap(jw, km.vert_idx, vw)
+    model.keypoints = KeypointMap(jw, km.vert_idx, vw, km.offset, km.offset_joint, km.leg)
     return model
 
 

@@ -20,6 +20,13 @@ Stages (all batched over the clip's frames, torch, CPU):
    * ``w_limits``: knees and elbows bend only forward and about their hinge;
    * ``w_shape``: ``|betas|^2``;
    * ``w_smooth``: squared acceleration of the camera-space keypoints (per frame at 30 fps).
+   * ``w_twist``: the knees' and elbows' twist about the shin / forearm (no keypoint sees it)
+     pulled toward the initial value.
+
+   What no keypoint observes at all (wrists, hands, ankles, feet with H36M targets;
+   :func:`unseen_joints`) is not refined (``freeze_unseen``): the IK sets it to the pose
+   prior's mean (``prior_fill``) and it stays there, instead of drifting wherever the prior's
+   gradient through the other joints pushes it.
 
 Only the keypoints enter the loss, so each iteration skins the handful of keypoint vertices,
 never the whole mesh; full vertices are computed once, at the end, if asked for.
@@ -35,13 +42,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from hmcli.mesh.body import BodyModel, RestBody, canonical_rotations, posed_keypoints, to_canonical, CANONICAL_HINGES
+from hmcli.mesh.body import (CANONICAL_HINGES, BodyModel, RestBody, canonical_rotations, forward_kinematics,
+                             keypoint_offsets, posed_keypoints, to_canonical)
 from hmcli.mesh.ik import solve_ik, spec_for_keypoints
 from hmcli.mesh.prior import GMMPrior
 from hmcli.types import Camera
 from hmcli.mesh.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 
-__all__ = ["FitOptions", "FitTargets", "FitOutput", "fit_body", "ik_only", "H36M_BONES",
+__all__ = ["unseen_joints", "FitOptions", "FitTargets", "FitOutput", "fit_body", "ik_only", "H36M_BONES",
            "solve_translation", "fit_shape_to_bones"]
 
 # H36M-17 bones used for the shape fit (parent, child).
@@ -59,6 +67,9 @@ H36M_BONES: tuple[tuple[int, int], ...] = (
 # is left out of the reprojection; the detector's hips sit higher and wider than joint
 # centres, so they count half.
 W3D_JOINT = (1.0,) * 9 + (0.2, 0.3) + (1.0,) * 6
+# With calibrated keypoint offsets (:mod:`hmcli.mesh.calibration`) the body's nose and head are
+# the lifter's, and every keypoint counts fully.
+W3D_JOINT_CALIBRATED = (1.0,) * 17
 W2D_JOINT = (1.0, 0.5, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 WIK_JOINT = (1.0,) * 9 + (0.05,) + (1.0,) * 7
 
@@ -69,7 +80,7 @@ class FitOptions:
 
     iters: int = 60
     lr: float = 0.03
-    w_3d: float = 1.0
+    w_3d: float = 3.0
     w_2d: float = 0.3
     w_prior: float = 0.002
     w_limits: float = 1.0
@@ -81,6 +92,12 @@ class FitOptions:
     fit_shape: bool = True
     shape_iters: int = 80
     hinge_rule: bool = True
+    prior_fill: bool = True           # the IK sets unseen joints to the prior's mean (not the rest pose)
+    freeze_unseen: bool = True        # rotations that move no keypoint stay at their initial value
+    w_twist: float = 1.0              # pull of the knees' and elbows' twist (unseen) toward the init
+    w3d_joint: tuple[float, ...] | None = None   # per-keypoint 3D weights (None: W3D_JOINT, or
+                                                 # W3D_JOINT_CALIBRATED for a calibrated body)
+    w2d_joint: tuple[float, ...] | None = None   # per-keypoint 2D weights (None: W2D_JOINT)
 
 
 @dataclass
@@ -169,14 +186,77 @@ def solve_translation(rel3d: torch.Tensor, kp2d: torch.Tensor, conf: torch.Tenso
     return torch.linalg.lstsq(A, rhs.unsqueeze(-1)).solution.squeeze(-1)
 
 
-def ik_only(model: BodyModel, joints3d: torch.Tensor, betas: torch.Tensor, hinge_rule: bool = True):
+def ik_only(model: BodyModel, joints3d: torch.Tensor, betas: torch.Tensor, hinge_rule: bool = True,
+            offset_passes: int = 2, prior: GMMPrior | None = None):
     """Analytic IK of root-relative H36M-17 joints (F, 17, 3) on the body of shape betas (S,).
-    Returns (rotmats (F, K, 3, 3), rest)."""
+    Returns (rotmats (F, K, 3, 3), rest).
+
+    With calibrated keypoint offsets (:class:`hmcli.mesh.body.KeypointMap`) the IK solves
+    for the keypoints without them: each pass takes the offsets as the previous pass posed
+    them off the targets, ``offset_passes`` times after a first pass that ignores them.
+    With a ``prior`` the joints no keypoint moves (hands, feet; wrists and ankles with H36M
+    targets) take the prior's mean (:func:`prior_fill`), else the model's rest pose."""
     rest = model.rest(betas[None])
     spec, pts = spec_for_keypoints(model, rest)
     w = torch.tensor(WIK_JOINT, dtype=joints3d.dtype).expand(joints3d.shape[0], 17)
     res = solve_ik(joints3d, spec, rest.joints[0], pts, hinge_rule=hinge_rule, weights=w)
-    return res.rotmats, rest
+    fill = prior_fill(model, rest, prior)
+    R = res.rotmats if fill is None else _filled(res.rotmats, fill)
+    if model.keypoints.offset is not None:
+        for _ in range(offset_passes):
+            _, glob = forward_kinematics(R, rest.joints, model.parents)              # (F, K, 3, 3)
+            off = keypoint_offsets(model.keypoints, rest.joints, glob)              # (F, 17, 3)
+            res = solve_ik(joints3d - off, spec, rest.joints[0], pts, hinge_rule=hinge_rule, weights=w)
+            R = res.rotmats if fill is None else _filled(res.rotmats, fill)
+    return R, rest
+
+
+def prior_fill(model: BodyModel, rest: RestBody, prior: GMMPrior | None) -> tuple[list[int], torch.Tensor] | None:
+    """The unseen joints (:func:`unseen_joints`) and the local rotations (U, 3, 3) of the pose
+    prior's mean there (its components' weighted mean, canonical -> the model's frames:
+    ``C_parent^T A C_k``), or None without a matching prior."""
+    if prior is None or tuple(prior.joint_names) != tuple(model.joint_names[1:]):
+        return None
+    u = unseen_joints(model)
+    if not u:
+        return None
+    from hmcli.mesh.rotations import axis_angle_to_matrix
+
+    w = torch.softmax(prior.log_weights.float(), 0)                               # (C,)
+    mean = (w[:, None] * prior.means.float()).sum(0).reshape(-1, 3)                 # (K-1, 3) canonical
+    canon = canonical_rotations(rest.joints[0].detach(), model.joint_names)    # (K, 3, 3)
+    A = axis_angle_to_matrix(mean[[k - 1 for k in u]])                           # (U, 3, 3)
+    cp = torch.stack([canon[model.parents[k]] if model.parents[k] >= 0 else torch.eye(3) for k in u])
+    return u, cp.transpose(-1, -2) @ A @ canon[u]
+
+
+def _filled(R: torch.Tensor, fill: tuple[list[int], torch.Tensor]) -> torch.Tensor:
+    u, L = fill
+    R = R.clone()
+    R[:, u] = L.to(R.dtype)
+    return R
+
+
+def unseen_joints(model: BodyModel) -> list[int]:
+    """Joints whose rotation moves none of the H36M-17 keypoints (hands, feet, and with H36M
+    targets the wrists and ankles): nothing in the data can set them, only the prior."""
+    km = model.keypoints
+    K = model.num_joints
+    anc = [set() for _ in range(K)]                 # anc[k]: k and its ancestors
+    for k in range(K):
+        p = model.parents[k]
+        anc[k] = {k} | (anc[p] if p >= 0 else set())
+    moved: set[int] = set()
+    for i in range(km.joint_w.shape[0]):
+        for j in torch.nonzero(km.joint_w[i].abs() > 1e-9).flatten().tolist():
+            moved |= anc[j] - {j}                   # a joint's position: its ancestors' rotations
+        if km.vert_idx.numel():
+            skin = (km.vert_w[i].abs() > 1e-9).float() @ (model.kp_weights > 1e-6).float()   # (K,)
+            for j in torch.nonzero(skin > 0).flatten().tolist():
+                moved |= anc[j]
+        if km.offset is not None and km.offset_joint is not None and float(km.offset[i].abs().sum()) > 0:
+            moved |= anc[int(km.offset_joint[i])]
+    return [k for k in range(K) if k not in moved]
 
 
 class _Losses:
@@ -189,10 +269,29 @@ class _Losses:
         idx = {n: i for i, n in enumerate(model.joint_names)}
         self.hinges = [(idx[n], torch.tensor(a)) for n, a in CANONICAL_HINGES.items() if n in idx]
         self.t = targets
+        self.frozen = None
+        if opts.freeze_unseen:
+            u = unseen_joints(model)
+            if u:
+                self.frozen = torch.zeros(model.num_joints, dtype=torch.bool)
+                self.frozen[u] = True
+        # twist axes of the hinge joints (rest bone towards the child), for the twist pull
+        j0 = rest0.joints[0].detach()
+        kids = {k: [c for c, p in enumerate(model.parents) if p == k] for k, _ in self.hinges}
+        self.twist_idx = [k for k, _ in self.hinges if kids[k]]
+        self.twist_axis = (torch.stack([torch.nn.functional.normalize(j0[kids[k][0]] - j0[k], dim=0)
+                                        for k in self.twist_idx]) if self.twist_idx else torch.zeros(0, 3))  # (H, 3)
+
+    def rotations(self, rot6d: torch.Tensor) -> torch.Tensor:
+        """(F, K, 6) -> (F, K, 3, 3); frozen joints keep the initial rotations."""
+        R = rot6d_to_matrix(rot6d)                                      # (F, K, 3, 3)
+        if self.frozen is not None and "R0" in self.t:
+            R = torch.where(self.frozen[None, :, None, None], self.t["R0"], R)
+        return R
 
     def __call__(self, rot6d: torch.Tensor, betas: torch.Tensor, transl: torch.Tensor) -> tuple[torch.Tensor, dict]:
         o, t, m = self.opts, self.t, self.model
-        R = rot6d_to_matrix(rot6d)                                      # (F, K, 3, 3)
+        R = self.rotations(rot6d)                                       # (F, K, 3, 3)
         rest = m.rest(betas[None])
         kp, _ = posed_keypoints(m, rest, R, betas[None])                # (F, 17, 3) root at rest
         rel = kp - kp[:, :1]
@@ -234,6 +333,13 @@ class _Losses:
             li = ((R - t["R0"]) ** 2).sum((-1, -2)).mean()
             loss = loss + o.w_init * li
             parts["init"] = li.detach()
+        if o.w_twist > 0 and self.twist_idx and "R0" in t:
+            D = t["R0"][:, self.twist_idx].transpose(-1, -2) @ R[:, self.twist_idx]   # (F, H, 3, 3) change
+            skew = 0.5 * torch.stack([D[..., 2, 1] - D[..., 1, 2], D[..., 0, 2] - D[..., 2, 0],
+                                      D[..., 1, 0] - D[..., 0, 1]], -1)                 # (F, H, 3) sin(a) axis
+            lt = ((skew * self.twist_axis).sum(-1) ** 2).mean()
+            loss = loss + o.w_twist * lt
+            parts["twist"] = lt.detach()
         if o.w_smooth > 0 and cam.shape[0] > 2:
             acc = cam[2:] - 2 * cam[1:-1] + cam[:-2]                    # (F-2, 17, 3) camera space
             acc_rel = rel[2:] - 2 * rel[1:-1] + rel[:-2]                # (F-2, 17, 3) body motion itself
@@ -272,7 +378,7 @@ def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = Non
     k2 = torch.tensor(_fill_invalid(np.nan_to_num(targets.kpts2d), valid), dtype=torch.float32)
     c2 = torch.tensor(np.where(valid[:, None] & np.isfinite(targets.kpts2d).all(-1), targets.conf2d, 0.0),
                       dtype=torch.float32).clamp(0, 1)
-    c2_fit = c2 * torch.tensor(W2D_JOINT)
+    c2_fit = c2 * torch.tensor(opts.w2d_joint or W2D_JOINT)
     cam = targets.camera
     prog = on_progress or (lambda stage, i, n: None)
 
@@ -294,7 +400,7 @@ def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = Non
             R0 = init_rotmats.float()
             rest = model.rest(betas[None])
         else:
-            R0, rest = ik_only(model, j3, betas, opts.hinge_rule)
+            R0, rest = ik_only(model, j3, betas, opts.hinge_rule, prior=prior if opts.prior_fill else None)
         kp0, _ = posed_keypoints(model, rest, R0, betas[None])
     ik_s = time.perf_counter() - t_ik
     rel0 = kp0 - kp0[:, :1]
@@ -310,7 +416,7 @@ def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = Non
 
     scale = _person_scale(targets.kpts2d, targets.conf2d, valid, fallback=float(max(cam.cx, cam.cy)))
     tg = {
-        "j3": j3, "k2": k2, "c2": c2_fit, "w3": torch.tensor(W3D_JOINT), "valid_w": torch.tensor(valid, dtype=torch.float32),
+        "j3": j3, "k2": k2, "c2": c2_fit, "w3": torch.tensor(opts.w3d_joint or (W3D_JOINT if model.keypoints.offset is None else W3D_JOINT_CALIBRATED)), "valid_w": torch.tensor(valid, dtype=torch.float32),
         "focal": cam.focal, "centre": torch.tensor([cam.cx, cam.cy]), "scale": max(scale, 1.0),
         "smooth_scale": (max(targets.fps, 1.0) / 30.0) ** 4,
     }
@@ -333,7 +439,7 @@ def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = Non
         prog("refine", i + 1, opts.iters)
     ref_s = time.perf_counter() - t_ref
     with torch.no_grad():
-        R = rot6d_to_matrix(rot6d)
+        R = losses.rotations(rot6d)
         rest = model.rest(b[None])
         kp, _ = posed_keypoints(model, rest, R, b[None])
         kp_cam = kp + tr.unsqueeze(1)

@@ -250,7 +250,9 @@ class SMPLBody(BodyModel):
         for attr in ("J_template", "J_dirs", "kp_template", "kp_dirs", "kp_posedirs", "kp_weights", "canon"):
             setattr(self, attr, getattr(self, attr).to(device))
         km = self.keypoints
-        self.keypoints = KeypointMap(km.joint_w.to(device), km.vert_idx.to(device), km.vert_w.to(device))
+        self.keypoints = KeypointMap(km.joint_w.to(device), km.vert_idx.to(device), km.vert_w.to(device),
+                                     None if km.offset is None else km.offset.to(device),
+                                     None if km.offset_joint is None else km.offset_joint.to(device), km.leg)
         self.hinge_axes = {k: v.to(device) for k, v in self.hinge_axes.items()}
         return self
 
