@@ -247,5 +247,29 @@ def prior_cmd(
     typer.echo(f"hm mesh prior: {info['samples']} poses from {info['sequences']} sequences -> {out}", err=True)
 
 
+@mesh_app.command("calibrate")
+@cli_errors
+def calibrate_cmd(
+    data: str = typer.Option(..., "--data", help="CMU motion capture folder (ASF/AMC), e.g. ../shared/data/cmu-amc."),
+    output: str = typer.Option("models/mesh-keypoint-offsets.npz", "--output", "-o", help="Output .npz."),
+    body: list[str] = typer.Option(["anny"], "--body", help="Body model(s) to calibrate: anny, smpl, smplx, synthetic."),
+    frames: int = typer.Option(2400, "--frames", help="Training frames (30 fps) to calibrate on."),
+    max_frames: int = typer.Option(250, "--max-frames", help="Frames per sequence at most."),
+    rounds: int = typer.Option(2, "--rounds", help="Fit-and-correct rounds."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Learn the per-keypoint offsets that place a body model's H36M keypoints where the lifter's
+    CMU joints are, from CMU training subjects (09, 49, 02 and 55 are left out)."""
+    from hmcli.mesh.train_calibration import build_calibration
+
+    require((frames >= 1, "--frames must be at least 1"), (max_frames >= 1, "--max-frames must be at least 1"),
+            (rounds >= 1, "--rounds must be at least 1"))
+    out = Path(output)
+    output_dir_check(out)
+    run = build_calibration(data, out, bodies=tuple(body), frames=frames, max_frames=max_frames, rounds=rounds,
+                            say=lambda m: note(f"hm mesh calibrate: {m}", quiet))  # fmt: skip
+    typer.echo(f"hm mesh calibrate: {', '.join(run.bodies)} on {len(run.trials)} sequences -> {out}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(mesh_app, name="mesh")

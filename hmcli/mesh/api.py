@@ -42,16 +42,18 @@ OnProgress = Callable[[str, int, int], None]
 
 
 def load_body_model(name: str = "auto", model_dir: str | os.PathLike | None = None, gender: str = "neutral",
-                    on_status: Callable[[str], None] | None = None) -> BodyModel:
+                    on_status: Callable[[str], None] | None = None, *, calibrated: bool = True) -> BodyModel:
     """'smpl' / 'smplx' (the user's model files: ``model_dir`` or ``$HM_SMPL_DIR``), 'anny'
     (the open model, ``pip install ".[mesh]"``), or 'auto': SMPL when its files are found,
-    else Anny."""
+    else Anny. Its keypoints carry the shipped per-keypoint offsets
+    (:mod:`hmcli.mesh.calibration`) unless ``calibrated`` is False."""
     name = name.lower()
     if name not in BODY_MODELS:
         raise HMError(f"unknown body model '{name}' (choose from {', '.join(BODY_MODELS)})")
     from hmcli.mesh.calibration import apply_calibration
 
-    return apply_calibration(adapt_keypoints_to_cmu(_load_body_model(name, model_dir, gender, on_status)))
+    model = adapt_keypoints_to_cmu(_load_body_model(name, model_dir, gender, on_status))
+    return apply_calibration(model) if calibrated else model
 
 
 def _load_body_model(name: str, model_dir, gender: str, on_status) -> BodyModel:

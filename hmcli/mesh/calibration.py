@@ -15,13 +15,12 @@ selection of training clips (the same fit ``hm mesh`` runs, 2D = their exact pro
 the mean residual of each keypoint in its joint's frame is added to its offset, and this is
 repeated ``rounds`` times (the fit absorbs part of each correction).
 
-Rebuild: ``python -m hmcli.mesh.calibration --body anny -o models/mesh-keypoint-offsets.npz``
+Rebuild: ``hm mesh calibrate --data ../shared/data/cmu-amc`` (:mod:`hmcli.mesh.train_calibration`)
 (model card: models/mesh-keypoint-offsets.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -167,7 +166,7 @@ def training_clips(data_dir: str | os.PathLike, frames: int = 2400, fps: float =
 def _fit_clean(model: BodyModel, item: dict, prior, opts, max_frames: int):
     """The body fitted to an item's clean joints (shape estimated): (rotmats, betas, gt_rel)."""
     from hmcli.mesh.fit import FitTargets, fit_body
-    from hmcli.mesh.result import Camera
+    from hmcli.types import Camera
 
     gt = np.asarray(item["joints3d"], np.float32)[:max_frames]
     gt = gt - gt[:, :1]                                                       # (F, 17, 3)
@@ -214,48 +213,5 @@ def calibration_options():
     return replace(FitOptions(), w_3d=1.0, w3d_joint=(1.0,) * 17)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hmcli.mesh.calibration", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--body", nargs="+", default=["anny"])
-    ap.add_argument("--data", default="../shared/data/cmu-amc")
-    ap.add_argument("--frames", type=int, default=2400, help="training frames (30 fps) to calibrate on")
-    ap.add_argument("--max-frames", type=int, default=250, help="frames per sequence at most")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("-o", "--out", default=str(DEFAULT_CALIBRATION))
-    a = ap.parse_args(argv)
-    from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
-
-    prior = load_prior(DEFAULT_PRIOR)
-    items = training_clips(a.data, a.frames)
-    trials = [f"{it['subject']}_{it['trial']}" for it in items]
-    print(f"{len(items)} training sequences: {', '.join(trials)}")
-    cals, meta = [], {"trials": ",".join(trials), "frames": a.frames, "max_frames": a.max_frames, "rounds": a.rounds}
-    for name in a.body:
-        model = _load(name)
-        offset, errors = calibrate(model, items, prior, rounds=a.rounds, max_frames=a.max_frames, say=print)
-        cals.append(Calibration(model.name, offset.numpy(), tuple(x or "" for x in ATTACH)))
-        meta[f"{model.name}_errors_mm"] = np.asarray(errors, np.float32)
-        print(f"{model.name}: offset lengths (mm at the mean body's leg) "
-              + ", ".join(f"{float(v):.0f}" for v in (offset.norm(dim=-1) * 1000 * _mean_leg(model))))
-    save_calibration(a.out, cals, meta)
-    print(f"wrote {a.out}")
-    return 0
-
-
-def _mean_leg(model: BodyModel) -> float:
+def mean_leg(model: BodyModel) -> float:
     return float(leg_length(model.rest(torch.zeros(1, model.num_betas)).joints, _leg(model))[0])
-
-
-def _load(name: str) -> BodyModel:
-    if name == "synthetic":
-        from hmcli.mesh.synthetic import synthetic_body
-
-        return synthetic_body()
-    from hmcli.mesh.api import _load_body_model
-    from hmcli.mesh.body import adapt_keypoints_to_cmu
-
-    return adapt_keypoints_to_cmu(_load_body_model(name, None, "neutral", None))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -374,3 +374,14 @@ def test_obj_folder_that_exists_is_reused(clip, tmp_path):
     r = run("mesh", clip["lift"], "-o", tmp_path / "o.h5", *smpl(clip), "--iters", 0, "--obj", objs)
     assert r.exit_code == 0, r.stderr
     assert len(list(objs.glob("*.obj"))) == F
+
+
+def test_calibrate_bad_input_one_line(tmp_path):
+    out = tmp_path / "offsets.npz"
+    r = run("mesh", "calibrate", "--data", tmp_path / "nowhere", "-o", out)
+    assert "is not a folder" in one_line_error(r, 3)
+    r = run("mesh", "calibrate", "--data", tmp_path, "-o", out, "--rounds", 0)
+    assert "--rounds" in one_line_error(r, 2)
+    r = run("mesh", "calibrate", "--data", tmp_path, "-o", tmp_path / "no" / "offsets.npz")
+    assert "does not exist" in one_line_error(r, 3)
+    no_output(out)
