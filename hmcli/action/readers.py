@@ -529,6 +529,10 @@ dict, list, tuple, str, int, float, bool and None need no globals. Everything el
 _JOINT_LAYOUTS = ("coco", "h36m")
 
 
+#: Labels of a pyskl file without class names number the classes 0..max; NTU-120 has 120.
+MAX_PYSKL_LABEL = 10_000
+
+
 def _pyskl_error(path: Path, where: str, msg: str) -> HMError:
     return HMError(f"{path}: {where}: {msg}")
 
@@ -568,6 +572,8 @@ def _pyskl_sample(ann: Any, i: int, path: Path, joint_layout: str, fps: float,
     label = _as_int(ann["label"])
     if label is None or label < 0:
         raise _pyskl_error(path, where, f"'label' must be a non-negative integer, got {ann['label']!r}")
+    if label >= MAX_PYSKL_LABEL:  # the classes are 0..max label: 10**9 would build a 10**9-way head
+        raise _pyskl_error(path, where, f"'label' {label} is implausibly large (at most {MAX_PYSKL_LABEL - 1})")
     shape = ann["img_shape"]
     dims = [_as_int(d) for d in shape] if isinstance(shape, (tuple, list, np.ndarray)) and np.ndim(shape) == 1 else []
     if len(dims) != 2 or any(d is None or d <= 0 for d in dims):
