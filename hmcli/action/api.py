@@ -150,6 +150,8 @@ def _check_clip(kp: Keypoints2D) -> None:
         raise HMError("the clip has no frames")
     if not np.asarray(kp.detected, bool).any():
         raise HMError("no person was found in any frame; nothing to classify")
+    if not (np.nan_to_num(np.asarray(kp.conf, np.float64)) > 0).any():  # all NaN / <= 0: every window empty
+        raise HMError("no joint has a confidence above 0 in any frame; nothing to classify")
 
 
 def stream_labels(kp: Keypoints2D, la: LoadedAction, topk: int = 3, fps: float | None = None,
