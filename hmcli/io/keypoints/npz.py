@@ -68,6 +68,8 @@ def _npz_load(path: Path, fps, width, height) -> Keypoints2D:
         if xy.ndim != 3 or xy.shape[2] != 2 or conf.shape != xy.shape[:2]:
             raise FormatError(f"xy {xy.shape} / conf {conf.shape} are not (F, J, 2) / (F, J)")
         n = xy.shape[0]
+        if n == 0 or xy.shape[1] == 0:
+            raise HMError(f"{path} contains no frames" if n == 0 else f"{path} has 0 joints per frame")
         ts = np.asarray(z["timestamps"], np.float64) if "timestamps" in z.files else default_timestamps(n, fps)
         det = np.asarray(z["detected"], bool) if "detected" in z.files else conf.max(axis=1, initial=0.0) > 0
         fw = int(z["width"]) if "width" in z.files else None
