@@ -668,7 +668,7 @@ BAD_INT = ["-1", "0", "abc", "1.5", "99999999999999999999999", "", "nan"]
 
 
 def _good_io(rng, d, assets, src_key: str) -> Path:
-    p = d / (_odd_name(rng, assets[src_key].suffix) if rng.random() < 0.3 else "good" + assets[src_key].suffix)
+    p = d / ("good " + _odd_name(rng, assets[src_key].suffix) if rng.random() < 0.3 else "good" + assets[src_key].suffix)
     shutil.copyfile(assets[src_key], p)
     return p
 
