@@ -244,6 +244,12 @@ def _floats_nd(value: list) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def _opt_str(value, key: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"'{key}' is not a string")
+    return value
+
+
 def read_result_json(path: str | os.PathLike) -> Pose3DResult:
     """Read a document written by :func:`write_result_json`. Raises HMError on anything else."""
     p = Path(path)
@@ -291,8 +297,8 @@ def read_result_json(path: str | os.PathLike) -> Pose3DResult:
             height=int(doc["height"]),
             detected=np.array([bool(fr["detected"]) for fr in frames]),
             detector=str(doc.get("detector") or "unknown"),
-            source=doc.get("source"),
-            source_hash=doc.get("source_hash"),
+            source=_opt_str(doc.get("source"), "source"),
+            source_hash=_opt_str(doc.get("source_hash"), "source_hash"),
         )
         return Pose3DResult(
             kpts2d=kp,
@@ -301,7 +307,7 @@ def read_result_json(path: str | os.PathLike) -> Pose3DResult:
             model_hash=str(doc.get("model_hash") or ""),
             extra=_from_json_extra(doc.get("extra") or {}),
         )
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:  # OverflowError: int(inf)
         what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
         raise HMError(f"{p} is not a valid hm result JSON file ({what})") from None
 
