@@ -63,8 +63,9 @@ def _npz_load(path: Path, fps, width, height) -> Keypoints2D:
         for key in ("xy", "conf", "timestamps", "width", "height"):
             if key in z.files and z[key].dtype.kind not in "biuf":  # complex, strings, records
                 raise FormatError(f"'{key}' is not a real-valued array (dtype {z[key].dtype})")
-        xy = np.asarray(z["xy"], np.float32)
-        conf = np.asarray(z["conf"], np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # float64 beyond float32 -> inf, no warning line
+            xy = np.asarray(z["xy"], np.float32)
+            conf = np.asarray(z["conf"], np.float32)
         if xy.ndim != 3 or xy.shape[2] != 2 or conf.shape != xy.shape[:2]:
             raise FormatError(f"xy {xy.shape} / conf {conf.shape} are not (F, J, 2) / (F, J)")
         n = xy.shape[0]
