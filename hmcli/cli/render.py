@@ -120,7 +120,11 @@ def register(app: typer.Typer) -> None:
                     if kp.source else "the result records no source video; drawing on a black background "
                     "(pass --video)")  # fmt: skip
         t0 = time.perf_counter()
-        with progress(quiet) as bar:
+        import numpy as np
+
+        # non-finite joints (frames without a person, a damaged file) are skipped when drawn; numpy's
+        # 'invalid value' warnings about them would be extra lines on stderr
+        with progress(quiet) as bar, np.errstate(invalid="ignore", over="ignore"):
             upd = bar("render", kp.num_frames)
             if mesh_path is None:
                 from hmcli.render.overlay import render_overlay
