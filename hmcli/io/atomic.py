@@ -9,17 +9,21 @@ one: data goes to a temporary file in the destination directory, is flushed
 and fsync'ed, and is moved over the destination with ``os.replace`` only when
 the ``with`` block finishes without an exception.
 
-The temporary file is named ``.<name>.<pid>.<random>.tmp``. A process killed with SIGKILL
-cannot delete its temporary file, so each write to a destination first deletes the
-temporary files of that destination whose writer (the pid in the name) is no longer running;
-those of live writers (another process writing the same file right now) are left alone.
+The temporary file is named ``.<name>.<pid>-<host>.<random>.tmp`` (``<host>``: 8 hex digits
+of a hash of this machine's host name). A process killed with SIGKILL cannot delete its
+temporary file, so each write to a destination first deletes the temporary files of that
+destination that this machine's dead writers left (the pid in the name no longer running);
+those of live writers (another process writing the same file right now) and those of other
+machines sharing the folder (a batch spread over a cluster) are left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,12 +64,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _host_tag() -> str:
+    """8 hex digits naming this machine in temporary file names."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
 def remove_stale_temps(dest: str | os.PathLike) -> list[Path]:
     """Delete the temporary files that killed writers of ``dest`` left next to it (see the
     module docstring); returns the paths removed. Never touches a live process's file."""
     dest = Path(dest)
     directory = dest.parent if str(dest.parent) else Path(".")
-    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(\d+)\.[^.]+\.tmp$")
+    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(\d+)-{_host_tag()}\.[^.]+\.tmp$")  # this machine's only
     removed = []
     try:
         names = os.listdir(directory)
@@ -111,7 +120,7 @@ def atomic_write(path: str | os.PathLike, mode: str | None = None) -> Iterator:
         raise HMError(f"output path is a directory: {dest}")
     remove_stale_temps(dest)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}-{_host_tag()}.", suffix=".tmp", dir=directory)
     except OSError as e:
         raise HMError(f"cannot write to {directory}: {e.strerror or e}") from None
     tmp = Path(tmp_name)
