@@ -39,7 +39,6 @@ import argparse
 import contextlib
 import io
 import json
-import math
 import os
 import pickle
 import random

@@ -112,6 +112,8 @@ RULES = [
      "inference does not depend on training code"),
     (LIFTER, ("hmcli.mesh", "hmcli.action", "hmcli.bench", "hmcli.info"),
      "the lifter does not know the heads built on it"),
+    (("hmcli.action",), ("hmcli.mesh",), "the heads stand side by side: action does not use mesh"),
+    (("hmcli.mesh",), ("hmcli.action",), "the heads stand side by side: mesh does not use action"),
 ]
 
 

@@ -65,7 +65,7 @@ import numpy as np
 
 from hmcli.action.types import ActionDataset, ActionSample
 from hmcli.io.atomic import HMError
-from hmcli.mesh.pklsafe import NUMPY_GLOBALS, SAFE_BUILTINS, restricted_load
+from hmcli.io.safe_pickle import NUMPY_GLOBALS, SAFE_BUILTINS, restricted_load
 from hmcli.skeleton.convert import coco_to_h36m, to_h36m
 from hmcli.skeleton.joints import H36M17
 from hmcli.types import Keypoints2D

@@ -28,7 +28,7 @@ def synthetic_clip(body, frames: int = 300, fps: float = 30.0, seed: int = 0, pr
     from hmcli.mesh.api import default_camera
     from hmcli.mesh.body import canonical_rotations, posed_keypoints
     from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
-    from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+    from hmcli.mesh.rotations import axis_angle_to_matrix
     from hmcli.types import Keypoints2D, Pose3DResult
 
     g = torch.Generator().manual_seed(seed)

@@ -349,7 +349,7 @@ def adapt_keypoints_to_cmu(model: BodyModel) -> BodyModel:
 
     pelvis = set_blend(0, *_on_chain(j, chain, hips_mid, CMU_PELVIS_ABOVE_HIPS * leg))
     set_blend(7, *_on_chain(j, chain, pelvis, CMU_SPINE_OVER_LEG * leg))
-    thorax = set_blend(8, *_on_chain(j, chain, pelvis, CMU_THORAX_OVER_LEG * leg))
+    set_blend(8, *_on_chain(j, chain, pelvis, CMU_THORAX_OVER_LEG * leg))
     model.keypoints = KeypointMap(jw, km.vert_idx, vw, km.offset, km.offset_joint, km.leg)
     return model
 
