@@ -50,14 +50,13 @@ worker thread while the next is detected, where that was measured to pay (not fo
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import hashlib
 import json
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -66,6 +65,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from hmcli.io.atomic import HMError
 from hmcli.io.paths import KEYPOINT_SUFFIXES
+from hmcli.lift import torch_threads
 
 if TYPE_CHECKING:
     from hmcli.action.checkpoint import LoadedAction
@@ -700,27 +700,6 @@ class ActionJob(Job):
         doc.update({"source": kp.source or str(input), "frames": kp.num_frames})
         action_api.write_report(output, doc)
         return kp.num_frames
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """torch's intra-op threads set to ``n`` (None: unchanged) inside the block, restored after.
-
-    The batch lifts with one thread by default: lifting is a few per cent of a video's time
-    (the detector is the rest), and on a machine busier than its cores torch's threads wait on
-    each other at every operation. On this 2-core machine at load 7, lifting 275 frames took
-    12-13 s with two threads and 1.4-1.7 s with one."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _add_timings(total: Timings | None, t: Timings) -> None:
