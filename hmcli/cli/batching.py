@@ -64,9 +64,20 @@ def shard_option(text: str | None) -> Any:
 
 
 def require_out_dir(out_dir: str | None) -> Path:
+    """``--out-dir`` as a folder, made (with its parents) when missing, as every shard of a batch
+    may be the first to start."""
+    from hmcli.io.atomic import HMError
+
     if out_dir is None:
         fail("a batch (several inputs, a folder, a glob or --manifest) needs --out-dir DIR for its outputs", EXIT_USAGE)
-    return Path(out_dir)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HMError(f"--out-dir is not a directory: {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HMError(f"cannot make the output directory {out}: {e.strerror or e}") from None
+    return out
 
 
 def run(command: str, plan: Any, job: Any, *, overwrite: bool, log: str | None, quiet: bool) -> None:

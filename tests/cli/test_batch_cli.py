@@ -133,8 +133,19 @@ def test_usage_errors(videos, ckpts, tmp_path):
     usage_error(run("lift", videos, "--out-dir", tmp_path / "out", "--shard", "3/3"), "--shard takes i/n")
     usage_error(run("mesh", videos, "--out-dir", tmp_path / "out", "--obj", tmp_path / "o"), "--obj is for one input")
     usage_error(run("action", videos, "--out-dir", tmp_path / "out", "-o", "-"), "-o/--output is for one input")
-    r = run("lift", videos, "--out-dir", tmp_path / "missing", "--model", ckpts["bi"])
-    assert r.exit_code == 3 and r.stderr.strip() == f"hm: error: output directory does not exist: {tmp_path / 'missing'}"
+    (tmp_path / "afile").write_text("x")
+    r = run("lift", videos, "--out-dir", tmp_path / "afile", "--model", ckpts["bi"])
+    assert r.exit_code == 3 and r.stderr.strip() == f"hm: error: --out-dir is not a directory: {tmp_path / 'afile'}"
+    r = run("lift", videos, "--out-dir", tmp_path / "afile" / "sub", "--model", ckpts["bi"])
+    assert r.exit_code == 3 and r.stderr.startswith("hm: error: cannot make the output directory") and r.stderr.count("\n") == 1
+
+
+def test_missing_out_dir_is_made(videos, ckpts, tmp_path):
+    out = tmp_path / "new" / "out"
+    r = run("lift", videos / "a.mp4", videos / "b.mp4", "--out-dir", out, "--model", ckpts["bi"], "--detector",
+            "fake-test", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in out.glob("*.h5")) == ["a.h5", "b.h5"]
 
 
 def test_single_input_keeps_its_behaviour(videos, ckpts, tmp_path):
