@@ -62,6 +62,8 @@ class QualitySettings:
     shape_std: float = 0.7            # known random shapes: betas ~ N(0, shape_std^2), clipped to +-2 std
     seed: int = 0
     data: str = "../shared/data/cmu-amc"
+    split: str = "test"               # CMU subjects of the round trip and the chain: test (09, 49) or val
+                                      # (02, 55: the one to tune on)
 
 
 @dataclass
@@ -464,7 +466,7 @@ def mesh_quality(body_models: list[str], settings: QualitySettings = QualitySett
                  lifter_model: str | None = None, on_progress: Say | None = None) -> dict:
     """All three parts (``chain_body`` None: no chain; ``videos`` None or empty: no videos)."""
     from hmcli.data.cmu import load_cmu_dir
-    from hmcli.data.splits import TEST_SUBJECTS
+    from hmcli.data.splits import TEST_SUBJECTS, VAL_SUBJECTS
     from hmcli.io.atomic import HMError
     from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
 
@@ -473,9 +475,11 @@ def mesh_quality(body_models: list[str], settings: QualitySettings = QualitySett
     prior = load_prior(DEFAULT_PRIOR)
     seqs = []
     if settings.data:
-        say("loading CMU test subjects")
+        if settings.split not in ("test", "val"):
+            raise HMError(f"split must be test or val, got {settings.split!r}")
+        say(f"loading CMU {settings.split} subjects")
         try:
-            seqs = load_cmu_dir(settings.data, subjects=list(TEST_SUBJECTS))
+            seqs = load_cmu_dir(settings.data, subjects=list(TEST_SUBJECTS if settings.split == "test" else VAL_SUBJECTS))
         except (OSError, ValueError, HMError):
             seqs = []
     rows: list[dict] = []

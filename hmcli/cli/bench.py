@@ -287,6 +287,8 @@ def mesh_quality_cmd(
     shape_std: float = typer.Option(0.7, "--shape-std", help="Round trip: known shapes betas ~ N(0, std^2)."),
     seed: int = typer.Option(0, help="Seed of shapes, prior draws and cameras."),
     data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory ('' : prior draws only, no chain)."),
+    split: str = typer.Option("test", help="CMU subjects of the round trip and the chain: test (09, 49) or val "
+                                           "(02, 55: tune fitting options on these, never on test)."),
     lifter: str = typer.Option(None, help="Lifter checkpoint (default: the shipped model)."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -307,10 +309,11 @@ def mesh_quality_cmd(
             (iters is None or iters >= 0, f"--iters must be >= 0, got {iters}"),
             (shape_std >= 0, f"--shape-std must be >= 0, got {shape_std}"),
             (seed >= 0, f"--seed must be >= 0, got {seed}"),
+            (split in ("test", "val"), f"--split must be test or val, got {split!r}"),
             (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"))
     _threads(threads)
     settings = QualitySettings(frames=frames, cmu_clips=cmu_clips, chain_frames=chain_frames, fps=fps, iters=iters,
-                               shape_std=shape_std, seed=seed, data=data)
+                               shape_std=shape_std, seed=seed, data=data, split=split)
     vids = [] if videos.strip().lower() in ("", "none") else parse_list(videos)
     with Console(stderr=True).status("mesh quality benchmark") as st:
         result = mesh_quality(parse_list(body_models), settings, chain_body if chain_frames > 0 else None, vids,

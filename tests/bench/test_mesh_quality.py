@@ -60,3 +60,15 @@ def test_metrics_are_zero_for_identical_bodies():
     assert pve < 1e-3 and parts.shape == (1,)
     assert float(rotation_error_deg(R, R).max()) < 0.1
     assert non_leaf_joints(SMPL_PARENTS) == [k for k in range(24) if k not in (10, 11, 15, 22, 23)]
+
+
+def test_split_must_be_test_or_val(tmp_path):
+    """--split picks the CMU subjects (val: the ones to tune on); anything else is refused."""
+    from hmcli.io.atomic import HMError
+
+    with pytest.raises(HMError, match="split"):
+        mesh_quality(["synthetic"], QualitySettings(frames=5, iters=1, data=str(tmp_path), split="train"),
+                     chain_body=None, videos=[])
+    r = mesh_quality(["synthetic"], QualitySettings(frames=5, iters=1, data=str(tmp_path), split="val"),
+                     chain_body=None, videos=[])
+    assert r["settings"]["split"] == "val" and r["notes"]         # no CMU data there: prior draws only
