@@ -94,7 +94,7 @@ def fit_cmd(
     vertices: bool = typer.Option(False, "--vertices", help="Store the full mesh per frame in the .h5 (large)."),
     obj: str = typer.Option(None, "--obj", show_default=False, help="Also write one OBJ per frame into this folder."),
     amass: str = typer.Option(None, "--amass", show_default=False, help="Also write an AMASS-style .npz (poses, trans, betas, gender, mocap_framerate)."),
-    iters: int = typer.Option(None, "--iters", show_default=False, help="Refinement iterations (default 60; 0 = IK only)."),
+    iters: int = typer.Option(None, "--iters", show_default=False, help="Refinement iterations (default 120; 0 = IK only)."),
     lr: float = typer.Option(None, "--lr", show_default=False, help="Refinement learning rate (default 0.03)."),
     w_3d: float = typer.Option(None, "--w-3d", show_default=False, help="Weight of the lifted-3D term (default 3)."),
     w_2d: float = typer.Option(None, "--w-2d", show_default=False, help="Weight of the 2D reprojection term (default 0.3)."),
