@@ -14,6 +14,11 @@ pickle, malicious pickles (checkpoints, configs, SMPL and pyskl files) whose loa
 create a marker file, unicode and spaced paths, missing and read-only output folders, the
 output equal to the input, and bad option values. A few valid control cases must succeed.
 
+Video cases detect with the test suite's synthetic detector (``--detector fake-test``, registered
+by tests/cli/helpers.py), so a case costs milliseconds instead of a BlazePose run; what is under
+test is the reading, checking and writing around the detector. The real BlazePose path has its
+own tests (tests/detect/).
+
 Cases run in-process in a worker subprocess (start-up once, not per case): the worker calls the
 ``hm`` entry point (``hmcli.cli.main.main``) with the case's argv, its file descriptors 0/1/2
 redirected to files, and a per-case alarm. The parent keeps the worker's clock too: a worker
@@ -464,7 +469,7 @@ def mk_labels_csv(rng, path: Path, assets) -> None:
     path.write_text(rows)
 
 
-def mk_fake_ckpt(rng, path: Path, assets) -> None:
+def mk_damaged_ckpt(rng, path: Path, assets) -> None:
     """torch.save'd dicts that are not (quite) checkpoints."""
     import torch
 
@@ -695,9 +700,9 @@ def case_lift(i, rng, d, a) -> Case:
             kind, must_fail = "stdin-empty", True
     elif r < 0.8:
         inp = _good_io(rng, d, a, rng.choice(["kp_h5", "kp_npz", "video"]))
-        mp, kind, _ = _bad_file(rng, d, a, [".pt", ".pth", ".ckpt", ""], structured_for=lambda e: [mk_fake_ckpt, mk_evil_torch])
+        mp, kind, _ = _bad_file(rng, d, a, [".pt", ".pth", ".ckpt", ""], structured_for=lambda e: [mk_damaged_ckpt, mk_evil_torch])
         argv = ["lift", str(inp), "-m", str(mp), "--detector", "fake-test"]
-        kind, must_fail = "model-" + kind, "fake_ckpt" not in kind  # e.g. NaN weights still load
+        kind, must_fail = "model-" + kind, "damaged_ckpt" not in kind  # e.g. NaN weights still load
         if rng.random() < 0.2:
             argv[3] = rng.choice(["no-such-model", "../../etc/passwd", "hummuss-small-cmu.md", "models"])
             kind = "model-name"
@@ -787,9 +792,9 @@ def case_mesh(i, rng, d, a) -> Case:
         kind, must_fail = which + "-" + kind, "mutant" not in kind
     elif r < 0.8:
         inp = _good_io(rng, d, a, "kp_h5")
-        mp, kind, _ = _bad_file(rng, d, a, [".pt"], structured_for=lambda e: [mk_fake_ckpt, mk_evil_torch])
+        mp, kind, _ = _bad_file(rng, d, a, [".pt"], structured_for=lambda e: [mk_damaged_ckpt, mk_evil_torch])
         argv = ["mesh", str(inp), *smpl, "-m", str(mp)]
-        kind, must_fail = "model-" + kind, "fake_ckpt" not in kind
+        kind, must_fail = "model-" + kind, "damaged_ckpt" not in kind
     else:
         inp = _good_io(rng, d, a, "lift_h5")
         argv = ["mesh", str(inp), *smpl]
@@ -869,9 +874,9 @@ def case_action(i, rng, d, a) -> Case:
         argv = ["action", str(inp), "--width", "320", "--height", "240", "--detector", "fake-test"]
     elif r < 0.75:
         inp = _good_io(rng, d, a, "lift_h5")
-        mp, kind, _ = _bad_file(rng, d, a, [".pt"], structured_for=lambda e: [mk_fake_ckpt, mk_evil_torch])
+        mp, kind, _ = _bad_file(rng, d, a, [".pt"], structured_for=lambda e: [mk_damaged_ckpt, mk_evil_torch])
         argv = ["action", str(inp), "-m", str(mp)]
-        kind, must_fail = "model-" + kind, "fake_ckpt" not in kind
+        kind, must_fail = "model-" + kind, "damaged_ckpt" not in kind
     else:
         inp = _good_io(rng, d, a, "lift_h5")
         opt = rng.choice(["--window", "--stride", "--topk", "--fps", "--max-frames", "-o-ext"])
@@ -969,9 +974,9 @@ def case_export(i, rng, d, a) -> Case:
 def case_eval(i, rng, d, a) -> Case:
     r = rng.random()
     if r < 0.4:
-        mp, kind, _ = _bad_file(rng, d, a, [".pt", ""], structured_for=lambda e: [mk_fake_ckpt, mk_evil_torch])
+        mp, kind, _ = _bad_file(rng, d, a, [".pt", ""], structured_for=lambda e: [mk_damaged_ckpt, mk_evil_torch])
         argv = ["eval", str(mp), "--data", str(a["cmu"]), "--cameras", "1"]
-        kind, must_fail = "model-" + kind, "fake_ckpt" not in kind
+        kind, must_fail = "model-" + kind, "damaged_ckpt" not in kind
     elif r < 0.7:
         data = d / "cmu"
         if rng.random() < 0.7:
@@ -1007,9 +1012,9 @@ def case_train(i, rng, d, a) -> Case:
         argv = base + ["-c", str(c)]
         kind, must_fail = "config-" + kind, not any(k in kind for k in ("mk_yaml", "mk_toml", "mk_text", "mk_empty"))
     elif r < 0.45:
-        c, kind, _ = _bad_file(rng, d, a, [".pt"], structured_for=lambda e: [mk_fake_ckpt, mk_evil_torch])
+        c, kind, _ = _bad_file(rng, d, a, [".pt"], structured_for=lambda e: [mk_damaged_ckpt, mk_evil_torch])
         argv = base + ["--init-from", str(c)]
-        kind, must_fail = "init-from-" + kind, "fake_ckpt" not in kind
+        kind, must_fail = "init-from-" + kind, "damaged_ckpt" not in kind
     elif r < 0.7:
         ext = rng.choice([".pkl", ".csv", ".skeleton", "", ".npz"])
         structured = {".pkl": [mk_pyskl, mk_pickle], ".csv": [mk_labels_csv], ".skeleton": [mk_skeleton]}.get(ext, [])
