@@ -273,6 +273,29 @@ def test_read_ahead_same_items_errors_and_early_close(tmp_path):
     assert [(i, t, f.sum()) for i, t, f in read_ahead(iter_frames(v), 3)] == ref
 
 
+def test_read_ahead_producer_ends_when_closed_on_a_full_queue():
+    """Closed while the producer waits to hand over its last item or its error: it must not block."""
+    import time
+
+    def short():  # 2 items then the end marker: the queue of depth 1 is full when the consumer leaves
+        yield from (1, 2)
+
+    def failing():
+        yield 1
+        yield 2
+        raise HMError("late")
+
+    for make in (short, failing):
+        it = read_ahead(make(), 1)
+        assert next(it) == 1
+        time.sleep(0.3)  # the producer has filled the queue and waits
+        it.close()
+        deadline = time.monotonic() + 3
+        while any(t.name == "hm-read-ahead" for t in threading.enumerate()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(t.name == "hm-read-ahead" for t in threading.enumerate())
+
+
 # ------------------------------------------------------------------ jobs against the single-input API
 
 

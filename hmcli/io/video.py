@@ -196,20 +196,24 @@ def read_ahead(items: Iterable[T], depth: int) -> Iterator[T]:
     stop = threading.Event()
     done = object()
 
+    def put(entry: tuple) -> bool:
+        """Queue ``entry`` unless the consumer has stopped (then never block on a full queue)."""
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((True, item)):
                     return
-            q.put((True, done))
+            put((True, done))
         except BaseException as e:  # handed to the consumer, raised there
-            q.put((False, e))
+            put((False, e))
         finally:
             close = getattr(items, "close", None)
             if close is not None:
