@@ -70,7 +70,8 @@ from hmcli.nn.call import call_model
 from hmcli.skeleton import to_h36m
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.convert import flip_pose
-from hmcli.types import Keypoints2D, Pose3DResult
+from hmcli.track import KeypointTracker, TrackerConfig
+from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -594,3 +595,139 @@ class FrameLifter:
             torch.set_num_threads(threads)
         j3 = np.asarray(self.lm.codec.decode_3d(y.numpy()), np.float32)
         return hxy, hconf, j3
+
+
+# ------------------------------------------------------------------ several persons
+
+
+def person_span(detected: np.ndarray) -> tuple[int, int] | None:
+    """``(first, stop)`` frames of a person's detections (``detected (F,)``), None if never seen."""
+    idx = np.flatnonzero(np.asarray(detected, bool))
+    return (int(idx[0]), int(idx[-1]) + 1) if idx.size else None
+
+
+def lift_persons(
+    mk: MultiKeypoints2D,
+    lm: LoadedModel,
+    fps: float | None = None,
+    *,
+    one_pass: bool = False,
+    flip: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> MultiPose3DResult:
+    """Lift every person of ``mk`` on its own (as :func:`lift_keypoints` lifts one person).
+
+    Each person is lifted over its span, from its first to its last detected frame: frames
+    inside the span where it was not detected are lifted as any missed frame is; outside the
+    span it has no estimate (joints3d NaN, conf 0, ``detected`` False), so a person who enters
+    late is not lifted from frames of nobody. ``on_progress(done, total)`` counts frames over
+    all persons' spans."""
+    f = mk.num_frames
+    ts = np.arange(f, dtype=np.float64) / float(fps) if fps is not None else np.asarray(mk.timestamps, np.float64)
+    spans = [person_span(mk.detected[p]) for p in range(mk.num_persons)]
+    total = sum(b - a for a, b in (s for s in spans if s is not None))
+    done = 0
+    out: list[Pose3DResult] = []
+    for p, span in enumerate(spans):
+        kp = mk.person(p)
+        if span is None:  # tracks are built from detections, so only hand-made inputs get here
+            res = lift_keypoints(kp, lm, fps, one_pass=one_pass, flip=flip)
+            out.append(res)
+            continue
+        a, b = span
+        part = replace(kp, xy=kp.xy[a:b], conf=kp.conf[a:b], timestamps=kp.timestamps[a:b],
+                       detected=kp.detected[a:b])  # fmt: skip
+        prog = None
+        if on_progress is not None:
+            prog = (lambda base: lambda i, n: on_progress(base + i, total))(done)  # noqa: E731
+        res = lift_keypoints(part, lm, fps, one_pass=one_pass, flip=flip, on_progress=prog)
+        done += b - a
+        j3 = np.full((f, 17, 3), np.nan, np.float32)  # (F, 17, 3)
+        j3[a:b] = res.joints3d
+        k2 = res.kpts2d
+        xy = np.zeros((f, k2.xy.shape[1], 2), np.float32)  # (F, 17, 2)
+        conf = np.zeros((f, k2.xy.shape[1]), np.float32)  # (F, 17)
+        det = np.zeros(f, bool)
+        xy[a:b], conf[a:b], det[a:b] = k2.xy, k2.conf, k2.detected
+        full = replace(k2, xy=xy, conf=conf, timestamps=ts, detected=det)
+        out.append(Pose3DResult(kpts2d=full, joints3d=j3, model_id=res.model_id, model_hash=res.model_hash))
+    if on_progress is not None:
+        on_progress(total, total)
+    template = None
+    if not out:
+        template = replace(mk.person_or_empty(), joint_set="h36m17", timestamps=ts,
+                           xy=np.zeros((f, 17, 2), np.float32), conf=np.zeros((f, 17), np.float32))  # fmt: skip
+    return MultiPose3DResult(out, mk.track_ids, kpts2d_template=template)
+
+
+@dataclass(frozen=True)
+class PersonFrame:
+    """One person's output of :meth:`MultiFrameLifter.step`: H36M-17 2D (17, 2) px and conf (17,)
+    as the model saw them, and joints3d (17, 3) metres."""
+
+    track_id: int
+    xy: np.ndarray
+    conf: np.ndarray
+    joints3d: np.ndarray
+
+
+class MultiFrameLifter:
+    """Causal, frame-by-frame lifting of several persons: one recurrent state per track.
+
+    ``step(xy (N, J, 2), conf (N, J), t, track_ids=None)`` takes the frame's N detections and
+    returns one :class:`PersonFrame` per lifted person. Without ``track_ids`` a
+    :class:`hmcli.track.KeypointTracker` assigns them. A new track starts a fresh state (a
+    :class:`FrameLifter` of its own); a track's Δ is the real time since that track was last
+    seen, so frames it missed become one longer step, not fake empty frames (HumMUSS is
+    continuous-time). A track unseen for more than ``tracker.max_lost`` frames is dropped with
+    its state, and at most ``max_persons`` states are live (detections of further new tracks
+    are skipped until one ends): memory is bounded by ``max_persons`` x one state."""
+
+    def __init__(self, lm: LoadedModel, joint_set: str, width: int, height: int, *,
+                 nominal_fps: float | None = None, fps: float | None = None, one_pass: bool = False,
+                 flip: bool = True, tracker: TrackerConfig | None = None, max_persons: int = 4) -> None:  # fmt: skip
+        if max_persons < 1:
+            raise HMError(f"max_persons must be at least 1, got {max_persons}")
+        self.make = lambda: FrameLifter(lm, joint_set, width, height, nominal_fps=nominal_fps, fps=fps,
+                                        one_pass=one_pass, flip=flip)  # fmt: skip
+        self.make()  # fail now (bidirectional model, ...) rather than at the first person
+        self.config = tracker or TrackerConfig()
+        self.tracker = KeypointTracker(self.config)
+        self.max_persons = int(max_persons)
+        self.lifters: dict[int, FrameLifter] = {}
+        self.last_seen: dict[int, int] = {}
+        self.frame = -1
+
+    @property
+    def live_tracks(self) -> list[int]:
+        return sorted(self.lifters)
+
+    def state_bytes(self) -> int:
+        """Bytes of recurrent state held for all live tracks."""
+        return sum(getattr(fl.streamer, "state_bytes", lambda: 0)() for fl in self.lifters.values())
+
+    def step(self, xy: np.ndarray, conf: np.ndarray, t: float,
+             track_ids: np.ndarray | None = None) -> list[PersonFrame]:  # fmt: skip
+        xy = np.asarray(xy, np.float32)  # (N, J, 2)
+        conf = np.asarray(conf, np.float32)  # (N, J)
+        self.frame += 1
+        if track_ids is None:
+            ids = self.tracker.update(xy, conf)
+        else:
+            ids = np.asarray(track_ids, np.int64).reshape(-1)
+            if ids.shape[0] != xy.shape[0]:
+                raise ValueError(f"{xy.shape[0]} detections but {ids.shape[0]} track ids")
+        out = []
+        for n, tid in enumerate(ids.tolist()):
+            fl = self.lifters.get(tid)
+            if fl is None:
+                if len(self.lifters) >= self.max_persons:
+                    continue
+                fl = self.lifters[tid] = self.make()
+            self.last_seen[tid] = self.frame
+            hxy, hc, j3 = fl.step(xy[n], conf[n], t, True)
+            out.append(PersonFrame(int(tid), hxy, hc, j3))
+        for tid in [k for k, f in self.last_seen.items() if self.frame - f > self.config.max_lost]:
+            self.lifters.pop(tid, None)
+            del self.last_seen[tid]
+        return out

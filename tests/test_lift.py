@@ -433,3 +433,86 @@ def test_causal_baselines_stream_like_their_offline_model(tmp_path, arch):
     np.testing.assert_allclose(streamed, offline, atol=1e-4)
     longer = np.array([r["joints3d"] for r in api.stream(make_keypoints(30, fps=25.0), lm)])
     assert longer.shape == (30, 17, 3) and np.isfinite(longer).all()  # past the window it slides
+
+
+# ------------------------------------------------------------------ several persons
+
+
+def _two_persons(n=40, shift=120.0):
+    from hmcli.types import MultiKeypoints2D
+
+    a = make_keypoints(n)
+    det = np.zeros(n, bool)
+    det[10:30] = True
+    det[18:21] = False  # a gap inside the span
+    b = make_keypoints(n, detected=det)
+    b = replace(b, xy=np.where(det[:, None, None], b.xy + np.float32(shift), 0).astype(np.float32))
+    return a, b, MultiKeypoints2D.from_persons([a, b], [7, 3])
+
+
+def test_lift_persons_each_person_as_alone_over_its_span(bi):
+    a, b, mk = _two_persons()
+    res = L.lift_persons(mk, bi, flip=False)
+    assert res.track_ids.tolist() == [7, 3] and res.joints3d.shape == (2, 40, 17, 3)
+    alone = L.lift_keypoints(a, bi, flip=False)
+    np.testing.assert_array_equal(res.persons[0].joints3d, alone.joints3d)
+    np.testing.assert_array_equal(res.persons[0].kpts2d.xy, alone.kpts2d.xy)
+    span = replace(b, xy=b.xy[10:30], conf=b.conf[10:30], timestamps=b.timestamps[10:30], detected=b.detected[10:30])
+    ref = L.lift_keypoints(span, bi, flip=False)
+    np.testing.assert_array_equal(res.persons[1].joints3d[10:30], ref.joints3d)
+    assert np.isnan(res.persons[1].joints3d[:10]).all() and np.isnan(res.persons[1].joints3d[30:]).all()
+    assert res.persons[1].kpts2d.detected.tolist() == b.detected.tolist()
+    np.testing.assert_array_equal(res.persons[1].kpts2d.timestamps, a.timestamps)
+    assert (res.persons[1].kpts2d.conf[:10] == 0).all()
+
+
+def test_lift_persons_progress_and_no_persons(bi):
+    _, _, mk = _two_persons()
+    seen = []
+    L.lift_persons(mk, bi, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (60, 60)  # 40 + 20 frames of spans
+    from hmcli.types import MultiKeypoints2D
+
+    empty = MultiKeypoints2D.from_persons([], [], template=make_keypoints(5))
+    res = L.lift_persons(empty, bi)
+    assert res.num_persons == 0 and res.num_frames == 5 and res.joints3d.shape == (0, 5, 17, 3)
+
+
+@pytest.fixture(scope="module")
+def causal(tmp_path_factory):
+    return L.load_lifter(tiny_checkpoint(tmp_path_factory.mktemp("m") / "c.pt", causal=True), causal=True)
+
+
+def test_multi_frame_lifter_one_state_per_track_equals_separate_streams(causal):
+    a, b, mk = _two_persons()
+    ml = L.MultiFrameLifter(causal, "coco17", 320, 240, nominal_fps=25.0)
+    fa = L.FrameLifter(causal, "coco17", 320, 240, nominal_fps=25.0)
+    fb = L.FrameLifter(causal, "coco17", 320, 240, nominal_fps=25.0)
+    for i in range(mk.num_frames):
+        rows = np.flatnonzero(mk.detected[:, i])
+        out = ml.step(mk.xy[rows, i], mk.conf[rows, i], float(mk.timestamps[i]), mk.track_ids[rows])
+        by_id = {o.track_id: o for o in out}
+        assert sorted(by_id) == sorted(mk.track_ids[rows].tolist())
+        np.testing.assert_array_equal(by_id[7].joints3d, fa.step(a.xy[i], a.conf[i], float(a.timestamps[i]))[2])
+        if mk.detected[1, i]:  # person 3 is stepped only when seen: Δ spans its gap
+            np.testing.assert_array_equal(by_id[3].joints3d, fb.step(b.xy[i], b.conf[i], float(b.timestamps[i]))[2])
+    assert ml.live_tracks == [3, 7] and ml.state_bytes() > 0
+
+
+def test_multi_frame_lifter_tracks_drops_and_caps(causal, bi):
+    from hmcli.track import TrackerConfig
+
+    a, b, _ = _two_persons()
+    ml = L.MultiFrameLifter(causal, "coco17", 320, 240, nominal_fps=25.0, tracker=TrackerConfig(max_lost=3))
+    for i in range(5):  # the tracker gives ids 1 and 2
+        out = ml.step(np.stack([a.xy[i], a.xy[i] + 150]), np.stack([a.conf[i]] * 2), float(a.timestamps[i]))
+        assert [o.track_id for o in out] == [1, 2]
+    one = ml.state_bytes() // 2
+    for i in range(5, 10):  # person 2 gone: its state is dropped after max_lost frames
+        ml.step(a.xy[i][None], a.conf[i][None], float(a.timestamps[i]))
+    assert ml.live_tracks == [1] and ml.state_bytes() == one
+    capped = L.MultiFrameLifter(causal, "coco17", 320, 240, nominal_fps=25.0, max_persons=1)
+    out = capped.step(np.stack([a.xy[0], a.xy[0] + 150]), np.stack([a.conf[0]] * 2), 0.0)
+    assert [o.track_id for o in out] == [1] and capped.live_tracks == [1]
+    with pytest.raises(CheckpointError):
+        L.MultiFrameLifter(bi, "coco17", 320, 240)
