@@ -21,6 +21,13 @@ With action labels (``actions=``, an :class:`hmcli.render.labels.ActionTrack` fr
 ``hm action``; ``hm render --actions``) each frame shows its current label and probability
 (e.g. "dance 82 %") in a tag at the bottom left of the video half.
 
+Several persons (a :class:`~hmcli.types.MultiPose3DResult` from ``hm lift --max-persons``):
+each person is drawn in its own colour, picked by its track id from :data:`PALETTE` (so an id
+keeps its colour in every render), with its id ("#3") next to its head; in the 3D panel each
+root-relative skeleton is shifted sideways by where its pelvis is in the image (the frame's
+width spans :data:`MULTI_SPAN_M` metres), so people stand side by side as in the video.
+A one-person result is drawn as before (colours by side, no id).
+
 The output is always an MP4 container (``mp4v``), written atomically; odd frame sizes are
 padded by one black pixel row/column (MPEG-4 needs even sizes).
 """
@@ -38,7 +45,7 @@ import numpy as np
 
 from hmcli.io.atomic import HMError, atomic_write
 from hmcli.skeleton import H36M17, JointSet, get_joint_set
-from hmcli.types import Pose3DResult
+from hmcli.types import MultiPose3DResult, Pose3DResult
 
 if TYPE_CHECKING:
     from hmcli.types import Camera, MeshResult
@@ -55,6 +62,11 @@ PANEL_BG = (28, 28, 28)
 GRID = (70, 70, 70)
 ACTION_BG = (110, 50, 20)  # the action label tag (dark blue)
 MIN_CONF = 0.05
+#: BGR colours of persons, by track id modulo its length (distinct hues, bright on video).
+PALETTE = ((60, 200, 255), (255, 120, 60), (120, 230, 90), (200, 90, 230), (70, 90, 240),
+           (230, 210, 70), (160, 160, 255), (90, 200, 200), (255, 170, 200), (40, 160, 120))  # fmt: skip
+#: Metres the frame's width spans in the 3D panel when several persons are laid out side by side.
+MULTI_SPAN_M = 2.4
 DEFAULT_FLOOR_M = 0.9
 VIEW_HEIGHT_M = 2.4
 
@@ -70,6 +82,11 @@ def _side_colours(js: JointSet | None, n: int) -> np.ndarray:
         col[list(js.left)] = LEFT
         col[list(js.right)] = RIGHT
     return col
+
+
+def person_colour(track_id: int) -> tuple[int, int, int]:
+    """The BGR colour of a track id (stable across renders)."""
+    return PALETTE[int(track_id) % len(PALETTE)]
 
 
 def _edges(js: JointSet | None, n: int) -> list[tuple[int, int]]:
@@ -159,10 +176,34 @@ class OverlayRenderer:
         if j.shape != (H36M17.num_joints, 3) or not np.isfinite(j[0]).all():
             _tag(img, "no 3D pose", (4, self.panel - int(40 * self.font) - 8), self.font, (40, 40, 160))
             return img
-        uv, depth = self._project(j - j[0])
+        self._skeleton_3d(img, j - j[0], _side_colours(H36M17, H36M17.num_joints))
+        return img
+
+    def draw_3d_persons(self, people: list[tuple[int, np.ndarray, float]]) -> np.ndarray:
+        """The 3D panel with several persons: ``(track_id, joints3d (17, 3) m, x offset m)`` each,
+        root-relative skeletons shifted by their offsets, far ones first, each in its colour
+        with its id above its head. Persons without a finite pelvis are left out."""
+        img = self._grid.copy()
+        drawn = []
+        for tid, j3, dx in people:
+            j = np.asarray(j3, np.float64)
+            if j.shape != (H36M17.num_joints, 3) or not np.isfinite(j[0]).all():
+                continue
+            rel = j - j[0] + np.array([dx, 0.0, 0.0])
+            drawn.append((float(self._project(rel[:1])[1][0]), tid, rel))
+        for _, tid, rel in sorted(drawn, key=lambda d: -d[0]):
+            col = np.tile(np.array(person_colour(tid), np.float64), (H36M17.num_joints, 1))
+            pix = self._skeleton_3d(img, rel, col)
+            head = pix[H36M17.index("head")] if np.isfinite(rel[H36M17.index("head")]).all() else pix[0]
+            _tag(img, f"#{tid}", (int(head[0]) - 10, max(0, int(head[1]) - int(40 * self.font) - 6)), self.font * 0.9,
+                 person_colour(tid))  # fmt: skip
+        return img
+
+    def _skeleton_3d(self, img: np.ndarray, rel: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """Draw root-relative joints (17, 3) with per-joint colours (17, 3) BGR; returns their pixels."""
+        uv, depth = self._project(rel)
         ok = np.isfinite(uv).all(axis=1)
         pix = np.round(uv).astype(np.int64) if ok.all() else np.round(np.nan_to_num(uv)).astype(np.int64)
-        col = _side_colours(H36M17, H36M17.num_joints)
         bones = [(a, b) for a, b in H36M17.edges if ok[a] and ok[b]]
         bones.sort(key=lambda e: -(depth[e[0]] + depth[e[1]]))  # far (large depth) first
         th = self.thick + 1
@@ -172,21 +213,35 @@ class OverlayRenderer:
         for i in np.argsort(-depth):
             if ok[i]:
                 cv2.circle(img, (int(pix[i, 0]), int(pix[i, 1])), self.radius, tuple(float(c) for c in col[i]), -1, cv2.LINE_AA)
-        return img
+        return pix
 
     # ---------------------------------------------------------------- 2D overlay
 
-    def draw_2d(self, frame: np.ndarray, xy: np.ndarray, conf: np.ndarray, detected: bool) -> None:
-        """Draw the 2D skeleton onto ``frame`` (height x width BGR) in place."""
+    def draw_2d(self, frame: np.ndarray, xy: np.ndarray, conf: np.ndarray, detected: bool,
+                track_id: int | None = None) -> None:  # fmt: skip
+        """Draw the 2D skeleton onto ``frame`` (height x width BGR) in place. With ``track_id``
+        the skeleton is in that person's colour with its id by the head, and an undetected
+        person draws nothing (the "no person" tag is for one-person results)."""
         if not detected:
-            _tag(frame, "no person", (6, 6), self.font, (30, 30, 200))
+            if track_id is None:
+                _tag(frame, "no person", (6, 6), self.font, (30, 30, 200))
             return
         xy = np.asarray(xy, np.float64)
         conf = np.clip(np.nan_to_num(np.asarray(conf, np.float64)), 0.0, 1.0)
         n = xy.shape[0]
         ok = np.isfinite(xy).all(axis=1) & (conf >= MIN_CONF)
         pix = np.round(np.nan_to_num(xy)).astype(np.int64)
-        base = _side_colours(self.js2d, n)
+        if track_id is None:
+            base = _side_colours(self.js2d, n)
+        else:
+            base = np.tile(np.array(person_colour(track_id), np.float64), (n, 1))
+            if ok.any():
+                top = int(np.argmin(np.where(ok, pix[:, 1], np.iinfo(np.int64).max)))
+                lab = f"#{track_id}"
+                tw, th = _tag_size(lab, self.font)
+                _tag(frame, lab, (int(np.clip(pix[top, 0] - tw // 2, 0, max(0, self.width - tw))),
+                                  int(np.clip(pix[top, 1] - th - 2 * self.radius, 0, max(0, self.height - th)))),
+                     self.font, person_colour(track_id))  # fmt: skip
         faded = GREY + (base - GREY) * conf[:, None]
         for a, b in _edges(self.js2d, n):
             if ok[a] and ok[b]:
@@ -225,6 +280,34 @@ class OverlayRenderer:
         self.draw_action(left, action)
         out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
         return out
+
+    def compose_persons(
+        self,
+        frame: np.ndarray | None,
+        people: list[tuple[int, np.ndarray, np.ndarray, bool, np.ndarray | None]],
+        action: str | None = None,
+    ) -> np.ndarray:
+        """One output frame with several persons: ``(track_id, xy (J, 2), conf (J,), detected,
+        joints3d (17, 3) | None)`` each (see the module docstring for the layout)."""
+        out, left = self._canvas(frame)
+        layout = []
+        for tid, xy, conf, det, j3 in people:
+            self.draw_2d(left, xy, conf, det, track_id=tid)
+            if det and j3 is not None:
+                layout.append((tid, j3, self._x_offset(xy, conf)))
+        if not any(p[3] for p in people):
+            _tag(left, "no person", (6, 6), self.font, (30, 30, 200))
+        self.draw_action(left, action)
+        out[: self.height, self.width : self.width + self.panel] = self.draw_3d_persons(layout)
+        return out
+
+    def _x_offset(self, xy: np.ndarray, conf: np.ndarray) -> float:
+        """Sideways place (m) of a person in the 3D panel: the mean x of its confident joints."""
+        xy = np.asarray(xy, np.float64)
+        ok = np.isfinite(xy).all(axis=1) & (np.asarray(conf) >= MIN_CONF)
+        if not ok.any():
+            return 0.0
+        return float((xy[ok, 0].mean() / self.width - 0.5) * MULTI_SPAN_M)
 
     def compose_mesh(
         self,
@@ -307,7 +390,7 @@ def _frames(video_path, n: int):
 
 
 def render_overlay(
-    result: Pose3DResult,
+    result: Pose3DResult | MultiPose3DResult,
     video_path: str | os.PathLike | None,
     out_path: str | os.PathLike,
     on_frame: Callable[[int, int], None] | None = None,
@@ -323,7 +406,14 @@ def render_overlay(
     result's frame rate (30 when unknown). ``on_frame(done, total)`` is called after each
     written frame. ``actions``: action labels to show on each frame
     (:func:`hmcli.render.labels.load_action_labels`). Returns the number of frames written.
+    A :class:`MultiPose3DResult` draws every person (see the module docstring); one with a
+    single person is drawn as a one-person result.
     """
+    if isinstance(result, MultiPose3DResult):
+        if result.num_persons == 1:
+            result = result.persons[0]
+        else:
+            return _render_persons(result, video_path, out_path, on_frame, fps, actions)
     kp = result.kpts2d
     n = kp.num_frames
     if n == 0:
@@ -334,6 +424,26 @@ def render_overlay(
     texts = _action_texts(actions, kp, n)
     frames = (r.compose(frame, kp.xy[i], kp.conf[i], bool(kp.detected[i]), j3[i], texts[i])
               for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
+    _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
+    return n
+
+
+def _render_persons(result: MultiPose3DResult, video_path, out_path, on_frame, fps, actions) -> int:
+    mk = result.kpts2d
+    n = mk.num_frames
+    if n == 0:
+        raise HMError("the result has no frames to render")
+    rate = _rate(fps, mk.fps)
+    j3 = result.joints3d  # (P, F, 17, 3)
+    floor = _floor_from(j3.reshape(-1, *j3.shape[2:])) if j3.size else DEFAULT_FLOOR_M
+    r = OverlayRenderer(mk.width, mk.height, mk.joint_set, floor_m=floor)
+    texts = _action_texts(actions, mk.person_or_empty(), n)
+    ids = mk.track_ids.tolist()
+
+    def people(i: int):
+        return [(ids[p], mk.xy[p, i], mk.conf[p, i], bool(mk.detected[p, i]), j3[p, i]) for p in range(len(ids))]
+
+    frames = (r.compose_persons(frame, people(i), texts[i]) for i, frame in enumerate(_frames(video_path, n)))
     _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
     return n
 

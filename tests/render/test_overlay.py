@@ -126,3 +126,45 @@ def test_bad_video_and_empty_result(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4"]
     with pytest.raises(HMError, match="no frames"):
         render_overlay(make_result(n=0, undetected=()), None, tmp_path / "o.mp4")
+
+
+def _colour_pixels(img, bgr, tol=40):
+    return int((np.abs(img.astype(int) - np.array(bgr)).max(axis=2) < tol).sum())
+
+
+def test_several_persons_each_in_its_colour_with_id(tmp_path):
+    from dataclasses import replace
+
+    from hmcli.render.overlay import person_colour
+    from hmcli.types import MultiPose3DResult
+
+    a = make_result(undetected=())
+    shift = np.float32(W * 0.3)
+    kb = replace(a.kpts2d, xy=a.kpts2d.xy + np.array([shift, 0], np.float32),
+                 detected=np.arange(F) < 4, conf=np.where((np.arange(F) < 4)[:, None], a.kpts2d.conf, 0))
+    b = Pose3DResult(kb, a.joints3d.copy(), "test", "0")
+    kc = replace(a.kpts2d, xy=a.kpts2d.xy - np.array([shift, 0], np.float32))
+    c = Pose3DResult(kc, a.joints3d.copy(), "test", "0")
+    multi = MultiPose3DResult([a, b, c], [1, 2, 7])
+    vid = tmp_path / "v.mp4"
+    make_video(vid)
+    out = tmp_path / "o.mp4"
+    assert render_overlay(multi, vid, out) == F
+    frames = read_all(out)
+    assert len(frames) == F and frames[0].shape[1] == W + panel_width(H)
+    first, last = frames[0], frames[-1]
+    for tid in (1, 2, 7):
+        assert _colour_pixels(first[:, :W], person_colour(tid)) > 30, tid  # 2D skeleton
+        assert _colour_pixels(first[:, W:], person_colour(tid)) > 30, tid  # 3D panel
+    assert _colour_pixels(last[:, :W], person_colour(2)) < 5  # person 2 gone after frame 3
+    assert _colour_pixels(last[:, :W], person_colour(7)) > 30
+    # The 3D panel lays persons out by image x: person 7 (left in the image) left of person 2.
+    cols = lambda img, tid: np.flatnonzero((np.abs(img.astype(int) - person_colour(tid)).max(axis=2) < 40).any(0))  # noqa: E731
+    assert cols(first[:, W:], 7).mean() < cols(first[:, W:], 1).mean() < cols(first[:, W:], 2).mean()
+    # Ids have a stable colour, and a single-person multi result renders as a one-person result.
+    assert person_colour(12) == person_colour(2)
+    one = tmp_path / "one.mp4"
+    render_overlay(MultiPose3DResult([a], [5]), vid, one)
+    ref = tmp_path / "ref.mp4"
+    render_overlay(a, vid, ref)
+    assert all(np.array_equal(x, y) for x, y in zip(read_all(one), read_all(ref), strict=True))
