@@ -13,6 +13,12 @@
 
 The classifier reads 2D keypoints (through the lifter backbone inside it), so a video, a
 keypoint file and an ``hm lift`` file (its stored 2D) all work, and nothing is lifted twice.
+
+Several persons (a :class:`~hmcli.types.MultiKeypoints2D`): :func:`classify_persons` labels
+each person on its own (one report per track id); :func:`classify` of a multi-person clip
+with ``group=True`` pools the persons together, as the head was built for (the
+representation (B, M, F, J, D) is averaged over persons and frames): what NTU's two-person
+classes (hugging, handshake, ...) need, for models trained that way.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ import torch
 from hmcli.action.checkpoint import LoadedAction, load_action
 from hmcli.action.model import ActionStreamer
 from hmcli.io.atomic import HMError, atomic_write
-from hmcli.types import Keypoints2D
+from hmcli.types import Keypoints2D, MultiKeypoints2D
 
-__all__ = ["ActionReport", "load_classifier", "classify", "stream_labels", "window_starts", "encode_keypoints",
+__all__ = ["ActionReport", "load_classifier", "classify", "classify_persons", "persons_doc", "stream_labels", "window_starts", "encode_keypoints",
            "write_report", "write_label_lines", "ACTIONS_SCHEMA"]
 
 ACTIONS_SCHEMA = "hm.actions"
@@ -110,13 +116,29 @@ def _topk(p: np.ndarray, classes, k: int) -> list[tuple[str, float]]:
 
 
 @torch.no_grad()
-def classify(kp: Keypoints2D, la: LoadedAction, window_s: float | None = None, stride_s: float = 0.5,
-             topk: int = 3, fps: float | None = None,
-             on_progress: Callable[[int, int], None] | None = None) -> ActionReport:
-    """Top-k labels of the clip and a timeline of windows (see :class:`ActionReport`)."""
-    _check_clip(kp)
+def classify(kp: Keypoints2D | MultiKeypoints2D, la: LoadedAction, window_s: float | None = None,
+             stride_s: float = 0.5, topk: int = 3, fps: float | None = None,
+             on_progress: Callable[[int, int], None] | None = None) -> ActionReport:  # fmt: skip
+    """Top-k labels of the clip and a timeline of windows (see :class:`ActionReport`). A
+    :class:`MultiKeypoints2D` is classified as one group: its persons are pooled together
+    (M = P; absent persons and frames are masked out of the pooling)."""
+    if isinstance(kp, MultiKeypoints2D):
+        if kp.num_frames == 0:
+            raise HMError("the clip has no frames")
+        persons = kp.persons()
+        if not any(np.asarray(k.detected, bool).any() for k in persons):
+            raise HMError("no person was found in any frame; nothing to classify")
+        enc = [encode_keypoints(k, la) for k in persons]
+        x = torch.stack([e[0] for e in enc])                                 # (M, F, 17, C)
+        w = torch.stack([e[1] for e in enc])                                 # (M, F)
+        if not (w > 0).any():
+            raise HMError("no joint has a confidence above 0 in any frame; nothing to classify")
+        kp = persons[0]
+    else:
+        _check_clip(kp)
+        x, w = encode_keypoints(kp, la)
+        x, w = x[None], w[None]                                              # (1, F, 17, C), (1, F)
     window_s = la.window_s if window_s is None else float(window_s)
-    x, w = encode_keypoints(kp, la)
     t = _times(kp, fps)
     rate = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else la.fps
     duration = float(t[-1] - t[0]) + 1.0 / rate
@@ -125,12 +147,12 @@ def classify(kp: Keypoints2D, la: LoadedAction, window_s: float | None = None, s
     probs, timeline = [], []
     model = la.model.eval()
     for i, s in enumerate(starts):
-        sel = (t >= s - 1e-9) & (t < s + window_s - 1e-9)
-        if not sel.any() or w[torch.from_numpy(sel)].sum() == 0:
+        sel = torch.from_numpy((t >= s - 1e-9) & (t < s + window_s - 1e-9))
+        if not sel.any() or w[:, sel].sum() == 0:
             p = np.full(len(la.classes), np.nan)
         else:
-            xi = x[torch.from_numpy(sel)][None, None]                       # (1, 1, f, 17, C)
-            wi = w[torch.from_numpy(sel)][None, None]                       # (1, 1, f)
+            xi = x[:, sel][None]                                             # (1, M, f, 17, C)
+            wi = w[:, sel][None]                                             # (1, M, f)
             p = torch.softmax(model(xi, wi, dt_scale=dt_scale), -1)[0].numpy()
         probs.append(p)
         end = min(duration, s + window_s)
@@ -143,6 +165,37 @@ def classify(kp: Keypoints2D, la: LoadedAction, window_s: float | None = None, s
     ok = ~np.isnan(P).any(1)
     clip = _topk(P[ok].mean(0), la.classes, topk)
     return ActionReport(tuple(la.classes), clip, timeline, P, la.model_id, window_s, stride_s, rate)
+
+
+def classify_persons(mk: MultiKeypoints2D, la: LoadedAction, window_s: float | None = None,
+                     stride_s: float = 0.5, topk: int = 3, fps: float | None = None,
+                     on_progress: Callable[[int, int], None] | None = None) -> list[tuple[int, ActionReport]]:  # fmt: skip
+    """Each person on its own: ``[(track_id, report), ...]`` in row order. Windows where a
+    person is absent have an empty top-k in its timeline. HMError when nobody is in any frame."""
+    rows = [p for p in range(mk.num_persons) if mk.detected[p].any()]
+    if not rows:
+        raise HMError("no person was found in any frame; nothing to classify")
+    out = []
+    for k, p in enumerate(rows):
+        prog = None if on_progress is None else (lambda k: lambda d, n: on_progress(k * n + d, len(rows) * n))(k)
+        try:
+            out.append((int(mk.track_ids[p]), classify(mk.person(p), la, window_s, stride_s, topk, fps, prog)))
+        except HMError:  # e.g. a track whose joints all have confidence 0: nothing to say about it
+            continue
+    if not out:
+        raise HMError("no joint has a confidence above 0 in any frame; nothing to classify")
+    return out
+
+
+def persons_doc(reports: list[tuple[int, ActionReport]], frames: int, source: str | None) -> dict:
+    """The ``hm action`` document of several persons: the shared fields once, then
+    ``"persons": [{"track_id", "clip", "timeline"}, ...]`` (``schema_version`` 2)."""
+    first = reports[0][1].to_json()
+    doc = {k: v for k, v in first.items() if k not in ("clip", "timeline")}
+    doc["schema_version"] = 2
+    doc.update({"source": source, "frames": frames})
+    doc["persons"] = [{"track_id": tid, **{k: rep.to_json()[k] for k in ("clip", "timeline")}} for tid, rep in reports]
+    return doc
 
 
 def _check_clip(kp: Keypoints2D) -> None:
