@@ -600,12 +600,6 @@ class FrameLifter:
 # ------------------------------------------------------------------ several persons
 
 
-def person_span(detected: np.ndarray) -> tuple[int, int] | None:
-    """``(first, stop)`` frames of a person's detections (``detected (F,)``), None if never seen."""
-    idx = np.flatnonzero(np.asarray(detected, bool))
-    return (int(idx[0]), int(idx[-1]) + 1) if idx.size else None
-
-
 def lift_persons(
     mk: MultiKeypoints2D,
     lm: LoadedModel,
@@ -624,7 +618,7 @@ def lift_persons(
     all persons' spans."""
     f = mk.num_frames
     ts = np.arange(f, dtype=np.float64) / float(fps) if fps is not None else np.asarray(mk.timestamps, np.float64)
-    spans = [person_span(mk.detected[p]) for p in range(mk.num_persons)]
+    spans = [mk.person(p).span() for p in range(mk.num_persons)]
     total = sum(b - a for a, b in (s for s in spans if s is not None))
     done = 0
     out: list[Pose3DResult] = []

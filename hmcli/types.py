@@ -60,6 +60,11 @@ class Keypoints2D:
         d = d[d > 0]
         return float(1.0 / np.median(d)) if d.size else float("nan")
 
+    def span(self) -> tuple[int, int] | None:
+        """``(first, stop)``: from the first to one past the last frame with a person; None if none."""
+        idx = np.flatnonzero(np.asarray(self.detected, bool))
+        return (int(idx[0]), int(idx[-1]) + 1) if idx.size else None
+
     def first(self, n: int | None) -> Keypoints2D:
         """The first ``n`` frames (all of them for ``n`` None or not fewer than there are)."""
         if n is None or self.num_frames <= n:

@@ -20,7 +20,7 @@ import os
 import shutil
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from hmcli.mesh.body import BodyModel, adapt_keypoints_to_cmu
 from hmcli.mesh.fit import FitOptions, FitTargets, fit_body
 from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
 from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from hmcli.types import Camera, MeshResult, Pose3DResult
+from hmcli.types import Camera, MeshResult, MultiMeshResult, MultiPose3DResult, Pose3DResult
 
 __all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit", "mesh_vertices",
            "InitParams", "load_init", "VERTEX_CHUNK"]
@@ -193,6 +193,55 @@ def fit(lifted: Pose3DResult, body: BodyModel, options: FitOptions = FitOptions(
     if vertices:
         res.vertices = mesh_vertices(res, body, on_progress)
     return res
+
+
+def _frames(res: Pose3DResult, a: int, b: int) -> Pose3DResult:
+    k = res.kpts2d
+    return replace(res, joints3d=res.joints3d[a:b],
+                   kpts2d=replace(k, xy=k.xy[a:b], conf=k.conf[a:b], timestamps=k.timestamps[a:b],
+                                  detected=k.detected[a:b]))  # fmt: skip
+
+
+def _pad(arr: np.ndarray, a: int, b: int, f: int, fill: float | None = None) -> np.ndarray:
+    """Frames [a, b) of an (F, ...) array placed in F frames: outside, the nearest frame's
+    values (``fill`` None) or ``fill``."""
+    out = np.empty((f, *arr.shape[1:]), arr.dtype)
+    out[a:b] = arr
+    out[:a] = arr[:1] if fill is None else fill
+    out[b:] = arr[-1:] if fill is None else fill
+    return out
+
+
+def fit_persons(lifted: MultiPose3DResult, body: BodyModel, options: FitOptions = FitOptions(),
+                prior: GMMPrior | str | os.PathLike | None = "default", focal: float | None = None,
+                vertices: bool = False, on_progress: OnProgress | None = None) -> MultiMeshResult:  # fmt: skip
+    """Fit ``body`` to every person of a multi-person lift, each on its own (its own shape),
+    over its span (first to last detected frame). Outside the span a person's parameters
+    repeat the nearest fitted frame and are flagged not valid (``valid`` False, joints3d NaN),
+    so renderers and exports skip them. Persons never detected are left out."""
+    if isinstance(prior, str) and prior == "default":
+        prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
+    elif prior is not None and not isinstance(prior, GMMPrior):
+        prior = load_prior(prior)
+    out, ids = [], []
+    for p, res in enumerate(lifted.persons):
+        span = res.kpts2d.span()
+        if span is None:
+            continue
+        a, b = span
+        f = res.joints3d.shape[0]
+        m = fit(_frames(res, a, b), body, options, prior, focal, vertices=vertices, on_progress=on_progress)
+        m.pose, m.transl = _pad(m.pose, a, b, f), _pad(m.transl, a, b, f)
+        m.joints3d = _pad(m.joints3d, a, b, f, np.nan)
+        m.valid = _pad(m.valid, a, b, f, False)
+        if m.vertices is not None:
+            m.vertices = _pad(m.vertices, a, b, f)
+        m.lift = res
+        out.append(m)
+        ids.append(int(lifted.track_ids[p]))
+    if not out:
+        raise HMError("no frame has a lifted person; nothing to fit")
+    return MultiMeshResult(out, np.asarray(ids, np.int64))
 
 
 def mesh_vertices(result: MeshResult, body: BodyModel | None = None,

@@ -134,3 +134,32 @@ def test_calibrated_bodies_weight_the_upper_body_twice_in_3d():
     upper = {7, 8, 9, 10, 11, 12, 14, 15}
     assert len(W3D_JOINT_CALIBRATED) == 17
     assert all(w == (2.0 if j in upper else 1.0) for j, w in enumerate(W3D_JOINT_CALIBRATED))
+
+
+def test_fit_persons_fits_each_person_over_its_span(body, clip):
+    from dataclasses import replace
+
+    from hmcli.types import MultiPose3DResult
+
+    lifted, _, _ = clip
+    f = lifted.joints3d.shape[0]
+    det = np.zeros(f, bool)
+    det[8:30] = True
+    j3 = np.where(det[:, None, None], lifted.joints3d, np.nan).astype(np.float32)
+    late = replace(lifted, joints3d=j3, kpts2d=replace(lifted.kpts2d, detected=det))
+    gone = replace(lifted, joints3d=np.full_like(j3, np.nan), kpts2d=replace(lifted.kpts2d, detected=det & False))
+    multi = MultiPose3DResult([lifted, late, gone], [3, 8, 9])
+    opts = FitOptions(iters=5)
+    res = mesh_api.fit_persons(multi, body, opts, vertices=True)
+    assert res.track_ids.tolist() == [3, 8] and res.num_frames == f  # the never-seen person is left out
+    alone = mesh_api.fit(lifted, body, opts)
+    np.testing.assert_allclose(res.persons[0].pose, alone.pose, atol=1e-5)
+    crop = mesh_api.fit(mesh_api._frames(late, 8, 30), body, opts)
+    p = res.persons[1]
+    np.testing.assert_allclose(p.pose[8:30], crop.pose, atol=1e-5)
+    np.testing.assert_allclose(p.betas, crop.betas, atol=1e-5)
+    assert p.valid.tolist() == det.tolist() and np.isnan(p.joints3d[:8]).all() and np.isfinite(p.pose).all()
+    np.testing.assert_array_equal(p.pose[0], p.pose[8])  # nearest fitted frame outside the span
+    assert p.vertices.shape == (f, body.num_vertices, 3) and p.lift is late
+    with pytest.raises(HMError, match="no frame has a lifted person"):
+        mesh_api.fit_persons(MultiPose3DResult([gone], [1]), body, opts)
