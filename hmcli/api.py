@@ -69,6 +69,7 @@ __all__ = [
     "lift_video",
     "lift_file",
     "stream",
+    "stream_persons",
     "frame_timing",
     "keypoints_header_record",
     "keypoints_frame_records",
@@ -283,6 +284,128 @@ def stream(
             if on_frame is not None:
                 on_frame(i, total)
         if fl is None:
+            raise HMError("no frames to lift")
+    finally:
+        if own and det is not None:
+            det.close()
+
+
+def _multi_detections(det: Any, frame: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """A frame's persons from a detector: ``detect_multi`` when it has one, else its one
+    person (if found) -> xy (N, J, 2), conf (N, J), non-finite values cleaned."""
+    multi = getattr(det, "detect_multi", None)
+    if multi is not None:
+        people = list(multi(frame, t))
+    else:
+        xy, conf, found = det.detect(frame, t)
+        people = [(xy, conf)] if found else []
+    if not people:
+        return np.zeros((0, 0, 2), np.float32), np.zeros((0, 0), np.float32)
+    xy = np.nan_to_num(np.stack([np.asarray(p[0], np.float32) for p in people]), nan=0.0, posinf=0.0, neginf=0.0)
+    conf = np.clip(np.nan_to_num(np.stack([np.asarray(p[1], np.float32) for p in people]), nan=0.0), 0.0, 1.0)
+    return xy, conf  # (N, J, 2), (N, J)
+
+
+def stream_persons(
+    source: Any,
+    lifter: LoadedModel | str | os.PathLike | None = None,
+    detector: Any = "mediapipe",
+    *,
+    max_persons: int = 4,
+    tracker: Any = None,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    header: bool = False,
+    on_frame: OnFrame | None = None,
+    nominal_fps: float | None = None,
+    one_pass: bool = False,
+    flip: bool = True,
+) -> Iterator[dict]:
+    """Like :func:`stream`, for every person: one causal state per track
+    (:class:`hmcli.lift.MultiFrameLifter`). Yields, per frame, one record per lifted person
+    (:func:`hmcli.io.jsonio.frame_record` plus ``"track_id"``), or ``{"index", "t",
+    "persons": 0}`` when nobody is lifted in that frame, so consumers see time advance.
+    ``source``: as for :func:`stream`, or a :class:`MultiKeypoints2D` (its track ids are
+    kept; no tracker runs). ``detector``: a name or an object; its ``detect_multi(frame, t)``
+    is used when it has one, else its one person. ``tracker``: a
+    :class:`hmcli.track.TrackerConfig`; ``max_persons`` caps the live states."""
+    from hmcli.io.jsonio import frame_record, header_record
+    from hmcli.lift import MultiFrameLifter
+    from hmcli.types import MultiKeypoints2D
+
+    lm = load_lifter(lifter if lifter is not None else None, causal=True)
+    if max_frames is not None and max_frames < 1:
+        raise HMError(f"max_frames must be at least 1, got {max_frames}")
+    if max_persons < 1:
+        raise HMError(f"max_persons must be at least 1, got {max_persons}")
+
+    def _head(width, height, det_name, src, src_hash, nominal):
+        rate = fps or nominal or float("nan")
+        return header_record(fps=rate, width=width, height=height, joint_set="h36m17", model_id=lm.model_id,
+                             model_hash=lm.sha256, detector=det_name, source=src, source_hash=src_hash)  # fmt: skip
+
+    def _records(i, t, people):
+        if not people:
+            return [{"index": int(i), "t": round(float(t), 6), "persons": 0}]
+        return [{**frame_record(i, t, True, o.xy, o.conf, o.joints3d), "track_id": o.track_id} for o in people]
+
+    def _make(joint_set, w, h, nominal):
+        return MultiFrameLifter(lm, joint_set, w, h, nominal_fps=nominal, fps=fps, one_pass=one_pass, flip=flip,
+                                tracker=tracker, max_persons=max_persons)  # fmt: skip
+
+    if isinstance(source, MultiKeypoints2D):
+        mk = source
+        n = mk.num_frames if max_frames is None else min(mk.num_frames, max_frames)
+        ml = _make(mk.joint_set, mk.width, mk.height, mk.fps)
+        if header:
+            yield _head(mk.width, mk.height, mk.detector, mk.source, mk.source_hash, mk.fps)
+        for i in range(n):
+            t = float(mk.timestamps[i]) if fps is None else i / float(fps)
+            rows = np.flatnonzero(mk.detected[:, i])
+            yield from _records(i, t, ml.step(mk.xy[rows, i], mk.conf[rows, i], t, mk.track_ids[rows]))
+            if on_frame is not None:
+                on_frame(i, n)
+        return
+
+    src_name = src_hash = total = None
+    nominal = nominal_fps
+    if isinstance(source, (str, os.PathLike, int)) and not isinstance(source, bool):
+        from hmcli.io.video import is_camera, probe_video, sha256_file
+
+        frames, nominal = _iter_video(source, max_frames)
+        if is_camera(source):
+            src_name = f"camera:{int(source)}"
+        else:
+            src_name, src_hash = str(source), sha256_file(source)
+            total = probe_video(source).num_frames
+            total = total if max_frames is None else min(total, max_frames)
+    else:
+        frames = source
+    own = isinstance(detector, str)
+    det = None if own else detector
+    try:
+        ml = None
+        for i, (_, t, frame) in enumerate(frames):
+            if max_frames is not None and i >= max_frames:
+                break
+            h, w = frame.shape[:2]
+            if ml is None:
+                if det is None:
+                    from hmcli.detect import get_detector
+
+                    det = get_detector(detector)
+                size = (w, h)
+                ml = _make(det.joint_set, w, h, nominal)
+                if header:
+                    yield _head(w, h, det.name, src_name, src_hash, nominal)
+            elif (w, h) != size:
+                raise HMError(f"frame {i} is {w}x{h} but earlier frames are {size[0]}x{size[1]}")
+            tt = float(t) if fps is None else i / float(fps)
+            xy, conf = _multi_detections(det, frame, float(t))
+            yield from _records(i, tt, ml.step(xy, conf, tt))
+            if on_frame is not None:
+                on_frame(i, total)
+        if ml is None:
             raise HMError("no frames to lift")
     finally:
         if own and det is not None:

@@ -184,3 +184,53 @@ def test_input_keypoints_and_lift_input(tmp_path, ckpts):
     again, none = api.lift_input(tmp_path / "r.h5", max_frames=3)
     assert none is None and again.joints3d.shape == (3, 17, 3)
     assert api.input_keypoints(tmp_path / "r.h5").joint_set == "h36m17"
+
+
+# ------------------------------------------------------------------ several persons
+
+
+class TwoPersonDetector:
+    """The synthetic figure and a copy 150 px to its right; the copy is absent in dark frames."""
+
+    name = "fake-two-v1"
+    joint_set = "coco17"
+
+    def detect_multi(self, frame_bgr, timestamp):
+        from tests.cli.helpers import pose_at
+
+        a = (pose_at(timestamp), np.full(17, 0.9, np.float32))
+        if frame_bgr.mean() < 80:
+            return [a]
+        return [(a[0] + np.float32(150), a[1]), a]  # order must not matter
+
+    def close(self):
+        pass
+
+
+def test_stream_persons_one_state_per_track(tmp_path, ckpts):
+    from hmcli.lift import FrameLifter
+
+    lm = api.load_lifter(ckpts["causal"], causal=True)
+    v = write_video(tmp_path / "v.mp4", n=10, dark={4, 5})
+    recs = list(api.stream_persons(v, lm, TwoPersonDetector(), header=True))
+    head, recs = recs[0], recs[1:]
+    assert head["schema"] == "hm.pose3d" and head["detector"] == "fake-two-v1" and head["source"] == str(v)
+    by_frame = {}
+    for r in recs:
+        by_frame.setdefault(r["index"], {})[r["track_id"]] = r
+    assert sorted(by_frame) == list(range(10))
+    assert [sorted(by_frame[i]) for i in range(10)] == [[1, 2]] * 4 + [[2]] * 2 + [[1, 2]] * 4
+    # track 2 (the left figure) is the single-person stream of that figure
+    ref = FrameLifter(lm, "coco17", 320, 240, nominal_fps=25.0)
+    kp = make_keypoints(10)
+    for i in range(10):
+        np.testing.assert_allclose(by_frame[i][2]["joints3d"], ref.step(kp.xy[i], kp.conf[i], kp.timestamps[i])[2],
+                                   atol=1e-4)  # fmt: skip
+    # a frame without anybody still gives a record
+    from hmcli.types import MultiKeypoints2D
+
+    gone = make_keypoints(3, detected=[True, False, True])
+    out = list(api.stream_persons(MultiKeypoints2D.from_persons([gone], [5]), lm))
+    assert [r.get("track_id") for r in out] == [5, None, 5] and out[1] == {"index": 1, "t": 0.04, "persons": 0}
+    with pytest.raises(HMError, match="max_persons"):
+        next(api.stream_persons(v, lm, TwoPersonDetector(), max_persons=0))
