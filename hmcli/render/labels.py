@@ -12,6 +12,10 @@ Two inputs, both written by ``hm action``:
   ``{"index", "t", "detected", "topk": [{"label", "prob"}, ...]}``; frame ``i`` shows the
   top-1 of record ``index == i`` (nothing when there is none).
 
+Several persons (``hm action`` on a multi-person clip): the report's ``"persons": [{"track_id",
+"clip", "timeline"}, ...]`` and JSON lines that carry ``"track_id"`` give one track per person
+(:meth:`ActionTrack.person`); the renderer shows each person's label by its id.
+
 The text shown is the label and its probability in percent, e.g. ``"dance 82 %"``.
 """
 
@@ -48,16 +52,27 @@ class ActionTrack:
     ``clip``: the clip's top-1; ``duration``: the end of the timeline (s); ``frames``: top-1
     per frame index (online labels). Either ``frames`` or the report fields are set."""
 
-    kind: str                                   # "report" | "frames"
+    kind: str                                   # "report" | "frames" | "persons"
     windows: tuple[tuple[float, float, Top], ...] = ()
     clip: Top | None = None
     duration: float = 0.0
     frames: dict[int, Top] = field(default_factory=dict)
     num_frames: int | None = None               # frames of the clip the labels were made from, if known
     source: str = ""
+    persons: dict[int, "ActionTrack"] = field(default_factory=dict)  # kind "persons": track id -> labels
+
+    def person(self, track_id: int) -> "ActionTrack | None":
+        """The labels of one person (kind "persons"); other kinds are everybody's labels."""
+        if self.kind != "persons":
+            return self
+        return self.persons.get(int(track_id))
 
     def top_at(self, t: float | None, index: int | None = None) -> Top | None:
-        """(label, prob) shown at time ``t`` (s since the first frame) / frame ``index``."""
+        """(label, prob) shown at time ``t`` (s since the first frame) / frame ``index``. Labels
+        of several persons show the one person's labels when there is one, else nothing."""
+        if self.kind == "persons":
+            only = list(self.persons.values())
+            return only[0].top_at(t, index) if len(only) == 1 else None
         if self.kind == "frames":
             return None if index is None else self.frames.get(int(index))
         if t is None or not math.isfinite(t) or t < -_EPS or t > self.duration + _EPS:
@@ -115,6 +130,25 @@ def _num(v, where: str, key: str) -> float:
 def _report(doc: dict) -> ActionTrack:
     if doc.get("schema") != ACTIONS_SCHEMA:
         raise ValueError(f"not an hm action report (schema {doc.get('schema')!r}, expected {ACTIONS_SCHEMA!r})")
+    if "persons" in doc:
+        persons = doc["persons"]
+        if not isinstance(persons, list) or not persons:
+            raise ValueError("'persons' must be a non-empty list")
+        tracks: dict[int, ActionTrack] = {}
+        for i, person in enumerate(persons):
+            tid = person.get("track_id") if isinstance(person, dict) else None
+            if isinstance(tid, bool) or not isinstance(tid, int):
+                raise ValueError(f"person {i}: needs an integer 'track_id'")
+            if tid in tracks:
+                raise ValueError(f"person {i}: track id {tid} appears twice")
+            sub = {"schema": ACTIONS_SCHEMA, "frames": doc.get("frames"), "clip": person.get("clip"),
+                   "timeline": person.get("timeline")}  # fmt: skip
+            try:
+                tracks[tid] = _report(sub)
+            except ValueError as e:
+                raise ValueError(f"person {tid}: {e}") from None
+        first = next(iter(tracks.values()))
+        return ActionTrack("persons", num_frames=first.num_frames, persons=tracks)
     timeline, clip = doc.get("timeline"), doc.get("clip")
     if not isinstance(timeline, list):
         raise ValueError("the report has no 'timeline' list")
@@ -138,6 +172,19 @@ def _report(doc: dict) -> ActionTrack:
 
 
 def _records(recs: list[tuple[int, object]]) -> ActionTrack:
+    if any(isinstance(r, dict) and "track_id" in r for _, r in recs):
+        by_id: dict[int, list[tuple[int, object]]] = {}
+        for line, rec in recs:
+            tid = rec.get("track_id") if isinstance(rec, dict) else None
+            if tid is None and isinstance(rec, dict) and rec.get("persons") == 0:
+                continue  # a frame without anybody
+            if isinstance(tid, bool) or not isinstance(tid, int):
+                raise ValueError(f"line {line}: records of several persons need an integer 'track_id'")
+            by_id.setdefault(tid, []).append((line, rec))
+        strip = lambda rs: [(ln, {k: v for k, v in r.items() if k != "track_id"}) for ln, r in rs]  # noqa: E731
+        tracks = {tid: _records(strip(rs)) for tid, rs in by_id.items()}
+        n = max((t.num_frames or 0 for t in tracks.values()), default=0)
+        return ActionTrack("persons", num_frames=n or None, persons=tracks)
     frames: dict[int, Top] = {}
     for line, rec in recs:
         where = f"line {line}"
@@ -182,7 +229,8 @@ def parse_action_labels(text: str, name: str = "the action labels") -> ActionTra
                                  "or hm action --causal JSON lines")
     except ValueError as e:
         raise HMError(f"{name}: {e}") from None
-    return ActionTrack(track.kind, track.windows, track.clip, track.duration, track.frames, track.num_frames, name)
+    return ActionTrack(track.kind, track.windows, track.clip, track.duration, track.frames, track.num_frames, name,
+                       track.persons)  # fmt: skip
 
 
 def load_action_labels(path: str | os.PathLike) -> ActionTrack:

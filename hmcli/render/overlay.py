@@ -218,10 +218,11 @@ class OverlayRenderer:
     # ---------------------------------------------------------------- 2D overlay
 
     def draw_2d(self, frame: np.ndarray, xy: np.ndarray, conf: np.ndarray, detected: bool,
-                track_id: int | None = None) -> None:  # fmt: skip
+                track_id: int | None = None, label: str | None = None) -> None:  # fmt: skip
         """Draw the 2D skeleton onto ``frame`` (height x width BGR) in place. With ``track_id``
         the skeleton is in that person's colour with its id by the head, and an undetected
-        person draws nothing (the "no person" tag is for one-person results)."""
+        person draws nothing (the "no person" tag is for one-person results); ``label`` (e.g.
+        the person's action) follows the id in its tag."""
         if not detected:
             if track_id is None:
                 _tag(frame, "no person", (6, 6), self.font, (30, 30, 200))
@@ -237,7 +238,7 @@ class OverlayRenderer:
             base = np.tile(np.array(person_colour(track_id), np.float64), (n, 1))
             if ok.any():
                 top = int(np.argmin(np.where(ok, pix[:, 1], np.iinfo(np.int64).max)))
-                lab = f"#{track_id}"
+                lab = f"#{track_id}" + (f" {label}" if label else "")
                 tw, th = _tag_size(lab, self.font)
                 _tag(frame, lab, (int(np.clip(pix[top, 0] - tw // 2, 0, max(0, self.width - tw))),
                                   int(np.clip(pix[top, 1] - th - 2 * self.radius, 0, max(0, self.height - th)))),
@@ -286,13 +287,15 @@ class OverlayRenderer:
         frame: np.ndarray | None,
         people: list[tuple[int, np.ndarray, np.ndarray, bool, np.ndarray | None]],
         action: str | None = None,
+        labels: dict[int, str | None] | None = None,
     ) -> np.ndarray:
         """One output frame with several persons: ``(track_id, xy (J, 2), conf (J,), detected,
-        joints3d (17, 3) | None)`` each (see the module docstring for the layout)."""
+        joints3d (17, 3) | None)`` each (see the module docstring for the layout). ``action``:
+        one label for the frame; ``labels``: each person's label by track id, shown in its tag."""
         out, left = self._canvas(frame)
         layout = []
         for tid, xy, conf, det, j3 in people:
-            self.draw_2d(left, xy, conf, det, track_id=tid)
+            self.draw_2d(left, xy, conf, det, track_id=tid, label=(labels or {}).get(tid))
             if det and j3 is not None:
                 layout.append((tid, j3, self._x_offset(xy, conf)))
         if not any(p[3] for p in people):
@@ -437,13 +440,17 @@ def _render_persons(result: MultiPose3DResult, video_path, out_path, on_frame, f
     j3 = result.joints3d  # (P, F, 17, 3)
     floor = _floor_from(j3.reshape(-1, *j3.shape[2:])) if j3.size else DEFAULT_FLOOR_M
     r = OverlayRenderer(mk.width, mk.height, mk.joint_set, floor_m=floor)
-    texts = _action_texts(actions, mk.person_or_empty(), n)
     ids = mk.track_ids.tolist()
+    per_person = actions is not None and actions.kind == "persons"
+    texts = [None] * n if per_person else _action_texts(actions, mk.person_or_empty(), n)
+    own = {tid: _action_texts(actions.person(tid), mk.person_or_empty(), n) if actions.person(tid) else [None] * n
+           for tid in ids} if per_person else {}  # fmt: skip
 
     def people(i: int):
         return [(ids[p], mk.xy[p, i], mk.conf[p, i], bool(mk.detected[p, i]), j3[p, i]) for p in range(len(ids))]
 
-    frames = (r.compose_persons(frame, people(i), texts[i]) for i, frame in enumerate(_frames(video_path, n)))
+    frames = (r.compose_persons(frame, people(i), texts[i], {tid: own[tid][i] for tid in own})
+              for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
     _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
     return n
 

@@ -123,3 +123,27 @@ def test_missing_and_unreadable_file(tmp_path):
     with pytest.raises(HMError, match="cannot read action labels") as e:
         load_action_labels(tmp_path / "bin.json")
     assert "\n" not in str(e.value)
+
+
+def test_labels_of_several_persons_from_a_report_and_from_json_lines():
+    import json
+
+    from hmcli.render.labels import parse_action_labels
+
+    win = lambda s, e, l: {"start": s, "end": e, "topk": [{"label": l, "prob": 0.8}]}  # noqa: E731
+    doc = {"schema": "hm.actions", "schema_version": 2, "frames": 60,
+           "persons": [{"track_id": 3, "clip": [{"label": "walk", "prob": 0.7}], "timeline": [win(0, 2, "walk")]},
+                       {"track_id": 8, "clip": [{"label": "jump", "prob": 0.6}], "timeline": [win(0, 2, "jump")]}]}
+    tr = parse_action_labels(json.dumps(doc))
+    assert tr.kind == "persons" and sorted(tr.persons) == [3, 8] and tr.num_frames == 60
+    assert tr.person(3).label_at(1.0) == "walk 80 %" and tr.person(8).label_at(1.0) == "jump 80 %"
+    assert tr.person(5) is None and tr.label_at(1.0) is None  # no single label for two persons
+    lines = [{"index": 0, "t": 0.0, "detected": True, "topk": [{"label": "run", "prob": 0.5}], "track_id": 1},
+             {"index": 1, "t": 0.03, "persons": 0},
+             {"index": 2, "t": 0.07, "detected": True, "topk": [{"label": "walk", "prob": 0.9}], "track_id": 1}]
+    jl = parse_action_labels("\n".join(json.dumps(r) for r in lines))
+    assert jl.kind == "persons" and jl.person(1).label_at(None, 2) == "walk 90 %" and jl.label_at(None, 0) == "run 50 %"
+    with pytest.raises(HMError, match="track id 3 appears twice"):
+        parse_action_labels(json.dumps({**doc, "persons": [doc["persons"][0]] * 2}))
+    with pytest.raises(HMError, match="integer 'track_id'"):
+        parse_action_labels(json.dumps({**doc, "persons": [{"clip": [], "timeline": []}]}))
