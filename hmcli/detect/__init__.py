@@ -1,19 +1,19 @@
 """2D keypoint detectors: the ``Detector`` / ``MultiDetector`` protocols, the run loops and the backend registry."""
 
 from hmcli.detect.base import (
+    Detector,
     MultiDetector,
+    OnFrame,
     SingleAsMulti,
     as_multi,
-    detect_video_multi,
-    get_multi_detector,
-    run_detector_multi,
-    Detector,
-    OnFrame,
     available_detectors,
     detect_video,
+    detect_video_multi,
     get_detector,
+    get_multi_detector,
     register_detector,
     run_detector,
+    run_detector_multi,
 )
 
 __all__ = [

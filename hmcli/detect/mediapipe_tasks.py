@@ -101,7 +101,10 @@ def _bundle_key(det: bytes, lmk: bytes) -> str:
 
 def _landmarks_with_metadata(lmk: bytes) -> bytes:
     """The landmark model with TFLite input metadata (NormalizationOptions mean 0, std 255)."""
-    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, writer_utils
+    from mediapipe.tasks.python.metadata.metadata_writers import (
+        metadata_writer,
+        writer_utils,
+    )
 
     writer = metadata_writer.MetadataWriter.create(bytearray(lmk))
     writer.add_general_info("pose_landmarks_detector", "BlazePose GHUM full, from the mediapipe wheel")
@@ -125,7 +128,9 @@ def build_pose_bundle(cache_dir: str | os.PathLike | None = None, *, mediapipe_r
     except OSError as e:
         raise HMError(f"cannot create the model cache directory {out_dir} ({e.strerror}); set HM_MEDIAPIPE_CACHE") from None
     try:
-        from mediapipe.tasks.python.metadata.metadata_writers import model_asset_bundle_utils
+        from mediapipe.tasks.python.metadata.metadata_writers import (
+            model_asset_bundle_utils,
+        )
     except ImportError as e:
         raise HMError(f"mediapipe is installed but cannot be imported ({e}); reinstall the '.[mediapipe]' extra") from None
     members = {DETECTOR_MEMBER: det, LANDMARKS_MEMBER: _landmarks_with_metadata(lmk)}
