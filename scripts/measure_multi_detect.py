@@ -66,7 +66,7 @@ def _hip_x(xy: np.ndarray) -> np.ndarray:
     return xy[..., 23:25, 0].mean(-1)
 
 
-def run(label: str, det, frames, comp: csbs.Composite, max_persons: int) -> dict:
+def run(label: str, det, frames, comp: csbs.Composite) -> dict:
     clock = _Clock(det)
     t0 = time.perf_counter()
     m = run_detector_multi(clock, frames, max_persons=None)
@@ -97,7 +97,7 @@ def run(label: str, det, frames, comp: csbs.Composite, max_persons: int) -> dict
         "track_rows": m.num_persons,
         "ids_per_panel": [sorted(s) for s in ids_per_panel],
         "rows_on_several_panels": multi_panel_rows,
-        "track_assemble_ms": round((wall - sum(clock.secs) - 0.0) * 1000.0 / m.num_frames, 2),
+        "track_assemble_ms": round((wall - sum(clock.secs)) * 1000.0 / m.num_frames, 2),
     }
     if hasattr(det, "tiles"):
         out["tiles"] = [(t.x0, t.x1) for t in det.tiles]
@@ -117,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     frames = list(csbs.frames(a.clips, a.height, max_frames=a.max_frames))  # decoded once, in memory
     k = a.max_persons or len(a.clips)
     results = [
-        run("single (MediaPipePose.detect)", MediaPipePose(), frames, comp, 1),
-        run(f"tasks, tiled, max_persons={k}", MediaPipeTasksPose(k), frames, comp, k),
-        run(f"tasks, untiled, max_persons={k}", MediaPipeTasksPose(k, tile=False), frames, comp, k),
-        run("single again", MediaPipePose(), frames, comp, 1),
+        run("single (MediaPipePose.detect)", MediaPipePose(), frames, comp),
+        run(f"tasks, tiled, max_persons={k}", MediaPipeTasksPose(k), frames, comp),
+        run(f"tasks, untiled, max_persons={k}", MediaPipeTasksPose(k, tile=False), frames, comp),
+        run("single again", MediaPipePose(), frames, comp),
     ]
     if a.json:
         Path(a.json).write_text(json.dumps({"clips": a.clips, "results": results}, indent=1))
