@@ -6,6 +6,7 @@
 
     res = api.lift_video("clip.mp4")                      # Pose3DResult (bidirectional model)
     kp = api.detect("clip.mp4")                           # Keypoints2D only
+    mkp = api.detect_multi("clip.mp4", max_persons=3)     # MultiKeypoints2D: tracked persons
     lifter = api.load_lifter()                            # models/hummuss-small-cmu.pt
     res = api.lift(kp, lifter)                            # whole sequence, one pass
     res = api.lift_file("kpts.json")                      # COCO/tfjs/OpenPose/mmpose/NPZ/.h5/hm JSON
@@ -37,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,12 +59,17 @@ from hmcli.lift import (
     lift_keypoints,
 )
 from hmcli.lift import load_lifter as _load_lifter
-from hmcli.types import Keypoints2D, Pose3DResult
+from hmcli.types import Keypoints2D, MultiKeypoints2D, Pose3DResult
+
+if TYPE_CHECKING:
+    from hmcli.track import TrackerConfig
 
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_CAUSAL_MODEL",
     "detect",
+    "detect_multi",
+    "detect_file_multi",
     "load_lifter",
     "lift",
     "lift_video",
@@ -108,6 +114,40 @@ def detect(
     if max_frames is not None and max_frames < 1:
         raise HMError(f"max_frames must be at least 1, got {max_frames}")
     return detect_video(source, detector, on_frame, max_frames=max_frames)
+
+
+def detect_multi(
+    source: Source,
+    detector: Any = "mediapipe",
+    max_persons: int = 4,
+    min_track_length: int = 1,
+    tracker: TrackerConfig | None = None,
+    max_frames: int | None = None,
+    on_frame: OnFrame | None = None,
+) -> MultiKeypoints2D:
+    """2D keypoints of up to ``max_persons`` tracked persons in every frame of a video file (or
+    ``max_frames`` frames of a camera).
+
+    ``detector``: registry name or a detector object. 'mediapipe' with ``max_persons > 1`` is the
+    multi-person MediaPipe Tasks backend ('mediapipe-multi', which tiles wide frames); with
+    ``max_persons=1`` it is the one-person backend of :func:`detect`. Other one-person backends
+    give at most one person per frame. Persons are tracked with :class:`hmcli.track.KeypointTracker`
+    (``tracker``: its settings); tracks seen in fewer than ``min_track_length`` frames are
+    dropped, and at most ``max_persons`` tracks (those seen in the most frames) are kept."""
+    from hmcli.detect import detect_video_multi
+
+    _check_multi_args(max_frames, max_persons, min_track_length)
+    return detect_video_multi(source, detector, on_frame, max_frames=max_frames, max_persons=max_persons,
+                              min_track_length=min_track_length, tracker=tracker)  # fmt: skip
+
+
+def _check_multi_args(max_frames: int | None, max_persons: int, min_track_length: int) -> None:
+    if max_frames is not None and max_frames < 1:
+        raise HMError(f"max_frames must be at least 1, got {max_frames}")
+    if max_persons < 1:
+        raise HMError(f"max_persons must be at least 1, got {max_persons}")
+    if min_track_length < 1:
+        raise HMError(f"min_track_length must be at least 1, got {min_track_length}")
 
 
 # ------------------------------------------------------------------ lifting
@@ -470,6 +510,41 @@ def detect_file(path: str | os.PathLike, detector: Any = "mediapipe", *, info: A
     try:
         kp = run_detector(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=str(path),
                           source_hash=src_hash)  # fmt: skip
+    finally:
+        frames.close()
+        det.close()
+    timings.detect = det.seconds
+    timings.decode = time.perf_counter() - t0 - det.seconds
+    return kp
+
+
+def detect_file_multi(path: str | os.PathLike, detector: Any = "mediapipe", *, max_persons: int = 4,
+                      min_track_length: int = 1, tracker: TrackerConfig | None = None, info: Any = None,
+                      max_frames: int | None = None, timings: Timings | None = None,
+                      on_progress: OnStage | None = None, read_ahead: int = 0) -> MultiKeypoints2D:  # fmt: skip
+    """:func:`detect_file` for several persons (see :func:`detect_multi` for ``detector``,
+    ``max_persons``, ``min_track_length`` and ``tracker``): ``timings.detect`` gets the seconds
+    in the detector, ``timings.decode`` the rest (decoding, tracking, assembling). The detector
+    (a name or an object) is closed when done."""
+    from hmcli.detect import get_multi_detector, run_detector_multi
+    from hmcli.detect.timed import TimedDetector
+    from hmcli.io.video import iter_frames, probe_video, read_ahead as ahead, sha256_file
+
+    _check_multi_args(max_frames, max_persons, min_track_length)
+    timings = timings if timings is not None else Timings()
+    info = info if info is not None else probe_video(path)
+    t0 = time.perf_counter()
+    total = info.num_frames if max_frames is None else min(info.num_frames, max_frames)
+    src_hash = sha256_file(path)
+    spec = (lambda: get_multi_detector(detector, max_persons)) if isinstance(detector, str) else detector
+    det = TimedDetector(spec)
+    report = _stage(on_progress, "detect")
+    report(0, total)
+    frames = ahead(iter_frames(path, max_frames=max_frames), read_ahead)
+    try:
+        kp = run_detector_multi(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=str(path),
+                                source_hash=src_hash, tracker=tracker, max_persons=max_persons,
+                                min_track_length=min_track_length)  # fmt: skip
     finally:
         frames.close()
         det.close()

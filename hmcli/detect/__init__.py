@@ -1,17 +1,29 @@
-"""2D keypoint detectors: the ``Detector`` protocol, the run loop and the backend registry."""
+"""2D keypoint detectors: the ``Detector`` / ``MultiDetector`` protocols, the run loops and the backend registry."""
 
 from hmcli.detect.base import (
     Detector,
+    MultiDetector,
     OnFrame,
+    SingleAsMulti,
+    as_multi,
     available_detectors,
     detect_video,
+    detect_video_multi,
     get_detector,
+    get_multi_detector,
     register_detector,
     run_detector,
+    run_detector_multi,
 )
 
 __all__ = [
     "Detector",
+    "MultiDetector",
+    "SingleAsMulti",
+    "as_multi",
+    "detect_video_multi",
+    "get_multi_detector",
+    "run_detector_multi",
     "OnFrame",
     "available_detectors",
     "detect_video",

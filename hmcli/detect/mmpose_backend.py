@@ -1,9 +1,9 @@
 """Opt-in mmpose top-down backend (not installed by any extra, not run in CI).
 
-Runs a user-given mmpose config + checkpoint on a single person box per frame:
-the whole frame, or a fixed box the user gives (x1, y1, x2, y2 pixels). There is
-no person detector here, so it suits clips where one person fills most of the
-frame. Weights are loaded with ``torch.load(weights_only=True)``: a checkpoint
+Runs a user-given mmpose config + checkpoint on person boxes: the whole frame,
+or fixed boxes the user gives (x1, y1, x2, y2 pixels; one, or several for
+``detect_multi``). There is no person detector here, so it suits clips where each
+person stays inside a known region (or one person fills most of the frame). Weights are loaded with ``torch.load(weights_only=True)``: a checkpoint
 that holds arbitrary pickled objects is refused rather than unpickled.
 """
 
@@ -51,16 +51,29 @@ def _load_weights(model, checkpoint: str | os.PathLike) -> None:
         raise HMError(f"{checkpoint} does not match the config: {len(missing)} missing weights (e.g. {missing[0]})")
 
 
+def _boxes(bbox) -> np.ndarray:
+    """(N, 4) float32 x1, y1, x2, y2 boxes from one box or a list of boxes; HMError if malformed."""
+    arr = np.asarray(bbox, np.float32)
+    if arr.size == 0 or arr.size % 4 or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] != 4):
+        raise HMError(f"bbox must be x1, y1, x2, y2 (or a list of such boxes), got shape {arr.shape}")
+    boxes = arr.reshape(-1, 4)  # (N, 4)
+    if not (np.isfinite(boxes).all() and (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()):
+        raise HMError("bbox must have x2 > x1 and y2 > y1")
+    return boxes
+
+
 class MMPoseTopDown:
-    """Top-down mmpose model on one box per frame. ``found`` is False when the best
-    keypoint score is below ``min_score``."""
+    """Top-down mmpose model on fixed boxes. ``detect``: the first box (or the whole frame);
+    ``found`` is False when the best keypoint score is below ``min_score``. ``detect_multi``:
+    every instance mmpose returns for all boxes (``bbox`` may be (4,) or (N, 4)), those whose
+    best keypoint score is below ``min_score`` left out."""
 
     def __init__(
         self,
         config: str | os.PathLike,
         checkpoint: str | os.PathLike | None = None,
         device: str = "cpu",
-        bbox: tuple[float, float, float, float] | None = None,
+        bbox: tuple[float, float, float, float] | np.ndarray | None = None,
         min_score: float = 0.3,
     ) -> None:
         _require_mmpose()
@@ -81,17 +94,32 @@ class MMPoseTopDown:
             raise HMError(f"mmpose model predicts {n} keypoints; supported: 17, 26, 33, 133")
         self.joint_set, self._keep = _JOINT_SETS[n]
         self.name = f"mmpose/{os.path.splitext(os.path.basename(str(config)))[0]}"
-        self.bbox = None if bbox is None else np.asarray(bbox, np.float32).reshape(4)
+        self.bbox = None if bbox is None else _boxes(bbox)[0]  # (4,) the box of ``detect``
+        self.bboxes = None if bbox is None else _boxes(bbox)  # (N, 4) the boxes of ``detect_multi``
         self.min_score = float(min_score)
+
+    def _instances(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every instance of every result: [(xy (J, 2), conf (J,))], J = the kept joints."""
+        results = self._infer(self._model, frame_bgr, boxes, bbox_format="xyxy")
+        out = []
+        for res in results:
+            inst = res.pred_instances
+            kpts = np.asarray(inst.keypoints, np.float32).reshape(-1, *np.shape(inst.keypoints)[-2:])  # (I, J0, 2+)
+            scores = np.asarray(inst.keypoint_scores, np.float32).reshape(kpts.shape[:2])  # (I, J0)
+            for k in range(kpts.shape[0]):
+                out.append((kpts[k, : self._keep, :2], np.clip(scores[k, : self._keep], 0.0, 1.0)))
+        return out
 
     def detect(self, frame_bgr: np.ndarray, timestamp: float = 0.0) -> tuple[np.ndarray, np.ndarray, bool]:
         h, w = frame_bgr.shape[:2]
-        box = self.bbox if self.bbox is not None else np.array([0, 0, w, h], np.float32)
-        results = self._infer(self._model, frame_bgr, box[None], bbox_format="xyxy")
-        inst = results[0].pred_instances
-        xy = np.asarray(inst.keypoints[0], np.float32)[: self._keep, :2]
-        conf = np.clip(np.asarray(inst.keypoint_scores[0], np.float32)[: self._keep], 0.0, 1.0)
+        box = self.bbox if self.bbox is not None else np.array([0, 0, w, h], np.float32)  # (4,)
+        xy, conf = self._instances(frame_bgr, box[None])[0]
         return xy, conf, bool(conf.size and conf.max() >= self.min_score)
+
+    def detect_multi(self, frame_bgr: np.ndarray, timestamp: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+        h, w = frame_bgr.shape[:2]
+        boxes = self.bboxes if self.bboxes is not None else np.array([[0, 0, w, h]], np.float32)  # (N, 4)
+        return [(xy, conf) for xy, conf in self._instances(frame_bgr, boxes) if conf.size and conf.max() >= self.min_score]
 
     def close(self) -> None:
         self._model = None

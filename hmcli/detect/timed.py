@@ -10,7 +10,9 @@ from typing import Any
 
 class TimedDetector:
     """A detector (created from its name on first use) that adds up the seconds spent in
-    ``detect``; creating it lazily lets a missing camera fail before a slow detector starts."""
+    ``detect`` / ``detect_multi``; creating it lazily lets a missing camera fail before a slow
+    detector starts. ``det`` may also be a zero-argument factory (a callable that is not a
+    detector). ``detect_multi`` works with any detector (a one-person one gives 0 or 1 person)."""
 
     def __init__(self, det: Any) -> None:
         self._spec, self._det, self.seconds = det, None, 0.0
@@ -22,6 +24,8 @@ class TimedDetector:
                 from hmcli.detect.base import get_detector
 
                 self._det = get_detector(self._spec)
+            elif callable(self._spec) and not hasattr(self._spec, "joint_set"):
+                self._det = self._spec()
             else:
                 self._det = self._spec
         return self._det
@@ -38,6 +42,15 @@ class TimedDetector:
         t0 = time.perf_counter()
         try:
             return self.det.detect(frame, timestamp)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def detect_multi(self, frame, timestamp):
+        from hmcli.detect.base import as_multi
+
+        t0 = time.perf_counter()
+        try:
+            return as_multi(self.det).detect_multi(frame, timestamp)
         finally:
             self.seconds += time.perf_counter() - t0
 
