@@ -431,9 +431,9 @@ def stream_persons(
             h, w = frame.shape[:2]
             if ml is None:
                 if det is None:
-                    from hmcli.detect import get_detector
+                    from hmcli.detect import get_multi_detector
 
-                    det = get_detector(detector)
+                    det = get_multi_detector(detector, max_persons)
                 size = (w, h)
                 ml = _make(det.joint_set, w, h, nominal)
                 if header:
