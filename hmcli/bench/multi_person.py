@@ -50,16 +50,40 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
 from hmcli.data.camera import Camera, look_at, project, world_to_camera
 from hmcli.data.corrupt import CorruptionConfig, corrupt
 
-__all__ = ["PersonPath", "SceneConfig", "Scene", "TrackingMetrics", "PersonScore", "place_clip", "scene_camera",
-           "occlusion_mask", "build_scene", "detections_of", "person_ids_of", "id_switches", "fragments",
-           "majority_ids", "coverage", "false_tracks", "longest_gaps", "tracking_metrics", "run_tracker",
-           "score_lifts", "default_scenes", "SCENES", "pick_clips", "multi_person_bench", "multi_person_table"]
+__all__ = [
+    "SCENES",
+    "PersonPath",
+    "PersonScore",
+    "Scene",
+    "SceneConfig",
+    "TrackingMetrics",
+    "build_scene",
+    "coverage",
+    "default_scenes",
+    "detections_of",
+    "false_tracks",
+    "fragments",
+    "id_switches",
+    "longest_gaps",
+    "majority_ids",
+    "multi_person_bench",
+    "multi_person_table",
+    "occlusion_mask",
+    "person_ids_of",
+    "pick_clips",
+    "place_clip",
+    "run_tracker",
+    "scene_camera",
+    "score_lifts",
+    "tracking_metrics",
+]
 
 Say = Callable[[str], None]
 
@@ -82,7 +106,7 @@ class PersonPath:
         if not self.waypoints:
             raise ValueError("a path needs at least one waypoint")
         ts = [w[0] for w in self.waypoints]
-        if any(b < a for a, b in zip(ts, ts[1:])):
+        if any(b < a for a, b in pairwise(ts)):
             raise ValueError(f"waypoint times must not decrease, got {ts}")
         for a, b in self.hidden:
             if not 0 <= a <= b:
@@ -469,8 +493,8 @@ def default_scenes(frames: int = 240, fps: float = 30.0) -> dict[str, SceneConfi
     """The benchmark's scenes (camera 1.4 m high, 1280x720, focal 1000 px: the image spans
     about +-0.64 x depth metres sideways). Time in waypoints is a fraction of the scene, so the
     hidden spans are given in frames at ``fps``."""
-    half = int(round(0.5 * fps))       # ~0.5 s
-    long_gap = int(round(2.0 * fps))   # 2 s, beyond the default max_lost (30 frames)
+    half = round(0.5 * fps)       # ~0.5 s
+    long_gap = round(2.0 * fps)   # 2 s, beyond the default max_lost (30 frames)
     # A: far, left to right; B: near, right to left, passing in front of A mid-scene.
     a = ((0.0, -2.6, 5.5), (1.0, 2.6, 5.5))
     b = ((0.0, 1.7, 3.5), (1.0, -1.7, 3.5))
@@ -546,8 +570,9 @@ def multi_person_bench(data: str, scenes: Sequence[str] = SCENES, frames: int = 
         lifters["causal"] = api.load_lifter(causal=True)
     tcfg = TrackerConfig()
     rows = []
-    for k, name in enumerate(scenes):
+    for name in scenes:
         cfg = configs[name]
+        k = SCENES.index(name)  # a scene's clips and noise do not depend on which others run
         rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
         try:
             picked = pick_clips(seqs, len(cfg.paths), frames, fps, rng)
@@ -570,17 +595,17 @@ def multi_person_bench(data: str, scenes: Sequence[str] = SCENES, frames: int = 
                      "seed": seed, "tracker": asdict(tcfg), "causal": causal},
         "scenes": rows,
         "notes": [
-            "Synthetic scenes from held-out CMU subjects (09, 49): each clip's own horizontal root motion replaced by "
-            "an imposed path, one fixed 1280x720 camera (focal 1000 px, 1.4 m high), detector-like corruption "
-            "(hmcli.data.corrupt), joints inside a nearer person's box at 0.1x confidence, persons with fewer than "
-            "4 joints of confidence >= 0.3 not detected, detection order shuffled in every frame.",
-            "IDSW: CLEAR-MOT id switches over each true person's detected frames; (n exp.): switches across a gap "
-            "longer than max_lost, where a new id is the designed outcome. Fragments: distinct ids per person - 1. "
-            "Coverage: detected frames carried by the person's majority id. False tracks: ids that are no "
-            "person's majority id.",
-            "MPJPE: root-relative mm over the frames each person is detected and carried by a track matched to it "
-            "(majority owner); multi = its tracks lifted with hm's lift; alone = the same corrupted 2D without the "
-            "others (no occlusion, hiding or tracking); clean = exact projection. Same frames for all three.",
+            ("Synthetic scenes from held-out CMU subjects (09, 49): each clip's own horizontal root motion replaced by "
+             "an imposed path, one fixed 1280x720 camera (focal 1000 px, 1.4 m high), detector-like corruption "
+             "(hmcli.data.corrupt), joints inside a nearer person's box at 0.1x confidence, persons with fewer than "
+             "4 joints of confidence >= 0.3 not detected, detection order shuffled in every frame."),
+            ("IDSW: CLEAR-MOT id switches over each true person's detected frames; (n exp.): switches across a gap "
+             "longer than max_lost, where a new id is the designed outcome. Fragments: distinct ids per person - 1. "
+             "Coverage: detected frames carried by the person's majority id. False tracks: ids that are no "
+             "person's majority id."),
+            ("MPJPE: root-relative mm over the frames each person is detected and carried by a track matched to it "
+             "(majority owner); multi = its tracks lifted with hm's lift; alone = the same corrupted 2D without the "
+             "others (no occlusion, hiding or tracking); clean = exact projection. Same frames for all three."),
         ],
     }
 

@@ -156,6 +156,7 @@ def test_crossing_keeps_ids_end_to_end(corruption):
     multi, pid, m = mp.run_tracker(sc, seed=0, repeats=1)
     assert m.idsw == 0 and m.fragments == 0 and m.false_tracks == 0
     assert m.coverage == [1.0, 1.0] and multi.num_persons == 2
+    assert sorted(np.unique(r[r >= 0]).size for r in pid) == [1, 1]
     assert m.tracker_ms_per_frame > 0
 
 
@@ -210,7 +211,7 @@ def test_bench_result_table_and_missing_data(monkeypatch, tmp_path):
     res = mp.multi_person_bench("any", ["cross-2", "cross-3-leave"], frames=60, seed=0, causal=True)
     assert [s["scene"] for s in res["scenes"]] == ["cross-2", "cross-3-leave"]
     assert set(res["scenes"][0]["lift"]) == {"bidirectional", "causal"}
-    title, cols, rows = mp.multi_person_table(res)
+    _, cols, rows = mp.multi_person_table(res)
     assert len(rows) == 2 + 3 and len(cols) == len(rows[0]) and "MPJPE bi multi" in cols
     assert "| cross-2 |" in to_markdown(res)
     files = write_outputs(res, tmp_path / "out")
