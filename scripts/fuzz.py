@@ -1049,7 +1049,8 @@ def case_info(i, rng, d, a) -> Case:
 
 
 def case_bench(i, rng, d, a) -> Case:
-    sub = rng.choice(["streaming", "train", "throughput", "accuracy", "mesh", "mesh-quality", "action", "nope"])
+    sub = rng.choice(["streaming", "train", "throughput", "accuracy", "mesh", "mesh-quality", "action", "multi-person",
+                      "nope"])
     opts = {"streaming": [["--batch", "abc"], ["--batch", "0"], ["--contexts", "-5"], ["--repeats", "0"],
                           ["--budget", "-1"], ["--threads", "-1"], ["--models", "nope"], ["--set", "x"]],
             "train": [["--frames", "abc"], ["--batch", "0"], ["--precision", "fp7"], ["--models", "nope"]],
@@ -1058,6 +1059,7 @@ def case_bench(i, rng, d, a) -> Case:
             "mesh": [["--frames", "0"], ["--repeats", "0"], ["--video", str(d / "none.mp4")], ["--threads", "-1"]],
             "mesh-quality": [["--fps", "inf"], ["--frames", "-1"], ["--shape-std", "nan"], ["--iters", "-1"]],
             "action": [["--model", str(d / "none.pt")], ["--repeats", "0"], ["--threads", "-1"]],
+            "multi-person": [["--data", str(d / "none")], ["--frames", "0"], ["--scenes", "nope"], ["--seed", "-1"]],
             "nope": [[]]}[sub]
     argv = ["bench", sub, *rng.choice(opts), "--out", str(d / "bout")]
     return Case(i, "bench", f"option-{sub}", argv, True, outputs=[d / "bout"], timeout=60)

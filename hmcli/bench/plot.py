@@ -110,6 +110,25 @@ def plot_mesh_quality(result: dict, axes) -> None:
     ax_vid.set_title("Real videos: fitted keypoints vs detector", fontsize=9)
 
 
+def plot_multi_person(result: dict, ax) -> None:
+    """Per-person MPJPE (bidirectional lifter): tracked in the scene vs alone vs clean 2D."""
+    import numpy as np
+
+    labels, series = [], {"multi": [], "alone": [], "clean": []}
+    for s in result["scenes"]:
+        for p, sc in enumerate(s["lift"]["bidirectional"]["persons"]):
+            labels.append(f"{s['scene']}\n{'ABCDEFGH'[p]} {sc['label']}")
+            for k in series:
+                series[k].append(sc[f"{k}_mm"])
+    x = np.arange(len(labels))
+    for i, (k, vals) in enumerate(series.items()):
+        ax.bar(x + (i - 1) * 0.27, vals, 0.27, label=k)
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("MPJPE mm (root-relative)")
+    ax.legend(fontsize=8)
+    ax.set_title("Multi-person scenes: each person tracked and lifted vs lifted alone", fontsize=9)
+
+
 def plot_result(result: dict, path: str | os.PathLike) -> None:
     """Write a PNG figure for any ``hm bench`` result dict."""
     plt = _plt()
@@ -146,6 +165,9 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
     elif kind == "mesh-quality":
         fig, axes = plt.subplots(1, 2, figsize=(13, 5))
         plot_mesh_quality(result, axes)
+    elif kind == "multi-person":
+        fig, ax = plt.subplots(figsize=(max(6, 1.1 * sum(s["persons"] for s in result["scenes"])), 4.5))
+        plot_multi_person(result, ax)
     else:
         raise ValueError(f"unknown benchmark kind {kind!r}")
     fig.tight_layout()

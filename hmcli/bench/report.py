@@ -52,6 +52,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.mesh_quality import mesh_quality_table
 
         return mesh_quality_table(result)
+    if kind == "multi-person":
+        from hmcli.bench.multi_person import multi_person_table
+
+        return multi_person_table(result)
     rows = result["rows"]
     if kind == "streaming":
         cols = ["model", "method", "params", "B", "context", "step ms", "HumMUSS speed-up", "n", "state", "peak alloc", "FLOPs/step", "note"]

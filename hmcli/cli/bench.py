@@ -372,5 +372,37 @@ def batch_cmd(
     _finish(result, json_out, None, "batch")
 
 
+@bench_app.command("multi-person")
+@cli_errors
+def multi_person_cmd(
+    scenes: str = typer.Option("all", help="Scenes, comma separated: cross-2, cross-2-hide, cross-3-leave, "
+                                           "gone-long (all: every one)."),
+    frames: int = typer.Option(240, help="Frames per scene at 30 fps (240 = 8 s; clips must be this long)."),
+    seed: int = typer.Option(0, help="Seed of the clip choice, the corruption and the detection order."),
+    data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49)."),
+    causal: bool = typer.Option(True, "--causal/--no-causal", help="Also lift with the shipped causal model."),
+    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write multi-person.json/.md/.png into this directory."),
+) -> None:
+    """Synthetic multi-person scenes from held-out CMU motion (crossing paths, one leaving and
+    returning, one gone longer than the tracker keeps it): id switches, fragments, coverage and
+    false tracks of hm's tracker, and per-person MPJPE of the tracks lifted vs each person
+    lifted alone."""
+    from rich.console import Console
+
+    from hmcli.bench.multi_person import SCENES, multi_person_bench
+
+    require((frames >= 60, f"--frames must be at least 60, got {frames}"),
+            (seed >= 0, f"--seed must be >= 0, got {seed}"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"))
+    names = list(SCENES) if scenes.strip().lower() == "all" else parse_list(scenes)
+    require((bool(names), "--scenes needs at least one scene"))
+    _threads(threads)
+    with Console(stderr=True).status("multi-person benchmark") as st:
+        result = multi_person_bench(data, names, frames, seed, causal, on_progress=st.update)
+    _finish(result, json_out, out, "multi-person")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -11,8 +11,13 @@ Each frame:
    since it was last matched (constant velocity, at most ``max_predict`` frames ahead), so
    two people crossing are matched to where each is heading, not where it was.
 2. Cost of (track, detection) = mean distance over the joints both see confidently
-   (conf >= ``min_joint_conf``) / the detection's size (diagonal of its confident joints'
-   box). Pairs with fewer than ``min_common`` shared joints cost infinity.
+   (conf >= ``min_joint_conf``) / the person's size: the larger of the detection's size
+   (diagonal of its confident joints' box) and the track's (the same over its predicted
+   confident joints). Taking the larger keeps a partly visible person (a few joints showing
+   past someone nearer, or at the image edge) in units of its whole body: its own small box
+   alone made the cost of its true track several times too large, and after a crossing the
+   person came back with a new id (``hm bench multi-person``, scene cross-3-leave). Pairs
+   with fewer than ``min_common`` shared joints cost infinity.
 3. Pairs are matched greedily in order of increasing cost while cost < ``max_cost``
    (optimal for the few, well-separated costs of a handful of persons; no scipy needed).
 4. Unmatched detections start new tracks (ids 1, 2, ... in order of appearance); a track
@@ -102,12 +107,13 @@ class KeypointTracker:
             tr = self.tracks[tid]
             pred = tr.predict(frame, cfg.max_predict)  # (J, 2)
             trk_ok = tr.conf >= cfg.min_joint_conf
+            trk_size = _size(pred, trk_ok)
             for n in range(xy.shape[0]):
                 both = det_ok[n] & trk_ok
                 if both.sum() < cfg.min_common:
                     continue
                 d = np.linalg.norm(xy[n][both] - pred[both], axis=-1).mean()
-                cost[t, n] = d / sizes[n]
+                cost[t, n] = d / max(sizes[n], trk_size)
         return ids, cost
 
     def update(self, xy: np.ndarray, conf: np.ndarray) -> np.ndarray:

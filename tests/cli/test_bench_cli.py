@@ -21,9 +21,24 @@ runner = CliRunner()
         (["accuracy", "--clip-min", "90"], "need 1 <= --clip-min <= --clip-max, got 90 and 81"),
         (["accuracy", "--subsample", "1,0"], "--subsample must be positive integers, got '1,0'"),
         (["accuracy", "--split", "train"], "--split must be test or val, got 'train'"),
+        (["multi-person", "--frames", "10"], "--frames must be at least 60, got 10"),
+        (["multi-person", "--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["multi-person", "--scenes", ","], "--scenes needs at least one scene"),
     ],
 )
 def test_bad_option_values_are_usage_errors_before_any_work(args, message, tmp_path):
     r = runner.invoke(app, ["bench", *args, "--out", str(tmp_path / "out")])
     assert r.exit_code == 2 and r.stderr == f"hm: error: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "NONE"], "data directory not found: NONE"),
+    (["--scenes", "cross-2,nope"], "unknown scene 'nope' (known: cross-2, cross-2-hide, cross-3-leave, gone-long)"),
+])
+def test_multi_person_one_line_errors_before_any_work(args, message, tmp_path):
+    args = [a.replace("NONE", str(tmp_path / "none")) for a in args]
+    message = message.replace("NONE", str(tmp_path / "none"))
+    r = runner.invoke(app, ["bench", "multi-person", *args, "--out", str(tmp_path / "out")])
+    assert r.exit_code != 0 and r.stderr.startswith(f"hm: error: {message}") and r.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()

@@ -129,3 +129,21 @@ def test_assemble_tracks_person_axis_filters_and_order():
     assert nobody.num_persons == 0 and nobody.xy.shape == (0, 10, J, 2)
     with pytest.raises(ValueError):
         assemble_tracks(dets, ids[:-1], _template(10))
+
+
+def test_partly_visible_person_is_measured_in_units_of_its_whole_body():
+    # A person seen whole, then only 4 joints close together (the rest hidden by someone
+    # nearer), displaced by 0.35 of its whole size: in units of the 4 joints' own small box
+    # that is far beyond max_cost, in units of the body it is a match (hm bench multi-person,
+    # cross-3-leave: the person came back with a new id after passing behind another).
+    from hmcli.track.keypoint_tracker import _size
+
+    tracker = KeypointTracker()
+    whole = person_at(200)
+    assert tracker.update(whole[None], np.ones((1, J))).tolist() == [1]
+    near = np.argsort(np.linalg.norm(BODY - BODY[0], axis=-1))[:4]  # (4,) joints close to joint 0
+    conf = np.zeros((1, J))
+    conf[0, near] = 1.0
+    shift = 0.35 * _size(whole, np.ones(J, bool))
+    assert shift / _size(whole, conf[0] > 0) > TrackerConfig().max_cost  # the old cost would refuse it
+    assert tracker.update((whole + [shift, 0.0])[None], conf).tolist() == [1]
