@@ -51,22 +51,25 @@ def test_layout_and_lift_readers(tmp_path):
     out = tmp_path / "m.h5"
     write_mesh(out, res)
     with h5py.File(out, "r") as h5:
-        assert h5.attrs["schema"] == "hm.mesh" and h5.attrs["schema_version"] == 1
+        assert h5.attrs["schema"] == "hm.mesh" and h5.attrs["schema_version"] == 2
         g = h5["mesh"]
-        assert g["pose"].shape == (4, 24, 3) and g["pose"].dtype == np.float32
-        assert g["transl"].shape == (4, 3) and g["joints3d"].shape == (4, 17, 3)
+        assert g["pose"].shape == (1, 4, 24, 3) and g["pose"].dtype == np.float32
+        assert g["transl"].shape == (1, 4, 3) and g["joints3d"].shape == (1, 4, 17, 3)
+        assert g["betas"].shape[0] == 1 and g["valid"].shape == (1, 4) and g["faces"].ndim == 2
         assert g["faces"].dtype == np.int32 and g["valid"].dtype == bool
-        assert g["vertices"].chunks == (1, 8, 3) and g["vertices"].compression == "gzip"
+        assert g["vertices"].chunks == (1, 1, 8, 3) and g["vertices"].compression == "gzip"
         assert list(g.attrs["parents"]) == list(res.parents) and g.attrs["body_model"] == "synthetic"
         assert (g.attrs["focal"], g.attrs["cx"], g.attrs["cy"]) == (320.0, 160.0, 120.0)
-        assert g["quality"].attrs["reproj_px"] == 3.25
+        assert g["quality/0"].attrs["reproj_px"] == 3.25
+        assert g["camera"][()].tolist() == [[320.0, 160.0, 120.0]]
     # the lifted part reads with the hm.pose3d readers
     lift = read_result(out)
     np.testing.assert_array_equal(lift.joints3d, res.lift.joints3d)
     assert read_keypoints(out).num_frames == 4
     info = read_info(out)
     assert info["schema"] == "hm.mesh" and info["num_frames"] == 4
-    assert info["mesh"]["body_model"] == "synthetic" and info["mesh"]["vertices_shape"] == [4, 8, 3]
+    assert info["mesh"]["body_model"] == "synthetic" and info["mesh"]["vertices_shape"] == [1, 4, 8, 3]
+    assert info["mesh"]["quality"]["reproj_px"] == 3.25
     assert is_mesh_file(out) and not is_mesh_file(tmp_path / "nope.h5")
 
 
@@ -90,7 +93,7 @@ def test_newer_version_refused(tmp_path):
     with h5py.File(out, "a") as h5:
         h5.attrs["schema_version"] = SCHEMA_MESH_VERSION + 1
     for reader in (read_mesh, read_result):
-        with pytest.raises(HMError, match="newer hm .*hm.mesh version 2.*upgrade hm") as e:
+        with pytest.raises(HMError, match=f"newer hm .*hm.mesh version {SCHEMA_MESH_VERSION + 1}.*upgrade hm") as e:
             reader(out)
         assert "\n" not in str(e.value)
 
@@ -100,8 +103,8 @@ def test_corrupt_mesh_arrays(tmp_path):
     write_mesh(out, make_mesh_result())
     with h5py.File(out, "a") as h5:
         del h5["mesh/transl"]
-        h5["mesh/transl"] = np.zeros((3, 3), np.float32)
-    with pytest.raises(HMError, match=r"/mesh/transl has shape \(3, 3\), expected \(4, 3\)"):
+        h5["mesh/transl"] = np.zeros((1, 3, 3), np.float32)
+    with pytest.raises(HMError, match=r"/mesh/transl has shape \(1, 3, 3\), expected \(1, 4, 3\)"):
         read_mesh(out)
     write_mesh(out, make_mesh_result())
     with h5py.File(out, "a") as h5:
