@@ -12,7 +12,7 @@ One document per result::
       "units": {...}, "axes": "...",    # human-readable reminders (see below)
       "model_id": ..., "model_hash": ..., "detector": ...,
       "source": ... | null, "source_hash": ... | null,
-      "num_frames": F, "num_persons": P,
+      "num_frames": F, "num_joints": J, "num_persons": P,
       "timestamps": [t0, t1, ...],      # (F,) seconds, every frame, with or without persons
       "persons": [
         {"track_id": 3,                 # tracker id (0 for a one-person result)
@@ -250,10 +250,11 @@ def stream_records(head: dict, kp: MultiKeypoints2D, joints3d: np.ndarray | None
 
 def document_dict(head: dict, kp: MultiKeypoints2D, joints3d: np.ndarray | None = None,
                   extras: Sequence[dict] | None = None) -> dict:  # fmt: skip
-    """The version 2 document: ``head``, ``num_frames``, ``num_persons``, ``timestamps`` and
+    """The version 2 document: ``head``, ``num_frames``, ``num_joints``, ``num_persons``, ``timestamps`` and
     ``persons`` (each with ``track_id``, ``extra`` if any, and its listed ``frames``)."""
     doc = dict(head)
     doc["num_frames"] = int(kp.num_frames)
+    doc["num_joints"] = int(kp.xy.shape[2])
     doc["num_persons"] = int(kp.num_persons)
     doc["timestamps"] = _rounded(kp.timestamps, T_DECIMALS)
     listed = listed_frames(kp.detected, joints3d)                             # (P, F)
@@ -433,10 +434,10 @@ def _table(head: dict, times: np.ndarray, order: list[int], entries: list[tuple[
             elif j3.shape[0] != k:
                 raise ValueError("frames have different numbers of 3D joints")
         parsed.append((row_of[tid], fi, bool(rec.get("detected", True)), k2, j3))
-    if j is None:
-        if p_n:
-            raise ValueError("no frame record has 2D keypoints ('kpts2d')")
+    if j is None:  # nobody is listed anywhere: the document's joint count, else the joint set's
         j = _joint_count(head)
+        if p_n and not j:
+            raise ValueError("no frame record has 2D keypoints ('kpts2d') and the joint count is not known")
     xy = np.zeros((p_n, f, j, 2))                                             # (P, F, J, 2)
     conf = np.zeros((p_n, f, j))                                              # (P, F, J)
     det = np.zeros((p_n, f), bool)                                            # (P, F)
@@ -452,10 +453,13 @@ def _table(head: dict, times: np.ndarray, order: list[int], entries: list[tuple[
 
 
 def _joint_count(head: dict) -> int:
-    """Joints of the header's 2D layout (for a file without persons): the registered joint
-    set's count, else 0."""
+    """Joints of the 2D layout when no record shows them: the document's ``num_joints``, else
+    the registered joint set's count, else 0."""
     from hmcli.skeleton import get_joint_set
 
+    n = head.get("num_joints")
+    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        return n
     try:
         return int(get_joint_set(str(head.get("joint_set"))).num_joints)
     except (ValueError, KeyError):

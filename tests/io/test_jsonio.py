@@ -115,7 +115,7 @@ def test_header_record_matches_document_head():
         fps=res.kpts2d.fps, width=1280, height=720, joint_set="h36m17", model_id="hummuss-s",
         model_hash="cafe", detector="mediapipe", source="v.mp4", source_hash="0f" * 32,
     )  # fmt: skip
-    assert {k: v for k, v in doc.items() if k not in ("num_frames", "num_persons", "timestamps", "persons")} == head
+    assert {k: v for k, v in doc.items() if k not in ("num_frames", "num_joints", "num_persons", "timestamps", "persons")} == head
 
 
 def test_jsonl_stream_reassembles(tmp_path):

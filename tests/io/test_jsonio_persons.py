@@ -155,6 +155,19 @@ def test_keypoints_person_rules(tmp_path):
     assert_kpts_equal(load_keypoints(out), single, atol=0.006)
 
 
+def test_person_never_detected_keeps_its_row(tmp_path):
+    kp = make_multi_kpts(1, joint_set="halpe26_unknown", j=5).person(0)
+    kp.detected[:] = False
+    kp.xy[:] = 0
+    kp.conf[:] = 0
+    write_keypoints_json(tmp_path / "k.json", kp)  # the document knows the joint count
+    back = load_keypoints(tmp_path / "k.json")
+    assert back.xy.shape == (8, 5, 2) and not back.detected.any()
+    write_lines(tmp_path / "k.jsonl", [keypoints_header_record(kp), *keypoints_frame_records(kp)])
+    with pytest.raises(HMError, match="has no persons"):  # JSON lines cannot tell a never-seen person
+        load_keypoints(tmp_path / "k.jsonl")
+
+
 def test_version_1_keypoints_json(tmp_path):
     kp = make_multi_kpts(1, joint_set="coco17").person(0)
     head = {"schema": "hm.keypoints2d", "schema_version": 1, "fps": 25.0, "width": 640, "height": 480,
