@@ -87,7 +87,7 @@ import numpy as np
 
 from hmcli import __version__ as HM_VERSION
 from hmcli.io.atomic import HMError, atomic_write
-from hmcli.io.persons import select_row
+from hmcli.io.persons import as_multi_keypoints, as_multi_result, select_row
 from hmcli.skeleton import H36M17, get_joint_set
 from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
@@ -158,24 +158,6 @@ def _write_extra(group: h5py.Group, extra: dict) -> None:
 def _set_optional(attrs: h5py.AttributeManager, name: str, value: str | None) -> None:
     if value is not None:
         attrs[name] = str(value)
-
-
-def as_multi_keypoints(kp: Keypoints2D | MultiKeypoints2D) -> MultiKeypoints2D:
-    """``kp`` with a person axis (a one-person ``Keypoints2D`` is P = 1, track id 0)."""
-    if isinstance(kp, MultiKeypoints2D):
-        return kp
-    if isinstance(kp, Keypoints2D):
-        return MultiKeypoints2D.from_single(kp)
-    raise TypeError(f"expected Keypoints2D or MultiKeypoints2D, got {type(kp).__name__}")
-
-
-def as_multi_result(result: Pose3DResult | MultiPose3DResult) -> MultiPose3DResult:
-    """``result`` with a person axis (a one-person ``Pose3DResult`` is P = 1, track id 0)."""
-    if isinstance(result, MultiPose3DResult):
-        return result
-    if isinstance(result, Pose3DResult):
-        return MultiPose3DResult.from_single(result)
-    raise TypeError(f"expected Pose3DResult or MultiPose3DResult, got {type(result).__name__}")
 
 
 def _span(detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

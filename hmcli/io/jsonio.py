@@ -69,7 +69,7 @@ import numpy as np
 
 from hmcli import __version__ as HM_VERSION
 from hmcli.io.atomic import HMError, atomic_write
-from hmcli.io.persons import select_row
+from hmcli.io.persons import as_multi_result, select_row
 from hmcli.skeleton import H36M17
 from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
@@ -286,13 +286,6 @@ def document_text(doc: dict, path: str | os.PathLike) -> str:
     parts.append(("\n" + ",\n".join(blocks) + "\n") if blocks else "")
     parts.append("]}\n")
     return "".join(parts)
-
-
-def as_multi_result(result: Pose3DResult | MultiPose3DResult) -> MultiPose3DResult:
-    """``result`` with a person axis (a one-person ``Pose3DResult`` is P = 1, track id 0)."""
-    from hmcli.io.h5 import as_multi_result as to_multi
-
-    return to_multi(result)
 
 
 def _result_arrays(result: MultiPose3DResult) -> tuple[MultiKeypoints2D, np.ndarray, str | None, str | None]:

@@ -1,5 +1,8 @@
 """Choosing one person of a multi-person file, shared by every reader in :mod:`hmcli.io`.
 
+Writers take one person or several: :func:`as_multi_keypoints` and :func:`as_multi_result`
+give a one-person value the person axis (P = 1, track id 0).
+
 The rule (``--person ID`` on the commands): ``person`` is a *track id*, not a row. With
 ``person=None`` a file holding exactly one person gives that person; a file with none or with
 several is refused with a one-line :class:`~hmcli.io.atomic.HMError` that lists the ids.
@@ -12,8 +15,9 @@ import os
 import numpy as np
 
 from hmcli.io.atomic import HMError
+from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
-__all__ = ["select_row", "ids_text"]
+__all__ = ["select_row", "ids_text", "as_multi_keypoints", "as_multi_result"]
 
 
 def ids_text(track_ids: np.ndarray) -> str:
@@ -41,3 +45,21 @@ def select_row(track_ids: np.ndarray, person: int | None, path: str | os.PathLik
             raise HMError(f"{path} has no persons (asked for track id {int(person)})")
         raise HMError(f"{path} has no person with track id {int(person)} (track ids {ids_text(ids)})")
     return int(hits[0])
+
+
+def as_multi_keypoints(kp: Keypoints2D | MultiKeypoints2D) -> MultiKeypoints2D:
+    """``kp`` with a person axis (a one-person ``Keypoints2D`` is P = 1, track id 0)."""
+    if isinstance(kp, MultiKeypoints2D):
+        return kp
+    if isinstance(kp, Keypoints2D):
+        return MultiKeypoints2D.from_single(kp)
+    raise TypeError(f"expected Keypoints2D or MultiKeypoints2D, got {type(kp).__name__}")
+
+
+def as_multi_result(result: Pose3DResult | MultiPose3DResult) -> MultiPose3DResult:
+    """``result`` with a person axis (a one-person ``Pose3DResult`` is P = 1, track id 0)."""
+    if isinstance(result, MultiPose3DResult):
+        return result
+    if isinstance(result, Pose3DResult):
+        return MultiPose3DResult.from_single(result)
+    raise TypeError(f"expected Pose3DResult or MultiPose3DResult, got {type(result).__name__}")

@@ -36,7 +36,7 @@ _HM_JSON_HEAD = re.compile(rb'^\s*\{\s*"schema"\s*:\s*"hm\.(keypoints2d|pose3d)"
 
 
 def _as_multi(kp: Keypoints2D | MultiKeypoints2D) -> MultiKeypoints2D:
-    from hmcli.io.h5 import as_multi_keypoints
+    from hmcli.io.persons import as_multi_keypoints
 
     return as_multi_keypoints(kp)
 

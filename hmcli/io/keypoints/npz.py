@@ -24,7 +24,7 @@ _NPZ_SCALARS = ("width", "height", "joint_set")
 def save_keypoints_npz(kp: Keypoints2D | MultiKeypoints2D, path: str | os.PathLike) -> None:
     """Write ``kp`` (one person, or several with their track ids) as a compressed NPZ with no
     object arrays (atomically); read back with ``read_keypoints_npz``/``load_keypoints``."""
-    from hmcli.io.h5 import as_multi_keypoints
+    from hmcli.io.persons import as_multi_keypoints
 
     mk = as_multi_keypoints(kp)
     fields = dict(
