@@ -71,7 +71,7 @@ from hmcli import __version__ as HM_VERSION
 from hmcli.io.atomic import HMError, atomic_write
 from hmcli.io.persons import as_multi_result, select_row
 from hmcli.skeleton import H36M17
-from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
+from hmcli.types import MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
 __all__ = [
     "SCHEMA",
