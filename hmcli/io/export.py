@@ -1,5 +1,7 @@
 """A lifted result in any of our formats: :func:`export` writes BVH, CSV, JSON or HDF5 (``hm
-export``, ``hm lift -o``); :func:`read_any_result` reads our .h5 or .json back.
+export``, ``hm lift -o``); :func:`read_any_result` (one person) and :func:`read_any_results`
+(every person) read our .h5 or .json back. JSON and HDF5 hold every person of a
+:class:`~hmcli.types.MultiPose3DResult`; BVH and CSV hold one person.
 
 CSV layout (long format, one row per frame and joint, with a header line)::
 
@@ -27,9 +29,9 @@ import numpy as np
 
 from hmcli.io.atomic import HMError, atomic_write
 from hmcli.skeleton import H36M17
-from hmcli.types import Pose3DResult
+from hmcli.types import MultiPose3DResult, Pose3DResult
 
-__all__ = ["FORMATS", "SUFFIXES", "export", "export_csv", "format_from_path", "read_any_result"]
+__all__ = ["FORMATS", "SUFFIXES", "export", "export_csv", "format_from_path", "read_any_result", "read_any_results"]
 
 FORMATS = ("bvh", "csv", "json", "h5")
 SUFFIXES = {".bvh": "bvh", ".csv": "csv", ".json": "json", ".h5": "h5", ".hdf5": "h5"}
@@ -68,14 +70,22 @@ def format_from_path(path: str | os.PathLike) -> str:
     return SUFFIXES[suffix]
 
 
-def export(result: Pose3DResult, path: str | os.PathLike, fmt: str | None = None) -> str:
+def export(result: Pose3DResult | MultiPose3DResult, path: str | os.PathLike, fmt: str | None = None) -> str:
     """Write ``result`` to ``path`` as ``fmt`` (bvh, csv, json or h5; None: from the suffix).
 
-    Returns the format used. Unknown formats raise HMError.
+    JSON and HDF5 take one person or several (:class:`MultiPose3DResult`); BVH and CSV hold
+    one person, so a multi-person result must have exactly one there (HMError otherwise;
+    pass ``result.person(p)``). Returns the format used. Unknown formats raise HMError.
     """
     fmt = format_from_path(path) if fmt is None else str(fmt).lower().lstrip(".")
     if fmt == "hdf5":
         fmt = "h5"
+    if fmt in ("bvh", "csv") and isinstance(result, MultiPose3DResult):
+        if result.num_persons != 1:
+            ids = ", ".join(str(int(t)) for t in result.track_ids)
+            raise HMError(f"a {fmt.upper()} file holds one person; the result has {result.num_persons} "
+                          f"(track ids {ids or 'none'}): choose one with --person ID")  # fmt: skip
+        result = result.person(0)
     if fmt == "bvh":
         from hmcli.io.bvh import write_bvh
 
@@ -96,15 +106,30 @@ def export(result: Pose3DResult, path: str | os.PathLike, fmt: str | None = None
     return fmt
 
 
-def read_any_result(path: str | os.PathLike) -> Pose3DResult:
-    """A result from our .h5 or .json output (HMError otherwise)."""
+def read_any_result(path: str | os.PathLike, person: int | None = None) -> Pose3DResult:
+    """One person of our .h5 or .json output (HMError otherwise). ``person``: a track id;
+    None takes the only person and refuses files with several (HMError naming the ids)."""
     p = Path(path)
     if not p.exists():
         raise HMError(f"file not found: {p}")
     if p.suffix.lower() == ".json":
         from hmcli.io.jsonio import read_result_json
 
-        return read_result_json(p)
+        return read_result_json(p, person)
     from hmcli.io.h5 import read_result
 
-    return read_result(p)
+    return read_result(p, person)
+
+
+def read_any_results(path: str | os.PathLike) -> MultiPose3DResult:
+    """Every person of our .h5 or .json output, with their track ids (HMError otherwise)."""
+    p = Path(path)
+    if not p.exists():
+        raise HMError(f"file not found: {p}")
+    if p.suffix.lower() == ".json":
+        from hmcli.io.jsonio import read_results_json
+
+        return read_results_json(p)
+    from hmcli.io.h5 import read_results
+
+    return read_results(p)

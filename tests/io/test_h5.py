@@ -82,17 +82,19 @@ def test_schema_layout_matches_documentation(tmp_path):
     write_result(out, make_result(f=5))
     with h5py.File(out, "r") as h5:
         a = h5.attrs
-        assert a["schema"] == "hm.pose3d" and a["schema_version"] == 1
+        assert a["schema"] == "hm.pose3d" and a["schema_version"] == 2 and a["num_persons"] == 1
         assert list(a["joint_names"]) == list(H36M17.joints)
         np.testing.assert_array_equal(a["edges"], np.array(H36M17.edges))
         assert (a["width"], a["height"], a["fps"]) == (640, 480, 25.0)
         assert a["source_hash"] == "ab" * 32 and a["detector"] == "mediapipe"
         assert a["hm_version"] == __version__
-        assert h5["keypoints2d/xy"].shape == (5, 17, 2) and h5["keypoints2d/xy"].dtype == np.float32
-        assert h5["keypoints2d/conf"].shape == (5, 17)
+        assert h5["keypoints2d/xy"].shape == (1, 5, 17, 2) and h5["keypoints2d/xy"].dtype == np.float32
+        assert h5["keypoints2d/conf"].shape == (1, 5, 17)
+        assert h5["keypoints2d/detected"].shape == (1, 5)
+        assert h5["persons/track_id"][()].tolist() == [0] and h5["persons/track_id"].dtype == np.int64
         assert h5["keypoints2d/detected"].dtype == bool
         assert h5["keypoints2d"].attrs["joint_set"] == "h36m17"
-        assert h5["joints3d"].shape == (5, 17, 3) and h5["joints3d"].dtype == np.float32
+        assert h5["joints3d"].shape == (1, 5, 17, 3) and h5["joints3d"].dtype == np.float32
         assert h5["timestamps"].dtype == np.float64
         assert "extra" not in h5
 
@@ -139,7 +141,7 @@ def test_newer_version_refused(tmp_path):
     write_result(out, make_result())
     with h5py.File(out, "a") as h5:
         h5.attrs["schema_version"] = SCHEMA_VERSION + 1
-    with pytest.raises(HMError, match="newer hm .*version 2.*upgrade hm"):
+    with pytest.raises(HMError, match=f"newer hm .*version {SCHEMA_VERSION + 1}.*upgrade hm"):
         read_result(out)
 
 
@@ -191,8 +193,8 @@ def test_missing_dataset_and_bad_shape(tmp_path):
     write_result(out, make_result())
     with h5py.File(out, "a") as h5:
         del h5["joints3d"]
-        h5["joints3d"] = np.zeros((6, 16, 3), np.float32)
-    with pytest.raises(HMError, match=r"/joints3d has shape \(6, 16, 3\)"):
+        h5["joints3d"] = np.zeros((1, 6, 16, 3), np.float32)
+    with pytest.raises(HMError, match=r"/joints3d has shape \(1, 6, 16, 3\)"):
         read_result(out)
     write_result(out, make_result())
     with h5py.File(out, "a") as h5:
@@ -222,7 +224,8 @@ def test_wrong_joint_count_rejected(tmp_path):
 def test_read_info(tmp_path):
     write_result(tmp_path / "r.h5", make_result(f=4, extra={"verts": np.zeros((4, 2, 3))}))
     info = read_info(tmp_path / "r.h5")
-    assert info["schema"] == "hm.pose3d" and info["schema_version"] == 1
+    assert info["schema"] == "hm.pose3d" and info["schema_version"] == 2
+    assert info["num_persons"] == 1 and info["track_ids"] == [0]
     assert info["num_frames"] == 4 and info["fps"] == 25.0
     assert info["joint_names"] == list(H36M17.joints)
     assert info["model_id"] == "hummuss-s" and info["extra"] == ["verts"]

@@ -9,6 +9,7 @@ from hmcli.io.jsonio import (
     frame_record,
     header_record,
     read_result_json,
+    result_from_records,
     result_to_dict,
     write_result_json,
 )
@@ -46,8 +47,11 @@ def test_round_trip_within_rounding(tmp_path):
     kp, bk = res.kpts2d, back.kpts2d
     assert np.nanmax(np.abs(back.joints3d - res.joints3d)) <= 0.5e-4 + 1e-7
     np.testing.assert_array_equal(np.isnan(back.joints3d), np.isnan(res.joints3d))
-    assert np.max(np.abs(bk.xy - kp.xy)) <= 0.005 + 1e-4
+    listed = kp.detected | np.isfinite(res.joints3d).any(axis=(1, 2))  # frame 2: no detection, no estimate
+    assert listed.tolist() == [True, True, False, True, True]
+    assert np.max(np.abs(bk.xy[listed] - kp.xy[listed])) <= 0.005 + 1e-4
     assert np.max(np.abs(bk.conf - kp.conf)) <= 0.5e-4 + 1e-7
+    assert not bk.xy[2].any() and not bk.conf[2].any()  # frames a person does not list read back as 0
     np.testing.assert_allclose(bk.timestamps, kp.timestamps, atol=1e-6)
     np.testing.assert_array_equal(bk.detected, kp.detected)
     assert (bk.width, bk.height, bk.joint_set, bk.detector, bk.source, bk.source_hash) == (
@@ -64,16 +68,18 @@ def test_document_layout_and_no_nan(tmp_path):
     text = out.read_text()
     assert "NaN" not in text and "Infinity" not in text
     doc = json.loads(text)
-    assert doc["schema"] == "hm.pose3d" and doc["schema_version"] == 1
+    assert doc["schema"] == "hm.pose3d" and doc["schema_version"] == 2
+    assert doc["num_frames"] == 5 and doc["num_persons"] == 1 and len(doc["timestamps"]) == 5
     assert doc["joint_names"] == list(H36M17.joints)
     assert doc["edges"] == [list(e) for e in H36M17.edges]
     assert doc["fps"] == pytest.approx(30.0)
-    fr = doc["frames"][2]
-    assert fr["index"] == 2 and fr["detected"] is False
-    assert fr["joints3d"][0] == [None, None, None]
-    assert len(doc["frames"][0]["kpts2d"]) == 17 and len(doc["frames"][0]["kpts2d"][0]) == 3
+    (person,) = doc["persons"]
+    assert person["track_id"] == 0 and [fr["index"] for fr in person["frames"]] == [0, 1, 3, 4]  # 2: nothing
+    fr = person["frames"][0]
+    assert fr["detected"] is True and "track_id" not in fr
+    assert len(fr["kpts2d"]) == 17 and len(fr["kpts2d"][0]) == 3
     # one frame per line
-    assert sum(line.startswith('{"index":') for line in text.splitlines()) == 5
+    assert sum(line.startswith('{"index":') for line in text.splitlines()) == 4
 
 
 def test_frame_record_rounding_and_nulls():
@@ -109,7 +115,7 @@ def test_header_record_matches_document_head():
         fps=res.kpts2d.fps, width=1280, height=720, joint_set="h36m17", model_id="hummuss-s",
         model_hash="cafe", detector="mediapipe", source="v.mp4", source_hash="0f" * 32,
     )  # fmt: skip
-    assert {k: v for k, v in doc.items() if k not in ("frames", "extra")} == head
+    assert {k: v for k, v in doc.items() if k not in ("num_frames", "num_joints", "num_persons", "timestamps", "persons")} == head
 
 
 def test_jsonl_stream_reassembles(tmp_path):
@@ -123,7 +129,10 @@ def test_jsonl_stream_reassembles(tmp_path):
     recs = [json.loads(s) for s in lines]
     assert recs[0]["schema"] == "hm.pose3d"
     assert [r["index"] for r in recs[1:]] == list(range(5))
-    assert recs[1:] == result_to_dict(res)["frames"]
+    assert recs[1:] == [dict(r, detected=bool(r["detected"])) for r in recs[1:]]
+    back = result_from_records(recs[0], recs[1:])  # version 1 style records (no track_id): track id 0
+    np.testing.assert_array_equal(np.isnan(back.joints3d), np.isnan(res.joints3d))
+    np.testing.assert_array_equal(back.kpts2d.detected, kp.detected)
 
 
 def test_read_errors(tmp_path):
@@ -144,7 +153,7 @@ def test_read_errors(tmp_path):
         read_result_json(p)
     write_result_json(p, make_result())
     doc = json.loads(p.read_text())
-    doc["frames"][1]["joints3d"] = doc["frames"][1]["joints3d"][:16]
+    doc["persons"][0]["frames"][1]["joints3d"] = doc["persons"][0]["frames"][1]["joints3d"][:16]
     p.write_text(json.dumps(doc))
     with pytest.raises(HMError, match="not a valid hm result JSON"):
         read_result_json(p)

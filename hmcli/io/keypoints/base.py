@@ -14,9 +14,12 @@ import numpy as np
 
 from hmcli.io.atomic import HMError
 from hmcli.skeleton.joints import BLAZEPOSE33, COCO17
-from hmcli.types import Keypoints2D
+from hmcli.types import Keypoints2D, MultiKeypoints2D
 
 DEFAULT_FPS = 30.0
+
+# One person in one frame: (xy (J, 2), conf (J,)).
+Person = tuple[np.ndarray, np.ndarray]
 
 COCO17_NAMES = COCO17.joints
 BLAZEPOSE33_NAMES = BLAZEPOSE33.joints
@@ -82,10 +85,8 @@ def build_keypoints(
     for i, item in enumerate(frames):
         if item is None:
             continue
-        pxy, pc = item
-        pxy = np.nan_to_num(np.asarray(pxy, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        pc = np.clip(np.nan_to_num(np.asarray(pc, np.float32), nan=0.0), 0.0, 1.0)
-        xy[i], conf[i], det[i] = pxy, pc, True
+        xy[i], conf[i] = clean_person(*item)
+        det[i] = True
     return Keypoints2D(
         xy=xy,
         conf=conf,
@@ -98,6 +99,44 @@ def build_keypoints(
         source=str(path),
         source_hash=source_hash,
     )
+
+
+def clean_person(xy: np.ndarray, conf: np.ndarray) -> Person:
+    """(xy (J, 2) float32 with NaN/inf -> 0, conf (J,) float32 clipped to [0, 1], NaN -> 0)."""
+    pxy = np.nan_to_num(np.asarray(xy, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    pc = np.clip(np.nan_to_num(np.asarray(conf, np.float32), nan=0.0), 0.0, 1.0)
+    return pxy, pc
+
+
+def build_multi_keypoints(
+    frames: list[list[Person]],
+    n_joints: int,
+    joint_set: str,
+    *,
+    fps: float | None,
+    width: int,
+    height: int,
+    detector: str,
+    path: Path,
+    source_hash: str | None,
+) -> MultiKeypoints2D:
+    """Every person of every frame (``frames[f]``: that frame's people, in any order) tracked
+    across frames with :func:`hmcli.track.track_detections` and stacked by
+    :func:`hmcli.track.assemble_tracks` into a person axis (track ids from 1, rows by first
+    appearance). A file where nobody appears gives P = 0."""
+    from hmcli.track import assemble_tracks, track_detections
+
+    template = build_keypoints([None] * len(frames), n_joints, joint_set, fps=fps, width=width, height=height,
+                               detector=detector, path=path, source_hash=source_hash)  # fmt: skip
+    dets = []
+    for people in frames:
+        cleaned = [clean_person(xy, c) for xy, c in people]
+        if cleaned:
+            dets.append((np.stack([xy for xy, _ in cleaned]), np.stack([c for _, c in cleaned])))  # (N, J, 2), (N, J)
+        else:
+            dets.append((np.zeros((0, n_joints, 2), np.float32), np.zeros((0, n_joints), np.float32)))
+    ids = track_detections(dets)
+    return assemble_tracks(dets, ids, template)
 
 
 def file_sha256(path: Path) -> str | None:
@@ -127,7 +166,7 @@ def best_person(people: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     return max(people, key=lambda p: float(np.mean(p[1])) if p[1].size else 0.0)
 
 
-def guarded(fmt: str, path: Path, fn, *args, **kw) -> Keypoints2D:
+def guarded(fmt: str, path: Path, fn, *args, **kw) -> Any:
     try:
         return fn(*args, **kw)
     except HMError:
@@ -137,7 +176,7 @@ def guarded(fmt: str, path: Path, fn, *args, **kw) -> Keypoints2D:
         raise HMError(f"{path} is not a valid {fmt} file ({msg})") from None
 
 
-def read_json_as(fmt: str, parse, path, fps: float | None, width: int | None, height: int | None) -> Keypoints2D:
+def read_json_as(fmt: str, parse, path, fps: float | None, width: int | None, height: int | None) -> Any:
     """Read the JSON file ``path`` and ``parse(data, path, fps, width, height)`` it as ``fmt`` (see
     :func:`guarded`)."""
     path = Path(path)

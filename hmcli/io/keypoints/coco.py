@@ -1,5 +1,8 @@
 """COCO-style keypoint JSON: a list of annotations (or a dataset dict with "annotations" and
-"images") with flat ``keypoints`` [x, y, v] * J and ``image_id`` as the frame number."""
+"images") with flat ``keypoints`` [x, y, v] * J and ``image_id`` as the frame number.
+:func:`coco_from_data` keeps the best-scoring annotation of each frame;
+:func:`coco_multi_from_data` keeps every annotation and gives them track ids with
+:mod:`hmcli.track`."""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from hmcli.io.keypoints.base import (FormatError, build_keypoints, file_sha256, image_size, joint_set_for,
-                                     read_json_as)
-from hmcli.types import Keypoints2D
+from hmcli.io.keypoints.base import (FormatError, build_keypoints, build_multi_keypoints, file_sha256, image_size,
+                                     joint_set_for, read_json_as)
+from hmcli.types import Keypoints2D, MultiKeypoints2D
 
 
 def _coco_flat(kps: list, n_expected: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +33,7 @@ def _coco_conf(v: np.ndarray) -> np.ndarray:
     return np.clip(v, 0.0, 1.0).astype(np.float32)
 
 
-def coco_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
+def _coco(data: Any, path: Path, fps, width, height, multi: bool) -> Keypoints2D | MultiKeypoints2D:
     images: dict = {}
     if isinstance(data, dict):
         anns = data["annotations"]
@@ -64,6 +67,11 @@ def coco_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
         else:
             order = ids
         w0 = h0 = None
+    w, h = image_size(w0, h0, width, height, path)
+    meta = dict(fps=fps, width=w, height=h, detector="coco-json", path=path, source_hash=file_sha256(path))
+    if multi:
+        people = [[(c[0][:keep], c[1][:keep]) for c in by_frame.get(fid, [])] for fid in order]
+        return build_multi_keypoints(people, keep, joint_set, **meta)
     frames: list = []
     for fid in order:
         cands = by_frame.get(fid, [])
@@ -72,11 +80,25 @@ def coco_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
             continue
         best = max(cands, key=lambda c: (c[2] if c[2] is not None else float(np.mean(c[1]))))
         frames.append((best[0][:keep], best[1][:keep]))
-    w, h = image_size(w0, h0, width, height, path)
-    return build_keypoints(frames, keep, joint_set, fps=fps, width=w, height=h, detector="coco-json",
-                           path=path, source_hash=file_sha256(path))  # fmt: skip
+    return build_keypoints(frames, keep, joint_set, **meta)
+
+
+def coco_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
+    """One person per frame: the annotation with the best score (mean confidence without one)."""
+    return _coco(data, path, fps, width, height, multi=False)
+
+
+def coco_multi_from_data(data: Any, path: Path, fps, width, height) -> MultiKeypoints2D:
+    """Every annotation of every frame, followed across frames by the keypoint tracker."""
+    return _coco(data, path, fps, width, height, multi=True)
 
 
 def read_coco_json(path, fps: float | None = None, width: int | None = None, height: int | None = None) -> Keypoints2D:
     """COCO-style keypoint annotations/results; ``image_id`` is the frame number."""
     return read_json_as("COCO keypoint JSON", coco_from_data, path, fps, width, height)
+
+
+def read_coco_json_multi(path, fps: float | None = None, width: int | None = None,
+                         height: int | None = None) -> MultiKeypoints2D:  # fmt: skip
+    """Every person of COCO-style keypoints (see :func:`coco_multi_from_data`)."""
+    return read_json_as("COCO keypoint JSON", coco_multi_from_data, path, fps, width, height)

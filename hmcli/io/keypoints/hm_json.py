@@ -1,10 +1,21 @@
 """Our keypoint JSON (schema ``hm.keypoints2d``: ``hm detect -o x.json`` or ``--json -o -`` JSON
-lines; also the 2D input stored in ``hm lift --json`` output, ``hm.pose3d``): reader and
-writers."""
+lines; also the 2D input stored in ``hm lift --json`` output, ``hm.pose3d``): readers and
+writers.
+
+Schema version 2 has the layout of :mod:`hmcli.io.jsonio` without 3D joints: the document
+holds the header keys (:func:`keypoints_header_record`), ``num_frames``, ``num_persons``,
+``timestamps`` (F,) and ``persons`` ``[{"track_id": 3, "frames": [{index, t, detected,
+kpts2d}, ...]}, ...]``, where each person lists only the frames where it is detected. JSON
+lines: the header once, then per frame one record per detected person (with ``track_id``), or
+``{"index", "t", "persons": 0}`` when nobody is. Version 1 (a top-level ``frames`` list, no
+track ids) reads as one person with track id 0.
+
+:func:`read_hm_json` returns one person (``person``: a track id; None: the only one, refusing
+files with none or several); :func:`read_hm_json_multi` returns every person.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -12,88 +23,67 @@ from pathlib import Path
 
 import numpy as np
 
-from hmcli.io.atomic import HMError, atomic_write
-from hmcli.io.keypoints.base import FormatError, default_timestamps, guarded, image_size
-from hmcli.types import Keypoints2D
+from hmcli.io.atomic import atomic_write
+from hmcli.io.keypoints.base import default_timestamps, guarded, image_size
+from hmcli.io.persons import select_row
+from hmcli.types import Keypoints2D, MultiKeypoints2D
 
 KEYPOINTS_SCHEMA = "hm.keypoints2d"
-KEYPOINTS_SCHEMA_VERSION = 1
+KEYPOINTS_SCHEMA_VERSION = 2
 
 # Our writers put "schema" first, so a look at the head of the file is enough to tell.
 _HM_JSON_HEAD = re.compile(rb'^\s*\{\s*"schema"\s*:\s*"hm\.(keypoints2d|pose3d)"')
 
 
-def _hm_json_records(path: Path) -> tuple[dict, list]:
-    """(header, frame records) of our JSON document or JSON lines (header line + frame lines)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise HMError(f"{path} is not valid JSON ({e})") from None
-    except OSError as e:
-        raise HMError(f"cannot read {path}: {e.strerror or e}") from None
-    try:
-        doc = json.loads(text)
-        if not isinstance(doc, dict):
-            raise FormatError("expected a JSON object")
-        return doc, doc.get("frames") or []
-    except json.JSONDecodeError as e:
-        if e.msg != "Extra data":
-            raise HMError(f"{path} is not valid JSON ({e})") from None
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise HMError(f"{path} line {lineno} is not valid JSON ({e.msg})") from None
-    head = records[0]
-    return head, [r for r in records[1:] if isinstance(r, dict) and "index" in r]
+def _as_multi(kp: Keypoints2D | MultiKeypoints2D) -> MultiKeypoints2D:
+    from hmcli.io.persons import as_multi_keypoints
+
+    return as_multi_keypoints(kp)
 
 
-def _hm_json_load(path: Path, fps, width, height) -> Keypoints2D:
-    head, frames = _hm_json_records(path)
-    version = head.get("schema_version")
-    if not isinstance(version, int) or version < 1:
-        raise FormatError("no valid 'schema_version'")
-    if version > 1:
-        raise HMError(f"{path} was written by a newer hm (schema version {version}); upgrade hm to read it")
-    if not frames:
-        raise HMError(f"{path} contains no frames")
-    frames = sorted(frames, key=lambda r: int(r["index"]))
-    rows = []
-    for r in frames:
-        k = np.array(r.get("kpts2d") or [], dtype=object).reshape(-1, 3)
-        k[k == None] = np.nan  # noqa: E711 (elementwise on an object array)
-        rows.append(k.astype(np.float64))
-    if len({r.shape[0] for r in rows}) != 1 or rows[0].shape[0] == 0:
-        raise FormatError("frames have different (or no) numbers of 2D joints")
-    k2 = np.stack(rows)
-    det = np.array([bool(r.get("detected", True)) for r in frames])
-    t = np.array([np.nan if r.get("t") is None else float(r["t"]) for r in frames], np.float64)
-    if fps or not np.isfinite(t).all():
-        t = default_timestamps(len(frames), fps or head.get("fps"))
+def _hm_json_load_multi(path: Path, fps, width, height) -> MultiKeypoints2D:
+    from hmcli.io.jsonio import load_table
+
+    t = load_table(path, (KEYPOINTS_SCHEMA, "hm.pose3d"), "keypoint")
+    head = t.head
+    ts = t.timestamps                                                        # (F,)
+    if fps or not np.isfinite(ts).all():
+        ts = default_timestamps(ts.shape[0], fps or head.get("fps"))
     w, h = image_size(head.get("width"), head.get("height"), width, height, path)
-    conf = np.clip(np.nan_to_num(k2[..., 2], nan=0.0), 0.0, 1.0)
+    det = t.detected                                                         # (P, F)
+    conf = np.clip(np.nan_to_num(t.conf, nan=0.0), 0.0, 1.0)                 # (P, F, J)
     conf[~det] = 0.0
-    return Keypoints2D(
-        xy=np.nan_to_num(k2[..., :2], nan=0.0).astype(np.float32),
+    return MultiKeypoints2D(
+        xy=np.nan_to_num(t.xy, nan=0.0).astype(np.float32),                  # (P, F, J, 2)
         conf=conf.astype(np.float32),
+        detected=det,
+        track_ids=t.track_ids,
         joint_set=str(head["joint_set"]),
-        timestamps=t,
+        timestamps=ts,
         width=w,
         height=h,
-        detected=det,
         detector=str(head.get("detector") or "unknown"),
         source=head.get("source"),
         source_hash=head.get("source_hash"),
     )
 
 
-def read_hm_json(path, fps: float | None = None, width: int | None = None, height: int | None = None) -> Keypoints2D:
-    """Our JSON (``hm detect -o x.json`` / ``--json -o -``, schema ``hm.keypoints2d``; also the 2D
-    part of ``hm lift --json`` output, ``hm.pose3d``), as one document or as JSON lines."""
+def read_hm_json_multi(path, fps: float | None = None, width: int | None = None,
+                       height: int | None = None) -> MultiKeypoints2D:  # fmt: skip
+    """Every person of our keypoint JSON (document or JSON lines; schema ``hm.keypoints2d``, or
+    the 2D part of ``hm.pose3d`` output), with their track ids. Version 1 files are P = 1,
+    track id 0. ``fps`` replaces the file's timestamps; ``width``/``height`` are used when the
+    file does not record the image size."""
     path = Path(path)
-    return guarded("hm keypoint JSON", path, _hm_json_load, path, fps, width, height)
+    return guarded("hm keypoint JSON", path, _hm_json_load_multi, path, fps, width, height)
+
+
+def read_hm_json(path, fps: float | None = None, width: int | None = None, height: int | None = None,
+                 person: int | None = None) -> Keypoints2D:  # fmt: skip
+    """One person of our keypoint JSON (see :func:`read_hm_json_multi`). ``person``: a track
+    id; None takes the only person and refuses files with none or several (HMError)."""
+    multi = read_hm_json_multi(path, fps, width, height)
+    return multi.person(select_row(multi.track_ids, person, Path(path)))
 
 
 def is_hm_json(path: Path) -> bool:
@@ -104,13 +94,15 @@ def is_hm_json(path: Path) -> bool:
         return False
 
 
-def keypoints_header_record(kp_or_meta: Keypoints2D | dict) -> dict:
-    """First record of our keypoints JSON (schema ``hm.keypoints2d``), also the document head.
+def keypoints_header_record(kp_or_meta: Keypoints2D | MultiKeypoints2D | dict) -> dict:
+    """First record of our keypoints JSON lines (schema ``hm.keypoints2d``), also the document head.
 
-    Read back by :func:`hmcli.io.keypoints.load_keypoints` (document or JSON lines)."""
+    ``kp_or_meta``: keypoints (one person or several) or a dict with ``fps``, ``width``,
+    ``height``, ``joint_set`` and optionally ``detector``, ``source``, ``source_hash``. Read
+    back by :func:`hmcli.io.keypoints.load_keypoints` (document or JSON lines)."""
     from hmcli import __version__
 
-    if isinstance(kp_or_meta, Keypoints2D):
+    if isinstance(kp_or_meta, (Keypoints2D, MultiKeypoints2D)):
         kp = kp_or_meta
         m = dict(fps=kp.fps, width=kp.width, height=kp.height, joint_set=kp.joint_set, detector=kp.detector,
                  source=kp.source, source_hash=kp.source_hash)  # fmt: skip
@@ -132,18 +124,23 @@ def keypoints_header_record(kp_or_meta: Keypoints2D | dict) -> dict:
     }
 
 
-def keypoints_frame_records(kp: Keypoints2D) -> Iterator[dict]:
-    from hmcli.io.jsonio import frame_record
+def keypoints_frame_records(kp: Keypoints2D | MultiKeypoints2D) -> Iterator[dict]:
+    """The JSON-lines records after :func:`keypoints_header_record`: per frame, one record per
+    detected person (with ``track_id``; a one-person ``Keypoints2D`` is track id 0), or
+    ``{"index", "t", "persons": 0}`` when nobody is detected."""
+    from hmcli.io.jsonio import stream_records
 
-    for i in range(kp.num_frames):
-        yield frame_record(i, kp.timestamps[i], bool(kp.detected[i]), kp.xy[i], kp.conf[i])
+    records = stream_records({}, _as_multi(kp))
+    next(records)  # the head, written by the caller
+    yield from records
 
 
-def write_keypoints_json(path: str | os.PathLike, kp: Keypoints2D) -> None:
-    """Our keypoints JSON document (header keys + ``frames``, one frame per line), atomically."""
-    from hmcli.io.jsonio import dumps_record
+def write_keypoints_json(path: str | os.PathLike, kp: Keypoints2D | MultiKeypoints2D) -> None:
+    """Our keypoints JSON document (version 2: header keys, ``timestamps`` and ``persons``, one
+    frame record per line), atomically. A one-person ``Keypoints2D`` is P = 1, track id 0."""
+    from hmcli.io.jsonio import document_dict, document_text
 
-    head = json.dumps(keypoints_header_record(kp), allow_nan=False, ensure_ascii=False)
-    body = ",\n".join(dumps_record(r) for r in keypoints_frame_records(kp))
+    multi = _as_multi(kp)
+    text = document_text(document_dict(keypoints_header_record(multi), multi), path)
     with atomic_write(path, "w") as f:
-        f.write(head[:-1] + ', "frames": [\n' + body + "\n]}\n")
+        f.write(text)

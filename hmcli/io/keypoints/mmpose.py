@@ -1,5 +1,8 @@
 """mmpose predictions: ``{"meta_info": ..., "instance_info": [{"frame_id", "instances"}]}`` or a
-list per frame of instances with ``keypoints`` [[x, y], ...] and ``keypoint_scores``."""
+list per frame of instances with ``keypoints`` [[x, y], ...] and ``keypoint_scores``.
+:func:`mmpose_from_data` keeps the most confident instance of each frame;
+:func:`mmpose_multi_from_data` keeps every instance and gives them track ids with
+:mod:`hmcli.track`."""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from hmcli.io.atomic import HMError
-from hmcli.io.keypoints.base import (FormatError, best_person, build_keypoints, file_sha256, image_size,
-                                     joint_set_for, read_json_as)
-from hmcli.types import Keypoints2D
+from hmcli.io.keypoints.base import (FormatError, best_person, build_keypoints, build_multi_keypoints, file_sha256,
+                                     image_size, joint_set_for, read_json_as)
+from hmcli.types import Keypoints2D, MultiKeypoints2D
 
 
 def _mmpose_instance(inst: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +30,7 @@ def _mmpose_instance(inst: dict) -> tuple[np.ndarray, np.ndarray]:
     return xy[:, :2], conf
 
 
-def mmpose_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
+def _mmpose(data: Any, path: Path, fps, width, height, multi: bool) -> Keypoints2D | MultiKeypoints2D:
     if isinstance(data, dict):
         info = data["instance_info"]
         if not isinstance(info, list):
@@ -56,14 +59,28 @@ def mmpose_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
                 n_joints = pxy.shape[0]
             elif pxy.shape[0] != n_joints:
                 raise FormatError(f"instances have different joint counts ({pxy.shape[0]} vs {n_joints})")
-        frames.append(best_person(people))
+        frames.append(people)
     if n_joints is None:
         raise HMError(f"{path}: no frame contains a person")
     joint_set, keep = joint_set_for(n_joints, "mmpose keypoints")
-    frames = [None if fr is None else (fr[0][:keep], fr[1][:keep]) for fr in frames]
     w, h = image_size(None, None, width, height, path)
-    return build_keypoints(frames, keep, joint_set, fps=fps, width=w, height=h, detector="mmpose", path=path,
-                           source_hash=file_sha256(path))  # fmt: skip
+    meta = dict(fps=fps, width=w, height=h, detector="mmpose", path=path, source_hash=file_sha256(path))
+    if multi:
+        return build_multi_keypoints([[(xy[:keep], c[:keep]) for xy, c in people] for people in frames], keep,
+                                     joint_set, **meta)  # fmt: skip
+    best = [best_person(people) for people in frames]
+    return build_keypoints([None if fr is None else (fr[0][:keep], fr[1][:keep]) for fr in best], keep, joint_set,
+                           **meta)  # fmt: skip
+
+
+def mmpose_from_data(data: Any, path: Path, fps, width, height) -> Keypoints2D:
+    """One person per frame: the instance with the highest mean keypoint score."""
+    return _mmpose(data, path, fps, width, height, multi=False)
+
+
+def mmpose_multi_from_data(data: Any, path: Path, fps, width, height) -> MultiKeypoints2D:
+    """Every instance of every frame, followed across frames by the keypoint tracker."""
+    return _mmpose(data, path, fps, width, height, multi=True)
 
 
 def read_mmpose_predictions(
@@ -71,3 +88,9 @@ def read_mmpose_predictions(
 ) -> Keypoints2D:
     """mmpose saved predictions (demo ``--save-predictions`` or inferencer JSON)."""
     return read_json_as("mmpose predictions JSON", mmpose_from_data, path, fps, width, height)
+
+
+def read_mmpose_predictions_multi(path, fps: float | None = None, width: int | None = None,
+                                  height: int | None = None) -> MultiKeypoints2D:  # fmt: skip
+    """Every person of mmpose predictions (see :func:`mmpose_multi_from_data`)."""
+    return read_json_as("mmpose predictions JSON", mmpose_multi_from_data, path, fps, width, height)

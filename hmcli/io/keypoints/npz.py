@@ -1,5 +1,9 @@
-"""Our keypoint NPZ: arrays xy, conf, timestamps, detected and scalars width, height,
-joint_set (+ detector, source, source_hash); read with ``allow_pickle=False``."""
+"""Our keypoint NPZ: arrays xy (P, F, J, 2), conf (P, F, J), detected (P, F), track_ids (P,),
+timestamps (F,) and scalars width, height, joint_set (+ detector, source, source_hash); read
+with ``allow_pickle=False``. A one-person ``Keypoints2D`` is written as P = 1, track id 0.
+An NPZ without ``track_ids`` (written by hm before multi-person support, or by hand) has no
+person axis: xy (F, J, 2), conf (F, J), detected (F,), and reads as one person with track
+id 0."""
 
 from __future__ import annotations
 
@@ -10,26 +14,31 @@ import numpy as np
 
 from hmcli.io.atomic import HMError, atomic_write
 from hmcli.io.keypoints.base import FormatError, default_timestamps, guarded, image_size
-from hmcli.types import Keypoints2D
+from hmcli.io.persons import select_row
+from hmcli.types import Keypoints2D, MultiKeypoints2D
 
 _NPZ_ARRAYS = ("xy", "conf", "timestamps")
 _NPZ_SCALARS = ("width", "height", "joint_set")
 
 
-def save_keypoints_npz(kp: Keypoints2D, path: str | os.PathLike) -> None:
-    """Write ``kp`` as a compressed NPZ with no object arrays (atomically); read back with
-    ``read_keypoints_npz``/``load_keypoints``."""
+def save_keypoints_npz(kp: Keypoints2D | MultiKeypoints2D, path: str | os.PathLike) -> None:
+    """Write ``kp`` (one person, or several with their track ids) as a compressed NPZ with no
+    object arrays (atomically); read back with ``read_keypoints_npz``/``load_keypoints``."""
+    from hmcli.io.persons import as_multi_keypoints
+
+    mk = as_multi_keypoints(kp)
     fields = dict(
-        xy=kp.xy.astype(np.float32),
-        conf=kp.conf.astype(np.float32),
-        timestamps=kp.timestamps.astype(np.float64),
-        detected=kp.detected.astype(bool),
-        width=np.int64(kp.width),
-        height=np.int64(kp.height),
-        joint_set=np.str_(kp.joint_set),
-        detector=np.str_(kp.detector),
-        source=np.str_(kp.source or ""),
-        source_hash=np.str_(kp.source_hash or ""),
+        xy=mk.xy.astype(np.float32),                # (P, F, J, 2)
+        conf=mk.conf.astype(np.float32),            # (P, F, J)
+        detected=mk.detected.astype(bool),          # (P, F)
+        track_ids=mk.track_ids.astype(np.int64),    # (P,)
+        timestamps=mk.timestamps.astype(np.float64),  # (F,)
+        width=np.int64(mk.width),
+        height=np.int64(mk.height),
+        joint_set=np.str_(mk.joint_set),
+        detector=np.str_(mk.detector),
+        source=np.str_(mk.source or ""),
+        source_hash=np.str_(mk.source_hash or ""),
     )
     with atomic_write(path, "wb") as f:
         np.savez_compressed(f, **fields)
@@ -45,7 +54,7 @@ def _npz_str(z, key: str) -> str | None:
     return s or None
 
 
-def _npz_load(path: Path, fps, width, height) -> Keypoints2D:
+def _npz_load(path: Path, fps, width, height) -> MultiKeypoints2D:
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -60,37 +69,63 @@ def _npz_load(path: Path, fps, width, height) -> Keypoints2D:
         missing = [k for k in ("xy", "conf", "joint_set") if k not in z.files]
         if missing:
             raise FormatError(f"missing arrays: {', '.join(missing)}")
-        for key in ("xy", "conf", "timestamps", "width", "height"):
+        for key in ("xy", "conf", "timestamps", "width", "height", "track_ids"):
             if key in z.files and z[key].dtype.kind not in "biuf":  # complex, strings, records
                 raise FormatError(f"'{key}' is not a real-valued array (dtype {z[key].dtype})")
         with np.errstate(over="ignore", invalid="ignore"):  # float64 beyond float32 -> inf, no warning line
             xy = np.asarray(z["xy"], np.float32)
             conf = np.asarray(z["conf"], np.float32)
-        if xy.ndim != 3 or xy.shape[2] != 2 or conf.shape != xy.shape[:2]:
-            raise FormatError(f"xy {xy.shape} / conf {conf.shape} are not (F, J, 2) / (F, J)")
-        n = xy.shape[0]
-        if n == 0 or xy.shape[1] == 0:
+        multi = "track_ids" in z.files
+        if multi:
+            ids = np.asarray(z["track_ids"])
+            if ids.ndim != 1 or ids.dtype.kind not in "iu":
+                raise FormatError(f"'track_ids' is not a list of integers (shape {ids.shape}, dtype {ids.dtype})")
+            ids = ids.astype(np.int64)                                # (P,)
+            if xy.ndim != 4 or xy.shape[3] != 2 or conf.shape != xy.shape[:3] or xy.shape[0] != ids.shape[0]:
+                raise FormatError(f"xy {xy.shape} / conf {conf.shape} / track_ids {ids.shape} are not "
+                                  "(P, F, J, 2) / (P, F, J) / (P,)")  # fmt: skip
+        else:  # no person axis: one person, track id 0
+            if xy.ndim != 3 or xy.shape[2] != 2 or conf.shape != xy.shape[:2]:
+                raise FormatError(f"xy {xy.shape} / conf {conf.shape} are not (F, J, 2) / (F, J)")
+            xy, conf, ids = xy[None], conf[None], np.zeros(1, np.int64)  # (1, F, J, 2), (1, F, J)
+        n, j = xy.shape[1], xy.shape[2]
+        if n == 0 or j == 0:
             raise HMError(f"{path} contains no frames" if n == 0 else f"{path} has 0 joints per frame")
         ts = np.asarray(z["timestamps"], np.float64) if "timestamps" in z.files else default_timestamps(n, fps)
-        det = np.asarray(z["detected"], bool) if "detected" in z.files else conf.max(axis=1, initial=0.0) > 0
+        if "detected" in z.files:
+            det = np.asarray(z["detected"], bool)
+            det = det if multi else det[None]                         # (P, F)
+        else:
+            det = conf.max(axis=2, initial=0.0) > 0                   # (P, F)
         fw = int(z["width"]) if "width" in z.files else None
         fh = int(z["height"]) if "height" in z.files else None
         w, h = image_size(fw, fh, width, height, path)
-        return Keypoints2D(
+        return MultiKeypoints2D(
             xy=xy,
             conf=conf,
+            detected=det,
+            track_ids=ids,
             joint_set=_npz_str(z, "joint_set") or "",
             timestamps=ts,
             width=w,
             height=h,
-            detected=det,
             detector=_npz_str(z, "detector") or "unknown",
             source=_npz_str(z, "source"),
             source_hash=_npz_str(z, "source_hash"),
         )
 
 
-def read_keypoints_npz(path, fps: float | None = None, width: int | None = None, height: int | None = None) -> Keypoints2D:
-    """Our NPZ (see ``save_keypoints_npz``); loaded with ``allow_pickle=False``."""
+def read_keypoints_npz_multi(path, fps: float | None = None, width: int | None = None,
+                             height: int | None = None) -> MultiKeypoints2D:  # fmt: skip
+    """Every person of our NPZ (see ``save_keypoints_npz``), with their track ids; an NPZ
+    without ``track_ids`` is one person with track id 0. Loaded with ``allow_pickle=False``."""
     path = Path(path)
     return guarded("keypoint NPZ", path, _npz_load, path, fps, width, height)
+
+
+def read_keypoints_npz(path, fps: float | None = None, width: int | None = None, height: int | None = None,
+                       person: int | None = None) -> Keypoints2D:  # fmt: skip
+    """One person of our NPZ. ``person``: a track id; None takes the only person and refuses
+    files with none or several (HMError naming the ids)."""
+    multi = read_keypoints_npz_multi(path, fps, width, height)
+    return multi.person(select_row(multi.track_ids, person, Path(path)))
