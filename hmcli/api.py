@@ -59,7 +59,7 @@ from hmcli.lift import (
     lift_keypoints,
 )
 from hmcli.lift import load_lifter as _load_lifter
-from hmcli.types import Keypoints2D, MultiKeypoints2D, Pose3DResult
+from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
 if TYPE_CHECKING:
     from hmcli.track import TrackerConfig
@@ -89,6 +89,16 @@ __all__ = [
     "run_stream",
     "lift_input",
     "input_keypoints",
+    "DEFAULT_MAX_PERSONS",
+    "DEFAULT_MIN_TRACK_LENGTH",
+    "detect_persons",
+    "read_keypoints_persons",
+    "select_person",
+    "lift_persons",
+    "run_offline_persons",
+    "run_stream_persons",
+    "lift_input_persons",
+    "input_keypoints_persons",
 ]
 
 Source = str | os.PathLike | int
@@ -369,7 +379,7 @@ def stream_persons(
     kept; no tracker runs). ``detector``: a name or an object; its ``detect_multi(frame, t)``
     is used when it has one, else its one person. ``tracker``: a
     :class:`hmcli.track.TrackerConfig`; ``max_persons`` caps the live states."""
-    from hmcli.io.jsonio import frame_record, header_record
+    from hmcli.io.jsonio import empty_frame_record, frame_record, header_record
     from hmcli.lift import MultiFrameLifter
     from hmcli.types import MultiKeypoints2D
 
@@ -386,8 +396,8 @@ def stream_persons(
 
     def _records(i, t, people):
         if not people:
-            return [{"index": int(i), "t": round(float(t), 6), "persons": 0}]
-        return [{**frame_record(i, t, True, o.xy, o.conf, o.joints3d), "track_id": o.track_id} for o in people]
+            return [empty_frame_record(i, t)]
+        return [frame_record(i, t, True, o.xy, o.conf, o.joints3d, track_id=o.track_id) for o in people]
 
     def _make(joint_set, w, h, nominal):
         return MultiFrameLifter(lm, joint_set, w, h, nominal_fps=nominal, fps=fps, one_pass=one_pass, flip=flip,
@@ -697,3 +707,238 @@ def input_keypoints(path: str | os.PathLike, *, fps: float | None = None, width:
         report(0, None)
         kp = detect(path, detector=detector, max_frames=max_frames, on_frame=lambda i, n: report(i + 1, n))
     return kp.first(max_frames)
+
+
+# ------------------------------------------------------------------ whole runs, every person
+
+#: Default cap on the persons followed in a video (``--max-persons``); 1 is the one-person path.
+DEFAULT_MAX_PERSONS = 4
+#: Default shortest track kept (``--min-track-length``, frames): drops one-off false detections.
+DEFAULT_MIN_TRACK_LENGTH = 5
+
+
+def detect_persons(path: str | os.PathLike, detector: Any = "mediapipe", *, max_persons: int = DEFAULT_MAX_PERSONS,
+                   min_track_length: int = DEFAULT_MIN_TRACK_LENGTH, tracker: Any = None, info: Any = None,
+                   max_frames: int | None = None, timings: Timings | None = None,
+                   on_progress: OnStage | None = None, read_ahead: int = 0) -> MultiKeypoints2D:  # fmt: skip
+    """Every person's 2D keypoints in a video file, as the commands detect them.
+
+    ``max_persons`` > 1: :func:`detect_file_multi` (tracked persons, track ids from 1, tracks
+    shorter than ``min_track_length`` frames dropped; P may be 0). ``max_persons`` == 1: the
+    one-person path (:func:`detect_file`, no tracking): P = 1 with track id 0, frames without
+    a person flagged, exactly as a one-person run always was."""
+    if max_persons == 1:
+        kp = detect_file(path, detector, info=info, max_frames=max_frames, timings=timings, on_progress=on_progress,
+                         read_ahead=read_ahead)  # fmt: skip
+        return MultiKeypoints2D.from_single(kp)
+    return detect_file_multi(path, detector, max_persons=max_persons, min_track_length=min_track_length,
+                             tracker=tracker, info=info, max_frames=max_frames, timings=timings,
+                             on_progress=on_progress, read_ahead=read_ahead)  # fmt: skip
+
+
+def read_keypoints_persons(source: str | os.PathLike | bytes, fps: float | None = None, width: int | None = None,
+                           height: int | None = None, max_frames: int | None = None) -> MultiKeypoints2D:  # fmt: skip
+    """Every person of a keypoint file (or its bytes), first ``max_frames`` frames: our files keep
+    their person axis; OpenPose / COCO / mmpose files with several people are tracked
+    (:func:`hmcli.io.keypoints.load_keypoints_multi`)."""
+    from hmcli.io.keypoints import load_keypoints_multi, read_keypoints_bytes_multi
+
+    if isinstance(source, bytes):
+        mk = read_keypoints_bytes_multi(source, fps=fps, width=width, height=height)
+    else:
+        mk = load_keypoints_multi(source, fps=fps, width=width, height=height)
+    return mk.first(max_frames)
+
+
+def select_person(mk: MultiKeypoints2D, person: int | None, what: str = "the input") -> MultiKeypoints2D:
+    """Only the person with track id ``person`` (all persons for None); HMError naming the ids
+    there are when none has it."""
+    if person is None:
+        return mk
+    hits = np.flatnonzero(mk.track_ids == int(person))
+    if not hits.size:
+        ids = ", ".join(str(i) for i in mk.track_ids.tolist()) or "none"
+        raise HMError(f"{what} has no person with track id {person} (track ids: {ids})")
+    p = int(hits[0])
+    return MultiKeypoints2D.from_persons([mk.person(p)], [int(person)])
+
+
+def lift_persons(mk: MultiKeypoints2D, lifter: LoadedModel, fps: float | None = None, *, one_pass: bool = False,
+                 flip: bool = True, on_progress: Callable[[int, int], None] | None = None) -> MultiPose3DResult:  # fmt: skip
+    """Lift every person (:func:`hmcli.lift.lift_persons`: each over its own span). A one-person
+    input with track id 0 (the one-person path, no tracker) is lifted over the whole clip, as
+    :func:`lift` does, so frames without the person get the model's estimate from the others."""
+    from hmcli.lift import lift_persons as _lift_persons
+
+    if mk.num_persons == 1 and int(mk.track_ids[0]) == 0:
+        res = lift(mk.person(0), lifter, fps, on_progress=on_progress, one_pass=one_pass, flip=flip)
+        return MultiPose3DResult.from_single(res)
+    return _lift_persons(mk, lifter, fps, one_pass=one_pass, flip=flip, on_progress=on_progress)
+
+
+def run_offline_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os.PathLike, *, info: Any = None,
+                        detector: Any = "mediapipe", fps: float | None = None, max_frames: int | None = None,
+                        timings: Timings | None = None, on_progress: OnStage | None = None, one_pass: bool = False,
+                        flip: bool = True, read_ahead: int = 0, max_persons: int = DEFAULT_MAX_PERSONS,
+                        min_track_length: int = DEFAULT_MIN_TRACK_LENGTH, tracker: Any = None) -> MultiPose3DResult:  # fmt: skip
+    """:func:`run_offline` for every person: keypoints, or a video file detected with
+    :func:`detect_persons`, then :func:`lift_persons`."""
+    timings = timings if timings is not None else Timings()
+    if isinstance(source, MultiKeypoints2D):
+        mk = source
+    else:
+        mk = detect_persons(source, detector, max_persons=max_persons, min_track_length=min_track_length,
+                            tracker=tracker, info=info, max_frames=max_frames, timings=timings,
+                            on_progress=on_progress, read_ahead=read_ahead)  # fmt: skip
+    t0 = time.perf_counter()
+    report = _stage(on_progress, "lift")
+    total = sum(b - a for a, b in (s for s in (k.span() for k in mk.persons()) if s is not None))
+    report(0, total or mk.num_frames)
+    result = lift_persons(mk, lifter, fps, one_pass=one_pass, flip=flip, on_progress=report)
+    timings.lift = time.perf_counter() - t0
+    return result
+
+
+def run_stream_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os.PathLike | int, *, info: Any = None,
+                       detector: Any = "mediapipe", fps: float | None = None, max_frames: int | None = None,
+                       on_record: Callable[[dict], None] | None = None, timings: Timings | None = None,
+                       on_progress: OnStage | None = None, one_pass: bool = False, flip: bool = True,
+                       max_persons: int = DEFAULT_MAX_PERSONS, tracker: Any = None) -> MultiPose3DResult:  # fmt: skip
+    """:func:`run_stream` for every person (:func:`stream_persons`: one causal state per track);
+    each record goes to ``on_record`` as soon as its frame is lifted. ``max_persons`` == 1 (and a
+    one-person input with track id 0) is the one-person stream of :func:`run_stream`."""
+    from hmcli.detect.timed import TimedDetector, TimedFrames
+    from hmcli.io.jsonio import results_from_records
+
+    if isinstance(source, MultiKeypoints2D) and source.num_persons == 1 and int(source.track_ids[0]) == 0:
+        source, max_persons = source.person(0), 1
+    if max_persons == 1 and not isinstance(source, MultiKeypoints2D):
+        res = run_stream(lifter, source, info=info, detector=detector, fps=fps, max_frames=max_frames,
+                         on_record=on_record, timings=timings, on_progress=on_progress, one_pass=one_pass, flip=flip)  # fmt: skip
+        return MultiPose3DResult.from_single(res)
+    timings = timings if timings is not None else Timings()
+    t_begin = time.perf_counter()
+    camera = isinstance(source, int) and not isinstance(source, bool)
+    det = frames = None
+    if isinstance(source, MultiKeypoints2D):
+        src, total, nominal = source, source.num_frames, None
+    else:
+        from hmcli.detect import get_multi_detector
+        from hmcli.io.video import iter_frames, probe_video, sha256_file
+
+        if not camera and info is None:
+            info = probe_video(source)
+        total = None if camera else (info.num_frames if max_frames is None else min(info.num_frames, max_frames))
+        nominal = None if camera else info.fps
+        src = frames = TimedFrames(iter_frames(source, max_frames=max_frames))
+        spec = (lambda: get_multi_detector(detector, max_persons)) if isinstance(detector, str) else detector
+        det = TimedDetector(spec)
+        src_name, src_hash = (f"camera:{source}", None) if camera else (str(source), sha256_file(source))
+    report = _stage(on_progress, "lift")
+    report(0, total)
+    header, records, write_s, last = None, [], 0.0, -1
+
+    def _done(i: int) -> None:
+        nonlocal last
+        if i != last:
+            last = i
+            report(i + 1, total)
+
+    gen = stream_persons(src, lifter, det, max_persons=max_persons, tracker=tracker, fps=fps, max_frames=max_frames,
+                         header=True, nominal_fps=nominal, one_pass=one_pass, flip=flip,
+                         on_frame=lambda i, n: _done(i))  # fmt: skip
+    try:
+        for rec in gen:
+            if header is None:
+                header = rec
+                if det is not None:
+                    rec["source"], rec["source_hash"] = src_name, src_hash
+                    if rec.get("fps") is None and nominal:
+                        rec["fps"] = nominal
+            else:
+                records.append(rec)
+            if on_record is not None:
+                t0 = time.perf_counter()
+                on_record(rec)
+                write_s += time.perf_counter() - t0
+    except KeyboardInterrupt:
+        if not camera:
+            raise
+    finally:
+        gen.close()
+        if det is not None:
+            det.close()
+    if header is None or not records:
+        raise HMError("no frames were captured")
+    result = results_from_records(header, records)
+    decode = frames.seconds if frames is not None else 0.0
+    detect_s = det.seconds if det is not None else 0.0
+    timings.decode += decode
+    timings.write += write_s
+    if det is not None:
+        timings.detect = detect_s
+    timings.lift = time.perf_counter() - t_begin - decode - detect_s - write_s
+    return result
+
+
+def lift_input_persons(path: str | os.PathLike, model: str | os.PathLike | LoadedModel | None = None, *,
+                       kind: str | None = None, detector: Any = "mediapipe", fps: float | None = None,
+                       max_frames: int | None = None, width: int | None = None, height: int | None = None,
+                       timings: Timings | None = None, on_progress: OnStage | None = None,
+                       max_persons: int = DEFAULT_MAX_PERSONS, min_track_length: int = DEFAULT_MIN_TRACK_LENGTH,
+                       person: int | None = None) -> tuple[MultiPose3DResult, LoadedModel | None]:  # fmt: skip
+    """:func:`lift_input` for every person (``person``: only that track id): a video is detected
+    (:func:`detect_persons`) and lifted, a keypoint file lifted with its persons, an ``hm lift`` /
+    ``hm mesh`` file read with its persons."""
+    from hmcli.io.paths import input_kind
+
+    timings = timings if timings is not None else Timings()
+    path = Path(path)
+    kind = kind or input_kind(path, lifted=True)
+    if kind == "lifted":
+        from hmcli.io.h5 import read_results
+
+        t0 = time.perf_counter()
+        res = read_results(path).first(max_frames)
+        timings.decode = time.perf_counter() - t0
+        if person is not None:
+            select_person(res.kpts2d, person, str(path))  # the one-line error when absent
+            p = int(np.flatnonzero(res.track_ids == int(person))[0])
+            res = MultiPose3DResult([res.persons[p]], [int(person)])
+        return res, None
+    info = mk = None
+    if kind == "keypoints":
+        mk = select_person(read_keypoints_persons(path, fps, width, height, max_frames), person, str(path))
+    else:
+        from hmcli.io.video import probe_video
+
+        info = probe_video(path)
+    lifter = load_lifter(model)
+    if mk is None:
+        mk = select_person(detect_persons(path, detector, max_persons=max_persons, min_track_length=min_track_length,
+                                          info=info, max_frames=max_frames, timings=timings, on_progress=on_progress),
+                           person, str(path))  # fmt: skip
+    res = run_offline_persons(lifter, mk, fps=fps, timings=timings, on_progress=on_progress)
+    return res, lifter
+
+
+def input_keypoints_persons(path: str | os.PathLike, *, fps: float | None = None, width: int | None = None,
+                            height: int | None = None, max_frames: int | None = None, detector: str = "mediapipe",
+                            on_progress: OnStage | None = None, max_persons: int = DEFAULT_MAX_PERSONS,
+                            min_track_length: int = DEFAULT_MIN_TRACK_LENGTH,
+                            person: int | None = None) -> MultiKeypoints2D:  # fmt: skip
+    """:func:`input_keypoints` for every person (``person``: only that track id)."""
+    from hmcli.io.paths import input_kind
+
+    path = Path(path)
+    kind = input_kind(path, lifted=True)
+    if kind == "lifted":
+        from hmcli.io.h5 import read_results
+
+        mk = read_results(path).kpts2d
+    elif kind == "keypoints":
+        mk = read_keypoints_persons(path, fps, width, height)
+    else:
+        mk = detect_persons(path, detector, max_persons=max_persons, min_track_length=min_track_length,
+                            max_frames=max_frames, on_progress=on_progress)  # fmt: skip
+    return select_person(mk.first(max_frames), person, str(path))
