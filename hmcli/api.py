@@ -711,13 +711,10 @@ def input_keypoints(path: str | os.PathLike, *, fps: float | None = None, width:
 
 # ------------------------------------------------------------------ whole runs, every person
 
-#: Default cap on the persons followed in a video (``--max-persons``); 1 is the one-person path.
-DEFAULT_MAX_PERSONS = 4
-#: Default shortest track kept (``--min-track-length``, frames): drops one-off false detections.
-DEFAULT_MIN_TRACK_LENGTH = 5
+from hmcli.track import DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH  # noqa: E402
 
 
-def detect_persons(path: str | os.PathLike, detector: Any = "mediapipe", *, max_persons: int = DEFAULT_MAX_PERSONS,
+def detect_persons(path: str | os.PathLike | int, detector: Any = "mediapipe", *, max_persons: int = DEFAULT_MAX_PERSONS,
                    min_track_length: int = DEFAULT_MIN_TRACK_LENGTH, tracker: Any = None, info: Any = None,
                    max_frames: int | None = None, timings: Timings | None = None,
                    on_progress: OnStage | None = None, read_ahead: int = 0) -> MultiKeypoints2D:  # fmt: skip
@@ -726,7 +723,33 @@ def detect_persons(path: str | os.PathLike, detector: Any = "mediapipe", *, max_
     ``max_persons`` > 1: :func:`detect_file_multi` (tracked persons, track ids from 1, tracks
     shorter than ``min_track_length`` frames dropped; P may be 0). ``max_persons`` == 1: the
     one-person path (:func:`detect_file`, no tracking): P = 1 with track id 0, frames without
-    a person flagged, exactly as a one-person run always was."""
+    a person flagged, exactly as a one-person run always was. ``path`` may be a webcam index
+    (an int; then ``max_frames`` frames, and ``timings.detect`` gets the detector's seconds)."""
+    if isinstance(path, int) and not isinstance(path, bool):
+        from hmcli.detect import get_multi_detector
+        from hmcli.detect.timed import TimedDetector
+
+        timings = timings if timings is not None else Timings()
+        report = _stage(on_progress, "detect")
+        on_frame = lambda i, n: report(i + 1, n)  # noqa: E731
+        t0 = time.perf_counter()
+        if max_persons == 1:
+            det = TimedDetector(detector)
+            try:
+                mk = MultiKeypoints2D.from_single(detect(path, det, max_frames=max_frames, on_frame=on_frame))
+            finally:
+                det.close()
+        else:
+            det = TimedDetector((lambda: get_multi_detector(detector, max_persons)) if isinstance(detector, str)
+                                else detector)  # fmt: skip
+            try:
+                mk = detect_multi(path, det, max_persons=max_persons, min_track_length=min_track_length,
+                                  tracker=tracker, max_frames=max_frames, on_frame=on_frame)  # fmt: skip
+            finally:
+                det.close()
+        timings.detect = det.seconds
+        timings.decode = time.perf_counter() - t0 - det.seconds
+        return mk
     if max_persons == 1:
         kp = detect_file(path, detector, info=info, max_frames=max_frames, timings=timings, on_progress=on_progress,
                          read_ahead=read_ahead)  # fmt: skip

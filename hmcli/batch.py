@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from hmcli.io.atomic import HMError
 from hmcli.io.paths import KEYPOINT_SUFFIXES
 from hmcli.lift import torch_threads
+from hmcli.track import DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH
 
 if TYPE_CHECKING:
     from hmcli.action.checkpoint import LoadedAction
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
     from hmcli.io.checkpoint import LoadedModel
     from hmcli.mesh.body import BodyModel
     from hmcli.mesh.fit import FitOptions
-    from hmcli.types import Keypoints2D, Pose3DResult
+    from hmcli.types import Keypoints2D, MultiKeypoints2D, Pose3DResult
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -550,38 +551,42 @@ class LiftJob(Job):
     height: int | None = None
     one_pass: bool = False
     flip: bool = True
+    max_persons: int = DEFAULT_MAX_PERSONS  # 1: the one-person path
+    min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
     read_ahead: int = READ_AHEAD
     lift_threads: int | None = 1  # torch threads while lifting (None: as set); see torch_threads
     timings: Timings | None = None  # adds up every input's stage seconds, if given
 
-    def prepare(self, input: Path) -> tuple[Keypoints2D, Timings]:
+    def prepare(self, input: Path) -> tuple[MultiKeypoints2D, Timings]:
         from hmcli import api
         from hmcli.io.paths import input_kind
 
         t = api.Timings()
         if input_kind(input) == "keypoints":
             t0 = time.perf_counter()
-            kp = api.read_keypoints(input, self.fps, self.width, self.height, self.max_frames)
+            mk = api.read_keypoints_persons(input, self.fps, self.width, self.height, self.max_frames)
             t.decode = time.perf_counter() - t0
         else:
-            kp = api.detect_file(input, self.detector, max_frames=self.max_frames, timings=t, read_ahead=self.read_ahead)
-        return kp, t
+            mk = api.detect_persons(input, self.detector, max_persons=self.max_persons,
+                                    min_track_length=self.min_track_length, max_frames=self.max_frames, timings=t,
+                                    read_ahead=self.read_ahead)  # fmt: skip
+        return mk, t
 
-    def finish(self, prepared: tuple[Keypoints2D, Timings], output: Path) -> int:
+    def finish(self, prepared: tuple[MultiKeypoints2D, Timings], output: Path) -> int:
         from hmcli import api
         from hmcli.io.export import export
 
-        kp, t = prepared
+        mk, t = prepared
         with torch_threads(self.lift_threads):
             lift_t = api.Timings()
-            result = api.run_offline(self.lifter, kp, fps=self.fps, timings=lift_t, one_pass=self.one_pass,
-                                     flip=self.flip)  # fmt: skip
+            result = api.run_offline_persons(self.lifter, mk, fps=self.fps, timings=lift_t, one_pass=self.one_pass,
+                                             flip=self.flip)  # fmt: skip
         t.lift = lift_t.lift
         t0 = time.perf_counter()
         export(result, output)
         t.write = time.perf_counter() - t0
         _add_timings(self.timings, t)
-        return result.kpts2d.num_frames
+        return mk.num_frames
 
 
 @dataclass
@@ -590,25 +595,28 @@ class DetectJob(Job):
 
     detector: Any = "mediapipe"
     max_frames: int | None = None
+    max_persons: int = DEFAULT_MAX_PERSONS  # 1: the one-person path
+    min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
     read_ahead: int = READ_AHEAD
     timings: Timings | None = None
 
-    def prepare(self, input: Path) -> tuple[Keypoints2D, Timings]:
+    def prepare(self, input: Path) -> tuple[MultiKeypoints2D, Timings]:
         from hmcli import api
 
         t = api.Timings()
-        return api.detect_file(input, self.detector, max_frames=self.max_frames, timings=t,
-                               read_ahead=self.read_ahead), t  # fmt: skip
+        return api.detect_persons(input, self.detector, max_persons=self.max_persons,
+                                  min_track_length=self.min_track_length, max_frames=self.max_frames, timings=t,
+                                  read_ahead=self.read_ahead), t  # fmt: skip
 
-    def finish(self, prepared: tuple[Keypoints2D, Timings], output: Path) -> int:
+    def finish(self, prepared: tuple[MultiKeypoints2D, Timings], output: Path) -> int:
         from hmcli import api
 
-        kp, t = prepared
+        mk, t = prepared
         t0 = time.perf_counter()
-        api.save_keypoints(kp, output)
+        api.save_keypoints(mk, output)
         t.write = time.perf_counter() - t0
         _add_timings(self.timings, t)
-        return kp.num_frames
+        return mk.num_frames
 
 
 @dataclass

@@ -143,10 +143,3 @@ def test_layering(who, forbidden, why):
 def test_cycle_finder_sees_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
-
-def test_cli_person_defaults_match_the_api():
-    from hmcli import api
-    from hmcli.cli import common
-
-    assert common.DEFAULT_MAX_PERSONS == api.DEFAULT_MAX_PERSONS
-    assert common.DEFAULT_MIN_TRACK_LENGTH == api.DEFAULT_MIN_TRACK_LENGTH

@@ -166,10 +166,7 @@ class StdoutLines:
 
 # ------------------------------------------------------------------ several persons (shared options)
 
-#: ``--max-persons`` default (:data:`hmcli.api.DEFAULT_MAX_PERSONS`; not imported: that pulls in torch).
-DEFAULT_MAX_PERSONS = 4
-#: ``--min-track-length`` default (:data:`hmcli.api.DEFAULT_MIN_TRACK_LENGTH`).
-DEFAULT_MIN_TRACK_LENGTH = 5
+from hmcli.track import DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH  # noqa: E402  (numpy only)
 MAX_PERSONS_HELP = ("Follow up to N persons in a video, each tracked with its own id; 1: the one-person path "
                     "(no tracking, 1.8-3.5x faster detection).")
 MIN_TRACK_HELP = "Drop tracks seen in fewer than N frames (one-off false detections)."

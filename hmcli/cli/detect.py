@@ -8,11 +8,14 @@ from pathlib import Path
 import typer
 
 from hmcli.cli import batching
-from hmcli.cli.common import EXIT_USAGE, StdoutLines, cli_errors, fail, note, progress, warn
+from hmcli.cli.common import (DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH, EXIT_USAGE, MAX_PERSONS_HELP,
+                              MIN_TRACK_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
+                              persons_summary, progress, stage_bars, warn)  # fmt: skip
 from hmcli.io.paths import KEYPOINT_SUFFIXES, default_output, output_dir_check
 
 
-def _detect_batch(videos, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames) -> None:  # noqa: ANN001
+def _detect_batch(videos, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames,
+                  persons) -> None:  # noqa: ANN001
     """hm detect over a batch of videos (see hmcli.batch)."""
     from hmcli import batch
 
@@ -20,7 +23,7 @@ def _detect_batch(videos, manifest, out_dir, shard, log, overwrite, quiet, json_
     plan = batch.plan_batch(videos or [], batching.require_out_dir(out_dir), suffix, manifest=manifest,
                             shard=batching.shard_option(shard), suffixes=batch.VIDEO_SUFFIXES, openpose_dirs=False,
                             output_suffixes=(".kpts.h5", ".kpts.json"))  # fmt: skip
-    batching.run("detect", plan, batch.DetectJob(detector, max_frames), overwrite=overwrite, log=log, quiet=quiet)
+    batching.run("detect", plan, batch.DetectJob(detector, max_frames, **persons), overwrite=overwrite, log=log, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +37,8 @@ def register(app: typer.Typer) -> None:
         detector: str = typer.Option("mediapipe", "--detector", help="2D detector (hm info lists the backends)."),
         max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Stop after N frames."),
         json_out: bool = typer.Option(False, "--json", help="Write JSON (a .json file, or JSON lines with -o -)."),
+        max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
+        min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.kpts.h5 (<stem>.kpts.json with --json)")),
@@ -41,16 +46,20 @@ def register(app: typer.Typer) -> None:
         shard: str = typer.Option(None, "--shard", show_default=False, help=batching.SHARD_HELP),
         log: str = typer.Option(None, "--log", show_default=False, help=batching.LOG_HELP),
     ) -> None:
-        """Detect 2D keypoints in every frame (frames without a person are kept and flagged).
+        """Detect 2D keypoints of every person in every frame, tracked with an id each (--max-persons 1: one
+        person, frames without them kept and flagged).
 
         The output is read back by hm lift: hm detect clip.mp4 -o - | hm lift - -o clip.h5"""
         from hmcli.io.atomic import HMError
 
         if max_frames is not None and max_frames < 1:
             fail(f"--max-frames must be at least 1, got {max_frames}", EXIT_USAGE)
+        check_person_options(max_persons, min_track_length)
+        persons = dict(max_persons=max_persons, min_track_length=min_track_length)
         if batching.is_batch(video, manifest=manifest, out_dir=out_dir, shard=shard, log=log, openpose_dirs=False):
             batching.refuse(("-o/--output", output is not None))
-            return _detect_batch(video, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames)
+            return _detect_batch(video, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames,
+                                 persons)  # fmt: skip
         if not video:
             fail("give a VIDEO (a file, or a webcam index with --max-frames)", EXIT_USAGE)
         video = video[0]
@@ -75,32 +84,28 @@ def register(app: typer.Typer) -> None:
             raise HMError(f"video file not found: {video}")
 
         from hmcli import api
-        from hmcli.detect.timed import TimedDetector
 
-        det = TimedDetector(detector)
+        clock = api.Timings()
         t0 = time.perf_counter()
-        try:
-            with progress(quiet) as bar:
-                upd = bar("detect")
-                kp = api.detect(int(video) if camera else video, det, max_frames=max_frames,
-                                on_frame=lambda i, n: upd(i + 1, n))  # fmt: skip
-        finally:
-            det.close()
+        with progress(quiet) as bar:
+            mk = api.detect_persons(int(video) if camera else video, detector, max_frames=max_frames, timings=clock,
+                                    on_progress=stage_bars(bar), **persons)  # fmt: skip
         t_detect = time.perf_counter() - t0
         t0 = time.perf_counter()
         if out_path is None:
             out = StdoutLines()
-            out.write(api.keypoints_header_record(kp), flush=False)
-            for rec in api.keypoints_frame_records(kp):
+            out.write(api.keypoints_header_record(mk), flush=False)
+            for rec in api.keypoints_frame_records(mk):
                 out.write(rec, flush=False)
             out.write_flush()
         else:
-            api.save_keypoints(kp, out_path)
+            api.save_keypoints(mk, out_path)
         t_write = time.perf_counter() - t0
-        n = kp.num_frames
-        missing = int((~kp.detected).sum())
+        n = mk.num_frames
+        missing = int((~mk.detected.any(axis=0)).sum()) if mk.num_persons else n
         if missing == n:
-            warn(f"no person found in any of the {n} frames; the output has every frame flagged (detected false)")
-        note(f"hm detect: {n} frames ({missing} without a person) at {kp.fps:.2f} fps -> "
-             f"{'stdout' if out_path is None else out_path}; decode+detect {t_detect:.2f} s "
-             f"(detect {det.seconds:.2f} s), write {t_write:.2f} s; detector {kp.detector}", quiet)  # fmt: skip
+            warn(f"no person found in any of the {n} frames; the output has "
+                 + ("every frame flagged (detected false)" if mk.num_persons else "no persons"))  # fmt: skip
+        note(f"hm detect: {n} frames ({missing} without a person), {persons_summary(mk.track_ids)}, at "
+             f"{mk.fps:.2f} fps -> {'stdout' if out_path is None else out_path}; decode+detect {t_detect:.2f} s "
+             f"(detect {clock.detect:.2f} s), write {t_write:.2f} s; detector {mk.detector}", quiet)  # fmt: skip

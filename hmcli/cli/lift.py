@@ -10,9 +10,13 @@ Behaviour worth knowing (also in ``hm lift --help``):
   ``.json``, ``.bvh``, ``.csv``; ``-o -`` prints JSON lines (a header record, then one record
   per frame) to stdout; with ``--causal`` each line is written and flushed as soon as its
   frame is lifted. Files are written atomically: never a partial file.
+* Every person in a video is detected, tracked and lifted on its own (``--max-persons``, 4 by
+  default; ``--max-persons 1`` is the faster one-person path). Outputs have a person axis
+  with track ids (``--person ID`` keeps one); BVH and CSV hold one person, so several persons
+  give one file each, ``<name>.p<track id>.bvh``.
 * Frames without a person are kept and flagged (``detected`` false). A video in which no
-  frame has a person still gives an output (every frame flagged, 3D joints NaN) plus a
-  warning line; exit code 0.
+  frame has a person still gives an output (no persons; with ``--max-persons 1`` every
+  frame flagged and 3D joints NaN) plus a warning line; exit code 0.
 * Webcam: capture ends at ``--max-frames`` or Ctrl-C; Ctrl-C there is the normal way to stop
   and the frames so far are written (exit 0).
 * Progress (rich bar with frames/s) and the final one-line summary go to stderr; ``--quiet``
@@ -29,7 +33,9 @@ from pathlib import Path
 import typer
 
 from hmcli.cli import batching
-from hmcli.cli.common import EXIT_USAGE, StdoutLines, cli_errors, fail, note, progress, stage_bars, warn
+from hmcli.cli.common import (DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH, EXIT_USAGE, MAX_PERSONS_HELP,
+                              MIN_TRACK_HELP, PERSON_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
+                              persons_summary, progress, stage_bars, warn)  # fmt: skip
 from hmcli.io.paths import default_output
 
 # When the CLI loaded its command modules: start-up (imports, torch) = command start - this.
@@ -59,6 +65,37 @@ def _plan_output(output: str | None, json_out: bool, input_path: Path | None, de
     if input_path is None:
         return Path(default_name + suffix), ("json" if json_out else "h5")
     return default_output(input_path, suffix, "3d"), ("json" if json_out else "h5")
+
+
+def _per_person_paths(path: Path, track_ids) -> list[Path]:
+    """``clip.bvh`` -> ``clip.p3.bvh``, ... (one file per person for one-person formats)."""
+    return [path.with_name(f"{path.stem}.p{int(t)}{path.suffix}") for t in track_ids]
+
+
+def write_persons(result, path: Path, fmt: str) -> list[Path]:  # noqa: ANN001
+    """Write a multi-person result: JSON / HDF5 as one file; BVH / CSV one file per person
+    (the given name with one person). The files are written together: if one fails, the ones
+    written before it are removed. Returns the paths written."""
+    from hmcli.io.export import export
+
+    if fmt not in ("bvh", "csv") or result.num_persons == 1:
+        export(result, path, fmt)
+        return [path]
+    if result.num_persons == 0:
+        from hmcli.io.atomic import HMError
+
+        raise HMError(f"no person was found: nothing to write as {fmt.upper()} (use .h5 or .json)")
+    paths = _per_person_paths(path, result.track_ids)
+    done: list[Path] = []
+    try:
+        for p, out in enumerate(paths):
+            export(result.persons[p], out, fmt)
+            done.append(out)
+    except BaseException:
+        for out in done:
+            out.unlink(missing_ok=True)
+        raise
+    return paths
 
 
 def _lift_batch(inputs, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal, options) -> None:  # noqa: ANN001
@@ -96,6 +133,9 @@ def register(app: typer.Typer) -> None:
                                       help="Let the model see the whole sequence: one pass offline instead of windows of its trained clip length; unbounded memory when streaming."),
         no_flip: bool = typer.Option(False, "--no-flip",
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
+        max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
+        min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+        person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.h5 (<stem>.json with --json)")),
         overwrite: bool = typer.Option(False, "--overwrite", help=batching.OVERWRITE_HELP),
@@ -120,11 +160,14 @@ def register(app: typer.Typer) -> None:
         for name, value in (("--width", width), ("--height", height)):
             if value is not None and value < 1:
                 fail(f"{name} must be a positive number of pixels, got {value}", EXIT_USAGE)
+        check_person_options(max_persons, min_track_length, person)
         if batch:
-            batching.refuse(("-o/--output", output is not None), ("--source", source is not None))
+            batching.refuse(("-o/--output", output is not None), ("--source", source is not None),
+                            ("--person", person is not None))  # fmt: skip
             return _lift_batch(input, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal,
                                dict(detector=detector, fps=fps, max_frames=max_frames, width=width, height=height,
-                                    one_pass=one_pass, flip=not no_flip))  # fmt: skip
+                                    one_pass=one_pass, flip=not no_flip, max_persons=max_persons,
+                                    min_track_length=min_track_length))  # fmt: skip
         input = input[0] if input else None
 
         from hmcli.io.atomic import HMError
@@ -146,15 +189,16 @@ def register(app: typer.Typer) -> None:
                 fail(f"output {out_path} is the input file; choose another -o", EXIT_USAGE)
 
         from hmcli import api
-        from hmcli.io.export import export
+        from hmcli.types import MultiKeypoints2D
 
         clock = api.Timings()
         # Cheap input checks first, so a bad input fails before the model loads.
-        kp = info = None
+        mk = info = None
         if kind in ("keypoints", "stdin"):
             t0 = time.perf_counter()
-            kp = api.read_keypoints(sys.stdin.buffer.read() if kind == "stdin" else in_path, fps, width, height,
-                                    max_frames)  # fmt: skip
+            mk = api.read_keypoints_persons(sys.stdin.buffer.read() if kind == "stdin" else in_path, fps, width,
+                                            height, max_frames)  # fmt: skip
+            mk = api.select_person(mk, person, "stdin" if kind == "stdin" else str(in_path))
             clock.decode = time.perf_counter() - t0
         elif kind == "video":
             from hmcli.io.video import probe_video
@@ -166,17 +210,26 @@ def register(app: typer.Typer) -> None:
 
         streamed = kind == "camera" or (causal and fmt == "jsonl")  # each record out as its frame is lifted
         with progress(quiet) as bar:
-            src = kp if kp is not None else int(source) if kind == "camera" else in_path
+            src = mk if mk is not None else int(source) if kind == "camera" else in_path
             run = dict(info=info, detector=detector, fps=fps, max_frames=max_frames, timings=clock,
-                       on_progress=stage_bars(bar), one_pass=one_pass, flip=not no_flip)  # fmt: skip
+                       on_progress=stage_bars(bar), one_pass=one_pass, flip=not no_flip, max_persons=max_persons)  # fmt: skip
             if streamed:
                 out = StdoutLines() if fmt == "jsonl" else None
-                result = api.run_stream(lifter, src, on_record=out.write if out is not None else None, **run)
+                result = api.run_stream_persons(lifter, src, on_record=out.write if out is not None else None, **run)
             else:
-                result = api.run_offline(lifter, src, **run)
+                if not isinstance(src, MultiKeypoints2D):
+                    src = api.select_person(api.detect_persons(src, detector, max_persons=max_persons,
+                                                               min_track_length=min_track_length, info=info,
+                                                               max_frames=max_frames, timings=clock,
+                                                               on_progress=run["on_progress"]),
+                                            person, str(in_path))  # fmt: skip
+                result = api.run_offline_persons(lifter, src, **run)
+            if person is not None and streamed:
+                result = _only(result, person, where="the stream")
             t0 = time.perf_counter()
+            written: list[Path] = []
             if fmt != "jsonl":
-                export(result, out_path, fmt)
+                written = write_persons(result, out_path, fmt)
             elif not streamed:
                 from hmcli.io.jsonio import result_records
 
@@ -188,22 +241,40 @@ def register(app: typer.Typer) -> None:
 
         import numpy as np
 
-        k2 = result.kpts2d
-        n = k2.num_frames
-        missing = int((~k2.detected).sum())
-        if missing == n:
-            what = "NaN 3D joints" if np.isnan(result.joints3d).all() else "3D joints from empty input"
-            warn(f"no person found in any of the {n} frames; the output has every frame flagged "
-                 f"(detected false) and {what}")  # fmt: skip
-        elif missing:
-            note(f"hm lift: {missing} of {n} frames have no person (flagged detected=false; their 3D joints "
-                 "are the model's estimate from the other frames)", quiet)  # fmt: skip
-        where = "stdout" if out_path is None else str(out_path)
+        n = result.num_frames
+        if result.num_persons == 0:
+            missing = n
+            warn(f"no person found in any of the {n} frames; the output has no persons")
+        else:
+            seen = result.kpts2d.detected.any(axis=0)  # (F,) somebody in the frame
+            missing = int((~seen).sum())
+            if missing == n:
+                what = "NaN 3D joints" if np.isnan(result.joints3d).all() else "3D joints from empty input"
+                warn(f"no person found in any of the {n} frames; the output has every frame flagged "
+                     f"(detected false) and {what}")  # fmt: skip
+            elif missing and result.num_persons == 1 and int(result.track_ids[0]) == 0:
+                note(f"hm lift: {missing} of {n} frames have no person (flagged detected=false; their 3D joints "
+                     "are the model's estimate from the other frames)", quiet)  # fmt: skip
+        where = "stdout" if out_path is None else ", ".join(str(p) for p in written) if len(written) > 1 else str(out_path)
         if kind in ("keypoints", "stdin"):
             detect_part = f"read {_fmt_s(clock.decode)}"
         else:
             detect_part = (f"decode+detect {_fmt_s(clock.decode + clock.detect)} "
                            f"(decode {_fmt_s(clock.decode)}, detect {_fmt_s(clock.detect)})")  # fmt: skip
-        note(f"hm lift: {n} frames ({missing} without a person) at {k2.fps:.2f} fps -> {where}; {detect_part}, "
-             f"lift {_fmt_s(clock.lift)}, write {_fmt_s(clock.write)}, total {_fmt_s(time.perf_counter() - t_cmd)} "
-             f"+ start-up {_fmt_s(max(0.0, t_cmd - _T_LOADED))}; model {lifter.model_id} (load {_fmt_s(clock.load)})", quiet)  # fmt: skip
+        fps_now = result.kpts2d.fps
+        note(f"hm lift: {n} frames ({missing} without a person), {persons_summary(result.track_ids)}, at "
+             f"{fps_now:.2f} fps -> {where}; {detect_part}, lift {_fmt_s(clock.lift)}, write {_fmt_s(clock.write)}, "
+             f"total {_fmt_s(time.perf_counter() - t_cmd)} + start-up {_fmt_s(max(0.0, t_cmd - _T_LOADED))}; "
+             f"model {lifter.model_id} (load {_fmt_s(clock.load)})", quiet)  # fmt: skip
+
+
+def _only(result, person: int, where: str):  # noqa: ANN001, ANN202
+    """The one person with track id ``person`` of a multi-person result (HMError naming the ids)."""
+    from hmcli.io.atomic import HMError
+    from hmcli.types import MultiPose3DResult
+
+    hits = [p for p, t in enumerate(result.track_ids.tolist()) if t == person]
+    if not hits:
+        ids = ", ".join(str(t) for t in result.track_ids.tolist()) or "none"
+        raise HMError(f"{where} has no person with track id {person} (track ids: {ids})")
+    return MultiPose3DResult([result.persons[hits[0]]], [person])

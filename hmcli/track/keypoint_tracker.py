@@ -33,7 +33,14 @@ import numpy as np
 
 from hmcli.types import Keypoints2D, MultiKeypoints2D
 
-__all__ = ["TrackerConfig", "KeypointTracker", "track_detections", "assemble_tracks"]
+__all__ = ["DEFAULT_MAX_PERSONS", "DEFAULT_MIN_TRACK_LENGTH", "TrackerConfig", "KeypointTracker", "track_detections", "assemble_tracks"]
+
+
+#: Default cap on the persons the commands follow in a video (``--max-persons``); 1 is the
+#: one-person path (no tracking).
+DEFAULT_MAX_PERSONS = 4
+#: Default shortest track kept (``--min-track-length``, frames): drops one-off false detections.
+DEFAULT_MIN_TRACK_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,8 @@ def assemble_tracks(
     """Per-frame detections and their track ids -> ``MultiKeypoints2D``.
 
     ``template`` gives the frames (``timestamps``), image size, joint set and provenance (its
-    xy/conf are not used). Tracks seen in fewer than ``min_track_length`` frames are dropped;
+    xy/conf are not used). Tracks seen in fewer than ``min_track_length`` frames (or, in a
+    clip shorter than that, in fewer than all its frames) are dropped;
     then, if more than ``max_persons`` remain, the ones seen in the most frames are kept.
     Rows are ordered by first appearance, then track id."""
     f = template.num_frames
@@ -187,7 +195,8 @@ def assemble_tracks(
     for fi, frame_ids in enumerate(ids):
         for tid in np.asarray(frame_ids).tolist():
             seen.setdefault(int(tid), []).append(fi)
-    keep = [tid for tid, frames in seen.items() if len(frames) >= max(1, min_track_length)]
+    shortest = max(1, min(min_track_length, f))  # a clip shorter than that keeps its persons
+    keep = [tid for tid, frames in seen.items() if len(frames) >= shortest]
     if max_persons is not None and len(keep) > max_persons:
         keep = sorted(keep, key=lambda t: (-len(seen[t]), seen[t][0], t))[:max_persons]
     keep.sort(key=lambda t: (seen[t][0], t))

@@ -206,12 +206,19 @@ def test_detect_output_formats(tmp_path):
 
 
 def test_no_person_anywhere_still_writes_flagged_output(tmp_path, ckpts):
+    from hmcli.io.h5 import read_results
+
     v = write_video(tmp_path / "dark.mp4", n=5, dark=set(range(5)))
-    r = run("lift", v, "--detector", "fake-test", "--model", ckpts["bi"], "-q")
+    r = run("lift", v, "--detector", "fake-test", "--model", ckpts["bi"], "-q", "--max-persons", "1")
     assert r.exit_code == 0
     assert r.stderr.startswith("hm: warning: no person found in any of the 5 frames")
     res = read_result(tmp_path / "dark.h5")
     assert not res.kpts2d.detected.any() and np.isnan(res.joints3d).all()
+    # tracking persons (the default): a file with no persons, and the same warning
+    r = run("lift", v, "--detector", "fake-test", "--model", ckpts["bi"], "-q", "-o", tmp_path / "none.h5")
+    assert r.exit_code == 0 and r.stderr.startswith("hm: warning: no person found in any of the 5 frames"), r.stderr
+    multi = read_results(tmp_path / "none.h5")
+    assert multi.num_persons == 0 and multi.num_frames == 5
 
 
 @pytest.mark.parametrize(
@@ -278,7 +285,8 @@ def test_causal_video_streams_each_line_as_its_frame_is_lifted(tmp_path, ckpts, 
 
     monkeypatch.setattr(cli_lift.StdoutLines, "write", spy)
     v = write_video(tmp_path / "clip.mp4", n=8, dark={2})
-    r = run("lift", v, "--causal", "-o", "-", "--detector", "fake-count", "--model", ckpts["causal"])
+    r = run("lift", v, "--causal", "-o", "-", "--detector", "fake-count", "--model", ckpts["causal"],
+            "--max-persons", "1")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[0]["source"] == v and lines[0]["detector"] == "fake-detector-v1"
@@ -288,6 +296,16 @@ def test_causal_video_streams_each_line_as_its_frame_is_lifted(tmp_path, ckpts, 
     offline = api.lift_video(v, model=ckpts["causal"], causal=True, detector="fake-test")
     np.testing.assert_allclose(np.array([x["joints3d"] for x in lines[1:]]), offline.joints3d, atol=2e-4)
     assert not (tmp_path / "clip.h5").exists()
+    # following persons (the default): one record per (frame, person) with its track id, and a
+    # "persons": 0 record for the frame with nobody; the person's state skips that frame
+    progress_at_write.clear()
+    seen.clear()
+    r = run("lift", v, "--causal", "-o", "-", "--detector", "fake-count", "--model", ckpts["causal"])
+    assert r.exit_code == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()][1:]
+    assert [x.get("track_id") for x in recs] == [1, 1, None, 1, 1, 1, 1, 1] and recs[2]["persons"] == 0
+    assert [x["index"] for x in recs] == list(range(8))
+    assert progress_at_write == [(0, True)] + [(k + 1, True) for k in range(8)]
 
 
 def _fake_camera(n_frames, interrupt_after=None):

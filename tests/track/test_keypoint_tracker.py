@@ -147,3 +147,11 @@ def test_partly_visible_person_is_measured_in_units_of_its_whole_body():
     shift = 0.35 * _size(whole, np.ones(J, bool))
     assert shift / _size(whole, conf[0] > 0) > TrackerConfig().max_cost  # the old cost would refuse it
     assert tracker.update((whole + [shift, 0.0])[None], conf).tolist() == [1]
+
+
+def test_min_track_length_is_capped_by_the_clip_length():
+    dets = frames_of([[person_at(50)]] * 3)
+    ids = [np.asarray([1])] * 3
+    assert assemble_tracks(dets, ids, _template(3), min_track_length=5).track_ids.tolist() == [1]
+    ids = [np.asarray([1]), np.asarray([2]), np.asarray([2])]
+    assert assemble_tracks(dets, ids, _template(3), min_track_length=5).track_ids.tolist() == []
