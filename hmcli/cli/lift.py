@@ -67,37 +67,6 @@ def _plan_output(output: str | None, json_out: bool, input_path: Path | None, de
     return default_output(input_path, suffix, "3d"), ("json" if json_out else "h5")
 
 
-def _per_person_paths(path: Path, track_ids) -> list[Path]:
-    """``clip.bvh`` -> ``clip.p3.bvh``, ... (one file per person for one-person formats)."""
-    return [path.with_name(f"{path.stem}.p{int(t)}{path.suffix}") for t in track_ids]
-
-
-def write_persons(result, path: Path, fmt: str) -> list[Path]:  # noqa: ANN001
-    """Write a multi-person result: JSON / HDF5 as one file; BVH / CSV one file per person
-    (the given name with one person). The files are written together: if one fails, the ones
-    written before it are removed. Returns the paths written."""
-    from hmcli.io.export import export
-
-    if fmt not in ("bvh", "csv") or result.num_persons == 1:
-        export(result, path, fmt)
-        return [path]
-    if result.num_persons == 0:
-        from hmcli.io.atomic import HMError
-
-        raise HMError(f"no person was found: nothing to write as {fmt.upper()} (use .h5 or .json)")
-    paths = _per_person_paths(path, result.track_ids)
-    done: list[Path] = []
-    try:
-        for p, out in enumerate(paths):
-            export(result.persons[p], out, fmt)
-            done.append(out)
-    except BaseException:
-        for out in done:
-            out.unlink(missing_ok=True)
-        raise
-    return paths
-
-
 def _lift_batch(inputs, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal, options) -> None:  # noqa: ANN001
     """hm lift over a batch (see hmcli.batch): plan, load the model once, run, report."""
     from hmcli import api, batch
@@ -189,6 +158,7 @@ def register(app: typer.Typer) -> None:
                 fail(f"output {out_path} is the input file; choose another -o", EXIT_USAGE)
 
         from hmcli import api
+        from hmcli.io.export import export_persons
         from hmcli.types import MultiKeypoints2D
 
         clock = api.Timings()
@@ -229,7 +199,7 @@ def register(app: typer.Typer) -> None:
             t0 = time.perf_counter()
             written: list[Path] = []
             if fmt != "jsonl":
-                written = write_persons(result, out_path, fmt)
+                written = export_persons(result, out_path, fmt)
             elif not streamed:
                 from hmcli.io.jsonio import result_records
 

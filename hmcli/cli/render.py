@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, note, progress, warn
+from hmcli.cli.common import EXIT_USAGE, PERSON_HELP, cli_errors, fail, note, progress, warn
 from hmcli.io.paths import find_source_video, output_dir_check
 
 if TYPE_CHECKING:
@@ -58,10 +58,11 @@ def register(app: typer.Typer) -> None:
         actions: str = typer.Option(None, "--actions", show_default=False,
                                     help="Action labels from hm action (its -o report .json, or --causal JSON lines) "
                                          "to show on each frame."),
+        person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
     ) -> None:
         """Render the 2D keypoints (or a fitted mesh) over the video next to a 3D view of the joints (MP4)."""
-        from hmcli.io.export import read_any_result
+        from hmcli.io.export import read_any_result, read_any_results
         from hmcli.render.mesh import STYLES
 
         if fps is not None and not (fps > 0 and fps != float("inf")):
@@ -89,8 +90,13 @@ def register(app: typer.Typer) -> None:
             if is_mesh_file(rpath):
                 mesh_path = rpath
         if mesh_path is None:
-            res = read_any_result(result)
-            kp = res.kpts2d
+            res = read_any_results(result)
+            if person is not None:
+                from hmcli.io.persons import select_row
+
+                row = select_row(res.track_ids, person, result)
+                res = type(res)([res.persons[row]], [int(person)])
+            kp = res.kpts2d.person_or_empty()
         else:
             from hmcli.io.mesh_h5 import read_mesh
 

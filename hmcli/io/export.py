@@ -31,7 +31,7 @@ from hmcli.io.atomic import HMError, atomic_write
 from hmcli.skeleton import H36M17
 from hmcli.types import MultiPose3DResult, Pose3DResult
 
-__all__ = ["FORMATS", "SUFFIXES", "export", "export_csv", "format_from_path", "read_any_result", "read_any_results"]
+__all__ = ["FORMATS", "SUFFIXES", "export", "export_persons", "per_person_paths", "export_csv", "format_from_path", "read_any_result", "read_any_results"]
 
 FORMATS = ("bvh", "csv", "json", "h5")
 SUFFIXES = {".bvh": "bvh", ".csv": "csv", ".json": "json", ".h5": "h5", ".hdf5": "h5"}
@@ -104,6 +104,39 @@ def export(result: Pose3DResult | MultiPose3DResult, path: str | os.PathLike, fm
     else:
         raise HMError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     return fmt
+
+
+def per_person_paths(path: str | os.PathLike, track_ids) -> list[Path]:
+    """``clip.bvh`` -> ``[clip.p1.bvh, clip.p3.bvh, ...]``: one file per person for the formats
+    that hold one person (BVH, CSV)."""
+    path = Path(path)
+    return [path.with_name(f"{path.stem}.p{int(t)}{path.suffix}") for t in track_ids]
+
+
+def export_persons(result: Pose3DResult | MultiPose3DResult, path: str | os.PathLike,
+                   fmt: str | None = None) -> list[Path]:  # fmt: skip
+    """Write every person of ``result``: JSON / HDF5 as one file at ``path``; BVH / CSV one file
+    per person (:func:`per_person_paths`; ``path`` itself when there is one person). Written
+    together: if one file fails, those written before it are removed. HMError for BVH / CSV of a
+    result without persons. Returns the paths written."""
+    fmt = format_from_path(path) if fmt is None else str(fmt).lower().lstrip(".")
+    fmt = "h5" if fmt == "hdf5" else fmt
+    if fmt not in ("bvh", "csv") or not isinstance(result, MultiPose3DResult) or result.num_persons == 1:
+        export(result, path, fmt)
+        return [Path(path)]
+    if result.num_persons == 0:
+        raise HMError(f"no person was found: nothing to write as {fmt.upper()} (use .h5 or .json)")
+    paths = per_person_paths(path, result.track_ids)
+    done: list[Path] = []
+    try:
+        for p, out in enumerate(paths):
+            export(result.persons[p], out, fmt)
+            done.append(out)
+    except BaseException:
+        for out in done:
+            out.unlink(missing_ok=True)
+        raise
+    return paths
 
 
 def read_any_result(path: str | os.PathLike, person: int | None = None) -> Pose3DResult:

@@ -83,3 +83,36 @@ class FakeDetector:
 
 
 register_detector("fake-test", FakeDetector)
+
+
+class TwoPersonFake:
+    """Two persons: the synthetic figure (left) and a copy 150 px to its right that is absent
+    from dark frames and from frames listed in ``right_absent`` (class attribute)."""
+
+    name = "fake-two-v1"
+    joint_set = "coco17"
+    right_absent: frozenset = frozenset()
+
+    def __init__(self) -> None:
+        self.frame = -1
+
+    def detect_multi(self, frame_bgr, timestamp):
+        self.frame += 1
+        left = (pose_at(timestamp), np.full(17, 0.9, np.float32))
+        if frame_bgr.mean() < 80:
+            return []
+        if self.frame in self.right_absent:
+            return [left]
+        return [(left[0] + np.float32(150), left[1]), left]  # order must not matter
+
+    def detect(self, frame_bgr, timestamp):  # the one-person path: the left figure
+        people = self.detect_multi(frame_bgr, timestamp)
+        if not people:
+            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32), False
+        return people[-1][0], people[-1][1], True
+
+    def close(self):
+        pass
+
+
+register_detector("fake-two", TwoPersonFake)
