@@ -66,13 +66,18 @@ def make_clip(src: str | Path, dst: str | Path, size: tuple[int, int] | None) ->
 
 def batch_throughput(videos: Sequence[str], size: tuple[int, int] | None = (1280, 720), copies: int = 2,
                      repeats: int = 1, model: str | None = None, detector: str = "mediapipe", read_ahead: int = 8,
-                     lift_threads: int | None = 1, on_progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
+                     lift_threads: int | None = 1, on_progress: Callable[[str], None] | None = None,
+                     max_persons: int | None = None) -> dict:  # fmt: skip
     """Time batches of the clips ``videos`` (see the module docstring); a result for
-    :func:`hmcli.bench.report.print_result`. ``lift_threads``: as :class:`hmcli.batch.LiftJob`'s."""
+    :func:`hmcli.bench.report.print_result`. ``lift_threads``, ``max_persons`` (None: hm lift's
+    default): as :class:`hmcli.batch.LiftJob`'s."""
     from hmcli import api, batch
     from hmcli.bench.common import machine
     from hmcli.io.atomic import HMError
 
+    from hmcli.track import DEFAULT_MAX_PERSONS
+
+    persons = DEFAULT_MAX_PERSONS if max_persons is None else int(max_persons)
     say = on_progress or (lambda m: None)
     found = [v for v in videos if Path(v).is_file()]
     if not found:
@@ -101,7 +106,7 @@ def batch_throughput(videos: Sequence[str], size: tuple[int, int] | None = (1280
                 plan = batch.plan_batch([str(src_dir)], out, ".h5")
                 stages = api.Timings()
                 job = batch.LiftJob(lifter, detector=detector, read_ahead=depth, lift_threads=lift_threads,
-                                    timings=stages)  # fmt: skip
+                                    timings=stages, max_persons=persons)  # fmt: skip
                 s = batch.run_batch(plan, job, overlap=overlap)
                 if s.failed:
                     bad = next(o for o in s.outcomes if o.status == "failed")
@@ -115,7 +120,7 @@ def batch_throughput(videos: Sequence[str], size: tuple[int, int] | None = (1280
     return {"benchmark": "batch", "machine": machine(), "clips": clips,
             "settings": {"size": None if size is None else f"{size[0]}x{size[1]}", "copies": copies, "repeats": repeats,
                          "model": lifter.model_id, "detector": detector, "model_load_s": load_s,
-                         "lift_threads": lift_threads},
+                         "lift_threads": lift_threads, "max_persons": persons},
             "rows": list(best.values())}  # fmt: skip
 
 
@@ -129,5 +134,5 @@ def batch_table(result: dict) -> tuple[str, list[str], list[list[str]]]:
     clips = ", ".join(f"{Path(c['video']).name} ({c['frames']} frames)" for c in result["clips"])
     title = (f"hm lift batch, end to end ({st['size'] or 'original size'}; {clips}; x{st['copies']} each; "
              f"model {st['model']} loaded once in {st['model_load_s']:.1f} s; "
-             f"lift threads {st.get('lift_threads') or 'all'})")  # fmt: skip
+             f"lift threads {st.get('lift_threads') or 'all'}; max persons {st.get('max_persons', 1)})")  # fmt: skip
     return title, cols, rows

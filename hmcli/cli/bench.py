@@ -349,6 +349,8 @@ def batch_cmd(
     model: str = typer.Option(None, "--model", "-m", show_default=False, help="Lifter (default: hm lift's)."),
     detector: str = typer.Option("mediapipe", "--detector", help="2D detector."),
     threads: int = typer.Option(1, help="torch threads while lifting (0: all cores; 1, the batch's default)."),
+    max_persons: int = typer.Option(None, "--max-persons", show_default=False,
+                                    help="As hm lift's (default: its default; 1: the one-person path)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Videos/hour and frames/s of a batch (hm lift DIR --out-dir OUT) end to end: overlapped as hm lift
@@ -364,11 +366,12 @@ def batch_cmd(
         require((len(parts) == 2 and all(p.isdigit() and 16 <= int(p) <= 8192 for p in parts),
                  f"--size takes WxH (e.g. 1280x720) or 'original', got {size!r}"))
         dims = (int(parts[0]), int(parts[1]))
-    require((copies >= 1, f"--copies must be at least 1, got {copies}"), *_timing_rules(repeats, 0, threads))
+    require((copies >= 1, f"--copies must be at least 1, got {copies}"), *_timing_rules(repeats, 0, threads),
+            (max_persons is None or max_persons >= 1, f"--max-persons must be at least 1, got {max_persons}"))
     _threads(threads)
     with Console(stderr=True).status("batch benchmark") as st:
         result = batch_throughput(videos or list(DEFAULT_VIDEOS), dims, copies, repeats, model, detector,
-                                  lift_threads=threads or None, on_progress=st.update)  # fmt: skip
+                                  lift_threads=threads or None, on_progress=st.update, max_persons=max_persons)  # fmt: skip
     _finish(result, json_out, None, "batch")
 
 
