@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from hmcli.io.checkpoint import LoadedModel
     from hmcli.mesh.body import BodyModel
     from hmcli.mesh.fit import FitOptions
-    from hmcli.types import Keypoints2D, Pose3DResult
+    from hmcli.types import Keypoints2D, MultiKeypoints2D, MultiPose3DResult, Pose3DResult
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -639,23 +639,29 @@ class MeshJob(Job):
     height: int | None = None
     lift_threads: int | None = 1
     fit_threads_after_video: int | None = 1
+    max_persons: int = 4        # hmcli.api.DEFAULT_MAX_PERSONS: persons followed in a video
+    min_track_length: int = 5   # hmcli.api.DEFAULT_MIN_TRACK_LENGTH
+    person: int | None = None   # only this track id (an input without it fails)
 
-    def prepare(self, input: Path) -> tuple[Pose3DResult, bool]:
+    def prepare(self, input: Path) -> tuple[MultiPose3DResult, bool]:
         from hmcli import api
         from hmcli.io.paths import input_kind
 
         kind = input_kind(input, lifted=True)
         with torch_threads(self.lift_threads):
-            lifted, _ = api.lift_input(input, self.lifter, kind=kind, detector=self.detector, fps=self.fps,
-                                       max_frames=self.max_frames, width=self.width, height=self.height)  # fmt: skip
+            lifted, _ = api.lift_input_persons(input, self.lifter, kind=kind, detector=self.detector, fps=self.fps,
+                                               max_frames=self.max_frames, width=self.width, height=self.height,
+                                               max_persons=self.max_persons, min_track_length=self.min_track_length,
+                                               person=self.person)  # fmt: skip
         return lifted, kind == "video"
 
-    def finish(self, prepared: tuple[Pose3DResult, bool], output: Path) -> int:
+    def finish(self, prepared: tuple[MultiPose3DResult, bool], output: Path) -> int:
         from hmcli.mesh import api as mesh_api
 
         lifted, from_video = prepared
         with torch_threads(self.fit_threads_after_video if from_video else None):
-            result = mesh_api.fit(lifted, self.body, self.options, self.prior, self.focal, None, vertices=self.vertices)
+            result = mesh_api.fit_lifted(lifted, self.body, self.options, self.prior, self.focal, None,
+                                         vertices=self.vertices)  # fmt: skip
         mesh_api.save_mesh(result, output, keep_vertices=self.vertices)
         return result.num_frames
 
