@@ -682,30 +682,36 @@ class ActionJob(Job):
     width: int | None = None
     height: int | None = None
     threads: int | None = 1  # torch threads of the classifier (as LiftJob's lift_threads)
+    max_persons: int = 4        # hmcli.api.DEFAULT_MAX_PERSONS: persons followed in a video
+    min_track_length: int = 5   # hmcli.api.DEFAULT_MIN_TRACK_LENGTH
+    person: int | None = None   # only this track id (an input without it fails)
+    group: bool = False         # all persons pooled into one label
 
-    def prepare(self, input: Path) -> tuple[Path, Keypoints2D]:
+    def prepare(self, input: Path) -> tuple[Path, MultiKeypoints2D]:
         from hmcli import api
 
-        return input, api.input_keypoints(input, fps=self.fps, width=self.width, height=self.height,
-                                          max_frames=self.max_frames, detector=self.detector)  # fmt: skip
+        return input, api.input_keypoints_persons(input, fps=self.fps, width=self.width, height=self.height,
+                                                  max_frames=self.max_frames, detector=self.detector,
+                                                  max_persons=self.max_persons, min_track_length=self.min_track_length,
+                                                  person=self.person)  # fmt: skip
 
-    def finish(self, prepared: tuple[Path, Keypoints2D], output: Path) -> int:
+    def finish(self, prepared: tuple[Path, MultiKeypoints2D], output: Path) -> int:
         from hmcli.action import api as action_api
 
-        input, kp = prepared
+        input, mk = prepared
         k = min(self.topk, len(self.classifier.classes))
         with torch_threads(self.threads):
             if self.causal:
-                records = list(action_api.stream_labels(kp, self.classifier, k, self.fps, self.window_s))
+                records = list(action_api.online_labels(mk, self.classifier, k, self.fps, self.window_s,
+                                                        group=self.group))  # fmt: skip
             else:
-                rep = action_api.classify(kp, self.classifier, self.window_s, self.stride_s, k, self.fps)
+                doc, _ = action_api.actions_doc(mk, self.classifier, self.window_s, self.stride_s, k, self.fps,
+                                                group=self.group, source=str(input))  # fmt: skip
         if self.causal:
             action_api.write_label_lines(output, records)
-            return kp.num_frames
-        doc = rep.to_json()
-        doc.update({"source": kp.source or str(input), "frames": kp.num_frames})
-        action_api.write_report(output, doc)
-        return kp.num_frames
+        else:
+            action_api.write_report(output, doc)
+        return mk.num_frames
 
 
 def _add_timings(total: Timings | None, t: Timings) -> None:
