@@ -92,10 +92,10 @@ def register(app: typer.Typer) -> None:
             res = read_any_result(result)
             kp = res.kpts2d
         else:
-            from hmcli.io.mesh_h5 import read_mesh
+            from hmcli.render.meshfile import load_mesh_for_render
 
-            mres = read_mesh(mesh_path, load_vertices=False)
-            kp = mres.lift.kpts2d
+            mres = load_mesh_for_render(mesh_path, person=None)  # every person
+            kp = mres.persons[0].lift.kpts2d
             if result is not None and rpath != mesh_path:
                 other = read_any_result(result).kpts2d
                 if other.num_frames != kp.num_frames:
@@ -131,11 +131,10 @@ def register(app: typer.Typer) -> None:
 
                 n = render_overlay(res, vpath, out, on_frame=upd, fps=fps, actions=track)
             else:
-                from hmcli.io.mesh_h5 import open_vertices
+                from hmcli.render.meshfile import mesh_vertices_for_render
                 from hmcli.render.overlay import render_mesh_overlay
 
-                with open_vertices(mesh_path) as stored:
-                    verts = stored if stored is not None else mesh_vertices_for(mres, mesh_path)
+                with mesh_vertices_for_render(mesh_path, mres, rebuild=mesh_vertices_for) as verts:
                     n = render_mesh_overlay(mres, vpath, out, vertices=verts, style=mesh_style, alpha=mesh_alpha,
                                             on_frame=upd, fps=fps, actions=track)  # fmt: skip
         if no_video:
