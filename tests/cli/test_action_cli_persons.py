@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from hmcli.action import api as action_api
 from hmcli.io.keypoints import save_keypoints
 from tests.cli.helpers import make_two_keypoints, write_video
-from tests.cli.test_action_cli import CLASSES, FPS, models, one_line_error, run  # noqa: F401 (fixture)
+from tests.cli.test_action_cli import FPS, one_line_error, run, tiny_action
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 N = 40
+
+
+@pytest.fixture(scope="module")
+def models(ckpts, tmp_path_factory):
+    d = tmp_path_factory.mktemp("action-models-persons")
+    return {"bi": tiny_action(d / "tiny.pt", ckpts["bi"]), "causal": tiny_action(d / "tiny-causal.pt", ckpts["causal"])}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,7 @@ def test_group_and_person(models, two):
 
 
 def test_causal_lines_with_track_ids(models, two, tmp_path):
-    path, mk = two
+    path, _ = two
     out = tmp_path / "on.jsonl"
     r = run("action", path, "--model", models["causal"], "--causal", "-o", out, "-k", 2)
     assert r.exit_code == 0, r.stderr

@@ -13,7 +13,6 @@ from hmcli.cli.main import app
 from hmcli.io.keypoints import save_keypoints
 from hmcli.io.mesh_h5 import read_mesh, read_meshes
 from hmcli.mesh.synthetic import write_synthetic_smpl
-from hmcli.types import MultiKeypoints2D
 from tests.cli.helpers import make_keypoints, make_two_keypoints, write_video
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -151,7 +150,7 @@ def test_person_errors_one_line_no_output(data, tmp_path):
 
 def test_save_mesh_all_or_nothing_with_persons(data, tmp_path, monkeypatch):
     """A failing AMASS write of the second person removes everything this run made."""
-    import hmcli.io.mesh_export as mesh_export
+    from hmcli.io import mesh_export
 
     real = mesh_export.write_amass_npz
 
