@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from hmcli.io.checkpoint import LoadedModel
     from hmcli.mesh.body import BodyModel
     from hmcli.mesh.fit import FitOptions
-    from hmcli.types import Keypoints2D, MultiKeypoints2D, Pose3DResult
+    from hmcli.types import MultiKeypoints2D, MultiPose3DResult
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -647,23 +647,29 @@ class MeshJob(Job):
     height: int | None = None
     lift_threads: int | None = 1
     fit_threads_after_video: int | None = 1
+    max_persons: int = DEFAULT_MAX_PERSONS  # persons followed in a video (1: the one-person path)
+    min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    person: int | None = None   # only this track id (an input without it fails)
 
-    def prepare(self, input: Path) -> tuple[Pose3DResult, bool]:
+    def prepare(self, input: Path) -> tuple[MultiPose3DResult, bool]:
         from hmcli import api
         from hmcli.io.paths import input_kind
 
         kind = input_kind(input, lifted=True)
         with torch_threads(self.lift_threads):
-            lifted, _ = api.lift_input(input, self.lifter, kind=kind, detector=self.detector, fps=self.fps,
-                                       max_frames=self.max_frames, width=self.width, height=self.height)  # fmt: skip
+            lifted, _ = api.lift_input_persons(input, self.lifter, kind=kind, detector=self.detector, fps=self.fps,
+                                               max_frames=self.max_frames, width=self.width, height=self.height,
+                                               max_persons=self.max_persons, min_track_length=self.min_track_length,
+                                               person=self.person)  # fmt: skip
         return lifted, kind == "video"
 
-    def finish(self, prepared: tuple[Pose3DResult, bool], output: Path) -> int:
+    def finish(self, prepared: tuple[MultiPose3DResult, bool], output: Path) -> int:
         from hmcli.mesh import api as mesh_api
 
         lifted, from_video = prepared
         with torch_threads(self.fit_threads_after_video if from_video else None):
-            result = mesh_api.fit(lifted, self.body, self.options, self.prior, self.focal, None, vertices=self.vertices)
+            result = mesh_api.fit_lifted(lifted, self.body, self.options, self.prior, self.focal, None,
+                                         vertices=self.vertices)  # fmt: skip
         mesh_api.save_mesh(result, output, keep_vertices=self.vertices)
         return result.num_frames
 
@@ -684,30 +690,36 @@ class ActionJob(Job):
     width: int | None = None
     height: int | None = None
     threads: int | None = 1  # torch threads of the classifier (as LiftJob's lift_threads)
+    max_persons: int = DEFAULT_MAX_PERSONS  # persons followed in a video (1: the one-person path)
+    min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    person: int | None = None   # only this track id (an input without it fails)
+    group: bool = False         # all persons pooled into one label
 
-    def prepare(self, input: Path) -> tuple[Path, Keypoints2D]:
+    def prepare(self, input: Path) -> tuple[Path, MultiKeypoints2D]:
         from hmcli import api
 
-        return input, api.input_keypoints(input, fps=self.fps, width=self.width, height=self.height,
-                                          max_frames=self.max_frames, detector=self.detector)  # fmt: skip
+        return input, api.input_keypoints_persons(input, fps=self.fps, width=self.width, height=self.height,
+                                                  max_frames=self.max_frames, detector=self.detector,
+                                                  max_persons=self.max_persons, min_track_length=self.min_track_length,
+                                                  person=self.person)  # fmt: skip
 
-    def finish(self, prepared: tuple[Path, Keypoints2D], output: Path) -> int:
+    def finish(self, prepared: tuple[Path, MultiKeypoints2D], output: Path) -> int:
         from hmcli.action import api as action_api
 
-        input, kp = prepared
+        input, mk = prepared
         k = min(self.topk, len(self.classifier.classes))
         with torch_threads(self.threads):
             if self.causal:
-                records = list(action_api.stream_labels(kp, self.classifier, k, self.fps, self.window_s))
+                records = list(action_api.online_labels(mk, self.classifier, k, self.fps, self.window_s,
+                                                        group=self.group))  # fmt: skip
             else:
-                rep = action_api.classify(kp, self.classifier, self.window_s, self.stride_s, k, self.fps)
+                doc, _ = action_api.actions_doc(mk, self.classifier, self.window_s, self.stride_s, k, self.fps,
+                                                group=self.group, source=str(input))  # fmt: skip
         if self.causal:
             action_api.write_label_lines(output, records)
-            return kp.num_frames
-        doc = rep.to_json()
-        doc.update({"source": kp.source or str(input), "frames": kp.num_frames})
-        action_api.write_report(output, doc)
-        return kp.num_frames
+        else:
+            action_api.write_report(output, doc)
+        return mk.num_frames
 
 
 def _add_timings(total: Timings | None, t: Timings) -> None:

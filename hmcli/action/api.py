@@ -37,7 +37,8 @@ from hmcli.action.model import ActionStreamer
 from hmcli.io.atomic import HMError, atomic_write
 from hmcli.types import Keypoints2D, MultiKeypoints2D
 
-__all__ = ["ActionReport", "load_classifier", "classify", "classify_persons", "persons_doc", "stream_labels", "window_starts", "encode_keypoints",
+__all__ = ["ActionReport", "load_classifier", "classify", "classify_persons", "persons_doc", "actions_doc",
+           "stream_labels", "stream_labels_persons", "online_labels", "window_starts", "encode_keypoints",
            "write_report", "write_label_lines", "ACTIONS_SCHEMA"]
 
 ACTIONS_SCHEMA = "hm.actions"
@@ -217,20 +218,108 @@ def stream_labels(kp: Keypoints2D, la: LoadedAction, topk: int = 3, fps: float |
     return _stream(kp, la, topk, fps, window_s)
 
 
-def _stream(kp: Keypoints2D, la: LoadedAction, topk: int, fps: float | None, window_s: float | None) -> Iterator[dict]:
-    x, w = encode_keypoints(kp, la)
-    t = _times(kp, fps)
+def _stream(kp: Keypoints2D | list[Keypoints2D], la: LoadedAction, topk: int, fps: float | None,
+            window_s: float | None) -> Iterator[dict]:  # fmt: skip
+    """One record per frame from one causal state; a list of persons is pooled into that one
+    state (M persons per step), as :func:`classify` pools a group."""
+    group = kp if isinstance(kp, list) else [kp]
+    enc = [encode_keypoints(k, la) for k in group]
+    x = torch.stack([e[0] for e in enc])                                     # (M, F, 17, C)
+    w = torch.stack([e[1] for e in enc])                                     # (M, F)
+    t = _times(group[0], fps)
     window = max(1, int(round((la.window_s if window_s is None else window_s) * la.fps)))
     st = ActionStreamer(la.model, window)
     prev = None
-    for i in range(kp.num_frames):
+    for i in range(group[0].num_frames):
         dt = None if prev is None else float(t[i] - prev)
         prev = t[i]
-        logits = st.step(x[i][None, None], w[i][None, None], dt)
+        logits = st.step(x[:, i][None], w[:, i][None], dt)                   # (1, M, 17, C), (1, M) -> (1, C)
         p = torch.softmax(logits, -1)[0].numpy()
         seen = float(st.den.sum()) > 0                                       # a person in the window
-        yield {"index": i, "t": round(float(t[i]), 4), "detected": bool(w[i] > 0),
+        yield {"index": i, "t": round(float(t[i]), 4), "detected": bool((w[:, i] > 0).any()),
                "topk": [{"label": l, "prob": round(q, 4)} for l, q in _topk(p, la.classes, topk)] if seen else []}
+
+
+def _labelled_rows(mk: MultiKeypoints2D) -> list[int]:
+    """Rows of the persons there is something to label (seen in a frame with a confident
+    joint); HMError for a clip without frames or without any such person."""
+    if mk.num_frames == 0:
+        raise HMError("the clip has no frames")
+    if not mk.detected.any():
+        raise HMError("no person was found in any frame; nothing to classify")
+    rows = []
+    for p in range(mk.num_persons):
+        try:
+            _check_clip(mk.person(p))
+        except HMError:  # e.g. a track whose joints all have confidence 0: nothing to say about it
+            continue
+        rows.append(p)
+    if not rows:
+        raise HMError("no joint has a confidence above 0 in any frame; nothing to classify")
+    return rows
+
+
+def stream_labels_persons(mk: MultiKeypoints2D, la: LoadedAction, topk: int = 3, fps: float | None = None,
+                          window_s: float | None = None, group: bool = False) -> Iterator[dict]:  # fmt: skip
+    """Online labels of several persons, each from its own causal state (the one
+    :func:`stream_labels` keeps for one person, stepped on every frame): per frame, one record
+    per person detected there, ``{"index", "t", "track_id", "detected", "topk"}`` (row order),
+    or ``{"index", "t", "persons": 0}`` when nobody is. Person p's records are exactly
+    :func:`stream_labels` of that person alone on its detected frames. ``group``: the persons
+    pooled into one state, one record per frame as :func:`stream_labels` writes them (no
+    ``track_id``). The clip is checked before the first record is asked for (HMError)."""
+    rows = _labelled_rows(mk)
+    if group:
+        return _stream([mk.person(p) for p in rows], la, topk, fps, window_s)
+    return _stream_persons(mk, rows, la, topk, fps, window_s)
+
+
+def _stream_persons(mk: MultiKeypoints2D, rows: list[int], la: LoadedAction, topk: int, fps: float | None,
+                    window_s: float | None) -> Iterator[dict]:  # fmt: skip
+    gens = [_stream(mk.person(p), la, topk, fps, window_s) for p in rows]
+    for i in range(mk.num_frames):
+        recs = [next(g) for g in gens]                                       # every state steps every frame
+        out = [{"index": r["index"], "t": r["t"], "track_id": int(mk.track_ids[p]), **r}
+               for p, r in zip(rows, recs, strict=True) if mk.detected[p, i]]  # fmt: skip
+        if out:
+            yield from out
+        else:
+            yield {"index": i, "t": recs[0]["t"], "persons": 0}
+
+
+def actions_doc(mk: MultiKeypoints2D, la: LoadedAction, window_s: float | None = None, stride_s: float = 0.5,
+                topk: int = 3, fps: float | None = None, group: bool = False,
+                source: str | None = None) -> tuple[dict, list[tuple[int | None, ActionReport]]]:  # fmt: skip
+    """What ``hm action`` writes for a clip, and its reports ``[(track_id, report)]``:
+
+    * one person with track id 0 (the one-person path, one-person files): the one-person
+      report (:meth:`ActionReport.to_json`, schema_version 1), track id None;
+    * ``group``: the persons pooled into one report (:func:`classify`), schema_version 1 with
+      ``"track_ids"`` of the persons pooled, track id None;
+    * otherwise each person on its own (:func:`classify_persons`), :func:`persons_doc`.
+
+    ``source``: recorded when the keypoints record none."""
+    src = mk.source or source
+    if group or (mk.num_persons == 1 and int(mk.track_ids[0]) == 0):
+        rows = _labelled_rows(mk) if group else [0]
+        sel = MultiKeypoints2D.from_persons([mk.person(p) for p in rows], mk.track_ids[rows])
+        rep = classify(sel if group else mk.person(0), la, window_s, stride_s, topk, fps)
+        doc = rep.to_json()
+        doc.update({"source": src, "frames": mk.num_frames})
+        if group:
+            doc["track_ids"] = [int(i) for i in sel.track_ids]
+        return doc, [(None, rep)]
+    reports = classify_persons(mk, la, window_s, stride_s, topk, fps)
+    return persons_doc(reports, mk.num_frames, src), list(reports)
+
+
+def online_labels(mk: MultiKeypoints2D, la: LoadedAction, topk: int = 3, fps: float | None = None,
+                  window_s: float | None = None, group: bool = False) -> Iterator[dict]:  # fmt: skip
+    """What ``hm action --causal`` writes: :func:`stream_labels` for one person with track id
+    0 (exactly as before), else :func:`stream_labels_persons`."""
+    if not group and mk.num_persons == 1 and int(mk.track_ids[0]) == 0:
+        return stream_labels(mk.person(0), la, topk, fps, window_s)
+    return stream_labels_persons(mk, la, topk, fps, window_s, group=group)
 
 
 def write_report(path: str | os.PathLike, doc: dict) -> None:

@@ -6,6 +6,11 @@
 * ``-o actions.json``: the report (clip top-k + timeline of ``--window`` windows every
   ``--stride``); ``-o -``: the same JSON on stdout. ``--causal``: one JSON line per frame
   (online labels from the causal classifier's recurrent step), to the file or to stdout.
+* Several persons (a video with up to ``--max-persons``, a keypoint / lift file with several):
+  each person is labelled on its own (the report's ``"persons"`` list, schema_version 2;
+  ``--causal``: one line per person and frame with its ``"track_id"``), or all pooled into one
+  label with ``--group``. A one-person input without tracking (track id 0) gives the
+  one-person report as before.
 """
 
 from __future__ import annotations
@@ -18,7 +23,21 @@ from pathlib import Path
 import typer
 
 from hmcli.cli import batching
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, progress, require, stage_bars
+from hmcli.cli.common import (
+    DEFAULT_MAX_PERSONS,
+    DEFAULT_MIN_TRACK_LENGTH,
+    EXIT_USAGE,
+    MAX_PERSONS_HELP,
+    MIN_TRACK_HELP,
+    PERSON_HELP,
+    check_person_options,
+    cli_errors,
+    fail,
+    persons_summary,
+    progress,
+    require,
+    stage_bars,
+)
 from hmcli.io.paths import output_dir_check
 
 
@@ -65,6 +84,11 @@ def register(app: typer.Typer) -> None:
         width: int = typer.Option(None, "--width", show_default=False, help="Image width for keypoint files that do not record it."),
         height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
         max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
+        max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
+        min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+        person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
+        group: bool = typer.Option(False, "--group", help="Pool all persons into one label (two-person classes such "
+                                                          "as NTU's hugging need it; default: each person on its own)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and what -o - asks for)."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False,
@@ -82,13 +106,15 @@ def register(app: typer.Typer) -> None:
                 (width is None or width >= 1, f"--width must be a positive number of pixels, got {width}"),
                 (height is None or height >= 1, f"--height must be a positive number of pixels, got {height}"),
                 (fps is None or 0 < fps < float("inf"), f"--fps must be positive, got {fps}"))
+        check_person_options(max_persons, min_track_length, person)
         window_s = None if window is None else parse_seconds(window, "--window")
         stride_s = parse_seconds(stride, "--stride")
         if batching.is_batch(input, manifest=manifest, out_dir=out_dir, shard=shard, log=log):
             batching.refuse(("-o/--output", output is not None))
             return _action_batch(input, manifest, out_dir, shard, log, overwrite, quiet, model, causal,
                                  dict(window_s=window_s, stride_s=stride_s, topk=topk, detector=detector, fps=fps,
-                                      max_frames=max_frames, width=width, height=height))  # fmt: skip
+                                      max_frames=max_frames, width=width, height=height, max_persons=max_persons,
+                                      min_track_length=min_track_length, person=person, group=group))  # fmt: skip
         if not input:
             fail("give an INPUT (video, keypoint file or hm lift / hm mesh .h5)", EXIT_USAGE)
         input = input[0]
@@ -105,12 +131,14 @@ def register(app: typer.Typer) -> None:
 
         la = action_api.load_classifier(model, causal)           # a model problem fails before detection
         with progress(quiet) as bar:
-            kp = api.input_keypoints(in_path, fps=fps, width=width, height=height, max_frames=max_frames,
-                                     detector=detector, on_progress=stage_bars(bar))  # fmt: skip
+            mk = api.input_keypoints_persons(in_path, fps=fps, width=width, height=height, max_frames=max_frames,
+                                             detector=detector, on_progress=stage_bars(bar), max_persons=max_persons,
+                                             min_track_length=min_track_length, person=person)  # fmt: skip
         k = min(topk, len(la.classes))
         say = (lambda m: typer.echo(m, err=True)) if output == "-" else typer.echo
+        single = mk.num_persons == 1 and int(mk.track_ids[0]) == 0
         if causal:
-            records = action_api.stream_labels(kp, la, k, fps, window_s)
+            records = action_api.online_labels(mk, la, k, fps, window_s, group=group)
             if output == "-":
                 for rec in records:
                     sys.stdout.write(json.dumps(rec) + "\n")
@@ -120,18 +148,36 @@ def register(app: typer.Typer) -> None:
             if out_path is not None:
                 action_api.write_label_lines(out_path, recs)
             if not quiet:
-                last = recs[-1]["topk"][0] if recs and recs[-1]["topk"] else None
-                say(f"hm action: {len(recs)} frames labelled online by {la.model_id}; last frame: "
-                    + (f"{last['label']} {100 * last['prob']:.0f} %" if last else "no person")
-                    + (f" -> {out_path}" if out_path else ""))
+                dest = f" -> {out_path}" if out_path else ""
+                if single or group:
+                    last = recs[-1]["topk"][0] if recs and recs[-1]["topk"] else None
+                    say(f"hm action: {len(recs)} frames labelled online by {la.model_id}"
+                        + (f" ({persons_summary(mk.track_ids)} pooled)" if group else "") + "; last frame: "
+                        + (f"{last['label']} {100 * last['prob']:.0f} %" if last else "no person") + dest)
+                else:
+                    say(f"hm action: {mk.num_frames} frames of {persons_summary(mk.track_ids)} labelled online by "
+                        f"{la.model_id}{dest}")
+                    for tid in mk.track_ids.tolist():
+                        own = [r for r in recs if r.get("track_id") == tid and r["topk"]]
+                        if own:
+                            top = own[-1]["topk"][0]
+                            say(f"  #{tid}: last seen frame {own[-1]['index']}: {top['label']} {100 * top['prob']:.0f} %")
             return
-        rep = action_api.classify(kp, la, window_s, stride_s, k, fps)
-        doc = rep.to_json()
-        doc.update({"source": kp.source or str(in_path), "frames": kp.num_frames})
+        doc, reports = action_api.actions_doc(mk, la, window_s, stride_s, k, fps, group=group, source=str(in_path))
         if output == "-":
             sys.stdout.write(json.dumps(doc) + "\n")
         elif out_path is not None:
             action_api.write_report(out_path, doc)
         if not quiet:
-            labels = ", ".join(f"{l} {100 * p:.0f} %" for l, p in rep.clip)
-            say(f"{in_path.name}: {labels}  ({len(rep.timeline)} windows of {rep.window_s:g} s, model {la.model_id})")
+            rep = reports[0][1]
+            tail = f"({len(rep.timeline)} windows of {rep.window_s:g} s, model {la.model_id})"
+            if single:
+                labels = ", ".join(f"{l} {100 * p:.0f} %" for l, p in rep.clip)
+                say(f"{in_path.name}: {labels}  {tail}")
+            elif group:
+                labels = ", ".join(f"{l} {100 * p:.0f} %" for l, p in rep.clip)
+                say(f"{in_path.name}: {persons_summary(doc['track_ids'])} pooled: {labels}  {tail}")
+            else:
+                say(f"{in_path.name}: {persons_summary([t for t, _ in reports])}  {tail}")
+                for tid, r in reports:
+                    say(f"  #{tid}: " + ", ".join(f"{l} {100 * p:.0f} %" for l, p in r.clip))

@@ -166,7 +166,8 @@ class StdoutLines:
 
 # ------------------------------------------------------------------ several persons (shared options)
 
-from hmcli.track import DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH  # noqa: E402  (numpy only)
+# re-exported for the commands' option defaults (hmcli.track needs only numpy)
+from hmcli.track import DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH  # noqa: E402, F401
 MAX_PERSONS_HELP = ("Follow up to N persons in a video, each tracked with its own id; 1: the one-person path "
                     "(no tracking, 1.8-3.5x faster detection).")
 MIN_TRACK_HELP = "Drop tracks seen in fewer than N frames (one-off false detections)."

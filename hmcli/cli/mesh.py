@@ -19,7 +19,22 @@ import typer
 from typer.core import TyperGroup
 
 from hmcli.cli import batching
-from hmcli.cli.common import EXIT_USAGE, cli_errors, fail, note, progress, require, stage_bars
+from hmcli.cli.common import (
+    DEFAULT_MAX_PERSONS,
+    DEFAULT_MIN_TRACK_LENGTH,
+    EXIT_USAGE,
+    MAX_PERSONS_HELP,
+    MIN_TRACK_HELP,
+    PERSON_HELP,
+    check_person_options,
+    cli_errors,
+    fail,
+    note,
+    persons_summary,
+    progress,
+    require,
+    stage_bars,
+)
 from hmcli.io.paths import default_output, input_kind, output_dir_check
 
 MESH_SUFFIXES = (".h5", ".hdf5")
@@ -107,7 +122,11 @@ def fit_cmd(
     max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
     width: int = typer.Option(None, "--width", show_default=False, help="Image width for keypoint files that do not record it."),
     height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
-    json_out: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (output, frames, fit figures) on stdout."),
+    max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
+    min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+    person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (output, frames, fit figures; "
+                                                        "one entry per person under 'persons') on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary line on stderr."),
     manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
     out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.mesh.h5")),
@@ -119,8 +138,13 @@ def fit_cmd(
     lifted 3D and the detector's 2D with a pose prior. Writes pose, shape, camera-space
     translation and fitted joints (and with --vertices the mesh) to an HDF5 file.
 
+    Several persons (a video with up to --max-persons, a keypoint or lift file with several):
+    each tracked person is fitted on its own (its own shape) over the frames it is seen in,
+    all into the one .h5; --obj DIR then gets DIR/p<track id>/ and --amass X.npz
+    X.p<track id>.npz per person. --init refines one person (pick it with --person).
+
     Examples: hm mesh clip.mp4 -o clip.mesh.h5 | hm mesh clip.h5 --body-model smpl --obj meshes/ |
-    hm mesh clip.mp4 --init hybrik.npz"""
+    hm mesh clip.mp4 --init hybrik.npz --person 1"""
     from hmcli.io.atomic import HMError
 
     for name, value in (("--fps", fps), ("--focal", focal), ("--lr", lr)):
@@ -133,13 +157,15 @@ def fit_cmd(
             (width is None or width >= 1, f"--width must be a positive number of pixels, got {width}"),
             (height is None or height >= 1, f"--height must be a positive number of pixels, got {height}"),
             (gender in ("neutral", "female", "male"), f"--gender must be neutral, female or male, got {gender!r}"))
+    check_person_options(max_persons, min_track_length, person)
     if batching.is_batch(input, manifest=manifest, out_dir=out_dir, shard=shard, log=log):
         batching.refuse(("-o/--output", output is not None), ("--obj", obj is not None), ("--amass", amass is not None),
                         ("--init", init is not None), ("--json", json_out))  # fmt: skip
         opts = _fit_options(iters, lr, w_3d, w_2d, w_prior, w_smooth, w_shape, w_limits, no_shape)
         return _mesh_batch(input, manifest, out_dir, shard, log, overwrite, quiet, model, body_model, model_dir, gender,
                            dict(options=opts, prior=_prior_arg(prior), focal=focal, vertices=vertices, detector=detector,
-                                fps=fps, max_frames=max_frames, width=width, height=height))  # fmt: skip
+                                fps=fps, max_frames=max_frames, width=width, height=height,
+                                max_persons=max_persons, min_track_length=min_track_length, person=person))  # fmt: skip
     if not input:
         fail("give an INPUT (video, keypoint file or hm lift .h5)", EXIT_USAGE)
     input = input[0]
@@ -175,32 +201,62 @@ def fit_cmd(
     prior_arg = _prior_arg(prior)
     with progress(quiet) as bar:
         on_progress = stage_bars(bar)
-        lifted, _ = api.lift_input(in_path, model, kind=kind, detector=detector, fps=fps, max_frames=max_frames,
-                                   width=width, height=height, on_progress=on_progress)  # fmt: skip
-        if init_params is not None and init_params.pose.shape[0] != lifted.joints3d.shape[0]:
-            raise HMError(f"--init has {init_params.pose.shape[0]} frames but the clip has {lifted.joints3d.shape[0]}")
-
+        lifted, _ = api.lift_input_persons(in_path, model, kind=kind, detector=detector, fps=fps, max_frames=max_frames,
+                                           width=width, height=height, on_progress=on_progress,
+                                           max_persons=max_persons, min_track_length=min_track_length,
+                                           person=person)  # fmt: skip
         t0 = time.perf_counter()
-        result = mesh_api.fit(lifted, body, opts, prior_arg, focal, init_params,
-                              vertices=vertices or obj is not None, on_progress=on_progress)
+        result = mesh_api.fit_lifted(lifted, body, opts, prior_arg, focal, init_params,
+                                     vertices=vertices or obj is not None, on_progress=on_progress)  # fmt: skip
         t_fit = time.perf_counter() - t0
         t0 = time.perf_counter()
         mesh_api.save_mesh(result, out_path, keep_vertices=vertices, obj_dir=obj, amass=amass)
         t_write = time.perf_counter() - t0
-    q = result.quality
+    _summary(result, out_path, opts.iters, t_fit, t_write, time.perf_counter() - t_cmd, quiet, json_out)
+
+
+def _figures(q: dict) -> str:
+    return (f"joints vs lift {q['mpjpe_to_lift_mm']:.1f} mm (IK alone {q['mpjpe_ik_to_lift_mm']:.1f}), "
+            f"2D reprojection {q['reproj_px']:.1f} px ({q['reproj_pct_height']:.1f} % of the person's height)")
+
+
+def _summary(result, out_path: Path, iters: int, t_fit: float, t_write: float, t_total: float, quiet: bool,
+             json_out: bool) -> None:  # noqa: ANN001
+    """The summary line(s) on stderr and the --json line. One person with track id 0: the line
+    hm mesh always printed; several: the persons and their ids, then one line of figures per person."""
+    import numpy as np
+
+    ids = [int(t) for t in result.track_ids]
+    persons = result.persons
     n = result.num_frames
-    missing = int((~result.valid).sum())
-    if missing:
-        note(f"hm mesh: {missing} of {n} frames have no person; their parameters are interpolated", quiet)
-    note(f"hm mesh: {n} frames, body model {result.body_model} -> {out_path}; IK {q['ik_seconds']:.2f} s, "
-         f"refinement {q['refine_seconds']:.2f} s ({opts.iters} iterations), fit {t_fit:.2f} s, write {t_write:.2f} s, "
-         f"total {time.perf_counter() - t_cmd:.2f} s; joints vs lift {q['mpjpe_to_lift_mm']:.1f} mm "
-         f"(IK alone {q['mpjpe_ik_to_lift_mm']:.1f}), 2D reprojection {q['reproj_px']:.1f} px "
-         f"({q['reproj_pct_height']:.1f} % of the person's height)", quiet)
+    valid = np.stack([np.asarray(m.valid, bool) for m in persons])   # (P, F)
+    missing = int((~valid.any(0)).sum())
+    single = ids == [0]
+    if single:
+        q = persons[0].quality
+        if missing:
+            note(f"hm mesh: {missing} of {n} frames have no person; their parameters are interpolated", quiet)
+        note(f"hm mesh: {n} frames, body model {persons[0].body_model} -> {out_path}; IK {q['ik_seconds']:.2f} s, "
+             f"refinement {q['refine_seconds']:.2f} s ({iters} iterations), fit {t_fit:.2f} s, write {t_write:.2f} s, "
+             f"total {t_total:.2f} s; {_figures(q)}", quiet)  # fmt: skip
+    else:
+        q = {k: float(np.mean([float(m.quality[k]) for m in persons])) for k in persons[0].quality
+             if all(np.ndim(m.quality.get(k)) == 0 and not isinstance(m.quality.get(k), str) for m in persons)}
+        ik = sum(float(m.quality["ik_seconds"]) for m in persons)
+        ref = sum(float(m.quality["refine_seconds"]) for m in persons)
+        note(f"hm mesh: {persons_summary(ids)}, {n} frames, body model {persons[0].body_model} -> {out_path}; "
+             f"IK {ik:.2f} s, refinement {ref:.2f} s ({iters} iterations, all persons), fit {t_fit:.2f} s, "
+             f"write {t_write:.2f} s, total {t_total:.2f} s; averaged over persons: {_figures(q)}", quiet)  # fmt: skip
+        for tid, m, v in zip(ids, persons, valid, strict=True):
+            note(f"hm mesh: #{tid}: {int(v.sum())} of {n} frames, {_figures(m.quality)}", quiet)
     if json_out:
-        sys.stdout.write(json.dumps({"output": str(out_path), "frames": n, "body_model": result.body_model,
-                                     "frames_without_person": missing, "seconds": time.perf_counter() - t_cmd,
-                                     "quality": q}, default=float) + "\n")
+        sys.stdout.write(json.dumps({
+            "output": str(out_path), "frames": n, "body_model": persons[0].body_model,
+            "frames_without_person": missing, "seconds": t_total, "quality": q,
+            "quality_averaged_over_persons": not single, "track_ids": ids,
+            "persons": [{"track_id": tid, "frames_with_person": int(v.sum()), "quality": m.quality}
+                        for tid, m, v in zip(ids, persons, valid, strict=True)],
+        }, default=float) + "\n")  # fmt: skip
 
 
 @mesh_app.command("convert")

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
     ) -> None:
         """Render the 2D keypoints (or a fitted mesh) over the video next to a 3D view of the joints (MP4)."""
-        from hmcli.io.export import read_any_result, read_any_results
+        from hmcli.io.export import read_any_results
         from hmcli.render.mesh import STYLES
 
         if fps is not None and not (fps > 0 and fps != float("inf")):
@@ -98,12 +98,12 @@ def register(app: typer.Typer) -> None:
                 res = type(res)([res.persons[row]], [int(person)])
             kp = res.kpts2d.person_or_empty()
         else:
-            from hmcli.io.mesh_h5 import read_mesh
+            from hmcli.render.meshfile import load_mesh_for_render
 
-            mres = read_mesh(mesh_path, load_vertices=False)
-            kp = mres.lift.kpts2d
+            mres = load_mesh_for_render(mesh_path, person=person)  # every person, or the one asked for
+            kp = mres.persons[0].lift.kpts2d
             if result is not None and rpath != mesh_path:
-                other = read_any_result(result).kpts2d
+                other = read_any_results(result).kpts2d.person_or_empty()
                 if other.num_frames != kp.num_frames:
                     from hmcli.io.atomic import HMError
 
@@ -137,11 +137,10 @@ def register(app: typer.Typer) -> None:
 
                 n = render_overlay(res, vpath, out, on_frame=upd, fps=fps, actions=track)
             else:
-                from hmcli.io.mesh_h5 import open_vertices
+                from hmcli.render.meshfile import mesh_vertices_for_render
                 from hmcli.render.overlay import render_mesh_overlay
 
-                with open_vertices(mesh_path) as stored:
-                    verts = stored if stored is not None else mesh_vertices_for(mres, mesh_path)
+                with mesh_vertices_for_render(mesh_path, mres, rebuild=mesh_vertices_for) as verts:
                     n = render_mesh_overlay(mres, vpath, out, vertices=verts, style=mesh_style, alpha=mesh_alpha,
                                             on_frame=upd, fps=fps, actions=track)  # fmt: skip
         if no_video:

@@ -33,8 +33,8 @@ from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
 from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmcli.types import Camera, MeshResult, MultiMeshResult, MultiPose3DResult, Pose3DResult
 
-__all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit", "mesh_vertices",
-           "InitParams", "load_init", "VERTEX_CHUNK"]
+__all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit", "fit_persons", "fit_lifted", "mesh_vertices",
+           "save_mesh", "person_outputs", "InitParams", "load_init", "VERTEX_CHUNK"]
 
 BODY_MODELS = ("auto", "smpl", "smplx", "anny")
 VERTEX_CHUNK = 64
@@ -214,11 +214,20 @@ def _pad(arr: np.ndarray, a: int, b: int, f: int, fill: float | None = None) -> 
 
 def fit_persons(lifted: MultiPose3DResult, body: BodyModel, options: FitOptions = FitOptions(),
                 prior: GMMPrior | str | os.PathLike | None = "default", focal: float | None = None,
-                vertices: bool = False, on_progress: OnProgress | None = None) -> MultiMeshResult:  # fmt: skip
+                vertices: bool = False, on_progress: OnProgress | None = None,
+                init: InitParams | None = None) -> MultiMeshResult:  # fmt: skip
     """Fit ``body`` to every person of a multi-person lift, each on its own (its own shape),
     over its span (first to last detected frame). Outside the span a person's parameters
     repeat the nearest fitted frame and are flagged not valid (``valid`` False, joints3d NaN),
-    so renderers and exports skip them. Persons never detected are left out."""
+    so renderers and exports skip them. Persons never detected are left out.
+    ``init`` (per-frame parameters of the whole clip, see :class:`InitParams`) is for a
+    one-person lift only (HMError otherwise); its frames in the person's span are used."""
+    if init is not None:
+        if lifted.num_persons != 1:
+            raise HMError(f"--init gives one person's parameters but the clip has {lifted.num_persons} persons "
+                          f"(track ids {', '.join(str(i) for i in lifted.track_ids.tolist())}); pick one with --person")
+        if init.pose.shape[0] != lifted.num_frames:
+            raise HMError(f"--init has {init.pose.shape[0]} frames but the clip has {lifted.num_frames}")
     if isinstance(prior, str) and prior == "default":
         prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
     elif prior is not None and not isinstance(prior, GMMPrior):
@@ -230,7 +239,9 @@ def fit_persons(lifted: MultiPose3DResult, body: BodyModel, options: FitOptions 
             continue
         a, b = span
         f = res.joints3d.shape[0]
-        m = fit(_frames(res, a, b), body, options, prior, focal, vertices=vertices, on_progress=on_progress)
+        sub = None if init is None else InitParams(init.pose[a:b], init.betas,
+                                                   None if init.transl is None else init.transl[a:b])  # fmt: skip
+        m = fit(_frames(res, a, b), body, options, prior, focal, sub, vertices=vertices, on_progress=on_progress)
         m.pose, m.transl = _pad(m.pose, a, b, f), _pad(m.transl, a, b, f)
         m.joints3d = _pad(m.joints3d, a, b, f, np.nan)
         m.valid = _pad(m.valid, a, b, f, False)
@@ -242,6 +253,25 @@ def fit_persons(lifted: MultiPose3DResult, body: BodyModel, options: FitOptions 
     if not out:
         raise HMError("no frame has a lifted person; nothing to fit")
     return MultiMeshResult(out, np.asarray(ids, np.int64))
+
+
+def fit_lifted(lifted: Pose3DResult | MultiPose3DResult, body: BodyModel, options: FitOptions = FitOptions(),
+               prior: GMMPrior | str | os.PathLike | None = "default", focal: float | None = None,
+               init: InitParams | None = None, vertices: bool = False,
+               on_progress: OnProgress | None = None) -> MultiMeshResult:  # fmt: skip
+    """What ``hm mesh`` fits: a one-person lift with track id 0 (the one-person path, files from
+    before multi-person support, a :class:`Pose3DResult`) with :func:`fit` over the whole clip,
+    exactly as before (frames without the person interpolated), as P = 1 with track id 0;
+    anything else with :func:`fit_persons` (each tracked person over its span). ``init`` needs
+    one person (HMError naming the track ids otherwise)."""
+    if isinstance(lifted, Pose3DResult):
+        lifted = MultiPose3DResult.from_single(lifted)
+    if lifted.num_persons == 0:
+        raise HMError("no person was found in any frame; nothing to fit")
+    if lifted.num_persons == 1 and int(lifted.track_ids[0]) == 0:
+        res = fit(lifted.persons[0], body, options, prior, focal, init, vertices=vertices, on_progress=on_progress)
+        return MultiMeshResult.from_single(res)
+    return fit_persons(lifted, body, options, prior, focal, vertices=vertices, on_progress=on_progress, init=init)
 
 
 def mesh_vertices(result: MeshResult, body: BodyModel | None = None,
@@ -266,28 +296,54 @@ def mesh_vertices(result: MeshResult, body: BodyModel | None = None,
     return out
 
 
-def save_mesh(result: MeshResult, path: str | os.PathLike, *, keep_vertices: bool = False,
+def person_outputs(track_ids, obj_dir: str | os.PathLike | None = None,
+                   amass: str | os.PathLike | None = None) -> list[tuple[Path | None, Path | None]]:  # fmt: skip
+    """Where ``hm mesh --obj DIR --amass FILE.npz`` writes each person's files, in row order:
+    ``(obj folder, amass file)`` per person (None where not asked). One person: ``DIR`` and
+    ``FILE.npz`` themselves; several: ``DIR/p<track id>/`` and ``FILE.p<track id>.npz``."""
+    ids = [int(t) for t in np.asarray(track_ids).reshape(-1)]
+    if len(ids) == 1:
+        return [(None if obj_dir is None else Path(obj_dir), None if amass is None else Path(amass))]
+    out = []
+    for tid in ids:
+        o = None if obj_dir is None else Path(obj_dir) / f"p{tid}"
+        a = None if amass is None else Path(amass).with_name(f"{Path(amass).stem}.p{tid}{Path(amass).suffix}")
+        out.append((o, a))
+    return out
+
+
+def save_mesh(result: MeshResult | MultiMeshResult, path: str | os.PathLike, *, keep_vertices: bool = False,
               obj_dir: str | os.PathLike | None = None, amass: str | os.PathLike | None = None) -> None:  # fmt: skip
     """Write a fitted result as ``hm mesh`` does: the mesh HDF5 at ``path`` (with the per-frame
     vertices only when ``keep_vertices``), and optionally one OBJ per frame into ``obj_dir``
-    (needs ``result.vertices``) and an AMASS-style npz. ``result.vertices`` is dropped unless kept."""
+    (needs the vertices) and an AMASS-style npz; with several persons one OBJ folder and one
+    npz per person (:func:`person_outputs`). The persons' vertices are dropped unless kept.
+    All or nothing: when a later output fails, every file and folder this call created is
+    removed again (an ``obj_dir`` that existed before is kept, without the person folders made here)."""
     from hmcli.io.mesh_h5 import write_mesh
 
-    verts = result.vertices
+    multi = result if isinstance(result, MultiMeshResult) else MultiMeshResult.from_single(result)
+    verts = [m.vertices for m in multi.persons]                    # (F, V, 3) or None each
     if not keep_vertices:
-        result.vertices = None
+        for m in multi.persons:
+            m.vertices = None
+    where = person_outputs(multi.track_ids, obj_dir, amass)
     # several outputs: if a later one fails, the ones this call created are removed again
-    made = [Path(p) for p in (path, obj_dir, amass) if p is not None and not Path(p).exists()]
+    made = [Path(p) for p in (path, obj_dir) if p is not None and not Path(p).exists()]
+    made += [Path(p) for pair in where for p in pair if p is not None and not Path(p).exists()]
     try:
-        write_mesh(path, result)
-        if obj_dir is not None:
-            from hmcli.io.mesh_export import export_mesh
+        write_mesh(path, multi)
+        if obj_dir is not None and len(where) > 1:
+            Path(obj_dir).mkdir(exist_ok=True)                     # the person folders go inside
+        for m, v, (o, a) in zip(multi.persons, verts, where, strict=True):
+            if o is not None:
+                from hmcli.io.mesh_export import export_mesh
 
-            export_mesh(result, Path(obj_dir), "obj", vertices=verts)
-        if amass is not None:
-            from hmcli.io.mesh_export import write_amass_npz
+                export_mesh(m, o, "obj", vertices=v)
+            if a is not None:
+                from hmcli.io.mesh_export import write_amass_npz
 
-            write_amass_npz(Path(amass), result, result.root_rest)
+                write_amass_npz(a, m, m.root_rest)
     except BaseException:
         for p in made:
             if p.is_dir():

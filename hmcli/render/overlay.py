@@ -48,7 +48,7 @@ from hmcli.skeleton import H36M17, JointSet, get_joint_set
 from hmcli.types import MultiPose3DResult, Pose3DResult
 
 if TYPE_CHECKING:
-    from hmcli.types import Camera, MeshResult
+    from hmcli.types import Camera, MeshResult, MultiMeshResult
     from hmcli.render.labels import ActionTrack
 
 __all__ = ["OverlayRenderer", "render_overlay", "render_mesh_overlay", "panel_width"]
@@ -339,6 +339,56 @@ class OverlayRenderer:
         out[: self.height, self.width : self.width + self.panel] = self.draw_3d(joints3d)
         return out
 
+    def compose_mesh_persons(
+        self,
+        frame: np.ndarray | None,
+        people: list[tuple[int, np.ndarray | None, "Camera", np.ndarray | None]],
+        faces: np.ndarray,
+        style: str = "shaded",
+        alpha: float = 0.6,
+        action: str | None = None,
+        labels: dict[int, str | None] | None = None,
+    ) -> np.ndarray:
+        """One output frame with several fitted persons: ``(track_id, vertices (V, 3) camera
+        space | None (no valid fit this frame), camera, joints3d (17, 3) camera space | None)``
+        each. Meshes are drawn far to near (mean vertex depth) in each person's colour, then
+        each id tag ("#3", with its label from ``labels``) above its head; the 3D panel lays the
+        fitted joints out as :meth:`compose_persons` does (sideways by the projected pelvis)."""
+        from hmcli.render.mesh import draw_mesh
+
+        out, left = self._canvas(frame)
+        shown = [(tid, np.asarray(v, np.float32), cam, j3) for tid, v, cam, j3 in people if v is not None]
+        depth = [float(np.nanmean(v[:, 2])) if v.size else 0.0 for _, v, _, _ in shown]
+        for k in np.argsort(-np.nan_to_num(np.asarray(depth, np.float64), nan=np.inf), kind="stable"):
+            tid, v, cam, _ = shown[k]
+            draw_mesh(left, v, faces, cam, style, person_colour(tid), alpha)
+        layout = []
+        for tid, _, cam, j3 in shown:
+            if j3 is None:
+                continue
+            j = np.asarray(j3, np.float64)                                   # (17, 3) camera space
+            ok = np.isfinite(j).all(axis=1) & (j[:, 2] > 1e-6)
+            if not ok.any():
+                continue
+            xy = cam.project(j)                                              # (17, 2) pixels
+            self._id_tag(left, tid, xy, ok, (labels or {}).get(tid))
+            layout.append((tid, j, self._x_offset(xy, ok.astype(np.float64))))
+        if not shown:
+            _tag(left, "no person", (6, 6), self.font, (30, 30, 200))
+        self.draw_action(left, action)
+        out[: self.height, self.width : self.width + self.panel] = self.draw_3d_persons(layout)
+        return out
+
+    def _id_tag(self, img: np.ndarray, tid: int, xy: np.ndarray, ok: np.ndarray, label: str | None) -> None:
+        """``#<tid> <label>`` in the person's colour above the topmost of its points xy (J, 2) where ``ok``."""
+        pix = np.round(np.nan_to_num(xy)).astype(np.int64)                   # (J, 2)
+        top = int(np.argmin(np.where(ok, pix[:, 1], np.iinfo(np.int64).max)))
+        lab = f"#{tid}" + (f" {label}" if label else "")
+        tw, th = _tag_size(lab, self.font)
+        _tag(img, lab, (int(np.clip(pix[top, 0] - tw // 2, 0, max(0, self.width - tw))),
+                        int(np.clip(pix[top, 1] - th - 2 * self.radius, 0, max(0, self.height - th)))),
+             self.font, person_colour(tid))  # fmt: skip
+
     def _canvas(self, frame: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """A black output frame and its left (video) part, with ``frame`` (resized) copied in."""
         out = np.zeros((self.out_h, self.out_w, 3), np.uint8)
@@ -456,7 +506,7 @@ def _render_persons(result: MultiPose3DResult, video_path, out_path, on_frame, f
 
 
 def render_mesh_overlay(
-    result: "MeshResult",
+    result: "MeshResult | MultiMeshResult",
     video_path: str | os.PathLike | None,
     out_path: str | os.PathLike,
     vertices=None,
@@ -475,23 +525,31 @@ def render_mesh_overlay(
     ``vertices``: (F, V, 3) camera-space vertices, anything indexable per frame (a numpy
     array or an open h5py dataset, read one frame at a time); default ``result.vertices``.
     ``actions``: action labels to show on each frame. Returns the number of frames written.
+
+    A :class:`MultiMeshResult` with several persons draws each valid person's mesh in its
+    colour (:func:`person_colour`; ``colour`` is not used), far ones first, with its id tag and
+    its own action label when ``actions`` has one per person, and the 3D panel shows every
+    person's fitted joints side by side (:meth:`OverlayRenderer.compose_mesh_persons`);
+    ``vertices`` is then a list, one (F, V, 3) per person (default each person's
+    ``vertices``). One with a single person is drawn as a one-person result.
     """
     from hmcli.render.mesh import STYLES
+    from hmcli.types import MultiMeshResult
 
     if style not in STYLES:
         raise HMError(f"unknown mesh style {style!r}; choose one of: {', '.join(STYLES)}")
+    if isinstance(result, MultiMeshResult):
+        if vertices is not None and len(vertices) != result.num_persons:
+            raise HMError(f"got vertices for {len(vertices)} persons but the result has {result.num_persons}")
+        if result.num_persons > 1:
+            return _render_mesh_persons(result, video_path, out_path, vertices, style, alpha, on_frame, fps, actions)
+        result, vertices = result.persons[0], None if vertices is None else vertices[0]
     kp = result.lift.kpts2d
     n = kp.num_frames
     if n == 0:
         raise HMError("the result has no frames to render")
-    verts = result.vertices if vertices is None else vertices
-    if verts is None:
-        raise HMError("the mesh result holds no vertices to draw")
+    verts = _checked_vertices(result, vertices, n)
     faces = np.asarray(result.faces)
-    if len(verts) != n or tuple(verts.shape[2:]) != (3,):
-        raise HMError(f"mesh vertices have shape {tuple(verts.shape)}, expected ({n}, V, 3)")
-    if faces.size and (faces.min() < 0 or faces.max() >= verts.shape[1]):
-        raise HMError("mesh faces refer to vertices that do not exist")
     rate = _rate(fps, kp.fps)
     j3 = np.asarray(result.joints3d, np.float64)                        # (F, 17, 3) camera space
     valid = np.asarray(result.valid, bool)
@@ -502,6 +560,48 @@ def render_mesh_overlay(
                              bool(kp.detected[i]), j3v[i], style, alpha, colour, texts[i])
               for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
     _write_mp4(out_path, rate, (r.out_w, r.out_h), frames, n, on_frame)
+    return n
+
+
+def _checked_vertices(result: "MeshResult", verts, n: int):
+    """``verts`` (default ``result.vertices``), checked to be (n, V, 3) with the faces in range."""
+    verts = result.vertices if verts is None else verts
+    if verts is None:
+        raise HMError("the mesh result holds no vertices to draw")
+    faces = np.asarray(result.faces)
+    if len(verts) != n or tuple(verts.shape[2:]) != (3,):
+        raise HMError(f"mesh vertices have shape {tuple(verts.shape)}, expected ({n}, V, 3)")
+    if faces.size and (faces.min() < 0 or faces.max() >= verts.shape[1]):
+        raise HMError("mesh faces refer to vertices that do not exist")
+    return verts
+
+
+def _render_mesh_persons(result: "MultiMeshResult", video_path, out_path, vertices, style: str, alpha: float,
+                         on_frame, fps, actions) -> int:  # fmt: skip
+    first = result.persons[0]
+    kp = first.lift.kpts2d
+    n = kp.num_frames
+    if n == 0:
+        raise HMError("the result has no frames to render")
+    verts = [_checked_vertices(m, None if vertices is None else vertices[p], n) for p, m in enumerate(result.persons)]
+    faces = np.asarray(first.faces)
+    valid = np.stack([np.asarray(m.valid, bool) for m in result.persons])                  # (P, F)
+    j3 = np.stack([np.asarray(m.joints3d, np.float64) for m in result.persons])            # (P, F, 17, 3)
+    j3 = np.where(valid[..., None, None], j3, np.nan)
+    r = OverlayRenderer(kp.width, kp.height, kp.joint_set, floor_m=_floor_from(j3.reshape(-1, *j3.shape[2:])))
+    ids = [int(t) for t in result.track_ids]
+    per_person = actions is not None and actions.kind == "persons"
+    texts = [None] * n if per_person else _action_texts(actions, kp, n)
+    own = {tid: _action_texts(actions.person(tid), kp, n) if actions.person(tid) else [None] * n
+           for tid in ids} if per_person else {}  # fmt: skip
+
+    def people(i: int):
+        return [(tid, np.asarray(verts[p][i]) if valid[p, i] else None, result.persons[p].camera,
+                 j3[p, i] if valid[p, i] else None) for p, tid in enumerate(ids)]  # fmt: skip
+
+    frames = (r.compose_mesh_persons(frame, people(i), faces, style, alpha, texts[i], {t: own[t][i] for t in own})
+              for i, frame in enumerate(_frames(video_path, n)))  # fmt: skip
+    _write_mp4(out_path, rate=_rate(fps, kp.fps), size=(r.out_w, r.out_h), frames=frames, n=n, on_frame=on_frame)
     return n
 
 

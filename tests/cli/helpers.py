@@ -116,3 +116,45 @@ class TwoPersonFake:
 
 
 register_detector("fake-two", TwoPersonFake)
+
+#: Pixels the two figures of :class:`FakeTwoDetector` stand left and right of the centre.
+TWO_SHIFT = 70.0
+
+
+def make_two_keypoints(n: int = 12, fps: float = 25.0, late: int = 3, ids=(1, 2)):
+    """Two tracked figures (the synthetic one shifted left / right by TWO_SHIFT px) as a
+    MultiKeypoints2D with track ids ``ids``; the second is first seen in frame ``late``."""
+    from hmcli.types import MultiKeypoints2D
+
+    a, b = make_keypoints(n, fps), make_keypoints(n, fps, detected=[i >= late for i in range(n)])
+    a.xy[..., 0] -= TWO_SHIFT
+    b.xy[b.detected, :, 0] += TWO_SHIFT
+    return MultiKeypoints2D.from_persons([a, b], list(ids))
+
+
+class FakeTwoDetector:
+    """Finds two synthetic figures side by side (left and right of the centre) in bright frames,
+    nobody in dark ones: ``detect_multi`` -> [(xy (17, 2), conf (17,)), ...]."""
+
+    name = "fake-two-detector-v1"
+    joint_set = "coco17"
+
+    def detect_multi(self, frame_bgr, timestamp):
+        if frame_bgr.mean() < 80:
+            return []
+        xy = pose_at(timestamp)
+        conf = np.full(17, 0.9, np.float32)
+        return [(xy - np.array([TWO_SHIFT, 0], np.float32), conf), (xy + np.array([TWO_SHIFT, 0], np.float32), conf)]
+
+    def detect(self, frame_bgr, timestamp):
+        """The one-person path (--max-persons 1): the left figure."""
+        people = self.detect_multi(frame_bgr, timestamp)
+        if not people:
+            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32), False
+        return people[0][0], people[0][1], True
+
+    def close(self):
+        pass
+
+
+register_detector("fake-two-test", FakeTwoDetector)

@@ -119,7 +119,15 @@ def test_action_video_uses_the_chosen_detector(models, tmp_path):
     r = run("action", video, "--model", models["bi"], "--detector", "fake-test", "-o", "-", "-q")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["frames"] == 30 and doc["clip"][0]["label"] in CLASSES
+    # a video is tracked (--max-persons 4 by default): the per-person report, schema_version 2
+    assert doc["schema_version"] == 2 and doc["frames"] == 30 and [p["track_id"] for p in doc["persons"]] == [1]
+    assert doc["persons"][0]["clip"][0]["label"] in CLASSES
+    # --max-persons 1: the one-person path (no tracking) and its one-person report, as before
+    r1 = run("action", video, "--model", models["bi"], "--detector", "fake-test", "-o", "-", "-q", "--max-persons", "1")
+    assert r1.exit_code == 0, r1.stderr
+    doc1 = json.loads(r1.stdout)
+    assert doc1["schema_version"] == 1 and doc1["frames"] == 30 and doc1["clip"][0]["label"] in CLASSES
+    assert doc1["clip"] == doc["persons"][0]["clip"]  # the same person, the same labels
     bad = run("action", video, "--model", models["bi"], "--detector", "no-such-detector")
     one_line_error(bad)
     assert "no-such-detector" in bad.stderr

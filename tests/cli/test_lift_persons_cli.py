@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from hmcli.cli.main import app
 from hmcli.io.h5 import read_keypoints_multi, read_result, read_results
-from tests.cli.helpers import make_keypoints, write_video
+from tests.cli.helpers import write_video
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
