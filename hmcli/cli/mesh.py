@@ -240,7 +240,9 @@ def _summary(result, out_path: Path, iters: int, t_fit: float, t_write: float, t
              f"refinement {q['refine_seconds']:.2f} s ({iters} iterations), fit {t_fit:.2f} s, write {t_write:.2f} s, "
              f"total {t_total:.2f} s; {_figures(q)}", quiet)  # fmt: skip
     else:
-        q = {k: float(np.mean([float(m.quality[k]) for m in persons])) for k in persons[0].quality
+        # figures: the mean over persons; seconds: the sum (the work of all of them)
+        q = {k: float((np.sum if k.endswith("seconds") else np.mean)([float(m.quality[k]) for m in persons]))
+             for k in persons[0].quality
              if all(np.ndim(m.quality.get(k)) == 0 and not isinstance(m.quality.get(k), str) for m in persons)}
         ik = sum(float(m.quality["ik_seconds"]) for m in persons)
         ref = sum(float(m.quality["refine_seconds"]) for m in persons)
