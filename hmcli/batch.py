@@ -553,6 +553,7 @@ class LiftJob(Job):
     flip: bool = True
     max_persons: int = DEFAULT_MAX_PERSONS  # 1: the one-person path
     min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    probe: bool = True  # hmcli.api.detect_persons: one-person clips take the one-person path
     read_ahead: int = READ_AHEAD
     lift_threads: int | None = 1  # torch threads while lifting (None: as set); see torch_threads
     timings: Timings | None = None  # adds up every input's stage seconds, if given
@@ -569,7 +570,7 @@ class LiftJob(Job):
         else:
             mk = api.detect_persons(input, self.detector, max_persons=self.max_persons,
                                     min_track_length=self.min_track_length, max_frames=self.max_frames, timings=t,
-                                    read_ahead=self.read_ahead)  # fmt: skip
+                                    read_ahead=self.read_ahead, probe=self.probe)  # fmt: skip
         return mk, t
 
     def finish(self, prepared: tuple[MultiKeypoints2D, Timings], output: Path) -> int:
@@ -597,6 +598,7 @@ class DetectJob(Job):
     max_frames: int | None = None
     max_persons: int = DEFAULT_MAX_PERSONS  # 1: the one-person path
     min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    probe: bool = True  # hmcli.api.detect_persons: one-person clips take the one-person path
     read_ahead: int = READ_AHEAD
     timings: Timings | None = None
 
@@ -606,7 +608,7 @@ class DetectJob(Job):
         t = api.Timings()
         return api.detect_persons(input, self.detector, max_persons=self.max_persons,
                                   min_track_length=self.min_track_length, max_frames=self.max_frames, timings=t,
-                                  read_ahead=self.read_ahead), t  # fmt: skip
+                                  read_ahead=self.read_ahead, probe=self.probe), t  # fmt: skip
 
     def finish(self, prepared: tuple[MultiKeypoints2D, Timings], output: Path) -> int:
         from hmcli import api
@@ -649,6 +651,7 @@ class MeshJob(Job):
     fit_threads_after_video: int | None = 1
     max_persons: int = DEFAULT_MAX_PERSONS  # persons followed in a video (1: the one-person path)
     min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    probe: bool = True  # hmcli.api.detect_persons: one-person clips take the one-person path
     person: int | None = None   # only this track id (an input without it fails)
 
     def prepare(self, input: Path) -> tuple[MultiPose3DResult, bool]:
@@ -660,6 +663,7 @@ class MeshJob(Job):
             lifted, _ = api.lift_input_persons(input, self.lifter, kind=kind, detector=self.detector, fps=self.fps,
                                                max_frames=self.max_frames, width=self.width, height=self.height,
                                                max_persons=self.max_persons, min_track_length=self.min_track_length,
+                                               probe=self.probe,
                                                person=self.person)  # fmt: skip
         return lifted, kind == "video"
 
@@ -692,6 +696,7 @@ class ActionJob(Job):
     threads: int | None = 1  # torch threads of the classifier (as LiftJob's lift_threads)
     max_persons: int = DEFAULT_MAX_PERSONS  # persons followed in a video (1: the one-person path)
     min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    probe: bool = True  # hmcli.api.detect_persons: one-person clips take the one-person path
     person: int | None = None   # only this track id (an input without it fails)
     group: bool = False         # all persons pooled into one label
 
@@ -701,7 +706,7 @@ class ActionJob(Job):
         return input, api.input_keypoints_persons(input, fps=self.fps, width=self.width, height=self.height,
                                                   max_frames=self.max_frames, detector=self.detector,
                                                   max_persons=self.max_persons, min_track_length=self.min_track_length,
-                                                  person=self.person)  # fmt: skip
+                                                  person=self.person, probe=self.probe)  # fmt: skip
 
     def finish(self, prepared: tuple[Path, MultiKeypoints2D], output: Path) -> int:
         from hmcli.action import api as action_api

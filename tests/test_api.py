@@ -233,3 +233,19 @@ def test_stream_persons_one_state_per_track(tmp_path, ckpts):
     assert [r.get("track_id") for r in out] == [5, None, 5] and out[1] == {"index": 1, "t": 0.04, "persons": 0}
     with pytest.raises(HMError, match="max_persons"):
         next(api.stream_persons(v, lm, TwoPersonDetector(), max_persons=0))
+
+
+def test_detect_persons_looks_first_and_takes_the_one_person_path(tmp_path):
+    import tests.cli.helpers  # noqa: F401  (registers the fake detectors)
+
+    v = write_video(tmp_path / "v.mp4", n=20)
+    t = api.Timings()
+    one = api.detect_persons(v, "fake-test", timings=t)  # a quick look finds one person
+    assert one.track_ids.tolist() == [0] and one.detected.all() and t.detect > 0
+    tracked = api.detect_persons(v, "fake-test", probe=False)
+    assert tracked.track_ids.tolist() == [1]
+    np.testing.assert_array_equal(tracked.xy, one.xy)
+    two = api.detect_persons(v, "fake-two")
+    assert two.track_ids.tolist() == [1, 2]
+    assert api.probe_persons(v, "fake-two") == 2 and api.probe_persons(v, "fake-test") == 1
+    assert api.detect_persons(v, "fake-two", max_persons=1).track_ids.tolist() == [0]

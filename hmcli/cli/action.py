@@ -29,6 +29,7 @@ from hmcli.cli.common import (
     EXIT_USAGE,
     MAX_PERSONS_HELP,
     MIN_TRACK_HELP,
+    TRACK_HELP,
     PERSON_HELP,
     check_person_options,
     cli_errors,
@@ -86,6 +87,7 @@ def register(app: typer.Typer) -> None:
         max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
         max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
         min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+        track: bool = typer.Option(False, "--track", help=TRACK_HELP),
         person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
         group: bool = typer.Option(False, "--group", help="Pool all persons into one label (two-person classes such "
                                                           "as NTU's hugging need it; default: each person on its own)."),
@@ -114,7 +116,8 @@ def register(app: typer.Typer) -> None:
             return _action_batch(input, manifest, out_dir, shard, log, overwrite, quiet, model, causal,
                                  dict(window_s=window_s, stride_s=stride_s, topk=topk, detector=detector, fps=fps,
                                       max_frames=max_frames, width=width, height=height, max_persons=max_persons,
-                                      min_track_length=min_track_length, person=person, group=group))  # fmt: skip
+                                      min_track_length=min_track_length, person=person, group=group,
+                                      probe=not track))  # fmt: skip
         if not input:
             fail("give an INPUT (video, keypoint file or hm lift / hm mesh .h5)", EXIT_USAGE)
         input = input[0]
@@ -133,7 +136,8 @@ def register(app: typer.Typer) -> None:
         with progress(quiet) as bar:
             mk = api.input_keypoints_persons(in_path, fps=fps, width=width, height=height, max_frames=max_frames,
                                              detector=detector, on_progress=stage_bars(bar), max_persons=max_persons,
-                                             min_track_length=min_track_length, person=person)  # fmt: skip
+                                             min_track_length=min_track_length, person=person,
+                                             probe=not track)  # fmt: skip
         k = min(topk, len(la.classes))
         say = (lambda m: typer.echo(m, err=True)) if output == "-" else typer.echo
         single = mk.num_persons == 1 and int(mk.track_ids[0]) == 0

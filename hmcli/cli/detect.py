@@ -9,7 +9,7 @@ import typer
 
 from hmcli.cli import batching
 from hmcli.cli.common import (DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH, EXIT_USAGE, MAX_PERSONS_HELP,
-                              MIN_TRACK_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
+                              MIN_TRACK_HELP, TRACK_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
                               persons_summary, progress, stage_bars, warn)  # fmt: skip
 from hmcli.io.paths import KEYPOINT_SUFFIXES, default_output, output_dir_check
 
@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Write JSON (a .json file, or JSON lines with -o -)."),
         max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
         min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+        track: bool = typer.Option(False, "--track", help=TRACK_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.kpts.h5 (<stem>.kpts.json with --json)")),
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
         if max_frames is not None and max_frames < 1:
             fail(f"--max-frames must be at least 1, got {max_frames}", EXIT_USAGE)
         check_person_options(max_persons, min_track_length)
-        persons = dict(max_persons=max_persons, min_track_length=min_track_length)
+        persons = dict(max_persons=max_persons, min_track_length=min_track_length, probe=not track)
         if batching.is_batch(video, manifest=manifest, out_dir=out_dir, shard=shard, log=log, openpose_dirs=False):
             batching.refuse(("-o/--output", output is not None))
             return _detect_batch(video, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames,

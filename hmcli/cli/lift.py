@@ -34,7 +34,7 @@ import typer
 
 from hmcli.cli import batching
 from hmcli.cli.common import (DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH, EXIT_USAGE, MAX_PERSONS_HELP,
-                              MIN_TRACK_HELP, PERSON_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
+                              MIN_TRACK_HELP, TRACK_HELP, PERSON_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
                               persons_summary, progress, stage_bars, warn)  # fmt: skip
 from hmcli.io.paths import default_output
 
@@ -104,6 +104,7 @@ def register(app: typer.Typer) -> None:
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
         max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
         min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+        track: bool = typer.Option(False, "--track", help=TRACK_HELP),
         person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.h5 (<stem>.json with --json)")),
@@ -136,7 +137,7 @@ def register(app: typer.Typer) -> None:
             return _lift_batch(input, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal,
                                dict(detector=detector, fps=fps, max_frames=max_frames, width=width, height=height,
                                     one_pass=one_pass, flip=not no_flip, max_persons=max_persons,
-                                    min_track_length=min_track_length))  # fmt: skip
+                                    min_track_length=min_track_length, probe=not track))  # fmt: skip
         input = input[0] if input else None
 
         from hmcli.io.atomic import HMError
@@ -190,6 +191,7 @@ def register(app: typer.Typer) -> None:
                 if not isinstance(src, MultiKeypoints2D):
                     src = api.select_person(api.detect_persons(src, detector, max_persons=max_persons,
                                                                min_track_length=min_track_length, info=info,
+                                                               probe=not track,
                                                                max_frames=max_frames, timings=clock,
                                                                on_progress=run["on_progress"]),
                                             person, str(in_path))  # fmt: skip

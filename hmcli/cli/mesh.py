@@ -25,6 +25,7 @@ from hmcli.cli.common import (
     EXIT_USAGE,
     MAX_PERSONS_HELP,
     MIN_TRACK_HELP,
+    TRACK_HELP,
     PERSON_HELP,
     check_person_options,
     cli_errors,
@@ -124,6 +125,7 @@ def fit_cmd(
     height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
     max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
     min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
+    track: bool = typer.Option(False, "--track", help=TRACK_HELP),
     person: int = typer.Option(None, "--person", show_default=False, help=PERSON_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (output, frames, fit figures; "
                                                         "one entry per person under 'persons') on stdout."),
@@ -165,7 +167,8 @@ def fit_cmd(
         return _mesh_batch(input, manifest, out_dir, shard, log, overwrite, quiet, model, body_model, model_dir, gender,
                            dict(options=opts, prior=_prior_arg(prior), focal=focal, vertices=vertices, detector=detector,
                                 fps=fps, max_frames=max_frames, width=width, height=height,
-                                max_persons=max_persons, min_track_length=min_track_length, person=person))  # fmt: skip
+                                max_persons=max_persons, min_track_length=min_track_length, person=person,
+                                probe=not track))  # fmt: skip
     if not input:
         fail("give an INPUT (video, keypoint file or hm lift .h5)", EXIT_USAGE)
     input = input[0]
@@ -204,6 +207,7 @@ def fit_cmd(
         lifted, _ = api.lift_input_persons(in_path, model, kind=kind, detector=detector, fps=fps, max_frames=max_frames,
                                            width=width, height=height, on_progress=on_progress,
                                            max_persons=max_persons, min_track_length=min_track_length,
+                                           probe=not track,
                                            person=person)  # fmt: skip
         t0 = time.perf_counter()
         result = mesh_api.fit_lifted(lifted, body, opts, prior_arg, focal, init_params,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hmcli.track import TrackerConfig
 
 __all__ = [
+    "count_persons",
     "Detector",
     "MultiDetector",
     "SingleAsMulti",
@@ -321,6 +322,16 @@ def detect_video(
     finally:
         if own:
             det.close()
+
+
+def count_persons(frames: Iterable[np.ndarray], detector: MultiDetector) -> int:
+    """The most persons ``detector`` finds in any one of ``frames`` (fed in order with
+    timestamps one second apart, so a tracking detector does not carry one frame's persons
+    to the next as motion)."""
+    most = 0
+    for k, frame in enumerate(frames):
+        most = max(most, len(detector.detect_multi(frame, float(k))))
+    return most
 
 
 def detect_video_multi(

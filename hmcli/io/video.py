@@ -139,6 +139,30 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(width=int(width), height=int(height), fps=fps, num_frames=n, duration=n / fps)
 
 
+def sample_frames(path: str | os.PathLike, count: int, max_frames: int | None = None) -> list[np.ndarray]:
+    """Up to ``count`` frames spread evenly over a video file (its first ``max_frames`` frames),
+    read by seeking; frames that cannot be read are left out. For a quick look at a clip (e.g.
+    how many people it shows) without decoding all of it. Raises ``HMError`` like
+    :func:`probe_video` for a file that is not a video."""
+    if count < 1:
+        return []
+    info = probe_video(path)
+    n = info.num_frames if max_frames is None else min(info.num_frames, max_frames)
+    picks = sorted({int(round(i)) for i in np.linspace(0, max(n - 1, 0), min(count, max(n, 1)))})
+    cap, _ = _open(path)
+    out: list[np.ndarray] = []
+    try:
+        for i in picks:
+            if i and not cap.set(cv2.CAP_PROP_POS_FRAMES, float(i)):
+                continue
+            ok, frame = cap.read()
+            if ok and frame is not None:
+                out.append(frame)
+    finally:
+        cap.release()
+    return out
+
+
 def iter_frames(
     source: Source, max_frames: int | None = None
 ) -> Iterator[tuple[int, float, np.ndarray]]:

@@ -116,10 +116,11 @@ def test_action_stdout_json_and_summary_on_stderr(models, clip):
 
 def test_action_video_uses_the_chosen_detector(models, tmp_path):
     video = write_video(tmp_path / "clip.mp4", n=30, fps=FPS)
-    r = run("action", video, "--model", models["bi"], "--detector", "fake-test", "-o", "-", "-q")
+    r = run("action", video, "--model", models["bi"], "--detector", "fake-test", "-o", "-", "-q", "--track")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
-    # a video is tracked (--max-persons 4 by default): the per-person report, schema_version 2
+    # a tracked video (--track; by default only when a quick look finds several persons): the
+    # per-person report, schema_version 2
     assert doc["schema_version"] == 2 and doc["frames"] == 30 and [p["track_id"] for p in doc["persons"]] == [1]
     assert doc["persons"][0]["clip"][0]["label"] in CLASSES
     # --max-persons 1: the one-person path (no tracking) and its one-person report, as before

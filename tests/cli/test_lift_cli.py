@@ -214,8 +214,11 @@ def test_no_person_anywhere_still_writes_flagged_output(tmp_path, ckpts):
     assert r.stderr.startswith("hm: warning: no person found in any of the 5 frames")
     res = read_result(tmp_path / "dark.h5")
     assert not res.kpts2d.detected.any() and np.isnan(res.joints3d).all()
-    # tracking persons (the default): a file with no persons, and the same warning
-    r = run("lift", v, "--detector", "fake-test", "--model", ckpts["bi"], "-q", "-o", tmp_path / "none.h5")
+    # the default looks first, finds nobody and takes the one-person path: the same output
+    r = run("lift", v, "--detector", "fake-test", "--model", ckpts["bi"], "-q", "-o", tmp_path / "look.h5")
+    assert r.exit_code == 0 and read_result(tmp_path / "look.h5").kpts2d.detected.sum() == 0
+    # always tracking persons: a file with no persons, and the same warning
+    r = run("lift", v, "--detector", "fake-test", "--model", ckpts["bi"], "-q", "-o", tmp_path / "none.h5", "--track")
     assert r.exit_code == 0 and r.stderr.startswith("hm: warning: no person found in any of the 5 frames"), r.stderr
     multi = read_results(tmp_path / "none.h5")
     assert multi.num_persons == 0 and multi.num_frames == 5

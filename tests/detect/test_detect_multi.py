@@ -391,3 +391,24 @@ def test_mmpose_bad_bbox():
     for bad in ([1, 2, 3], [[0, 0, 1, 1, 1]], [5, 0, 1, 1], [0, 0, np.nan, 1]):
         with pytest.raises(HMError, match="bbox"):
             _boxes(bad)
+
+
+def test_count_persons_is_the_most_in_any_frame():
+    import numpy as np
+
+    from hmcli.detect import count_persons
+
+    class Fake:
+        name, joint_set = "fake", "coco17"
+
+        def __init__(self):
+            self.seen = []
+
+        def detect_multi(self, frame, t):
+            self.seen.append(t)
+            return [(np.zeros((17, 2)), np.ones(17))] * int(frame[0, 0, 0])
+
+    det = Fake()
+    frames = [np.full((4, 4, 3), k, np.uint8) for k in (1, 3, 0, 2)]
+    assert count_persons(frames, det) == 3 and det.seen == [0.0, 1.0, 2.0, 3.0]
+    assert count_persons([], det) == 0

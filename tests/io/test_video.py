@@ -118,3 +118,22 @@ def test_sha256(tmp_path):
     assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     with pytest.raises(HMError):
         sha256_file(tmp_path / "missing")
+
+
+def test_sample_frames_spreads_over_the_clip(tmp_path):
+    import cv2
+    import numpy as np
+
+    from hmcli.io.video import sample_frames
+
+    path = tmp_path / "ramp.mp4"
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for i in range(50):
+        vw.write(np.full((48, 64, 3), i * 5, np.uint8))
+    vw.release()
+    frames = sample_frames(path, 5)
+    levels = [int(f.mean()) for f in frames]
+    assert len(frames) == 5 and levels == sorted(levels)
+    assert abs(levels[0] - 0) <= 6 and abs(levels[-1] - 245) <= 6  # first and last frame
+    assert len(sample_frames(path, 100)) == 50 and sample_frames(path, 0) == []
+    assert max(int(f.mean()) for f in sample_frames(path, 3, max_frames=10)) <= 50
