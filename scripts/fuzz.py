@@ -708,12 +708,17 @@ def case_lift(i, rng, d, a) -> Case:
             kind = "model-name"
     else:
         inp = _good_io(rng, d, a, rng.choice(["kp_h5", "kp_npz", "video"]))
-        opt = rng.choice(["--fps", "--max-frames", "--width", "--height", "--source", "--bogus", "--detector", "-o-ext"])
+        opt = rng.choice(["--fps", "--max-frames", "--width", "--height", "--source", "--bogus", "--detector", "-o-ext",
+                          "--max-persons", "--min-track-length", "--person"])
         argv = ["lift", str(inp), "-m", str(a["ckpt"]), "--detector", "fake-test"]
         if opt == "--fps":
             argv += _opt(rng, opt, BAD_FLOAT)
         elif opt in ("--max-frames", "--width", "--height"):
             argv += _opt(rng, opt, BAD_INT)
+        elif opt in ("--max-persons", "--min-track-length"):
+            argv += [opt, rng.choice(["-1", "0", "abc", "1.5", ""])]
+        elif opt == "--person":  # a track id nobody has, or not an id
+            argv += [opt, rng.choice(["-1", "abc", "99", "7"])]
         elif opt == "--source":
             argv = ["lift", "--source", rng.choice(["abc", "-1", "99", "0"])] + (["-m", str(a["ckpt"])] if rng.random() < .5 else [str(inp)])
         elif opt == "--detector":
@@ -749,10 +754,12 @@ def case_detect(i, rng, d, a) -> Case:
         argv = ["detect", str(inp), "--detector", "fake-test"]
     else:
         inp = _good_io(rng, d, a, "video")
-        opt = rng.choice(["--max-frames", "--detector", "webcam", "-o-ext"])
+        opt = rng.choice(["--max-frames", "--detector", "webcam", "-o-ext", "--max-persons", "--min-track-length"])
         argv = ["detect", str(inp), "--detector", "fake-test"]
         if opt == "--max-frames":
             argv += _opt(rng, opt, ["-1", "0", "abc", "1.5"])
+        elif opt in ("--max-persons", "--min-track-length"):
+            argv += [opt, rng.choice(["-1", "0", "abc", "1.5"])]
         elif opt == "--detector":
             argv[-1] = rng.choice(["nope", "", "fake"])
         elif opt == "webcam":
