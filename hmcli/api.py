@@ -596,14 +596,34 @@ def run_stream(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike | in
     lifted. Returns the whole result. A webcam capture ends at ``max_frames`` or Ctrl-C
     (KeyboardInterrupt), keeping the frames so far; ``info`` as in :func:`run_offline`.
     ``timings``: decoding, detection, lifting and the time spent in ``on_record`` (write)."""
-    from hmcli.detect.timed import TimedDetector, TimedFrames
+    from hmcli.detect.timed import TimedDetector
     from hmcli.io.jsonio import result_from_records
 
     timings = timings if timings is not None else Timings()
+    det = TimedDetector(detector) if not isinstance(source, Keypoints2D) else None
+
+    def records(src, det_obj, nominal, on_frame):
+        return stream(src, lifter, det_obj, fps=fps, max_frames=max_frames, header=True, on_frame=on_frame,
+                      nominal_fps=nominal, one_pass=one_pass, flip=flip)  # fmt: skip
+
+    header, recs = _run_records(source, det, records, info=info, max_frames=max_frames, on_record=on_record,
+                                timings=timings, on_progress=on_progress)  # fmt: skip
+    return result_from_records(header, recs)
+
+
+def _run_records(source: Any, det: Any, records: Callable[..., Iterator[dict]], *, info: Any,
+                 max_frames: int | None, on_record: Callable[[dict], None] | None, timings: Timings,
+                 on_progress: OnStage | None) -> tuple[dict, list[dict]]:  # fmt: skip
+    """Drive a streaming generator ``records(src, det, nominal_fps, on_frame)`` over keypoints (``det``
+    None) or a video file / webcam (frames decoded here, ``det`` a :class:`TimedDetector`): each
+    record goes to ``on_record`` as it comes; returns the header and the frame records and fills
+    ``timings``. A webcam capture ends at ``max_frames`` or Ctrl-C, keeping the frames so far."""
+    from hmcli.detect.timed import TimedFrames
+
     t_begin = time.perf_counter()
     camera = isinstance(source, int) and not isinstance(source, bool)
-    det = frames = None
-    if isinstance(source, Keypoints2D):
+    frames = None
+    if det is None:
         src, total, nominal = source, source.num_frames, None
     else:
         from hmcli.io.video import iter_frames, probe_video, sha256_file
@@ -613,23 +633,21 @@ def run_stream(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike | in
         total = None if camera else (info.num_frames if max_frames is None else min(info.num_frames, max_frames))
         nominal = None if camera else info.fps
         src = frames = TimedFrames(iter_frames(source, max_frames=max_frames))
-        det = TimedDetector(detector)
         src_name, src_hash = (f"camera:{source}", None) if camera else (str(source), sha256_file(source))
     report = _stage(on_progress, "lift")
     report(0, total)
-    header, records, write_s = None, [], 0.0
-    gen = stream(src, lifter, det, fps=fps, max_frames=max_frames, header=True,
-                 on_frame=lambda i, n: report(i + 1, total), nominal_fps=nominal, one_pass=one_pass, flip=flip)  # fmt: skip
+    header, recs, write_s = None, [], 0.0
+    gen = records(src, det, nominal, lambda i, n: report(i + 1, total))
     try:
         for rec in gen:
             if header is None:
                 header = rec
-                if det is not None:  # a frame iterator: stream() does not know where it came from
+                if det is not None:  # a frame iterator: the generator does not know where it came from
                     rec["source"], rec["source_hash"] = src_name, src_hash
                     if rec.get("fps") is None and nominal:
                         rec["fps"] = nominal
             else:
-                records.append(rec)
+                recs.append(rec)
             if on_record is not None:
                 t0 = time.perf_counter()
                 on_record(rec)
@@ -641,9 +659,8 @@ def run_stream(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike | in
         gen.close()
         if det is not None:
             det.close()
-    if header is None or not records:
+    if header is None or not recs:
         raise HMError("no frames were captured")
-    result = result_from_records(header, records)
     decode = frames.seconds if frames is not None else 0.0
     detect_s = det.seconds if det is not None else 0.0
     timings.decode += decode
@@ -651,7 +668,7 @@ def run_stream(lifter: LoadedModel, source: Keypoints2D | str | os.PathLike | in
     if det is not None:
         timings.detect = detect_s
     timings.lift = time.perf_counter() - t_begin - decode - detect_s - write_s
-    return result
+    return header, recs
 
 
 def lift_input(path: str | os.PathLike, model: str | os.PathLike | LoadedModel | None = None, *,
@@ -869,7 +886,7 @@ def run_stream_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os.
     """:func:`run_stream` for every person (:func:`stream_persons`: one causal state per track);
     each record goes to ``on_record`` as soon as its frame is lifted. ``max_persons`` == 1 (and a
     one-person input with track id 0) is the one-person stream of :func:`run_stream`."""
-    from hmcli.detect.timed import TimedDetector, TimedFrames
+    from hmcli.detect.timed import TimedDetector
     from hmcli.io.jsonio import results_from_records
 
     if isinstance(source, MultiKeypoints2D) and source.num_persons == 1 and int(source.track_ids[0]) == 0:
@@ -879,68 +896,21 @@ def run_stream_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os.
                          on_record=on_record, timings=timings, on_progress=on_progress, one_pass=one_pass, flip=flip)  # fmt: skip
         return MultiPose3DResult.from_single(res)
     timings = timings if timings is not None else Timings()
-    t_begin = time.perf_counter()
-    camera = isinstance(source, int) and not isinstance(source, bool)
-    det = frames = None
-    if isinstance(source, MultiKeypoints2D):
-        src, total, nominal = source, source.num_frames, None
-    else:
+    det = None
+    if not isinstance(source, MultiKeypoints2D):
         from hmcli.detect import get_multi_detector
-        from hmcli.io.video import iter_frames, probe_video, sha256_file
 
-        if not camera and info is None:
-            info = probe_video(source)
-        total = None if camera else (info.num_frames if max_frames is None else min(info.num_frames, max_frames))
-        nominal = None if camera else info.fps
-        src = frames = TimedFrames(iter_frames(source, max_frames=max_frames))
-        spec = (lambda: get_multi_detector(detector, max_persons)) if isinstance(detector, str) else detector
-        det = TimedDetector(spec)
-        src_name, src_hash = (f"camera:{source}", None) if camera else (str(source), sha256_file(source))
-    report = _stage(on_progress, "lift")
-    report(0, total)
-    header, records, write_s, last = None, [], 0.0, -1
+        det = TimedDetector((lambda: get_multi_detector(detector, max_persons)) if isinstance(detector, str)
+                            else detector)  # fmt: skip
 
-    def _done(i: int) -> None:
-        nonlocal last
-        if i != last:
-            last = i
-            report(i + 1, total)
+    def records(src, det_obj, nominal, on_frame):
+        return stream_persons(src, lifter, det_obj, max_persons=max_persons, tracker=tracker, fps=fps,
+                              max_frames=max_frames, header=True, nominal_fps=nominal, one_pass=one_pass, flip=flip,
+                              on_frame=on_frame)  # fmt: skip
 
-    gen = stream_persons(src, lifter, det, max_persons=max_persons, tracker=tracker, fps=fps, max_frames=max_frames,
-                         header=True, nominal_fps=nominal, one_pass=one_pass, flip=flip,
-                         on_frame=lambda i, n: _done(i))  # fmt: skip
-    try:
-        for rec in gen:
-            if header is None:
-                header = rec
-                if det is not None:
-                    rec["source"], rec["source_hash"] = src_name, src_hash
-                    if rec.get("fps") is None and nominal:
-                        rec["fps"] = nominal
-            else:
-                records.append(rec)
-            if on_record is not None:
-                t0 = time.perf_counter()
-                on_record(rec)
-                write_s += time.perf_counter() - t0
-    except KeyboardInterrupt:
-        if not camera:
-            raise
-    finally:
-        gen.close()
-        if det is not None:
-            det.close()
-    if header is None or not records:
-        raise HMError("no frames were captured")
-    result = results_from_records(header, records)
-    decode = frames.seconds if frames is not None else 0.0
-    detect_s = det.seconds if det is not None else 0.0
-    timings.decode += decode
-    timings.write += write_s
-    if det is not None:
-        timings.detect = detect_s
-    timings.lift = time.perf_counter() - t_begin - decode - detect_s - write_s
-    return result
+    header, recs = _run_records(source, det, records, info=info, max_frames=max_frames, on_record=on_record,
+                                timings=timings, on_progress=on_progress)  # fmt: skip
+    return results_from_records(header, recs)
 
 
 def lift_input_persons(path: str | os.PathLike, model: str | os.PathLike | LoadedModel | None = None, *,
