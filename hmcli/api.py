@@ -238,6 +238,20 @@ def _iter_video(source: Source, max_frames: int | None):
     return iter_frames(source, max_frames=max_frames), nominal
 
 
+def _stream_source(source: Any, max_frames: int | None, nominal_fps: float | None):
+    """(frames, nominal fps, source name, SHA-256, frame count) of what :func:`stream` reads: a
+    video path or camera index is opened here; any other iterable of frames is taken as is."""
+    if not isinstance(source, (str, os.PathLike, int)) or isinstance(source, bool):
+        return source, nominal_fps, None, None, None
+    from hmcli.io.video import is_camera, probe_video, sha256_file
+
+    frames, nominal = _iter_video(source, max_frames)
+    if is_camera(source):
+        return frames, nominal, f"camera:{int(source)}", None, None
+    total = probe_video(source).num_frames
+    return frames, nominal, str(source), sha256_file(source), total if max_frames is None else min(total, max_frames)
+
+
 def stream(
     source: Any,
     lifter: LoadedModel | str | os.PathLike | None = None,
@@ -292,22 +306,7 @@ def stream(
                 on_frame(i, n)
         return
 
-    nominal = nominal_fps
-    src_name, src_hash, total = None, None, None
-    if isinstance(source, (str, os.PathLike, int)) and not isinstance(source, bool):
-        from hmcli.io.video import is_camera, probe_video, sha256_file
-
-        frames, nominal = _iter_video(source, max_frames)
-        if is_camera(source):
-            src_name = f"camera:{int(source)}"
-        else:
-
-            src_name = str(source)
-            src_hash = sha256_file(source)
-            total = probe_video(source).num_frames
-            total = total if max_frames is None else min(total, max_frames)
-    else:
-        frames = source
+    frames, nominal, src_name, src_hash, total = _stream_source(source, max_frames, nominal_fps)
     own = isinstance(detector, str)
     det = None if own else detector
     try:
@@ -419,20 +418,7 @@ def stream_persons(
                 on_frame(i, n)
         return
 
-    src_name = src_hash = total = None
-    nominal = nominal_fps
-    if isinstance(source, (str, os.PathLike, int)) and not isinstance(source, bool):
-        from hmcli.io.video import is_camera, probe_video, sha256_file
-
-        frames, nominal = _iter_video(source, max_frames)
-        if is_camera(source):
-            src_name = f"camera:{int(source)}"
-        else:
-            src_name, src_hash = str(source), sha256_file(source)
-            total = probe_video(source).num_frames
-            total = total if max_frames is None else min(total, max_frames)
-    else:
-        frames = source
+    frames, nominal, src_name, src_hash, total = _stream_source(source, max_frames, nominal_fps)
     own = isinstance(detector, str)
     det = None if own else detector
     try:
