@@ -173,7 +173,7 @@ MAX_PERSONS_HELP = ("Follow up to N persons in a video, each tracked with its ow
 MIN_TRACK_HELP = "Drop tracks seen in fewer than N frames (one-off false detections)."
 TRACK_HELP = ("Always track persons; without it, a video where a quick look (12 frames spread over the clip) "
               "finds one person at most takes the faster one-person path.")
-PERSON_HELP = "Only the person with this track id (ids are in the summary line and hm info)."
+PERSON_HELP = "Only the person with this track id (the summary line lists the ids)."
 
 
 def check_person_options(max_persons: int, min_track_length: int, person: int | None = None) -> None:
