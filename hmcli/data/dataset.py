@@ -24,8 +24,9 @@ changing ``seed`` (e.g. ``seed = base + epoch``).  Each item:
 5. with ``bone_jitter`` > 0, the clip's bone lengths scaled per bone (mirror-symmetric,
    drawn once per clip; ``hmcli.data.augment``), so training sees more body proportions
    than the few subjects it has;
-6. a random virtual camera looking at the clip (``random_camera``), the 3D joints in its
-   frame (metres) and their projection (pixels);
+6. a random virtual camera looking at the clip (``draw_camera`` of ``camera_kind``: ``any``,
+   the default, is today's ``random_camera``; ``hmcli.data.camera`` lists the kinds), the 3D
+   joints in its frame (metres) and their projection (pixels);
 7. detector-like corruption of the 2D (``corrupt``).
 
 Items are dicts of numpy arrays / Python scalars (torch's default collate turns them
@@ -66,7 +67,7 @@ from hmcli.data.augment import (
     ARM_SIDES, check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, random_bone_scales, random_speed,
     rescale_bones, splice_arm, splice_upper_body,
 )
-from hmcli.data.camera import Camera, project, random_camera, world_to_camera
+from hmcli.data.camera import Camera, draw_camera, project, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
 from hmcli.data.resample import resample, resampled_length
@@ -116,7 +117,7 @@ def render_window(
     camera: Camera | None = None,
 ) -> dict[str, Any]:
     """Camera + projection + corruption of one (F, 17, 3) world clip (see module table)."""
-    cam = camera if camera is not None else random_camera(rng, camera_kind, joints=clip_world)
+    cam = camera if camera is not None else draw_camera(rng, camera_kind, joints=clip_world)
     j_cam = world_to_camera(clip_world, cam)  # (F, 17, 3)
     xy_clean = project(j_cam, cam)  # (F, 17, 2)
     if corruption is None:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 import yaml
 
+from hmcli.data.camera import check_camera_kind
 from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob
 from hmcli.io.atomic import HMError
 
@@ -46,6 +47,8 @@ class TrainConfig:
     fps_aug: list[float] = field(default_factory=list)  # extra rates sampled in training, Δ scaled
     clip_min: int = 27
     clip_max: int = 81
+    # virtual cameras (hmcli.data.camera): any (= standard, the shipped models' cameras), one named kind
+    # (standard, ceiling, phone, webcam, sports, handheld), or mixed (a kind drawn per clip, MIXED_WEIGHTS)
     camera_kind: str = "any"
     input_norm: str = "person"  # 2D normalisation of the codec: person (per-frame centre and size) or image
     input_location: bool = False  # person units + the person's place and size in the picture (3 more channels)
@@ -209,8 +212,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
     if cfg.input_norm not in ("person", "image"):
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
-    if cfg.camera_kind not in ("any", "phone", "webcam"):
-        raise HMError(f"unknown camera_kind '{cfg.camera_kind}' (available: any, phone, webcam)")
+    try:
+        check_camera_kind(cfg.camera_kind)
+    except ValueError as e:
+        raise HMError(str(e)) from None
     check_precision(cfg.precision)
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")

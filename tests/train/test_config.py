@@ -58,7 +58,7 @@ def test_val_mode_is_checked():
         ("flip_prob=1.5", "flip_prob must be >= 0 and <= 1, got 1.5"),
         ("eval_every=0", "eval_every must be >= 1, got 0"),
         ("fps=-30", "fps must be > 0, got -30.0"),
-        ("camera_kind=drone", "unknown camera_kind 'drone' (available: any, phone, webcam)"),
+        ("camera_kind=drone", "unknown camera_kind 'drone' (available: any, standard, ceiling, phone, webcam, sports, handheld, mixed)"),
         ("fps_aug=[25, 0]", "fps_aug: expected positive frame rates, got 0"),
         ("model.dim=[64", "model.dim: cannot parse '[64'"),
         ("precision=fp16", "unknown precision 'fp16' (available: fp32, bf16)"),
