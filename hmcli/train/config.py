@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from hmcli.data.camera import check_camera_kind
-from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob
+from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, proportion_preset
 from hmcli.io.atomic import HMError
 
 
@@ -56,6 +56,10 @@ class TrainConfig:
     bone_jitter: float = 0.0  # std of per-bone length factors drawn per clip (0: the subjects' own bodies)
     splice_prob: float = 0.0  # fraction of clips given the upper body of another random clip (0: as captured)
     splice_arms: float = 0.0  # per arm of a spliced clip: chance that it moves as in a third clip (0: the donor's arms)
+    # body proportions per person and bone group (hmcli.data.augment.PROPORTION_PRESETS): "" (off, the shipped
+    # models), wide (shoulders 0.75-1.25, hips 0.8-1.2, leg/torso +-15 %, limbs +-12 %, a quarter children 0.6-1.0x)
+    # or adult (wide without children); multiplies the bone_jitter factors
+    proportions: str = ""
     speed_aug: float = 1.0  # clips played at a speed in [1/speed_aug, speed_aug], Δ unchanged (1: as captured)
     # optimisation
     steps: int = 2000
@@ -227,6 +231,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         check_splice_prob(cfg.splice_prob)
         check_splice_arms(cfg.splice_arms, cfg.splice_prob)
         check_speed_aug(cfg.speed_aug)
+        proportion_preset(cfg.proportions)
     except ValueError as e:
         raise HMError(str(e)) from None
     if cfg.input_location and cfg.input_norm != "person":
