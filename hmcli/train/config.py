@@ -42,6 +42,9 @@ class TrainConfig:
     init_from: str = ""  # checkpoint whose matching weights initialise the model (e.g. an mpm run's last.pt)
     # data
     data: str = "../shared/data/cmu-amc"  # a directory in CMU ASF/AMC layout
+    # more CMU-like directories (e.g. ../shared/data/cmu-amc-extra): their trials join train and val by subject,
+    # trials already in `data` (same subject and trial number) skipped; the test split stays `data`'s alone
+    data_extra: list[str] = field(default_factory=list)
     train_on: str = "train"  # train, or train+val: a final fit that adds the validation subjects (no validation, no best.pt)
     fps: float = 30.0  # training frame rate (Δ multiplier 1)
     fps_aug: list[float] = field(default_factory=list)  # extra rates sampled in training, Δ scaled
@@ -133,6 +136,9 @@ def _check_types(values: dict[str, Any], defaults: TrainConfig) -> None:
         ok = isinstance(val, number) and not (kind in (int, float) and isinstance(val, bool))
         if not ok:
             raise HMError(f"{key}: expected {_KIND[kind]}, got {val!r}")
+    for v in values.get("data_extra", []):
+        if not isinstance(v, str) or not v:
+            raise HMError(f"data_extra: expected directory names, got {v!r}")
     for v in values.get("fps_aug", []):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise HMError(f"fps_aug: expected positive frame rates, got {v!r}")

@@ -106,3 +106,11 @@ def test_real_video_options_are_off_by_default_and_accepted():
     assert (cfg.camera_kind, cfg.proportions) == ("any", "")
     cfg = resolve_config(None, ["camera_kind=mixed", "proportions=wide"])
     assert (cfg.camera_kind, cfg.proportions) == ("mixed", "wide")
+
+
+def test_data_extra_is_a_list_of_directories():
+    assert resolve_config(None, []).data_extra == []
+    cfg = resolve_config(None, ["data_extra=[../shared/data/cmu-amc-extra]"])
+    assert cfg.data_extra == ["../shared/data/cmu-amc-extra"]
+    with pytest.raises(HMError, match="data_extra: expected directory names, got 3"):
+        resolve_config(None, ["data_extra=[3]"])
