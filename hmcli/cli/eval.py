@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def register(app: typer.Typer) -> None:
         proportions: str = typer.Option("none", "--proportions", help="Test bodies: none (as captured), wide or adult "
                                         "(other shoulder/hip widths, leg/torso ratios, limbs; wide also children)."),
         bones: bool = typer.Option(False, "--bones", help="Also show bone-length error and shoulder/hip width ratios."),
+        compare: str = typer.Option(None, "--compare", help="With --camera-kind: an earlier hm eval --json output (e.g. "
+                                    "the shipped model's) whose figures are shown next to the new ones, per kind."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
         card: str = typer.Option(None, "--card", help="Write a model card (markdown) with the standard frame-rate table."),
         command: str = typer.Option("", help="With --card: the training command to print in the card."),
@@ -69,6 +72,16 @@ def register(app: typer.Typer) -> None:
             proportion_preset(proportions)
         except ValueError as e:
             fail(f"--proportions: {e}", EXIT_USAGE)
+        baseline = None
+        if compare:
+            from hmcli.train.evaluate import baseline_kinds
+
+            try:
+                baseline = baseline_kinds(json.loads(Path(compare).read_text(encoding="utf-8")))
+            except OSError as e:
+                fail(f"cannot read --compare {compare}: {e.strerror or e}", EXIT_USAGE)
+            except (ValueError, AttributeError, TypeError, KeyError) as e:
+                fail(f"--compare {compare}: not an hm eval --json output ({e})", EXIT_USAGE)
         if card and (kinds != ["any"] or proportion_preset(proportions) is not None):
             fail("--card measures the standard cameras and bodies; leave out --camera-kind and --proportions", EXIT_USAGE)
         if card:  # before the evaluation: the card's folder must exist
@@ -101,19 +114,20 @@ def register(app: typer.Typer) -> None:
         flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)"), (no_flip, " (no flip)"),
                  (bool(body), f" ({body} bodies)")]
         name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
-        if camera_kind == "all" or len(kinds) > 1:
-            from hmcli.train.evaluate import evaluate_kinds, kinds_table
+        if camera_kind == "all" or len(kinds) > 1 or baseline is not None:
+            from hmcli.train.evaluate import compare_table, evaluate_kinds, kinds_table
 
             def on_kind(r) -> None:
                 if not json_out:
                     typer.echo(f"{r.kind}: MPJPE {r.report.mpjpe:.1f} mm, P-MPJPE {r.report.p_mpjpe:.1f} mm", err=True)
 
-            results = evaluate_kinds(lm, seqs, setting, kinds, on_kind)
+            results = evaluate_kinds(lm, seqs, setting, ["standard" if k == "any" else k for k in kinds], on_kind)
             if json_out:
                 echo_json({**head, "cameras": cameras, "kinds": [r.to_dict() for r in results]})
                 return
-            typer.echo(f"{name}, {cameras} camera(s) per test sequence and kind\n")
-            typer.echo(kinds_table(results))
+            typer.echo(f"{name}, {cameras} camera(s) per test sequence and kind"
+                       + (f"; old: {compare}, new: {lm.model_id}" if baseline is not None else "") + "\n")
+            typer.echo(kinds_table(results) if baseline is None else compare_table(results, baseline))
             return
         rep = evaluate_model(lm, seqs, setting)
         if kinds[0] != "any":

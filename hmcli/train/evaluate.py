@@ -171,3 +171,36 @@ def kinds_table(results: list[KindResult]) -> str:
         lines.append(f"| {r.kind} | {e.mpjpe:.1f} | {e.p_mpjpe:.1f} | {e.n_mpjpe:.1f} | {e.bone_err:.1f} "
                      f"| {e.shoulder_ratio:.2f} | {e.hip_ratio:.2f} | {r.masked_pct:.1f} | {e.num_frames} |")
     return "\n".join(lines) + "\n"
+
+
+#: Figures of :func:`compare_table`: (key, column title, format).
+_COMPARED: tuple[tuple[str, str, str], ...] = (
+    ("mpjpe", "MPJPE (mm)", ".1f"), ("p_mpjpe", "P-MPJPE (mm)", ".1f"), ("bone_err", "bone err (mm)", ".1f"),
+    ("shoulder_ratio", "shoulder ×", ".2f"), ("hip_ratio", "hip ×", ".2f"),
+)
+
+
+def baseline_kinds(data: dict) -> dict[str, dict]:
+    """Kind -> figures from a saved ``hm eval --json`` output: its ``kinds`` list, or one
+    evaluation (its ``camera_kind``, ``standard`` when it has none)."""
+    if "kinds" in data:
+        return {str(k["kind"]): k for k in data["kinds"]}
+    if "mpjpe" in data:
+        kind = str(data.get("camera_kind", "standard"))
+        return {"standard" if kind == "any" else kind: data}
+    raise HMError("the baseline is not an hm eval --json output (no 'kinds' and no 'mpjpe')")
+
+
+def compare_table(results: list[KindResult], baseline: dict[str, dict], old: str = "old", new: str = "new") -> str:
+    """Markdown table: per kind, each figure of the baseline next to the new one ("-" where the baseline lacks it)."""
+    head = "| camera kind | " + " | ".join(f"{t} {old} | {t} {new}" for _, t, _ in _COMPARED) + " | frames |"
+    lines = [head, "|---|" + "---:|" * (2 * len(_COMPARED) + 1)]
+    for r in results:
+        b = baseline.get("standard" if r.kind == "any" else r.kind, {})
+        cells = []
+        for key, _, fmt in _COMPARED:
+            was = b.get(key)
+            cells.append("-" if was is None else f"{float(was):{fmt}}")
+            cells.append(f"{getattr(r.report, key):{fmt}}")
+        lines.append(f"| {r.kind} | " + " | ".join(cells) + f" | {r.report.num_frames} |")
+    return "\n".join(lines) + "\n"

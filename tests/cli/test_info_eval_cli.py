@@ -193,3 +193,19 @@ def test_eval_per_camera_kind_and_with_other_bodies(tmp_path):
     default = runner.invoke(app, base).stdout
     assert "bone err" not in default  # the default table is unchanged
     assert "bone err (mm) | shoulder × | hip ×" in runner.invoke(app, [*base, "--bones"]).stdout
+    # a saved per-kind output as the baseline: old and new figures side by side
+    saved = tmp_path / "old.json"
+    saved.write_text(runner.invoke(app, [*base, "--json", "--camera-kind", "standard,webcam"]).stdout)
+    r = runner.invoke(app, [*base, "--camera-kind", "standard,ceiling", "--compare", str(saved)])
+    assert r.exit_code == 0, r.output
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in r.stdout.splitlines() if line.startswith("| ")}
+    assert "MPJPE (mm) old | MPJPE (mm) new" in r.stdout
+    assert rows["| standard"][1] == rows["| standard"][2] == f"{kinds[0]['mpjpe']:.1f}"  # the same model: old = new
+    assert rows["| ceiling"][1] == "-"  # not in the baseline
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(plain))
+    r = runner.invoke(app, [*base, "--compare", str(single)])
+    assert r.exit_code == 0 and f"| standard | {plain['mpjpe']:.1f} | {plain['mpjpe']:.1f} |" in r.stdout
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    r = runner.invoke(app, [*base, "--compare", str(tmp_path / "bad.json")])
+    assert r.exit_code == 2 and "not an hm eval --json output" in r.stderr
