@@ -74,13 +74,14 @@ def register(app: typer.Typer) -> None:
             fail(f"--proportions: {e}", EXIT_USAGE)
         baseline = None
         if compare:
+            from hmcli.io.atomic import HMError
             from hmcli.train.evaluate import baseline_kinds
 
             try:
                 baseline = baseline_kinds(json.loads(Path(compare).read_text(encoding="utf-8")))
             except OSError as e:
                 fail(f"cannot read --compare {compare}: {e.strerror or e}", EXIT_USAGE)
-            except (ValueError, AttributeError, TypeError, KeyError) as e:
+            except (HMError, ValueError, AttributeError, TypeError, KeyError) as e:
                 fail(f"--compare {compare}: not an hm eval --json output ({e})", EXIT_USAGE)
         if card and (kinds != ["any"] or proportion_preset(proportions) is not None):
             fail("--card measures the standard cameras and bodies; leave out --camera-kind and --proportions", EXIT_USAGE)

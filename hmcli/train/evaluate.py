@@ -183,6 +183,8 @@ _COMPARED: tuple[tuple[str, str, str], ...] = (
 def baseline_kinds(data: dict) -> dict[str, dict]:
     """Kind -> figures from a saved ``hm eval --json`` output: its ``kinds`` list, or one
     evaluation (its ``camera_kind``, ``standard`` when it has none)."""
+    if not isinstance(data, dict):
+        raise HMError("the baseline is not an hm eval --json output (not a JSON object)")
     if "kinds" in data:
         return {str(k["kind"]): k for k in data["kinds"]}
     if "mpjpe" in data:
