@@ -13,8 +13,8 @@ from typing import Any
 import torch
 import yaml
 
-from hmcli.data.camera import check_camera_kind
 from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, proportion_preset
+from hmcli.data.camera import check_camera_kind
 from hmcli.io.atomic import HMError
 
 

@@ -164,8 +164,9 @@ def evaluate_kinds(lm: LoadedModel, sequences: list[Sequence], setting: EvalSett
 
 def kinds_table(results: list[KindResult]) -> str:
     """Markdown table: kind, MPJPE, P-MPJPE, N-MPJPE, bone error, shoulder / hip width ratios, masked 2D, frames."""
-    lines = ["| camera kind | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | bone err (mm) | shoulder × | hip × "
-             "| 2D masked (%) | frames |", "|---|" + "---:|" * 8]
+    head = ("| camera kind | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | bone err (mm) | shoulder × | hip × "
+            "| 2D masked (%) | frames |")
+    lines = [head, "|---|" + "---:|" * 8]
     for r in results:
         e = r.report
         lines.append(f"| {r.kind} | {e.mpjpe:.1f} | {e.p_mpjpe:.1f} | {e.n_mpjpe:.1f} | {e.bone_err:.1f} "

@@ -101,11 +101,11 @@ def test_eval_stream_needs_a_causal_model(tmp_path, ckpts):
         (["--cameras", "0"], "--cameras must be at least 1, got 0"),
         (["--seed", "-1"], "--seed must be >= 0, got -1"),
         (["--split", "dev"], "--split must be one of train, val, test, got 'dev'"),
-        (["--camera-kind", "drone"], "--camera-kind: unknown camera_kind 'drone' (available: any, standard, ceiling, "
-                                     "phone, webcam, sports, handheld, mixed); or all"),
+        (["--camera-kind", "drone"], ("--camera-kind: unknown camera_kind 'drone' (available: any, standard, ceiling, "
+                                      "phone, webcam, sports, handheld, mixed); or all")),
         (["--proportions", "giant"], "--proportions: unknown proportions 'giant' (available: none, wide, adult)"),
-        (["--camera-kind", "ceiling", "--card", "c.md"], "--card measures the standard cameras and bodies; leave out "
-                                                         "--camera-kind and --proportions"),
+        (["--camera-kind", "ceiling", "--card", "c.md"], ("--card measures the standard cameras and bodies; leave out "
+                                                          "--camera-kind and --proportions")),
     ],
 )
 def test_eval_bad_option_values_are_usage_errors(args, message):

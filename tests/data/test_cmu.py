@@ -240,7 +240,7 @@ def test_extra_data_never_reaches_the_test_split(tmp_path: Path) -> None:
     from hmcli.train.trainer import load_split
 
     main, extra = _extra_layout(tmp_path)
-    ids = lambda split, more: [s.trial_id for s in load_split(str(main), split, more)]  # noqa: E731
+    ids = lambda split, more: [s.trial_id for s in load_split(str(main), split, more)]
     assert ids("train", [str(extra)]) == ["01_01", "05_01"]
     assert ids("val", [str(extra)]) == ["02_01", "02_04"]
     assert ids("test", [str(extra)]) == ids("test", []) == ["09_01"]  # 09 and 49 stay held out, as before

@@ -245,7 +245,7 @@ def test_speed_augmentation_falls_back_to_captured_speed_when_too_short() -> Non
 
 def test_proportions_change_the_body_per_clip_and_off_changes_nothing() -> None:
     seqs = [_seq(600)]
-    kw = dict(fps=30.0, clip_len=16, samples_per_epoch=6, seed=2, corruption=None)
+    kw = {"fps": 30.0, "clip_len": 16, "samples_per_epoch": 6, "seed": 2, "corruption": None}
     plain = PoseWindows(seqs, **kw)
     off = PoseWindows(seqs, **kw, proportions=None)
     wide = PoseWindows(seqs, **kw, proportions=PROPORTION_PRESETS["wide"])

@@ -301,7 +301,7 @@ def test_extra_data_trains_with_new_cameras_and_bodies(tmp_path):
 
     extra = tmp_path / "extra"
     extra.mkdir()
-    crlf = lambda text: text.replace("\n", "\r\n").encode("ascii")  # noqa: E731
+    crlf = lambda text: text.replace("\n", "\r\n").encode("ascii")
     (extra / "03.asf").write_bytes(crlf(mini_cmu_asf()))
     (extra / "03_01.amc").write_bytes(crlf(mini_cmu_amc(*_motion(200, phase=0.3))))
     cfg = _cfg(tmp_path, data_extra=[str(extra)], camera_kind="mixed", proportions="wide", steps=2, eval_every=2,
