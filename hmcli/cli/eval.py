@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -29,13 +30,22 @@ def register(app: typer.Typer) -> None:
         cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
         seed: int = typer.Option(0, help="Seed of the evaluation cameras and corruption."),
         per_action: bool = typer.Option(False, "--per-action", help="Show the per-action table."),
+        camera_kind: str = typer.Option("any", "--camera-kind", help="Test cameras (docs/real-video.md): any (the "
+                                        "standard ones), standard, ceiling, phone, webcam, sports, handheld, mixed; "
+                                        "several comma-separated, or all (every named kind): a table per kind."),
+        proportions: str = typer.Option("none", "--proportions", help="Test bodies: none (as captured), wide or adult "
+                                        "(other shoulder/hip widths, leg/torso ratios, limbs; wide also children)."),
+        bones: bool = typer.Option(False, "--bones", help="Also show bone-length error and shoulder/hip width ratios."),
+        compare: str = typer.Option(None, "--compare", help="With --camera-kind: an earlier hm eval --json output (e.g. "
+                                    "the shipped model's) whose figures are shown next to the new ones, per kind."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
         card: str = typer.Option(None, "--card", help="Write a model card (markdown) with the standard frame-rate table."),
         command: str = typer.Option("", help="With --card: the training command to print in the card."),
         run: str = typer.Option(None, help="With --card: the training run directory (metrics.jsonl)."),
         notes: str = typer.Option(None, help="With --card: a markdown file whose text becomes the card's Notes section."),
     ) -> None:
-        """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects."""
+        """MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC and velocity error on held-out subjects (per camera kind with
+        --camera-kind all; bone-length error and shoulder/hip width ratios with --bones)."""
         from hmcli.data.splits import SPLITS
         from hmcli.io.checkpoint import load_checkpoint, resolve_model
         from hmcli.train.evaluate import EvalSetting, evaluate_model, trained_on
@@ -49,6 +59,32 @@ def register(app: typer.Typer) -> None:
                 (cameras >= 1, f"--cameras must be at least 1, got {cameras}"),
                 (seed >= 0, f"--seed must be >= 0, got {seed}"),
                 (split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, got '{split}'"))
+        from hmcli.data.augment import proportion_preset
+        from hmcli.data.camera import KIND_NAMES, check_camera_kind
+
+        kinds = list(KIND_NAMES) if camera_kind == "all" else [k.strip() for k in camera_kind.split(",") if k.strip()]
+        try:
+            for k in kinds or [camera_kind]:
+                check_camera_kind(k)
+        except ValueError as e:
+            fail(f"--camera-kind: {e}; or all", EXIT_USAGE)
+        try:
+            proportion_preset(proportions)
+        except ValueError as e:
+            fail(f"--proportions: {e}", EXIT_USAGE)
+        baseline = None
+        if compare:
+            from hmcli.io.atomic import HMError
+            from hmcli.train.evaluate import baseline_kinds
+
+            try:
+                baseline = baseline_kinds(json.loads(Path(compare).read_text(encoding="utf-8")))
+            except OSError as e:
+                fail(f"cannot read --compare {compare}: {e.strerror or e}", EXIT_USAGE)
+            except (HMError, ValueError, AttributeError, TypeError, KeyError) as e:
+                fail(f"--compare {compare}: not an hm eval --json output ({e})", EXIT_USAGE)
+        if card and (kinds != ["any"] or proportion_preset(proportions) is not None):
+            fail("--card measures the standard cameras and bodies; leave out --camera-kind and --proportions", EXIT_USAGE)
         if card:  # before the evaluation: the card's folder must exist
             from hmcli.io.paths import output_dir_check
 
@@ -70,15 +106,39 @@ def register(app: typer.Typer) -> None:
                     fail(f"cannot read --notes {notes}: {e.strerror or e}", EXIT_USAGE)
             _write_card(lm, seqs, data, split, cameras, seed, card, command, run, note_text)
             return
-        rep = evaluate_model(lm, seqs, EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream, not no_flip))
-        out = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, "one_pass": one_pass,
-               "stream": stream, "flip": not no_flip, **rep.to_dict()}
+        body = "" if proportions == "none" else proportions
+        setting = EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream, not no_flip, kinds[0], body)
+        head = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, "one_pass": one_pass,
+                "stream": stream, "flip": not no_flip}
+        if body:
+            head["proportions"] = body
+        flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)"), (no_flip, " (no flip)"),
+                 (bool(body), f" ({body} bodies)")]
+        name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
+        if camera_kind == "all" or len(kinds) > 1 or baseline is not None:
+            from hmcli.train.evaluate import compare_table, evaluate_kinds, kinds_table
+
+            def on_kind(r) -> None:
+                if not json_out:
+                    typer.echo(f"{r.kind}: MPJPE {r.report.mpjpe:.1f} mm, P-MPJPE {r.report.p_mpjpe:.1f} mm", err=True)
+
+            results = evaluate_kinds(lm, seqs, setting, ["standard" if k == "any" else k for k in kinds], on_kind)
+            if json_out:
+                echo_json({**head, "cameras": cameras, "kinds": [r.to_dict() for r in results]})
+                return
+            typer.echo(f"{name}, {cameras} camera(s) per test sequence and kind"
+                       + (f"; old: {compare}, new: {lm.model_id}" if baseline is not None else "") + "\n")
+            typer.echo(kinds_table(results) if baseline is None else compare_table(results, baseline))
+            return
+        rep = evaluate_model(lm, seqs, setting)
+        if kinds[0] != "any":
+            head["camera_kind"] = kinds[0]
+            name += f" ({kinds[0]} cameras)"
+        out = {**head, **rep.to_dict()}
         if json_out:
             echo_json(out)
             return
-        flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)"), (no_flip, " (no flip)")]
-        name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
-        typer.echo(markdown_table({name: rep}, per_action=per_action))
+        typer.echo(markdown_table({name: rep}, per_action=per_action, bones=bones or bool(body)))
 
 
 def _write_card(lm, seqs, data, split, cameras, seed, card, command, run, notes: str = "") -> None:

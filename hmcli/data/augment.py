@@ -19,12 +19,35 @@ decouples the two. ``splice_arm`` goes one step further and gives one arm (elbow
 wrist) the movement of a third clip, relative to the chest, so that the two arms need not
 move as they did together in any capture.
 
+``random_proportions`` goes further than ``random_bone_scales``: real people differ from
+the CMU subjects by far more than 5 % per bone (narrow or broad shoulders, long or short
+legs, children). It draws one factor per bone group, mirror-symmetric, once per person,
+from a ``ProportionRanges`` (uniform draws; the ``wide`` preset):
+
+==================  ===========  ==================================================
+group               range        bones (H36M-17, the bone that ends at the joint)
+==================  ===========  ==================================================
+shoulder width      0.75-1.25    thorax -> left/right shoulder
+hip width           0.80-1.20    pelvis -> left/right hip
+leg / torso ratio   0.85-1.15    r: legs (thigh, shin) x sqrt(r), torso (pelvis ->
+                                 spine -> thorax) / sqrt(r)
+limb lengths        0.88-1.12    upper arm, forearm, thigh, shin: one factor each
+head and neck       0.90-1.10    thorax -> nose -> head
+overall scale       0.92-1.08    every bone; with probability 0.25 (a child) 0.6-1.0
+==================  ===========  ==================================================
+
+The ``adult`` preset is the same without children (overall scale 0.92-1.08 always).
+``keep_on_floor`` then moves a rescaled clip vertically so its feet stay where they were
+(a shorter person's pelvis is lower, so cameras see it from a different height).
+
 ``random_speed`` draws a playback speed for a clip: the capture is resampled as if the
 person had moved that much faster or slower, while the clip keeps its frame rate (and Δ).
 People dance, walk and jump at many tempos; a few minutes of capture show only a few.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -103,6 +126,106 @@ def random_bone_scales(rng: np.random.Generator, joint_set: JointSet, jitter: fl
         scales[b] = scales[a]
     scales[joint_set.root] = 1.0
     return scales
+
+
+@dataclass(frozen=True)
+class ProportionRanges:
+    """Per-person body proportion factors, each drawn uniformly in its (low, high) range
+    (module docstring table). ``child_prob``: chance that the overall scale comes from
+    ``child_scale`` instead of ``adult_scale``."""
+
+    shoulder_width: tuple[float, float] = (0.75, 1.25)
+    hip_width: tuple[float, float] = (0.80, 1.20)
+    leg_torso: tuple[float, float] = (0.85, 1.15)
+    limb: tuple[float, float] = (0.88, 1.12)
+    head_neck: tuple[float, float] = (0.90, 1.10)
+    adult_scale: tuple[float, float] = (0.92, 1.08)
+    child_prob: float = 0.25
+    child_scale: tuple[float, float] = (0.60, 1.00)
+
+    def __post_init__(self) -> None:
+        for name in ("shoulder_width", "hip_width", "leg_torso", "limb", "head_neck", "adult_scale", "child_scale"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"proportions: {name} must be a range 0 < low <= high, got {(lo, hi)}")
+        check_splice_prob(self.child_prob, "child_prob")
+
+
+#: Named proportion ranges for the ``proportions`` setting (training) and ``hm eval --proportions``.
+PROPORTION_PRESETS: dict[str, ProportionRanges] = {
+    "wide": ProportionRanges(),
+    "adult": ProportionRanges(child_prob=0.0),
+}
+
+
+def proportion_preset(name: str) -> ProportionRanges | None:
+    """The ranges of a preset; None for ``""`` / ``"none"`` (off); ValueError for unknown names."""
+    if name in ("", "none"):
+        return None
+    if name not in PROPORTION_PRESETS:
+        raise ValueError(f"unknown proportions '{name}' (available: none, {', '.join(PROPORTION_PRESETS)})")
+    return PROPORTION_PRESETS[name]
+
+
+# H36M-17 joints (the bone ending there) of each proportion group, both sides where mirrored.
+_SHOULDERS = ("left_shoulder", "right_shoulder")
+_HIPS = ("left_hip", "right_hip")
+_LIMBS = (("left_elbow", "right_elbow"), ("left_wrist", "right_wrist"), ("left_knee", "right_knee"),
+          ("left_ankle", "right_ankle"))
+_LEGS = ("left_knee", "right_knee", "left_ankle", "right_ankle")
+_TORSO = ("spine", "thorax")
+_HEAD = ("nose", "head")
+
+
+def random_proportions(rng: np.random.Generator, joint_set: JointSet, ranges: ProportionRanges) -> np.ndarray:
+    """(J,) length factor of the bone that ends at each joint (1 at the root) for one person.
+
+    Needs the H36M-17 joint names (hips, shoulders, ...). Draw order: shoulder width, hip
+    width, leg/torso ratio, the four limb segments, head/neck, child or not, overall scale.
+    """
+    if joint_set.parents is None:
+        raise ValueError(f"joint set {joint_set.name!r} has no bone tree")
+    idx = joint_set.index
+    scales = np.ones(joint_set.num_joints)  # (J,)
+    shoulder = rng.uniform(*ranges.shoulder_width)
+    hip = rng.uniform(*ranges.hip_width)
+    ratio = rng.uniform(*ranges.leg_torso)
+    limbs = rng.uniform(*ranges.limb, size=len(_LIMBS))  # (4,)
+    head = rng.uniform(*ranges.head_neck)
+    child = rng.random() < ranges.child_prob
+    overall = rng.uniform(*(ranges.child_scale if child else ranges.adult_scale))
+    for name in _SHOULDERS:
+        scales[idx(name)] *= shoulder
+    for name in _HIPS:
+        scales[idx(name)] *= hip
+    for name in _LEGS:
+        scales[idx(name)] *= np.sqrt(ratio)
+    for name in _TORSO:
+        scales[idx(name)] /= np.sqrt(ratio)
+    for factor, pair in zip(limbs, _LIMBS):
+        for name in pair:
+            scales[idx(name)] *= factor
+    for name in _HEAD:
+        scales[idx(name)] *= head
+    scales *= overall
+    scales[joint_set.root] = 1.0
+    return scales
+
+
+def keep_on_floor(original: np.ndarray, rescaled: np.ndarray, joint_set: JointSet, up: int = 1) -> np.ndarray:
+    """``rescaled`` (F, J, 3) moved along world axis ``up`` so that its feet keep ``original``'s height.
+
+    The shift is one number per clip: the mean over frames of the lower ankle's height
+    in ``original`` minus the same in ``rescaled``.
+    """
+    a = np.asarray(original, dtype=np.float64)
+    b = np.asarray(rescaled, dtype=np.float64)
+    ankles = [joint_set.index("left_ankle"), joint_set.index("right_ankle")]
+    low_a = a[:, ankles, up].min(axis=1)  # (F,)
+    low_b = b[:, ankles, up].min(axis=1)  # (F,)
+    out = b.copy()  # (F, J, 3)
+    out[..., up] += float((low_a - low_b).mean())
+    return out.astype(np.asarray(rescaled).dtype, copy=False)
 
 
 def rescale_bones(joints: np.ndarray, parents: tuple[int, ...], scales: np.ndarray) -> np.ndarray:

@@ -32,6 +32,13 @@ Joint mapping (CMU bone *end* = the distal joint of that bone; ``root`` = root p
 
 Coordinates stay in the CMU world frame (Y up, metres; floor near y = 0).
 
+More data (``load_cmu_sources``): extra directories in any CMU-like layout join the main
+one, e.g. ``../shared/data/cmu-amc-extra`` (subjects 01, 02, 03; ``NN.asf`` and
+``NN_TT.amc`` side by side, names without descriptions, so their action is ``misc``;
+CRLF line endings, which the readers accept like LF). A trial already loaded from an
+earlier source (same subject and trial number, e.g. that folder's ``02_01``-``02_03``,
+which are the ``cmu-amc`` files ``02_01 - walk`` ...) is skipped: the first source wins.
+
 Frame rate.  AMC files do not store their rate.  CMU captures at 120 Hz and lists a
 handful of (other) trials as 60 fps on its web site, which is not available offline.
 ``FPS_OVERRIDES`` maps trial ids (``"SS_TT"``) to a known rate; everything else gets
@@ -349,6 +356,30 @@ def load_cmu_dir(
     out = _load_all(asfs, amcs, keep, default_fps, overrides)
     if cache is not None:
         save_sequences(out, cache, fp)
+    return out
+
+
+def trial_key(seq: Sequence) -> tuple[str, int]:
+    """(subject, trial number): ``02_01`` in one folder and ``02_01 - walk`` in another are the same trial."""
+    return seq.subject, int(seq.trial)
+
+
+def load_cmu_sources(
+    root: str | Path,
+    extra: list[str] | tuple[str, ...] = (),
+    subjects: list[str] | None = None,
+    default_fps: float = DEFAULT_FPS,
+) -> list[Sequence]:
+    """``load_cmu_dir(root)`` plus every trial of the ``extra`` directories not already loaded
+    (by :func:`trial_key`, in order: ``root`` first, then each extra). Sorted by (subject, trial)."""
+    out = load_cmu_dir(root, subjects=subjects, default_fps=default_fps)
+    have = {trial_key(s) for s in out}
+    for more in extra:
+        for seq in load_cmu_dir(more, subjects=subjects, default_fps=default_fps):
+            if trial_key(seq) not in have:
+                have.add(trial_key(seq))
+                out.append(seq)
+    out.sort(key=lambda s: (int(s.subject), int(s.trial)))
     return out
 
 

@@ -23,9 +23,12 @@ changing ``seed`` (e.g. ``seed = base + epoch``).  Each item:
    (``splice_arm``, relative to the chest);
 5. with ``bone_jitter`` > 0, the clip's bone lengths scaled per bone (mirror-symmetric,
    drawn once per clip; ``hmcli.data.augment``), so training sees more body proportions
-   than the few subjects it has;
-6. a random virtual camera looking at the clip (``random_camera``), the 3D joints in its
-   frame (metres) and their projection (pixels);
+   than the few subjects it has; with ``proportions`` (a ``ProportionRanges``, off by
+   default) the factors of ``random_proportions`` (per bone group, far wider) multiply
+   those, and the clip is moved so its feet stay on the floor (``keep_on_floor``);
+6. a random virtual camera looking at the clip (``draw_camera`` of ``camera_kind``: ``any``,
+   the default, is today's ``random_camera``; ``hmcli.data.camera`` lists the kinds), the 3D
+   joints in its frame (metres) and their projection (pixels);
 7. detector-like corruption of the 2D (``corrupt``).
 
 Items are dicts of numpy arrays / Python scalars (torch's default collate turns them
@@ -63,10 +66,10 @@ import torch
 from torch.utils.data import Dataset
 
 from hmcli.data.augment import (
-    ARM_SIDES, check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, random_bone_scales, random_speed,
-    rescale_bones, splice_arm, splice_upper_body,
+    ARM_SIDES, ProportionRanges, check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, keep_on_floor,
+    random_bone_scales, random_proportions, random_speed, rescale_bones, splice_arm, splice_upper_body,
 )
-from hmcli.data.camera import Camera, project, random_camera, world_to_camera
+from hmcli.data.camera import Camera, draw_camera, project, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.corrupt import CorruptionConfig, corrupt
 from hmcli.data.resample import resample, resampled_length
@@ -74,6 +77,7 @@ from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.joints import H36M17
 
 _EVAL_STREAM = 0x5EED_E7A1  # separates evaluation cameras from training cameras
+_PROPORTION_STREAM = 0xB0D1_E5  # evaluation bodies (make_eval_set's proportions), apart from the cameras
 
 
 def _clip_range(clip_len: int | tuple[int, int]) -> tuple[int, int]:
@@ -116,7 +120,7 @@ def render_window(
     camera: Camera | None = None,
 ) -> dict[str, Any]:
     """Camera + projection + corruption of one (F, 17, 3) world clip (see module table)."""
-    cam = camera if camera is not None else random_camera(rng, camera_kind, joints=clip_world)
+    cam = camera if camera is not None else draw_camera(rng, camera_kind, joints=clip_world)
     j_cam = world_to_camera(clip_world, cam)  # (F, 17, 3)
     xy_clean = project(j_cam, cam)  # (F, 17, 2)
     if corruption is None:
@@ -154,6 +158,7 @@ class PoseWindows(Dataset):
         splice_prob: float = 0.0,
         speed_aug: float = 1.0,
         splice_arms: float = 0.0,
+        proportions: ProportionRanges | None = None,
     ) -> None:
         if not sequences:
             raise ValueError("no sequences")
@@ -171,6 +176,7 @@ class PoseWindows(Dataset):
         self.splice_prob = check_splice_prob(splice_prob)
         self.splice_arms = check_splice_arms(splice_arms, self.splice_prob)
         self.speed_aug = check_speed_aug(speed_aug)
+        self.proportions = proportions
         self._lengths = np.array(
             [resampled_length(s.num_frames, s.fps, self.fps) for s in self.sequences])
         if self._lengths.max() < self.clip_min:
@@ -228,8 +234,12 @@ class PoseWindows(Dataset):
                 for side in ARM_SIDES:
                     if rng.random() < self.splice_arms:
                         clip = splice_arm(clip, self._donor(rng, w, rate, f), H36M17, side)  # (F, 17, 3)
-        if self.bone_jitter:
-            clip = rescale_bones(clip, H36M17.parents, random_bone_scales(rng, H36M17, self.bone_jitter))  # (F, 17, 3)
+        if self.bone_jitter or self.proportions is not None:  # no draws without either: items as before
+            scales = random_bone_scales(rng, H36M17, self.bone_jitter) if self.bone_jitter else np.ones(H36M17.num_joints)
+            if self.proportions is not None:
+                scales = scales * random_proportions(rng, H36M17, self.proportions)  # (17,)
+            body = rescale_bones(clip, H36M17.parents, scales)  # (F, 17, 3)
+            clip = keep_on_floor(clip, body, H36M17) if self.proportions is not None else body
         item = render_window(clip, rng, self.camera_kind, self.corruption)
         item.update(_labels(seq, self.fps, start / seq.fps))
         return item
@@ -254,6 +264,7 @@ def make_eval_set(
     cameras_per_sequence: int = 1,
     camera_kind: str = "any",
     corruption: CorruptionConfig | None = CorruptionConfig(),
+    proportions: ProportionRanges | None = None,
 ) -> list[dict[str, Any]]:
     """Deterministic evaluation items (same dict layout as ``PoseWindows``).
 
@@ -262,11 +273,20 @@ def make_eval_set(
     (sequence, window, camera) gets its own generator from
     ``SeedSequence([seed, EVAL_STREAM, crc32(trial id), window, camera])``, so items
     do not depend on the order or presence of other sequences, and the cameras are
-    drawn from a stream training never uses.
+    drawn from a stream training never uses. camera_kind: any ``draw_camera`` kind; every
+    kind draws its cameras from the same per-item generators.
+
+    proportions: each sequence's person gets the body of ``random_proportions`` (one draw
+    per sequence from ``SeedSequence([seed, PROPORTION_STREAM, crc32(trial id)])``, so the
+    cameras and corruption draws are those of the unchanged bodies), feet kept on the floor.
     """
     out: list[dict[str, Any]] = []
     for seq in sequences:
         full = resample(seq.joints, seq.fps, fps)  # (F', 17, 3)
+        if proportions is not None:
+            prng = np.random.default_rng(np.random.SeedSequence([seed, _PROPORTION_STREAM, zlib.crc32(seq.trial_id.encode("utf-8"))]))
+            body = rescale_bones(full, H36M17.parents, random_proportions(prng, H36M17, proportions))  # (F', 17, 3)
+            full = keep_on_floor(full, body, H36M17)
         if clip_len is None:
             windows = [(0, full)]
         else:

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 import yaml
 
-from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob
+from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, proportion_preset
+from hmcli.data.camera import check_camera_kind
 from hmcli.io.atomic import HMError
 
 
@@ -41,11 +42,16 @@ class TrainConfig:
     init_from: str = ""  # checkpoint whose matching weights initialise the model (e.g. an mpm run's last.pt)
     # data
     data: str = "../shared/data/cmu-amc"  # a directory in CMU ASF/AMC layout
+    # more CMU-like directories (e.g. ../shared/data/cmu-amc-extra): their trials join train and val by subject,
+    # trials already in `data` (same subject and trial number) skipped; the test split stays `data`'s alone
+    data_extra: list[str] = field(default_factory=list)
     train_on: str = "train"  # train, or train+val: a final fit that adds the validation subjects (no validation, no best.pt)
     fps: float = 30.0  # training frame rate (Δ multiplier 1)
     fps_aug: list[float] = field(default_factory=list)  # extra rates sampled in training, Δ scaled
     clip_min: int = 27
     clip_max: int = 81
+    # virtual cameras (hmcli.data.camera): any (= standard, the shipped models' cameras), one named kind
+    # (standard, ceiling, phone, webcam, sports, handheld), or mixed (a kind drawn per clip, MIXED_WEIGHTS)
     camera_kind: str = "any"
     input_norm: str = "person"  # 2D normalisation of the codec: person (per-frame centre and size) or image
     input_location: bool = False  # person units + the person's place and size in the picture (3 more channels)
@@ -53,6 +59,10 @@ class TrainConfig:
     bone_jitter: float = 0.0  # std of per-bone length factors drawn per clip (0: the subjects' own bodies)
     splice_prob: float = 0.0  # fraction of clips given the upper body of another random clip (0: as captured)
     splice_arms: float = 0.0  # per arm of a spliced clip: chance that it moves as in a third clip (0: the donor's arms)
+    # body proportions per person and bone group (hmcli.data.augment.PROPORTION_PRESETS): "" (off, the shipped
+    # models), wide (shoulders 0.75-1.25, hips 0.8-1.2, leg/torso +-15 %, limbs +-12 %, a quarter children 0.6-1.0x)
+    # or adult (wide without children); multiplies the bone_jitter factors
+    proportions: str = ""
     speed_aug: float = 1.0  # clips played at a speed in [1/speed_aug, speed_aug], Δ unchanged (1: as captured)
     # optimisation
     steps: int = 2000
@@ -126,6 +136,9 @@ def _check_types(values: dict[str, Any], defaults: TrainConfig) -> None:
         ok = isinstance(val, number) and not (kind in (int, float) and isinstance(val, bool))
         if not ok:
             raise HMError(f"{key}: expected {_KIND[kind]}, got {val!r}")
+    for v in values.get("data_extra", []):
+        if not isinstance(v, str) or not v:
+            raise HMError(f"data_extra: expected directory names, got {v!r}")
     for v in values.get("fps_aug", []):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise HMError(f"fps_aug: expected positive frame rates, got {v!r}")
@@ -209,8 +222,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
     if cfg.input_norm not in ("person", "image"):
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
-    if cfg.camera_kind not in ("any", "phone", "webcam"):
-        raise HMError(f"unknown camera_kind '{cfg.camera_kind}' (available: any, phone, webcam)")
+    try:
+        check_camera_kind(cfg.camera_kind)
+    except ValueError as e:
+        raise HMError(str(e)) from None
     check_precision(cfg.precision)
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
@@ -222,6 +237,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
         check_splice_prob(cfg.splice_prob)
         check_splice_arms(cfg.splice_arms, cfg.splice_prob)
         check_speed_aug(cfg.speed_aug)
+        proportion_preset(cfg.proportions)
     except ValueError as e:
         raise HMError(str(e)) from None
     if cfg.input_location and cfg.input_norm != "person":

@@ -30,6 +30,12 @@ Protocols
 * AUC: mean PCK over thresholds ``0 .. 0.150`` m in 31 steps.
 * MPJVE: mean Euclidean error of the first differences along the frame axis
   (``dim=-3``), per frame or, with ``fps``, per second.
+* Bone-length error: mean over bones (parent -> child of the joint set's tree) and
+  frames of ``| |pred bone| - |true bone| |``: does the lift keep the person's body or
+  impose the training subjects' one?
+* Width ratios: predicted / true shoulder width (left to right shoulder) and hip width
+  (left to right hip), each the mean predicted width over all frames divided by the mean
+  true width (1 = right; the issue measured 1.75 and 1.26 on a narrower rig).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from hmcli.skeleton.joints import H36M17
 
 __all__ = [
     "mpjpe",
@@ -54,6 +62,8 @@ __all__ = [
     "EvalReport",
     "evaluate",
     "markdown_table",
+    "bone_length_error",
+    "joint_distance",
 ]
 
 #: Default AUC thresholds in metres: 0, 5, 10, ..., 150 mm (31 values).
@@ -224,6 +234,27 @@ def mpjve(
     return _reduce(err, w, reduce)
 
 
+def bone_length_error(pred: Tensor, gt: Tensor, parents: Sequence[int], reduce: bool = True) -> Tensor:
+    """Mean absolute bone-length difference, input units; ``reduce=False``: per frame (...,).
+
+    parents: parent index per joint (-1 at the root); every other joint ends one bone.
+    """
+    _check_pair(pred, gt)
+    if pred.shape[-2] != len(parents):
+        raise ValueError(f"{len(parents)} parents for {pred.shape[-2]} joints")
+    child = [c for c, p in enumerate(parents) if p >= 0]
+    par = [parents[c] for c in child]
+    lp = torch.linalg.vector_norm(pred[..., child, :] - pred[..., par, :], dim=-1)  # (..., B)
+    lg = torch.linalg.vector_norm(gt[..., child, :] - gt[..., par, :], dim=-1)  # (..., B)
+    err = (lp - lg).abs()  # (..., B)
+    return err.mean() if reduce else err.mean(-1)
+
+
+def joint_distance(x: Tensor, a: int, b: int) -> Tensor:
+    """(...,) distance between joints ``a`` and ``b`` of (..., J, 3) poses."""
+    return torch.linalg.vector_norm(x[..., a, :] - x[..., b, :], dim=-1)
+
+
 # --------------------------------------------------------------------------- reports
 
 
@@ -243,6 +274,9 @@ class EvalReport:
     mpjve: float
     num_frames: int
     per_action: dict[str, "EvalReport"] = field(default_factory=dict)
+    bone_err: float = math.nan  # mm, mean |predicted - true| bone length (nan: no bone tree given)
+    shoulder_ratio: float = math.nan  # mean predicted / mean true shoulder width
+    hip_ratio: float = math.nan  # mean predicted / mean true hip width
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "per_action"}
@@ -260,14 +294,24 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def markdown_table(reports: dict[str, EvalReport], per_action: bool = False) -> str:
-    """Markdown table with one row per named report (plus ``name/action`` rows if ``per_action``)."""
-    header = "| name | " + " | ".join(t for _, t in _COLUMNS) + " | frames |"
-    sep = "|---|" + "---:|" * (len(_COLUMNS) + 1)
+_BONE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("bone_err", "bone err (mm)", ".1f"),
+    ("shoulder_ratio", "shoulder ×", ".2f"),
+    ("hip_ratio", "hip ×", ".2f"),
+)
+
+
+def markdown_table(reports: dict[str, EvalReport], per_action: bool = False, bones: bool = False) -> str:
+    """Markdown table with one row per named report (plus ``name/action`` rows if ``per_action``;
+    with ``bones`` the bone-length error and the shoulder / hip width ratios too)."""
+    extra = _BONE_COLUMNS if bones else ()
+    header = "| name | " + " | ".join(t for _, t in _COLUMNS) + "".join(f" | {t}" for _, t, _ in extra) + " | frames |"
+    sep = "|---|" + "---:|" * (len(_COLUMNS) + len(extra) + 1)
     lines = [header, sep]
 
     def row(name: str, r: EvalReport) -> str:
         vals = " | ".join(f"{getattr(r, k):.1f}" for k, _ in _COLUMNS)
+        vals += "".join(f" | {getattr(r, k):{f}}" for k, _, f in extra)
         return f"| {name} | {vals} | {r.num_frames} |"
 
     for name, rep in reports.items():
@@ -278,9 +322,24 @@ def markdown_table(reports: dict[str, EvalReport], per_action: bool = False) -> 
     return "\n".join(lines) + "\n"
 
 
-def _frame_stats(pred: Tensor, gt: Tensor, fps: float | None) -> dict[str, Tensor]:
+@dataclass(frozen=True)
+class BodyJoints:
+    """What the bone metrics need of a joint layout: its tree and the joints whose distances are the widths."""
+
+    parents: tuple[int, ...]
+    shoulders: tuple[int, int]
+    hips: tuple[int, int]
+
+
+#: The H36M-17 layout of the lifters' output.
+H36M17_BODY = BodyJoints(parents=tuple(H36M17.parents or ()),
+                         shoulders=(H36M17.index("left_shoulder"), H36M17.index("right_shoulder")),
+                         hips=(H36M17.index("left_hip"), H36M17.index("right_hip")))
+
+
+def _frame_stats(pred: Tensor, gt: Tensor, fps: float | None, body: BodyJoints | None = None) -> dict[str, Tensor]:
     """Per-frame (and per-transition for mpjve) values for one (F, J, 3) sequence."""
-    return {
+    out = {
         "mpjpe": mpjpe(pred, gt, reduce=False),  # (F,)
         "p_mpjpe": p_mpjpe(pred, gt, reduce=False),
         "n_mpjpe": n_mpjpe(pred, gt, reduce=False),
@@ -288,6 +347,12 @@ def _frame_stats(pred: Tensor, gt: Tensor, fps: float | None) -> dict[str, Tenso
         "auc": auc(pred, gt, reduce=False),
         "mpjve": mpjve(pred, gt, fps=fps, reduce=False),  # (F-1,)
     }
+    if body is not None and pred.shape[-2] == len(body.parents):
+        out["bone_err"] = bone_length_error(pred, gt, body.parents, reduce=False)  # (F,)
+        for name, (a, b) in (("shoulder", body.shoulders), ("hip", body.hips)):
+            out[f"{name}_pred"] = joint_distance(pred, a, b)  # (F,)
+            out[f"{name}_true"] = joint_distance(gt, a, b)  # (F,)
+    return out
 
 
 def _mean(values: list[Tensor]) -> float:
@@ -298,6 +363,10 @@ def _mean(values: list[Tensor]) -> float:
 def _build_report(stats: list[dict[str, Tensor]]) -> EvalReport:
     scale = {"mpjpe": 1000.0, "p_mpjpe": 1000.0, "n_mpjpe": 1000.0, "pck150": 100.0, "auc": 100.0, "mpjve": 1000.0}
     vals = {k: _mean([s[k] for s in stats]) * c for k, c in scale.items()}
+    if stats and all("bone_err" in s for s in stats):
+        vals["bone_err"] = _mean([s["bone_err"] for s in stats]) * 1000.0
+        for name in ("shoulder", "hip"):
+            vals[f"{name}_ratio"] = _mean([s[f"{name}_pred"] for s in stats]) / _mean([s[f"{name}_true"] for s in stats])
     return EvalReport(**vals, num_frames=sum(int(s["mpjpe"].numel()) for s in stats))
 
 
@@ -307,6 +376,7 @@ def evaluate(
     actions: Sequence[str] | None = None,
     fps: float | None = None,
     root: int | None = 0,
+    body: BodyJoints | None = H36M17_BODY,
 ) -> EvalReport:
     """Evaluate a list of ``(F, J, 3)`` sequences in metres; returns mm / % values.
 
@@ -315,6 +385,8 @@ def evaluate(
     (``F - 1`` per sequence). With ``root`` (default joint 0) both poses are made
     root-relative first (protocol #1); ``root=None`` uses them as given. With
     ``actions`` (one name per sequence) ``per_action`` holds one report per action.
+    ``body``: the layout for the bone-length error and width ratios, measured when the
+    poses have its number of joints (else those stay nan).
     """
     if len(preds) != len(gts):
         raise ValueError(f"{len(preds)} predictions for {len(gts)} ground-truth sequences")
@@ -331,7 +403,7 @@ def evaluate(
             if root is not None:
                 p = p - p[:, root : root + 1]
                 g = g - g[:, root : root + 1]
-            stats.append(_frame_stats(p, g, fps))
+            stats.append(_frame_stats(p, g, fps, body))
     report = _build_report(stats)
     if actions is not None:
         groups: dict[str, list[dict[str, Tensor]]] = {}

@@ -42,7 +42,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from hmcli.data.cmu import Sequence, load_cmu_dir
+from hmcli.data.augment import proportion_preset
+from hmcli.data.cmu import Sequence, load_cmu_sources
 from hmcli.data.dataset import PoseWindows, collate_windows, encode_batch, encode_clean_2d, make_eval_set
 from hmcli.data.splits import SPLITS, TEST_SUBJECTS, VAL_SUBJECTS, filter_split
 from hmcli.io.atomic import HMError, atomic_write
@@ -194,13 +195,19 @@ def hardware_text(env: _Dist) -> str:
     return f"{platform.machine()} CPU ({os.cpu_count()} cores), torch threads: {torch.get_num_threads()}{procs}"
 
 
-def load_split(data: str, split: str) -> list[Sequence]:
+def load_split(data: str, split: str, extra: list[str] | tuple[str, ...] = ()) -> list[Sequence]:
+    """The ``split``'s sequences of ``data``; with ``extra`` directories (``data_extra``), their trials
+    join the train and val splits by subject (not loaded twice: ``load_cmu_sources``). The test split
+    never takes extra trials, so held-out figures stay those of ``data`` alone."""
     if split not in SPLITS:
         raise HMError(f"unknown split '{split}' (available: {', '.join(SPLITS)})")
     root = Path(data)
     if not root.is_dir():
         raise HMError(f"data directory not found: {root} (expected CMU ASF/AMC layout)")
-    seqs = filter_split(load_cmu_dir(root), split)
+    for more in extra:
+        if not Path(more).is_dir():
+            raise HMError(f"extra data directory not found: {more} (expected CMU ASF/AMC layout)")
+    seqs = filter_split(load_cmu_sources(root, extra if split != "test" else ()), split)
     if not seqs:
         raise HMError(f"no '{split}' sequences found under {root}")
     return seqs
@@ -227,7 +234,7 @@ def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, cl
     ds = PoseWindows(
         seqs, fps=fps, clip_len=clip, samples_per_epoch=cfg.batch_size * (rank + 1), seed=cfg.seed * 1_000_003 + step,
         camera_kind=cfg.camera_kind, bone_jitter=cfg.bone_jitter, splice_prob=cfg.splice_prob, speed_aug=cfg.speed_aug,
-        splice_arms=cfg.splice_arms,
+        splice_arms=cfg.splice_arms, proportions=proportion_preset(cfg.proportions),
     )
     items = [ds[rank * cfg.batch_size + i] for i in range(cfg.batch_size)]
     return collate_windows(items), cfg.fps / fps, flip
@@ -382,9 +389,9 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if env.enabled:
         ddp_model = nn.parallel.DistributedDataParallel(ddp_model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
 
-    val_seqs = load_split(cfg.data, "val")
+    val_seqs = load_split(cfg.data, "val", cfg.data_extra)
     final_fit = cfg.train_on == "train+val"  # the validation subjects join training; nothing is left to validate on
-    seqs = load_split(cfg.data, "train") + (val_seqs if final_fit else [])
+    seqs = load_split(cfg.data, "train", cfg.data_extra) + (val_seqs if final_fit else [])
     if final_fit:
         val_items: list[dict] = []
     elif cfg.val_mode == "lift":  # the trials, cameras and corruption of hm eval --split val
@@ -408,6 +415,8 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         "fps_aug": list(cfg.fps_aug),
         "acknowledgement": CMU_ACK,
     }
+    if cfg.data_extra:  # only then: metadata of runs without extra data as before
+        data_desc["extra_sources"] = [str(d) for d in cfg.data_extra]
     meta_base = {"model_id": out.name, "data": data_desc, "train": cfg.to_dict(), "params": count_parameters(model),
                  "hardware": hardware_text(env)}
     if init_report is not None:

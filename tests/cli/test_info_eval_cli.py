@@ -101,6 +101,11 @@ def test_eval_stream_needs_a_causal_model(tmp_path, ckpts):
         (["--cameras", "0"], "--cameras must be at least 1, got 0"),
         (["--seed", "-1"], "--seed must be >= 0, got -1"),
         (["--split", "dev"], "--split must be one of train, val, test, got 'dev'"),
+        (["--camera-kind", "drone"], ("--camera-kind: unknown camera_kind 'drone' (available: any, standard, ceiling, "
+                                      "phone, webcam, sports, handheld, mixed); or all")),
+        (["--proportions", "giant"], "--proportions: unknown proportions 'giant' (available: none, wide, adult)"),
+        (["--camera-kind", "ceiling", "--card", "c.md"], ("--card measures the standard cameras and bodies; leave out "
+                                                          "--camera-kind and --proportions")),
     ],
 )
 def test_eval_bad_option_values_are_usage_errors(args, message):
@@ -157,3 +162,50 @@ def test_eval_warns_when_the_model_was_trained_on_the_people_it_is_evaluated_on(
     assert seen.exit_code == 0 and json.loads(seen.stdout)["split"] == "val"
     assert seen.stderr == ("warning: run was trained on subject(s) 02 of the 'val' split; "
                            "these figures are not on held-out people\n")
+
+
+def test_eval_per_camera_kind_and_with_other_bodies(tmp_path):
+    data = make_mini_cmu(tmp_path / "cmu")
+    cfg = TrainConfig(model="hummuss", model_overrides=dict(TINY_MODEL), data=str(data), out=str(tmp_path / "run"),
+                      steps=2, batch_size=2, clip_min=8, clip_max=8, val_clip=16, eval_every=2, save_every=2,
+                      warmup=1, threads=1, half_export=False)
+    train(cfg)
+    ck = str(tmp_path / "run" / "best.pt")
+    base = ["eval", ck, "--data", str(data), "--cameras", "1"]
+    plain = json.loads(runner.invoke(app, [*base, "--json"]).stdout)
+    assert plain["bone_err"] > 0 and plain["shoulder_ratio"] > 0 and "camera_kind" not in plain
+    r = runner.invoke(app, [*base, "--json", "--camera-kind", "all"])
+    assert r.exit_code == 0, r.output
+    kinds = json.loads(r.stdout)["kinds"]
+    assert [k["kind"] for k in kinds] == ["standard", "ceiling", "phone", "webcam", "sports", "handheld"]
+    assert kinds[0]["mpjpe"] == pytest.approx(plain["mpjpe"])  # standard: the cameras of the default evaluation
+    assert len({round(k["mpjpe"], 6) for k in kinds}) == 6
+    assert kinds[3]["masked_pct"] > kinds[0]["masked_pct"]  # webcams cut the body off
+    table = runner.invoke(app, [*base, "--camera-kind", "ceiling,sports"]).stdout
+    assert "| camera kind | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | bone err (mm) | shoulder × | hip ×" in table
+    assert "| ceiling |" in table and "| sports |" in table
+    one = json.loads(runner.invoke(app, [*base, "--json", "--camera-kind", "sports"]).stdout)
+    assert one["camera_kind"] == "sports" and one["mpjpe"] == pytest.approx(kinds[4]["mpjpe"])
+    wide = json.loads(runner.invoke(app, [*base, "--json", "--proportions", "wide"]).stdout)
+    assert wide["proportions"] == "wide" and wide["mpjpe"] != plain["mpjpe"]
+    text = runner.invoke(app, [*base, "--proportions", "wide"]).stdout
+    assert "(wide bodies)" in text and "bone err (mm)" in text
+    default = runner.invoke(app, base).stdout
+    assert "bone err" not in default  # the default table is unchanged
+    assert "bone err (mm) | shoulder × | hip ×" in runner.invoke(app, [*base, "--bones"]).stdout
+    # a saved per-kind output as the baseline: old and new figures side by side
+    saved = tmp_path / "old.json"
+    saved.write_text(runner.invoke(app, [*base, "--json", "--camera-kind", "standard,webcam"]).stdout)
+    r = runner.invoke(app, [*base, "--camera-kind", "standard,ceiling", "--compare", str(saved)])
+    assert r.exit_code == 0, r.output
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in r.stdout.splitlines() if line.startswith("| ")}
+    assert "MPJPE (mm) old | MPJPE (mm) new" in r.stdout
+    assert rows["| standard"][1] == rows["| standard"][2] == f"{kinds[0]['mpjpe']:.1f}"  # the same model: old = new
+    assert rows["| ceiling"][1] == "-"  # not in the baseline
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(plain))
+    r = runner.invoke(app, [*base, "--compare", str(single)])
+    assert r.exit_code == 0 and f"| standard | {plain['mpjpe']:.1f} | {plain['mpjpe']:.1f} |" in r.stdout
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    r = runner.invoke(app, [*base, "--compare", str(tmp_path / "bad.json")])
+    assert r.exit_code == 2 and "not an hm eval --json output" in r.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hmcli.data.augment import (
-    ARM_SIDES, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm,
+    ARM_SIDES, PROPORTION_PRESETS, ProportionRanges, keep_on_floor, proportion_preset, random_proportions, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm,
     splice_upper_body, upper_body_joints,
 )
 from hmcli.skeleton.joints import H36M17, get_joint_set
@@ -191,3 +191,79 @@ def test_arm_splice_rejects_a_bad_side_or_mismatched_clips() -> None:
         splice_arm(_body(), _body(), H36M17, "middle")
     with pytest.raises(ValueError, match="two"):
         splice_arm(_body(5), _body(6), H36M17, "left")
+
+
+def _tpose() -> np.ndarray:
+    """(1, 17, 3) an upright body, Y up, metres (pelvis 0.95 m, feet at 0.05 m)."""
+    p = {"pelvis": (0, 0.95, 0), "right_hip": (-0.1, 0.95, 0), "right_knee": (-0.1, 0.5, 0),
+         "right_ankle": (-0.1, 0.05, 0), "left_hip": (0.1, 0.95, 0), "left_knee": (0.1, 0.5, 0),
+         "left_ankle": (0.1, 0.05, 0), "spine": (0, 1.2, 0), "thorax": (0, 1.45, 0), "nose": (0, 1.6, 0.08),
+         "head": (0, 1.75, 0), "left_shoulder": (0.18, 1.45, 0), "left_elbow": (0.45, 1.45, 0),
+         "left_wrist": (0.7, 1.45, 0), "right_shoulder": (-0.18, 1.45, 0), "right_elbow": (-0.45, 1.45, 0),
+         "right_wrist": (-0.7, 1.45, 0)}
+    return np.array([[p[n] for n in H36M17.joints]], dtype=np.float64)
+
+
+def _width(x: np.ndarray, a: str, b: str) -> float:
+    return float(np.linalg.norm(x[0, H36M17.index(a)] - x[0, H36M17.index(b)]))
+
+
+def test_wide_proportions_reach_their_documented_ranges_and_stay_symmetric() -> None:
+    ranges = PROPORTION_PRESETS["wide"]
+    x = _tpose()
+    shoulders, hips, overall = [], [], []
+    for seed in range(400):
+        s = random_proportions(np.random.default_rng(seed), H36M17, ranges)
+        assert s[0] == 1.0
+        for a, b in zip(H36M17.left, H36M17.right):
+            assert s[a] == pytest.approx(s[b])  # mirror partners share their factor
+        y = rescale_bones(x, PARENTS, s)
+        scale = s[H36M17.index("nose")] / 1.0  # head/neck x overall, for the group ratios below
+        shoulders.append(_width(y, "left_shoulder", "right_shoulder") / _width(x, "left_shoulder", "right_shoulder"))
+        hips.append(_width(y, "left_hip", "right_hip") / _width(x, "left_hip", "right_hip"))
+        overall.append(scale)
+    shoulders, hips = np.array(shoulders), np.array(hips)
+    # shoulder width factor 0.75-1.25 times an overall scale of 0.6-1.08
+    assert shoulders.min() >= 0.75 * 0.6 - 1e-9 and shoulders.max() <= 1.25 * 1.08 + 1e-9
+    assert shoulders.max() > 1.2 and shoulders.min() < 0.6  # wide, children included
+    assert hips.min() >= 0.8 * 0.6 - 1e-9 and hips.max() <= 1.2 * 1.08 + 1e-9
+    assert np.std(np.log(shoulders)) > 3 * 0.05  # far wider than bone_jitter's 5 %
+
+
+def test_leg_torso_ratio_and_children() -> None:
+    x = _tpose()
+    legs = ("right_knee", "right_ankle")
+    for seed in range(200):
+        s = random_proportions(np.random.default_rng(seed), H36M17, ProportionRanges(
+            shoulder_width=(1, 1), hip_width=(1, 1), limb=(1, 1), head_neck=(1, 1), adult_scale=(1, 1), child_prob=0.0))
+        leg = s[H36M17.index(legs[0])]
+        torso = s[H36M17.index("spine")]
+        assert s[H36M17.index(legs[1])] == pytest.approx(leg)
+        assert 0.85 - 1e-9 <= leg / torso <= 1.15 + 1e-9  # the ratio, and nothing else, changes
+        assert leg * torso == pytest.approx(1.0)
+    kids = ProportionRanges(child_prob=1.0, child_scale=(0.6, 0.7))
+    y = rescale_bones(x, PARENTS, random_proportions(np.random.default_rng(0), H36M17, kids))
+    height = y[0, H36M17.index("head"), 1] - y[0, H36M17.index("right_ankle"), 1]
+    assert height < 0.75 * (x[0, H36M17.index("head"), 1] - x[0, H36M17.index("right_ankle"), 1])
+
+
+def test_adult_preset_has_no_children_and_presets_are_named() -> None:
+    assert PROPORTION_PRESETS["adult"].child_prob == 0.0
+    assert proportion_preset("") is None and proportion_preset("none") is None
+    assert proportion_preset("wide") == PROPORTION_PRESETS["wide"]
+    with pytest.raises(ValueError, match="unknown proportions 'giant'"):
+        proportion_preset("giant")
+    with pytest.raises(ValueError, match="shoulder_width"):
+        ProportionRanges(shoulder_width=(1.2, 0.8))
+    with pytest.raises(ValueError, match="child_prob"):
+        ProportionRanges(child_prob=1.5)
+
+
+def test_keep_on_floor_moves_the_rescaled_feet_back_down() -> None:
+    x = np.repeat(_tpose(), 3, axis=0)  # (3, 17, 3)
+    small = rescale_bones(x, PARENTS, np.r_[1.0, np.full(16, 0.6)])
+    assert small[0, H36M17.index("right_ankle"), 1] > 0.3  # a shrunken body floats
+    y = keep_on_floor(x, small, H36M17)
+    np.testing.assert_allclose(y[:, H36M17.index("right_ankle"), 1], 0.05, atol=1e-9)
+    np.testing.assert_allclose(y[..., [0, 2]], small[..., [0, 2]])  # only moved up or down
+    np.testing.assert_allclose(np.diff(y, axis=1), np.diff(small, axis=1))  # same body

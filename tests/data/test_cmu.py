@@ -14,6 +14,7 @@ from hmcli.data.cmu import (
     cmu_to_h36m,
     estimate_fps_gravity,
     load_cmu_dir,
+    load_cmu_sources,
     parse_amc_filename,
 )
 
@@ -186,3 +187,63 @@ def test_cache_only_when_asked(tmp_path: Path) -> None:
     with pytest.warns(UserWarning):  # different parameters -> rebuilt
         rebuilt = load_cmu_dir(data, cache=cache, default_fps=60.0)
     assert {s.fps for s in rebuilt} == {60.0}
+
+
+def _write(path: Path, text: str, crlf: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.replace("\n", "\r\n" if crlf else "\n").encode("ascii"))
+
+
+def _motion(frames: int, step: float) -> str:
+    root = np.stack([np.arange(frames) * step, np.full(frames, 20.0), np.zeros(frames)], axis=1)  # (F, 3)
+    return mini_cmu_amc(root, {"lfemur": np.tile([20.0, 0.0, 0.0], (frames, 1))})
+
+
+def test_crlf_files_read_like_lf_files(tmp_path: Path) -> None:
+    _write(tmp_path / "lf" / "01.asf", mini_cmu_asf())
+    _write(tmp_path / "lf" / "01_01.amc", _motion(12, 1.0))
+    _write(tmp_path / "crlf" / "01.asf", mini_cmu_asf(), crlf=True)
+    _write(tmp_path / "crlf" / "01_01.amc", _motion(12, 1.0), crlf=True)
+    assert b"\r\n" in (tmp_path / "crlf" / "01_01.amc").read_bytes()
+    (a,), (b,) = load_cmu_dir(tmp_path / "lf"), load_cmu_dir(tmp_path / "crlf")
+    np.testing.assert_array_equal(a.joints, b.joints)
+    assert (b.subject, b.trial, b.description, b.action) == ("01", "01", "", "misc")  # names without descriptions
+
+
+def _extra_layout(tmp_path: Path) -> tuple[Path, Path]:
+    """A main folder (CMU names with descriptions) and a CRLF extra folder like cmu-amc-extra."""
+    main, extra = tmp_path / "main", tmp_path / "extra"
+    for subj in ("05", "02", "09"):
+        _write(main / "asf" / f"{subj}.asf", mini_cmu_asf())
+        _write(main / "Training" / f"{subj}_01 - walk.amc", _motion(10, 1.0))
+    for name in ("01", "02", "09"):
+        _write(extra / f"{name}.asf", mini_cmu_asf(), crlf=True)
+    _write(extra / "01_01.amc", _motion(10, 2.0), crlf=True)  # a new subject
+    _write(extra / "02_01.amc", _motion(10, 3.0), crlf=True)  # same trial as main's "02_01 - walk": skipped
+    _write(extra / "02_04.amc", _motion(10, 3.0), crlf=True)  # a new trial of a known subject
+    _write(extra / "09_05.amc", _motion(10, 3.0), crlf=True)  # a held-out subject
+    return main, extra
+
+
+def test_extra_sources_join_without_duplicates(tmp_path: Path) -> None:
+    main, extra = _extra_layout(tmp_path)
+    seqs = load_cmu_sources(main, [str(extra)])
+    assert [s.trial_id for s in seqs] == ["01_01", "02_01", "02_04", "05_01", "09_01", "09_05"]
+    dup = next(s for s in seqs if s.trial_id == "02_01")
+    assert dup.path.startswith(str(main)) and dup.action == "walk"  # the first source wins
+    assert next(s for s in seqs if s.trial_id == "02_04").path.startswith(str(extra))
+    assert [s.trial_id for s in load_cmu_sources(main)] == ["02_01", "05_01", "09_01"]
+
+
+def test_extra_data_never_reaches_the_test_split(tmp_path: Path) -> None:
+    from hmcli.io.atomic import HMError
+    from hmcli.train.trainer import load_split
+
+    main, extra = _extra_layout(tmp_path)
+    ids = lambda split, more: [s.trial_id for s in load_split(str(main), split, more)]
+    assert ids("train", [str(extra)]) == ["01_01", "05_01"]
+    assert ids("val", [str(extra)]) == ["02_01", "02_04"]
+    assert ids("test", [str(extra)]) == ids("test", []) == ["09_01"]  # 09 and 49 stay held out, as before
+    assert ids("train", []) == ["05_01"]
+    with pytest.raises(HMError, match="extra data directory not found"):
+        load_split(str(main), "train", [str(tmp_path / "nowhere")])

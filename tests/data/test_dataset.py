@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from hmcli.data.augment import PROPORTION_PRESETS
 from hmcli.data.camera import Camera, project
 from hmcli.data.cmu import ACTIONS, Sequence
 from hmcli.data.dataset import PoseWindows, collate_windows, make_eval_set, take_window
@@ -240,3 +241,40 @@ def test_speed_augmentation_falls_back_to_captured_speed_when_too_short() -> Non
         frames = _to_world(ds[i])[:, 0, 0] / STEP_M
         step = np.diff(frames)
         assert step[0] <= 4.0 + 0.02 and frames[-1] <= 60.0 + 0.02
+
+
+def test_proportions_change_the_body_per_clip_and_off_changes_nothing() -> None:
+    seqs = [_seq(600)]
+    kw = {"fps": 30.0, "clip_len": 16, "samples_per_epoch": 6, "seed": 2, "corruption": None}
+    plain = PoseWindows(seqs, **kw)
+    off = PoseWindows(seqs, **kw, proportions=None)
+    wide = PoseWindows(seqs, **kw, proportions=PROPORTION_PRESETS["wide"])
+    ratios = []
+    for i in range(6):
+        np.testing.assert_array_equal(plain[i]["xy"], off[i]["xy"])  # off: the items of before
+        a, b = plain[i], wide[i]
+        assert a["start_time"] == b["start_time"]  # the same window, another body
+        wa, wb = _to_world(a), _to_world(b)
+        sh = [H36M17.index("left_shoulder"), H36M17.index("right_shoulder")]
+        r = np.linalg.norm(wb[:, sh[0]] - wb[:, sh[1]], axis=-1) / np.linalg.norm(wa[:, sh[0]] - wa[:, sh[1]], axis=-1)
+        np.testing.assert_allclose(r, r[0], rtol=1e-4)  # one body per clip
+        ratios.append(r[0])
+        # the feet stay on the floor
+        ank = [H36M17.index("left_ankle"), H36M17.index("right_ankle")]
+        assert wb[:, ank, 1].min(axis=1).mean() == pytest.approx(wa[:, ank, 1].min(axis=1).mean(), abs=1e-4)
+    assert np.ptp(ratios) > 0.05
+
+
+def test_eval_set_proportions_keep_cameras_and_corruption_draws() -> None:
+    seqs = [_seq(360, trial="01"), _seq(241, trial="02")]
+    plain = make_eval_set(seqs, fps=30.0, seed=0, cameras_per_sequence=2)
+    wide = make_eval_set(seqs, fps=30.0, seed=0, cameras_per_sequence=2, proportions=PROPORTION_PRESETS["wide"])
+    again = make_eval_set(seqs, fps=30.0, seed=0, cameras_per_sequence=2, proportions=PROPORTION_PRESETS["wide"])
+    for a, b, c in zip(plain, wide, again):
+        np.testing.assert_array_equal(b["joints3d"], c["joints3d"])  # deterministic
+        assert (a["width"], a["height"]) == (b["width"], b["height"])
+        np.testing.assert_allclose(a["K"], b["K"])
+        assert not np.allclose(a["joints3d"], b["joints3d"])
+    # both cameras of one trial see the same person
+    bones = lambda it: np.linalg.norm(it["joints3d"][0, 1:] - it["joints3d"][0, list(H36M17.parents[1:])], axis=-1)
+    np.testing.assert_allclose(bones(wide[0]), bones(wide[1]), rtol=1e-4)

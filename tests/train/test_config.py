@@ -58,8 +58,9 @@ def test_val_mode_is_checked():
         ("flip_prob=1.5", "flip_prob must be >= 0 and <= 1, got 1.5"),
         ("eval_every=0", "eval_every must be >= 1, got 0"),
         ("fps=-30", "fps must be > 0, got -30.0"),
-        ("camera_kind=drone", "unknown camera_kind 'drone' (available: any, phone, webcam)"),
+        ("camera_kind=drone", "unknown camera_kind 'drone' (available: any, standard, ceiling, phone, webcam, sports, handheld, mixed)"),
         ("fps_aug=[25, 0]", "fps_aug: expected positive frame rates, got 0"),
+        ("proportions=giant", "unknown proportions 'giant' (available: none, wide, adult)"),
         ("model.dim=[64", "model.dim: cannot parse '[64'"),
         ("precision=fp16", "unknown precision 'fp16' (available: fp32, bf16)"),
     ],
@@ -98,3 +99,18 @@ def test_resume_config_layers_overrides_on_the_runs_config(tmp_path):
         resume_config([])
     with pytest.raises(HMError, match="holds no run to resume"):
         resume_config(out=str(tmp_path / "other"))
+
+
+def test_real_video_options_are_off_by_default_and_accepted():
+    cfg = resolve_config(None, [])
+    assert (cfg.camera_kind, cfg.proportions) == ("any", "")
+    cfg = resolve_config(None, ["camera_kind=mixed", "proportions=wide"])
+    assert (cfg.camera_kind, cfg.proportions) == ("mixed", "wide")
+
+
+def test_data_extra_is_a_list_of_directories():
+    assert resolve_config(None, []).data_extra == []
+    cfg = resolve_config(None, ["data_extra=[../shared/data/cmu-amc-extra]"])
+    assert cfg.data_extra == ["../shared/data/cmu-amc-extra"]
+    with pytest.raises(HMError, match="data_extra: expected directory names, got 3"):
+        resolve_config(None, ["data_extra=[3]"])

@@ -12,6 +12,9 @@ from hmcli.train.trainer import load_split
         (dict(fps=float("nan")), "fps must be a positive number, got nan"),
         (dict(fps=30.0, cameras=0), "cameras must be at least 1, got 0"),
         (dict(fps=30.0, seed=-1), "seed must be >= 0, got -1"),
+        ({"fps": 30.0, "camera_kind": "drone"}, ("unknown camera_kind 'drone' (available: any, standard, ceiling, phone, "
+                                                 "webcam, sports, handheld, mixed)")),
+        ({"fps": 30.0, "proportions": "giant"}, "unknown proportions 'giant' (available: none, wide, adult)"),
     ],
 )
 def test_eval_setting_rejects_bad_values(kw, message):

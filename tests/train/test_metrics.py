@@ -3,10 +3,12 @@ import math
 import pytest
 import torch
 
+from hmcli.skeleton.joints import H36M17
 from hmcli.train.metrics import (
     AUC_THRESHOLDS,
     EvalReport,
     auc,
+    bone_length_error,
     evaluate,
     markdown_table,
     mpjpe,
@@ -247,7 +249,8 @@ def test_to_dict_and_markdown_table():
     rep = evaluate(preds, gts, actions=["walk", "run"], fps=30)
     d = rep.to_dict()
     assert d["num_frames"] == 4 and d["per_action"]["run"]["num_frames"] == 1
-    assert set(d) == {"mpjpe", "p_mpjpe", "n_mpjpe", "pck150", "auc", "mpjve", "num_frames", "per_action"}
+    assert set(d) == {"mpjpe", "p_mpjpe", "n_mpjpe", "pck150", "auc", "mpjve", "num_frames", "per_action",
+                      "bone_err", "shoulder_ratio", "hip_ratio"}
     table = markdown_table({"hummuss": rep, "zero": EvalReport(1, 2, 3, 4, 5, 6, 7)})
     lines = table.strip().splitlines()
     assert len(lines) == 4
@@ -256,3 +259,47 @@ def test_to_dict_and_markdown_table():
     assert lines[3] == "| zero | 1.0 | 2.0 | 3.0 | 4.0 | 5.0 | 6.0 | 7 |"
     full = markdown_table({"hummuss": rep}, per_action=True)
     assert "| hummuss/run | 41.0 |" in full and "| hummuss/walk | 11.0 |" in full
+
+
+def _body(shoulder: float = 0.36, hip: float = 0.2, frames: int = 3) -> torch.Tensor:
+    """(F, 17, 3) an upright H36M-17 body with the given shoulder and hip widths (metres)."""
+    x = torch.zeros(17, 3, dtype=torch.float64)
+    for name, pos in {"right_hip": (-hip / 2, 0, 0), "right_knee": (-hip / 2, -0.45, 0), "right_ankle": (-hip / 2, -0.9, 0),
+                      "left_hip": (hip / 2, 0, 0), "left_knee": (hip / 2, -0.45, 0), "left_ankle": (hip / 2, -0.9, 0),
+                      "spine": (0, 0.25, 0), "thorax": (0, 0.5, 0), "nose": (0, 0.65, 0.08), "head": (0, 0.8, 0),
+                      "left_shoulder": (shoulder / 2, 0.5, 0), "left_elbow": (shoulder / 2 + 0.27, 0.5, 0),
+                      "left_wrist": (shoulder / 2 + 0.52, 0.5, 0), "right_shoulder": (-shoulder / 2, 0.5, 0),
+                      "right_elbow": (-shoulder / 2 - 0.27, 0.5, 0), "right_wrist": (-shoulder / 2 - 0.52, 0.5, 0)}.items():
+        x[H36M17.index(name)] = torch.tensor(pos, dtype=torch.float64)
+    return x.expand(frames, 17, 3).clone()
+
+
+def test_bone_length_error_and_width_ratios():
+    gt = _body(shoulder=0.2, hip=0.16)
+    pred = _body(shoulder=0.35, hip=0.2)
+    # bones: 2 clavicles 0.075 longer each, 2 hip bones 0.02 longer each, 12 others exact
+    assert float(bone_length_error(pred, gt, H36M17.parents)) == pytest.approx((2 * 0.075 + 2 * 0.02) / 16)
+    assert bone_length_error(pred, gt, H36M17.parents, reduce=False).shape == (3,)
+    rep = evaluate([pred], [gt], fps=30)
+    assert rep.bone_err == pytest.approx(1000 * (2 * 0.075 + 2 * 0.02) / 16)
+    assert rep.shoulder_ratio == pytest.approx(1.75)
+    assert rep.hip_ratio == pytest.approx(1.25)
+    same = evaluate([gt], [gt])
+    assert same.bone_err == pytest.approx(0.0) and same.shoulder_ratio == pytest.approx(1.0)
+    # a rigid motion of the prediction changes MPJPE but not the bone metrics
+    moved = gt @ torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    r = evaluate([moved], [gt])
+    assert r.mpjpe > 1 and r.bone_err == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        bone_length_error(pred[..., :5, :], gt[..., :5, :], H36M17.parents)
+
+
+def test_bone_metrics_are_nan_for_other_layouts_and_only_shown_on_request():
+    rep = evaluate([torch.zeros(2, 5, 3)], [torch.ones(2, 5, 3)])
+    assert math.isnan(rep.bone_err) and math.isnan(rep.hip_ratio)
+    full = evaluate([_body(0.3)], [_body(0.2)])
+    plain = markdown_table({"m": full})
+    assert "bone err" not in plain and "shoulder" not in plain
+    table = markdown_table({"m": full}, bones=True).splitlines()
+    assert table[0].endswith("| bone err (mm) | shoulder × | hip × | frames |")
+    assert table[2].endswith(f"| {full.bone_err:.1f} | 1.50 | 1.00 | 3 |")

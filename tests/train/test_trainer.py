@@ -293,3 +293,23 @@ def test_train_on_names_a_split_set():
     with pytest.raises(HMError, match="unknown train_on 'train\\+test' \\(available: train, train\\+val\\)"):
         resolve_config(overrides=["train_on=train+test"])
     assert resolve_config(overrides=["train_on=train+val"]).train_on == "train+val"
+
+
+def test_extra_data_trains_with_new_cameras_and_bodies(tmp_path):
+    from tests.data.helpers import mini_cmu_amc, mini_cmu_asf
+    from tests.train.fixtures import _motion
+
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    crlf = lambda text: text.replace("\n", "\r\n").encode("ascii")
+    (extra / "03.asf").write_bytes(crlf(mini_cmu_asf()))
+    (extra / "03_01.amc").write_bytes(crlf(mini_cmu_amc(*_motion(200, phase=0.3))))
+    cfg = _cfg(tmp_path, data_extra=[str(extra)], camera_kind="mixed", proportions="wide", steps=2, eval_every=2,
+               save_every=2)
+    train(cfg)
+    data = load_checkpoint(tmp_path / "run" / "last.pt").meta["data"]
+    assert data["train_subjects"] == ["03", "05"] and data["extra_sources"] == [str(extra)]
+    assert data["test_subjects"] == ["09", "49"]
+    plain = _cfg(tmp_path, out="plain", steps=2, eval_every=2, save_every=2)
+    train(plain)
+    assert "extra_sources" not in load_checkpoint(tmp_path / "plain" / "last.pt").meta["data"]
