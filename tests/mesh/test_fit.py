@@ -126,11 +126,11 @@ def test_wrong_inputs_are_one_line_errors(body, clip, tmp_path):
 
 
 def test_calibrated_bodies_weight_the_upper_body_twice_in_3d():
-    """Issue 33's defaults (chosen on the validation chain): 120 iterations; with calibrated
-    offsets spine, thorax, nose, head, shoulders and elbows count 2 in 3D, the rest 1."""
+    """Issue 33's defaults (chosen on the validation chain): 240 iterations, 3D weight 10; with
+    calibrated offsets spine, thorax, nose, head, shoulders and elbows count 2 in 3D, the rest 1."""
     from hmcli.mesh.fit import W3D_JOINT_CALIBRATED
 
-    assert FitOptions().iters == 120
+    assert (FitOptions().iters, FitOptions().w_3d, FitOptions().lr) == (240, 10.0, 0.03)
     upper = {7, 8, 9, 10, 11, 12, 14, 15}
     assert len(W3D_JOINT_CALIBRATED) == 17
     assert all(w == (2.0 if j in upper else 1.0) for j, w in enumerate(W3D_JOINT_CALIBRATED))
