@@ -154,7 +154,7 @@ def apply_matrix(k: Array, m: np.ndarray) -> Array:
 
 
 #: Fitted weights (module docstring): ``scripts/render_detect.py`` (bench_results/detector-2d.md),
-#: 1,419 detected training-subject frames (05, 06, 13), ridge 1e-2. Held-out subjects (09, 49;
+#: 1,379 detected training-subject frames (05, 06, 13), ridge 1e-2. Held-out subjects (09, 49;
 #: 1,038 frames): 2D error 2.5 -> 1.8 % of the person's height (pelvis 6.0 -> 2.5, thorax 3.4 -> 1.4,
 #: head 4.6 -> 1.2); the shipped lifter's MPJPE 111.5 -> 96.1 mm against the body's keypoints and
 #: 104.3 -> 79.9 mm against the CMU joints (73.6 / 58.1 from the exact 2D).
