@@ -253,12 +253,20 @@ def frame_timing(timestamps: np.ndarray, train_fps: float, fps: float | None = N
 # ------------------------------------------------------------------ input
 
 
-def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int):
+#: How BlazePose-33 input becomes the lifter's H36M-17 (:func:`hmcli.skeleton.to_h36m`): ``cmu``,
+#: the affine map to CMU's joint centres learned on rendered bodies (issue #35,
+#: bench_results/detector-2d.md: held-out MPJPE 111.5 -> 96.1 mm), or ``midpoints`` (before).
+BLAZEPOSE_MAP = "cmu"
+
+
+def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int,
+                   blazepose_map: str = BLAZEPOSE_MAP):
     """2D keypoints (..., J, 2) + conf (..., J) of ``joint_set`` -> (H36M xy (..., 17, 2),
-    H36M conf (..., 17), model input (..., 17, 3) float32 numpy)."""
+    H36M conf (..., 17), model input (..., 17, 3) float32 numpy). ``blazepose_map``: see
+    :data:`BLAZEPOSE_MAP`."""
     k = np.concatenate([np.asarray(xy, np.float32), np.asarray(conf, np.float32)[..., None]], axis=-1)
     try:
-        h = np.asarray(to_h36m(k, joint_set), np.float32)  # (..., 17, 3)
+        h = np.asarray(to_h36m(k, joint_set, blazepose_map), np.float32)  # (..., 17, 3)
     except ValueError as e:
         raise HMError(str(e)) from None
     x = np.asarray(lm.codec.encode_2d(h[..., :2], h[..., 2], width, height), np.float32)

@@ -97,11 +97,24 @@ _TO_H36M: dict[str, Callable[[Array], Array]] = {
 }
 
 
-def to_h36m(k: Array, joint_set_name: str) -> Array:
+BLAZEPOSE_MAPS = ("midpoints", "cmu")
+
+
+def to_h36m(k: Array, joint_set_name: str, blazepose_map: str = "midpoints") -> Array:
     """Any supported 2D layout (..., J, C) -> H36M-17 (..., 17, C).
 
     Supported: h36m17 (returned as is), coco17, blazepose33, halpe26.
+    ``blazepose_map`` (blazepose33 only): ``midpoints`` -- landmarks by name, pelvis / thorax /
+    spine / head as midpoints (via COCO) -- or ``cmu`` -- the learned affine map to CMU's joint
+    centres, :func:`hmcli.skeleton.blazepose_map.blazepose_to_h36m_cmu` (the lifter's input
+    default, :data:`hmcli.lift.BLAZEPOSE_MAP`; same confidences as ``midpoints``).
     """
+    if blazepose_map not in BLAZEPOSE_MAPS:
+        raise ValueError(f"blazepose_map must be one of {BLAZEPOSE_MAPS}, got {blazepose_map!r}")
+    if joint_set_name == "blazepose33" and blazepose_map == "cmu":
+        from hmcli.skeleton.blazepose_map import blazepose_to_h36m_cmu
+
+        return blazepose_to_h36m_cmu(k)
     try:
         fn = _TO_H36M[joint_set_name]
     except KeyError:
