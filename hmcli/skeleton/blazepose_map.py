@@ -62,13 +62,26 @@ SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Today's BlazePose-33 -> H36M-17 mapping (``to_h36m(., "blazepose33")``): each H36M joint as
+#: BlazePose landmarks with equal weights (pelvis, thorax, head: midpoints; spine: the midpoint
+#: of pelvis and thorax; the rest by name). Kept here, not derived from ``convert``, so this
+#: module does not import it (``convert`` imports this one).
+_MIDPOINTS: dict[str, tuple[str, ...]] = {
+    "pelvis": ("left_hip", "right_hip"),
+    "spine": ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+    "thorax": ("left_shoulder", "right_shoulder"),
+    "head": ("left_eye", "right_eye"),
+}
+
+
 def default_matrix() -> np.ndarray:
     """Today's ``to_h36m(., "blazepose33")`` positions as a (17, 33) matrix (it is linear in x, y)."""
-    from hmcli.skeleton.convert import to_h36m
-
-    eye = np.eye(33, dtype=np.float64)[:, :, None].repeat(2, axis=-1)           # (33 inputs, 33, 2)
-    out = np.asarray(to_h36m(eye, "blazepose33"))                                # (33 inputs, 17, 2)
-    return out[..., 0].T.copy()                                                  # (17, 33)
+    m = np.zeros((17, 33), np.float64)
+    for j, name in enumerate(H36M17.joints):
+        srcs = _MIDPOINTS.get(name, (name,))
+        for src in srcs:
+            m[j, BLAZEPOSE33.index(src)] = 1.0 / len(srcs)
+    return m
 
 
 def matrix_from_weights(weights: dict[str, dict[str, float]]) -> np.ndarray:
@@ -134,9 +147,8 @@ def fit_affine_map(landmarks: np.ndarray, target: np.ndarray, scale: np.ndarray,
 
 def apply_matrix(k: Array, m: np.ndarray) -> Array:
     """BlazePose-33 (..., 33, C) -> H36M-17 (..., 17, C) with positions ``m @ xy`` (m: (17, 33));
-    channel 2 (confidence), if present, is today's (``to_h36m``)."""
-    from hmcli.skeleton.convert import to_h36m
-
+    channel 2 (confidence), if present, is today's (``to_h36m``): the minimum over the joint's
+    landmarks in :func:`default_matrix`."""
     k = as_float_array(k)
     if k.ndim < 2 or k.shape[-2] != 33 or k.shape[-1] not in (2, 3):
         raise ValueError(f"expected (..., 33, C) BlazePose keypoints with C in (2, 3), got shape {tuple(k.shape)}")
@@ -149,7 +161,14 @@ def apply_matrix(k: Array, m: np.ndarray) -> Array:
         xy = np.einsum("jk,...kc->...jc", m.astype(k.dtype), k[..., :2])        # (..., 17, 2)
     if k.shape[-1] == 2:
         return xy
-    conf = to_h36m(k, "blazepose33")[..., 2:3]                                   # (..., 17, 1)
+    c = k[..., 2]                                                                # (..., 33)
+    src = [np.flatnonzero(row) for row in default_matrix()]
+    if is_torch(k):
+        import torch
+
+        conf = torch.stack([c[..., i].amin(dim=-1) for i in src], dim=-1)[..., None]  # (..., 17, 1)
+    else:
+        conf = np.stack([c[..., i].min(axis=-1) for i in src], axis=-1)[..., None]     # (..., 17, 1)
     return cat([xy, conf], axis=-1)                                              # (..., 17, 3)
 
 
