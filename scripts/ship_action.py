@@ -33,8 +33,8 @@ def main() -> None:
     if dst.is_file():
         old = load_action(dst)
         if old.meta.get("metrics"):
-            previous.append((f"previous {a.model_id} ({old.meta.get('train', {}).get('feature_windows')} feature "
-                             "windows, 30 fps only)", old.meta["metrics"]))
+            windows = old.meta.get("train", {}).get("feature_windows")
+            previous.append((f"previous {a.model_id} ({windows} feature windows, 30 fps only)", old.meta["metrics"]))
     la = load_action(run / "last.pt")
     meta = dict(la.meta, model_id=a.model_id)
     save_action(dst, la.model.eval(), la.arch, la.codec, la.classes, la.window_s, la.fps, meta, half=True)

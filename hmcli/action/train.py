@@ -107,7 +107,7 @@ class _Windows:
         if fps is None or abs(fps - self.fps) < 1e-9:
             return self.fps, self.window, self.min_window
         scale = fps / self.fps
-        return fps, max(1, int(round(self.window * scale))), max(1, int(round(self.min_window * scale)))
+        return fps, max(1, round(self.window * scale)), max(1, round(self.min_window * scale))
 
     persons = 2
 

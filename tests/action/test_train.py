@@ -8,7 +8,13 @@ import torch
 
 from hmcli.action.cmu import CMUClip
 from hmcli.action.model import ActionHead, ActionHeadConfig
-from hmcli.action.train import CMUWindows, OptionError, action_config, draw_batch, head_loss
+from hmcli.action.train import (
+    CMUWindows,
+    OptionError,
+    action_config,
+    draw_batch,
+    head_loss,
+)
 from hmcli.skeleton.codec import PoseCodec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -51,7 +57,7 @@ def test_draw_batch_rate_range():
         x, w, y, dt = draw_batch(src, rng, src.clips, 3, codec, [5.0, 60.0], 1.0)
         fps = 30.0 / dt
         assert 5.0 - 1e-6 <= fps <= 60.0 + 1e-6
-        assert x.shape[2] == max(1, int(round(60 * fps / 30.0)))   # window_s seconds at the drawn rate
+        assert x.shape[2] == max(1, round(60 * fps / 30.0))   # window_s seconds at the drawn rate
         seen.add(x.shape[2])
     assert len(seen) > 1
     # rate_p = 0: never another rate, and the same draws as without a range
