@@ -11,8 +11,15 @@ from hmcli.io.atomic import atomic_write
 __all__ = ["write_action_card"]
 
 
+def _recalls(cm: np.ndarray) -> list[str]:
+    return [f"{100 * cm[i, i] / cm[i].sum():.0f} %" if cm[i].sum() else "-" for i in range(len(cm))]
+
+
 def write_action_card(path: str | Path, summary: dict, model_id: str, command: str, sha256: str, size_bytes: int,
-                      limits: list[str], backbone_note: str) -> None:
+                      limits: list[str], backbone_note: str, previous: list[tuple[str, dict]] | None = None) -> None:
+    """The model card (markdown) of a trained classifier from its ``summary.json``;
+    ``previous``: (name, held-out metrics {balanced_accuracy, top1, windows, confusion}) of
+    earlier versions, shown next to this one's figures."""
     classes = summary["classes"]
     t = summary.get("test") or {}
     cm = np.array(t.get("confusion") or np.zeros((len(classes), len(classes)), int))
@@ -47,8 +54,19 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
               f"- Stage 1: the head on the pooled features of {cfg.get('feature_windows')} windows through the "
               f"frozen backbone, {cfg.get('head_steps')} steps (AdamW, lr {cfg.get('lr')}, batch "
               f"{cfg.get('head_batch')}, cosine). Stage 2: {cfg.get('steps')} end-to-end steps, batch "
-              f"{cfg.get('batch_size')}, backbone at {cfg.get('backbone_lr_mult')} x the head's learning rate.",
-              f"- Wall time: {summary.get('time_s', 0) / 60:.0f} min on the 2-core CPU (1 torch thread, next to "
+              f"{cfg.get('batch_size')}, backbone at {cfg.get('backbone_lr_mult')} x the head's learning rate."]
+    if cfg.get("rate_range"):
+        lo, hi = cfg["rate_range"]
+        lines.append(f"- Frame-rate augmentation: {100 * float(cfg.get('rate_p', 0.5)):.0f} % of the training batches "
+                     f"(both stages) drawn at one random rate, log-uniform in {lo:g}-{hi:g} fps, {cfg.get('window_s')} s "
+                     "of frames at that rate, Δ scaled to it (as `hm action` runs a clip of that rate)"
+                     + ("; the rest at 30 fps" if float(cfg.get("rate_p", 0.5)) < 1 else "")
+                     + ". The held-out evaluation below is at 30 fps.")
+    if cfg.get("label_smoothing"):
+        lines.append(f"- Label smoothing {cfg['label_smoothing']}.")
+    if cfg.get("mixup"):
+        lines.append(f"- Mixup of the pooled features in stage 1, Beta({cfg['mixup']}, {cfg['mixup']}).")
+    lines += [f"- Wall time: {summary.get('time_s', 0) / 60:.0f} min on the 2-core CPU (1 torch thread, next to "
               "another run).", "", "## Held-out test subjects (09, 49)", "",
               f"Whole test trials cut into {cfg.get('window_s')} s windows every {cfg.get('eval_stride_s')} s "
               f"(shorter trials whole), each seen by {cfg.get('eval_cameras')} fixed random cameras with the same "
@@ -61,6 +79,15 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
         row = cm[i] if cm.size else np.zeros(len(classes), int)
         rec = f"{100 * row[i] / row.sum():.0f} %" if row.sum() else "-"
         lines.append(f"| {c} | " + " | ".join(str(int(v)) for v in row) + f" | {rec} |")
+    if previous:
+        lines += ["", "Against earlier versions (same test windows, cameras and seed):", "",
+                  "| version | balanced accuracy | top-1 | windows | " + " | ".join(f"{c} recall" for c in classes) + " |",
+                  "|---|---|---|---|" + "---|" * len(classes)]
+        for name, m in [*previous, (f"{model_id} (this card)", t)]:
+            pcm = np.array(m.get("confusion") or np.zeros((len(classes), len(classes)), int))
+            lines.append(f"| {name} | {100 * m.get('balanced_accuracy', float('nan')):.1f} % | "
+                         f"{100 * m.get('top1', float('nan')):.1f} % | {m.get('windows', 0)} | "
+                         + " | ".join(_recalls(pcm)) + " |")
     lines += ["", "## Limits", ""] + [f"- {x}" for x in limits] + [""]
     with atomic_write(path, "w") as f:
         f.write("\n".join(lines))

@@ -39,7 +39,7 @@ import torch
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.io.atomic import HMError
 
-__all__ = ["ActionTrainConfig", "train_action", "evaluate_windows", "balanced_accuracy", "confusion"]
+__all__ = ["ActionTrainConfig", "train_action", "draw_batch", "head_loss", "evaluate_windows", "balanced_accuracy", "confusion"]
 
 
 @dataclass
@@ -69,7 +69,25 @@ class ActionTrainConfig:
     seed: int = 0
     threads: int = 0
     model_id: str = "action"
+    rate_range: list | None = None    # e.g. [5, 60]: training windows at random frame rates (fps, log-uniform), Δ scaled
+    rate_p: float = 0.5               # share of training batches drawn at a random rate (the rest at the backbone's)
+    label_smoothing: float = 0.0      # stage 1 and 2 cross-entropy label smoothing
+    mixup: float = 0.0                # stage 1: mixup of pooled features, Beta(a, a) weights (0: off)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.rate_range is not None:
+            r = self.rate_range
+            if (not isinstance(r, (list, tuple)) or len(r) != 2 or not all(isinstance(v, (int, float)) for v in r)
+                    or not 0 < r[0] <= r[1]):
+                raise ValueError(f"rate_range must be [min_fps, max_fps] with 0 < min <= max, not {r!r}")
+            self.rate_range = [float(r[0]), float(r[1])]
+        if not 0.0 <= self.rate_p <= 1.0:
+            raise ValueError(f"rate_p must be in [0, 1], not {self.rate_p!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing!r}")
+        if self.mixup < 0:
+            raise ValueError(f"mixup must be >= 0, not {self.mixup!r}")
 
 
 # ------------------------------------------------------------------ window sources
@@ -82,6 +100,14 @@ class _Windows:
 
     def __init__(self, codec, fps: float, window: int):
         self.codec, self.fps, self.window = codec, fps, window
+
+    def _frames_at(self, fps: float | None) -> tuple[float, int, int]:
+        """The rate, window and shortest window (frames) of a training window drawn at ``fps``
+        (None: the backbone's rate)."""
+        if fps is None or abs(fps - self.fps) < 1e-9:
+            return self.fps, self.window, self.min_window
+        scale = fps / self.fps
+        return fps, max(1, round(self.window * scale)), max(1, round(self.min_window * scale))
 
     persons = 2
 
@@ -97,15 +123,17 @@ class _Windows:
             cache[key] = (items, dict(sorted(groups.items())))
         return cache[key][1]
 
-    def encode(self, xy: np.ndarray, conf: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, xy: np.ndarray, conf: np.ndarray, width: int, height: int,
+               window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(M, F, 17, 2), (M, F, 17) -> padded (persons, window, 17, C) input and (persons, window)
         weights (a missing person and frames past the clip's end have weight 0)."""
+        window = self.window if window is None else window
         M, F = xy.shape[:2]
         x = np.asarray(self.codec.encode_2d(xy.astype(np.float32), conf.astype(np.float32), width, height), np.float32)
         P = self.persons
-        out = np.zeros((P, self.window) + x.shape[2:], np.float32)
-        w = np.zeros((P, self.window), np.float32)
-        m, f = min(M, P), min(F, self.window)
+        out = np.zeros((P, window) + x.shape[2:], np.float32)
+        w = np.zeros((P, window), np.float32)
+        m, f = min(M, P), min(F, window)
         out[:m, :f] = x[:m, :f]
         w[:m, :f] = (conf[:m, :f] > 0).any(-1)
         return out, w
@@ -125,29 +153,32 @@ class CMUWindows(_Windows):
     def split(self, name: str) -> list:
         return [c for c in self.clips if c.split == name]
 
-    def _take(self, clip, start_s: float, frames: int) -> np.ndarray:
+    def _take(self, clip, start_s: float, frames: int, fps: float | None = None) -> np.ndarray:
         from hmcli.data.dataset import take_window
 
         start = int(round(start_s * clip.fps))
-        return take_window(clip.joints, clip.fps, self.fps, start, frames)
+        return take_window(clip.joints, clip.fps, self.fps if fps is None else fps, start, frames)
 
-    def _length(self, clip) -> int:
-        return int((clip.joints.shape[0] - 1) * self.fps / clip.fps) + 1
+    def _length(self, clip, fps: float | None = None) -> int:
+        return int((clip.joints.shape[0] - 1) * (self.fps if fps is None else fps) / clip.fps) + 1
 
-    def sample(self, rng: np.random.Generator, clips: list) -> tuple[np.ndarray, np.ndarray, int]:
+    def sample(self, rng: np.random.Generator, clips: list, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """One balanced training window (encoded input, weights, label); ``fps``: the rate it is
+        drawn at (None: the backbone's), ``window_s`` seconds at that rate."""
         from hmcli.action.cmu import render_clip_2d
 
+        fps, window, min_window = self._frames_at(fps)
         by_class = self._by_class(clips)
         k = int(rng.choice(list(by_class)))
         cs = by_class[k]
         lens = np.array([self._length(c) for c in cs], np.float64)
         clip = cs[int(rng.choice(len(cs), p=lens / lens.sum()))]
-        n = self._length(clip)
-        frames = min(n, int(rng.integers(min(self.min_window, n), self.window + 1)))
-        start_s = float(rng.uniform(0, max(0.0, (n - frames) / self.fps)))
-        world = self._take(clip, start_s, frames)
+        n = self._length(clip, fps)
+        frames = min(n, int(rng.integers(min(min_window, n), window + 1)))
+        start_s = float(rng.uniform(0, max(0.0, (n - frames) / fps)))
+        world = self._take(clip, start_s, frames, fps)
         r = render_clip_2d(world, rng, corrupt=True)
-        x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"])
+        x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"], window)
         return x, w, k
 
     def eval_items(self, clips: list, cameras: int, stride_s: float, seed: int = 12345):
@@ -183,23 +214,25 @@ class DatasetWindows(_Windows):
             raise HMError(f"the dataset has no split '{name}' (it has: {', '.join(sorted(self.ds.splits)) or 'none'})")
         return [self.ds.samples[i] for i in self.ds.splits[name]]
 
-    def _frames(self, s, start: int, frames: int):
+    def _frames(self, s, start: int, frames: int, fps: float | None = None):
+        fps = self.fps if fps is None else fps
         idx = np.arange(start, start + frames)
-        # resample to the backbone's rate by nearest frame
-        if abs(s.fps - self.fps) > 1e-3:
-            idx = np.clip(np.round(start + np.arange(frames) * s.fps / self.fps).astype(int), 0, s.num_frames - 1)
+        # resample to the backbone's rate (or the drawn one) by nearest frame
+        if abs(s.fps - fps) > 1e-3:
+            idx = np.clip(np.round(start + np.arange(frames) * s.fps / fps).astype(int), 0, s.num_frames - 1)
         return s.xy[:, idx], s.conf[:, idx]
 
-    def sample(self, rng: np.random.Generator, samples: list):
+    def sample(self, rng: np.random.Generator, samples: list, fps: float | None = None):
+        fps, window, min_window = self._frames_at(fps)
         by_class = self._by_class(samples)
         k = int(rng.choice(list(by_class)))
         cs = by_class[k]
         s = cs[int(rng.integers(len(cs)))]
-        n = max(1, int(s.num_frames * self.fps / s.fps))
-        frames = min(n, int(rng.integers(min(self.min_window, n), self.window + 1)))
-        start = int(rng.integers(0, max(0, int((n - frames) * s.fps / self.fps)) + 1))
-        xy, conf = self._frames(s, min(start, s.num_frames - 1), frames)
-        x, w = self.encode(xy, conf, s.width, s.height)
+        n = max(1, int(s.num_frames * fps / s.fps))
+        frames = min(n, int(rng.integers(min(min_window, n), window + 1)))
+        start = int(rng.integers(0, max(0, int((n - frames) * s.fps / fps)) + 1))
+        xy, conf = self._frames(s, min(start, s.num_frames - 1), frames, fps)
+        x, w = self.encode(xy, conf, s.width, s.height, window)
         return x, w, k
 
     def eval_items(self, samples: list, cameras: int, stride_s: float, seed: int = 0):
@@ -268,6 +301,43 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
     return DatasetWindows(ds, codec, fps, window, min_window)
 
 
+def draw_batch(src: _Windows, rng: np.random.Generator, items: list, n: int, codec,
+               rate_range: list | None = None, rate_p: float = 0.5):
+    """``n`` balanced training windows (mirrored with p = 1/2): input (n, M, F, 17, C), weights
+    (n, M, F), labels (n,) and the Δ scale of the batch. With ``rate_range`` = [lo, hi], a share
+    ``rate_p`` of batches is drawn at one random rate (log-uniform in [lo, hi] fps; ``window_s``
+    seconds, so fewer frames at lower rates) and the Δ scale is the backbone's rate / that
+    rate, as ``hm action`` runs a clip of that frame rate."""
+    fps = None
+    if rate_range is not None and rng.random() < rate_p:
+        lo, hi = rate_range
+        fps = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    xs, ws, ys = zip(*(src.sample(rng, items, fps) for _ in range(n)))
+    x = torch.from_numpy(np.stack(xs))
+    w = torch.from_numpy(np.stack(ws))
+    flip = torch.from_numpy(rng.random(len(xs)) < 0.5)
+    if flip.any():
+        x[flip] = codec.flip_2d(x[flip])
+    return x, w, torch.tensor(ys), 1.0 if fps is None else src.fps / fps
+
+
+def head_loss(head: ActionHead, feats: torch.Tensor, labels: torch.Tensor, num_classes: int,
+              label_smoothing: float = 0.0, mixup: float = 0.0, gen: torch.Generator | None = None) -> torch.Tensor:
+    """Cross-entropy of the head on pooled features (B, J, D); with ``mixup`` > 0 the batch is
+    mixed with a shuffled copy of itself, one Beta(mixup, mixup) weight per item, features
+    and (smoothed) one-hot targets alike."""
+    if mixup <= 0:
+        return torch.nn.functional.cross_entropy(head(feats), labels, label_smoothing=label_smoothing)
+    target = torch.nn.functional.one_hot(labels, num_classes).to(feats.dtype)
+    target = target * (1 - label_smoothing) + label_smoothing / num_classes
+    lam = torch.distributions.Beta(mixup, mixup).sample((len(labels),)).to(feats.dtype)
+    perm = torch.randperm(len(labels), generator=gen)
+    lf = lam.view(-1, *([1] * (feats.dim() - 1)))
+    mixed = lf * feats + (1 - lf) * feats[perm]
+    t = lam[:, None] * target + (1 - lam[:, None]) * target[perm]
+    return -(t * torch.log_softmax(head(mixed), -1)).sum(-1).mean()
+
+
 def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | None], None] | None = None) -> dict:
     """Train (or fine-tune) an action classifier; writes ``out/last.pt``, ``out/metrics.jsonl``
     and ``out/summary.json``; returns the summary (held-out top-1, balanced accuracy, confusion)."""
@@ -325,13 +395,7 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
     loss_ema = None
 
     def batch_of(n: int):
-        xs, ws, ys = zip(*(src.sample(rng, train_items) for _ in range(n)))
-        x = torch.from_numpy(np.stack(xs))
-        w = torch.from_numpy(np.stack(ws))
-        flip = torch.from_numpy(rng.random(len(xs)) < 0.5)
-        if flip.any():
-            x[flip] = codec.flip_2d(x[flip])
-        return x, w, torch.tensor(ys)
+        return draw_batch(src, rng, train_items, n, codec, cfg.rate_range, cfg.rate_p)
 
     try:
         # stage 1: head on frozen-backbone features
@@ -342,10 +406,10 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
                 done = 0
                 while done < cfg.feature_windows:
                     n = min(32, cfg.feature_windows - done)
-                    x, w, y = batch_of(n)
+                    x, w, y, dt = batch_of(n)
                     from hmcli.action.model import masked_pool
 
-                    feats.append(masked_pool(clf.represent(x), w))
+                    feats.append(masked_pool(clf.represent(x, dt), w))
                     labels.append(y)
                     done += n
                     if on_step is not None:
@@ -357,7 +421,7 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
             clf.head.train()
             for hstep in range(cfg.head_steps):
                 idx = torch.randint(0, len(F_), (min(cfg.head_batch, len(F_)),), generator=g)
-                loss = torch.nn.functional.cross_entropy(clf.head(F_[idx]), Y_[idx])
+                loss = head_loss(clf.head, F_[idx], Y_[idx], len(src.classes), cfg.label_smoothing, cfg.mixup, g)
                 hopt.zero_grad(set_to_none=True)
                 loss.backward()
                 hopt.step()
@@ -367,11 +431,11 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
         # stage 2: end-to-end fine-tuning
         for step in range(cfg.steps):
             clf.train()
-            x, w, y = batch_of(cfg.batch_size)
+            x, w, y, dt = batch_of(cfg.batch_size)
             for gr, b in zip(opt.param_groups, base):
                 gr["lr"] = b * lr_at(step) * (0.1 if cfg.head_steps > 0 else 1.0)
-            logits = clf(x, w)
-            loss = torch.nn.functional.cross_entropy(logits, y)
+            logits = clf(x, w, dt_scale=dt)
+            loss = torch.nn.functional.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
@@ -441,7 +505,7 @@ def action_config(overrides: list[str] | None = None, config: str | Path | None 
             raise OptionError(f"unknown action training option '{key}'")
     try:
         return ActionTrainConfig(**values)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise OptionError(str(e)) from None
 
 

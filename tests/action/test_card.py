@@ -1,0 +1,44 @@
+"""hmcli.action.card: the model card from a training summary (figures, confusion, earlier versions)."""
+
+from __future__ import annotations
+
+from hmcli.action.card import write_action_card
+
+CLASSES = ["walk", "run", "dance"]
+
+
+def summary(**cfg):
+    return {"classes": CLASSES, "time_s": 600.0,
+            "test": {"balanced_accuracy": 0.75, "top1": 0.8, "windows": 10,
+                     "confusion": [[4, 0, 0], [1, 1, 0], [0, 1, 3]]},
+            "counts": {"train": {c: {"clips": 2, "subjects": ["01"]} for c in CLASSES},
+                       "test": {c: {"clips": 1, "subjects": ["09"]} for c in CLASSES}},
+            "config": {"dropout": 0.5, "hidden": 512, "window_s": 2.0, "feature_windows": 4800, "head_steps": 3000,
+                       "lr": 0.001, "head_batch": 256, "steps": 60, "batch_size": 16, "backbone_lr_mult": 0.1,
+                       "eval_stride_s": 1.0, "eval_cameras": 2, **cfg}}
+
+
+def test_card_figures_and_previous(tmp_path):
+    p = tmp_path / "card.md"
+    prev = {"balanced_accuracy": 0.5, "top1": 0.6, "windows": 10, "confusion": [[4, 0, 0], [2, 0, 0], [0, 2, 2]]}
+    write_action_card(p, summary(rate_range=[5.0, 60.0], rate_p=1.0), "m", "hm train --task action x=1", "ab" * 32,
+                      6_000_000, ["one limit"], "a backbone", previous=[("previous m", prev)])
+    text = p.read_text(encoding="utf-8")
+    assert text.startswith("# m\n") and "- Reproduce: `hm train --task action x=1`" in text
+    assert "**Balanced accuracy 75.0 %**" in text and "top-1 80.0 %, 10 windows" in text
+    assert "| run | 1 | 1 | 0 | 50 % |" in text
+    assert "log-uniform in 5-60 fps" in text and "the rest at 30 fps" not in text
+    assert "| previous m | 50.0 % | 60.0 % | 10 | 100 % | 0 % | 50 % |" in text
+    assert "| m (this card) | 75.0 % | 80.0 % | 10 | 100 % | 50 % | 75 % |" in text
+    assert text.rstrip().endswith("- one limit")
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_card_without_extras(tmp_path):
+    p = tmp_path / "card.md"
+    write_action_card(p, summary(rate_range=[5.0, 30.0], rate_p=0.5), "m", "cmd", "0" * 64, 1, [], "b")
+    text = p.read_text(encoding="utf-8")
+    assert "the rest at 30 fps" in text and "earlier versions" not in text
+    write_action_card(p, summary(), "m", "cmd", "0" * 64, 1, [], "b")
+    text = p.read_text(encoding="utf-8")
+    assert "Frame-rate augmentation" not in text and "Label smoothing" not in text and "Mixup" not in text

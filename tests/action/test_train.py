@@ -1,0 +1,94 @@
+"""hmcli.action.train: frame-rate augmented windows, head losses, option checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hmcli.action.cmu import CMUClip
+from hmcli.action.model import ActionHead, ActionHeadConfig
+from hmcli.action.train import (
+    CMUWindows,
+    OptionError,
+    action_config,
+    draw_batch,
+    head_loss,
+)
+from hmcli.skeleton.codec import PoseCodec
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def cmu_windows(fps=30.0, window=60, min_window=30) -> CMUWindows:
+    """CMUWindows over two synthetic 4 s trials at 120 fps (no files read)."""
+    src = CMUWindows.__new__(CMUWindows)
+    super(CMUWindows, src).__init__(PoseCodec(), fps, window)
+    src.classes = ("walk", "run")
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 0.3, (17, 3)).astype(np.float32) + np.array([0, 0, 1.0], np.float32)
+    t = np.arange(480, dtype=np.float32)[:, None, None] / 120.0
+    joints = base[None] + 0.05 * np.sin(2 * np.pi * t + np.arange(17)[None, :, None] / 17.0)
+    src.clips = [CMUClip(joints, 120.0, k, f"0{k + 1}", "01", name) for k, name in enumerate(src.classes)]
+    src.min_window = min_window
+    return src
+
+
+def test_sample_at_another_rate_has_window_s_of_frames():
+    src = cmu_windows()
+    rng = np.random.default_rng(1)
+    x, w, k = src.sample(rng, src.clips)                     # the backbone's rate: 60 frames for 2 s
+    assert x.shape[:2] == (1, 60) and w.shape == (1, 60) and k in (0, 1)
+    assert 30 <= int(w.sum()) <= 60
+    x, w, _ = src.sample(rng, src.clips, fps=5.0)            # 2 s at 5 fps: 10 frames (at least 1 s: 5)
+    assert x.shape[:2] == (1, 10) and 5 <= int(w.sum()) <= 10
+    x, w, _ = src.sample(rng, src.clips, fps=60.0)
+    assert x.shape[:2] == (1, 120) and 60 <= int(w.sum()) <= 120
+
+
+def test_draw_batch_rate_range():
+    src = cmu_windows()
+    codec = src.codec
+    rng = np.random.default_rng(2)
+    x, w, y, dt = draw_batch(src, rng, src.clips, 4, codec)  # no rate range: the backbone's rate
+    assert x.shape[:3] == (4, 1, 60) and w.shape == (4, 1, 60) and y.shape == (4,) and dt == 1.0
+    seen = set()
+    for _ in range(6):
+        x, w, y, dt = draw_batch(src, rng, src.clips, 3, codec, [5.0, 60.0], 1.0)
+        fps = 30.0 / dt
+        assert 5.0 - 1e-6 <= fps <= 60.0 + 1e-6
+        assert x.shape[2] == max(1, round(60 * fps / 30.0))   # window_s seconds at the drawn rate
+        seen.add(x.shape[2])
+    assert len(seen) > 1
+    # rate_p = 0: never another rate, and the same draws as without a range
+    a = draw_batch(src, np.random.default_rng(3), src.clips, 2, codec)
+    b = draw_batch(src, np.random.default_rng(3), src.clips, 2, codec, [5.0, 60.0], 0.0)
+    assert b[3] == 1.0 and a[0].shape == b[0].shape
+
+
+def test_head_loss_plain_smoothing_mixup():
+    torch.manual_seed(0)
+    head = ActionHead(ActionHeadConfig(3, 17, 4, hidden=8, dropout=0.0)).eval()
+    f = torch.randn(6, 17, 4)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    ce = torch.nn.functional.cross_entropy(head(f), y)
+    assert torch.allclose(head_loss(head, f, y, 3), ce)
+    ls = head_loss(head, f, y, 3, label_smoothing=0.1)
+    assert torch.allclose(ls, torch.nn.functional.cross_entropy(head(f), y, label_smoothing=0.1))
+    m = head_loss(head, f, y, 3, mixup=0.4, gen=torch.Generator().manual_seed(0))
+    assert m.shape == () and torch.isfinite(m)
+    m.backward()
+    assert head.fc1.weight.grad is not None
+
+
+@pytest.mark.parametrize("bad", ["rate_range=[60, 5]", "rate_range=[0, 30]", "rate_range=5", "rate_p=1.5",
+                                 "label_smoothing=1", "mixup=-1"])
+def test_bad_options(bad):
+    with pytest.raises(OptionError, match=bad.split("=")[0]):
+        action_config([bad])
+
+
+def test_options_parsed():
+    cfg = action_config(["rate_range=[5, 60]", "rate_p=0.75", "label_smoothing=0.1", "mixup=0.2"])
+    assert cfg.rate_range == [5.0, 60.0] and cfg.rate_p == 0.75 and cfg.label_smoothing == 0.1 and cfg.mixup == 0.2
+    assert action_config([]).rate_range is None
