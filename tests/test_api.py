@@ -249,3 +249,17 @@ def test_detect_persons_looks_first_and_takes_the_one_person_path(tmp_path):
     assert two.track_ids.tolist() == [1, 2]
     assert api.probe_persons(v, "fake-two") == 2 and api.probe_persons(v, "fake-test") == 1
     assert api.detect_persons(v, "fake-two", max_persons=1).track_ids.tolist() == [0]
+
+
+def test_the_quick_look_takes_one_frame_per_second_from_4_to_12():
+    assert [api.probe_samples(n, 30.0) for n in (1, 90, 150, 300, 361, 9000)] == [4, 4, 5, 10, 12, 12]
+    assert api.probe_samples(65, 5.0) == 12 and api.probe_samples(100, 0.0) == 4
+
+
+def test_the_quick_look_needs_a_group_in_two_samples(tmp_path, monkeypatch):
+    import hmcli.detect as detect
+
+    v = write_video(tmp_path / "v.mp4", n=20)
+    for counts, want in (([1, 2, 1, 1], 1), ([2, 1, 2, 1], 2), ([3, 3, 2, 1], 3), ([2], 2), ([], 0)):
+        monkeypatch.setattr(detect, "count_persons", lambda frames, det, c=counts: list(c))
+        assert api.probe_persons(v, "fake-test") == want, counts

@@ -171,7 +171,7 @@ from hmcli.track import DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH  # noqa: E
 MAX_PERSONS_HELP = ("Follow up to N persons in a video, each tracked with its own id; 1: the one-person path "
                     "(no tracking, 1.8-3.5x faster detection).")
 MIN_TRACK_HELP = "Drop tracks seen in fewer than N frames (one-off false detections)."
-TRACK_HELP = ("Always track persons; without it, a video where a quick look (12 frames spread over the clip) "
+TRACK_HELP = ("Always track persons; without it, a video where a quick look (a frame per second, 4 to 12) "
               "finds one person at most takes the faster one-person path.")
 PERSON_HELP = "Only the person with this track id (the summary line lists the ids)."
 

@@ -11,7 +11,7 @@ Behaviour worth knowing (also in ``hm lift --help``):
   per frame) to stdout; with ``--causal`` each line is written and flushed as soon as its
   frame is lifted. Files are written atomically: never a partial file.
 * Every person in a video is detected, tracked and lifted on its own (``--max-persons``, 4 by
-  default). A video where a quick look at 12 frames finds one person at most takes the faster
+  default). A video where a quick look (a frame per second, 4 to 12) finds one person at most takes the faster
   one-person path (``--track`` always tracks; ``--max-persons 1`` never does). Outputs have a person axis
   with track ids (``--person ID`` keeps one); BVH and CSV hold one person, so several persons
   give one file each, ``<name>.p<track id>.bvh``.

@@ -324,14 +324,10 @@ def detect_video(
             det.close()
 
 
-def count_persons(frames: Iterable[np.ndarray], detector: MultiDetector) -> int:
-    """The most persons ``detector`` finds in any one of ``frames`` (fed in order with
-    timestamps one second apart, so a tracking detector does not carry one frame's persons
-    to the next as motion)."""
-    most = 0
-    for k, frame in enumerate(frames):
-        most = max(most, len(detector.detect_multi(frame, float(k))))
-    return most
+def count_persons(frames: Iterable[np.ndarray], detector: MultiDetector) -> list[int]:
+    """How many persons ``detector`` finds in each of ``frames`` (fed in order with timestamps one
+    second apart, so a tracking detector does not carry one frame's persons to the next as motion)."""
+    return [len(detector.detect_multi(frame, float(k))) for k, frame in enumerate(frames)]
 
 
 def detect_video_multi(

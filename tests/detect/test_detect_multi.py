@@ -393,7 +393,7 @@ def test_mmpose_bad_bbox():
             _boxes(bad)
 
 
-def test_count_persons_is_the_most_in_any_frame():
+def test_count_persons_counts_each_frame():
     import numpy as np
 
     from hmcli.detect import count_persons
@@ -410,5 +410,5 @@ def test_count_persons_is_the_most_in_any_frame():
 
     det = Fake()
     frames = [np.full((4, 4, 3), k, np.uint8) for k in (1, 3, 0, 2)]
-    assert count_persons(frames, det) == 3 and det.seen == [0.0, 1.0, 2.0, 3.0]
-    assert count_persons([], det) == 0
+    assert count_persons(frames, det) == [1, 3, 0, 2] and det.seen == [0.0, 1.0, 2.0, 3.0]
+    assert count_persons([], det) == []
