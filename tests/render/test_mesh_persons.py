@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -16,21 +15,10 @@ from hmcli.render.overlay import person_colour
 from hmcli.types import MultiMeshResult
 from tests.cli.helpers import write_video
 from tests.mesh.result_helpers import make_mesh_result
+from tests.render.test_overlay import read_all
 
 F, W, H = 5, 320, 240
 IDS = (1, 4)
-
-
-def read_all(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, fr = cap.read()
-        if not ok:
-            break
-        frames.append(fr)
-    cap.release()
-    return frames
 
 
 def two_cubes() -> MultiMeshResult:
