@@ -27,6 +27,8 @@ confidence of every joint stays the one ``to_h36m`` gives (min of its midpoint s
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hmcli.skeleton._array import Array, as_float_array, cat, is_torch
@@ -162,7 +164,7 @@ def apply_matrix(k: Array, m: np.ndarray) -> Array:
     if k.shape[-1] == 2:
         return xy
     c = k[..., 2]                                                                # (..., 33)
-    src = [np.flatnonzero(row) for row in default_matrix()]
+    src = _conf_sources()
     if is_torch(k):
         import torch
 
@@ -198,9 +200,22 @@ CMU_WEIGHTS: dict[str, dict[str, float]] = {
 }
 
 
+@functools.cache
+def _cmu_matrix() -> np.ndarray:
+    m = matrix_from_weights(CMU_WEIGHTS)
+    m.setflags(write=False)
+    return m
+
+
 def cmu_matrix() -> np.ndarray:
-    """(17, 33) positions of ``CMU_WEIGHTS``."""
-    return matrix_from_weights(CMU_WEIGHTS)
+    """(17, 33) positions of ``CMU_WEIGHTS`` (built once; a read-only array)."""
+    return _cmu_matrix()
+
+
+@functools.cache
+def _conf_sources() -> tuple[np.ndarray, ...]:
+    """Per H36M joint, the landmarks today's mapping takes its confidence from (the minimum)."""
+    return tuple(np.flatnonzero(row) for row in default_matrix())
 
 
 def blazepose_to_h36m_cmu(k: Array) -> Array:
