@@ -936,10 +936,9 @@ def lift_input_persons(path: str | os.PathLike, model: str | os.PathLike | Loade
         t0 = time.perf_counter()
         res = read_results(path).first(max_frames)
         timings.decode = time.perf_counter() - t0
-        if person is not None:
-            select_person(res.kpts2d, person, str(path))  # the one-line error when absent
-            p = int(np.flatnonzero(res.track_ids == int(person))[0])
-            res = MultiPose3DResult([res.persons[p]], [int(person)])
+        from hmcli.io.persons import only_person
+
+        res = only_person(res, person, path)
         return res, None
     info = mk = None
     if kind == "keypoints":

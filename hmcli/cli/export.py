@@ -63,12 +63,13 @@ def register(app: typer.Typer) -> None:
             fail(f"output {out} is the input file; choose another -o", EXIT_USAGE)
         output_dir_check(out)
         from hmcli.io.export import export_persons, read_any_results
+        from hmcli.io.persons import only_person
 
         if fmt in MESH_FORMATS or fmt == "h5":
             from hmcli.io.mesh_h5 import is_mesh_file, read_meshes
 
             if fmt == "h5" and not is_mesh_file(result):
-                res = _pick(read_any_results(result), person, result)
+                res = only_person(read_any_results(result), person, result)
                 export_persons(res, out, fmt)
                 note(f"hm export: {res.num_frames} frames, {persons_summary(res.track_ids)} -> {out} ({fmt})", quiet)
                 return
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
                 from hmcli.io.atomic import HMError
 
                 raise HMError(f"{result} has no fitted mesh; run hm mesh on it")
-            meshes = _pick(read_meshes(result, load_vertices=fmt in ("obj", "ply", "h5")), person, result)
+            meshes = only_person(read_meshes(result, load_vertices=fmt in ("obj", "ply", "h5")), person, result)
             if fmt == "h5":  # a mesh file stays a mesh file
                 from hmcli.io.mesh_h5 import write_mesh
 
@@ -88,20 +89,10 @@ def register(app: typer.Typer) -> None:
             note(f"hm export: {meshes.num_frames} frames, {persons_summary(meshes.track_ids)} -> {out} ({fmt}, "
                  f"{len(written)} file{'s' if len(written) != 1 else ''})", quiet)  # fmt: skip
             return
-        res = _pick(read_any_results(result), person, result)
+        res = only_person(read_any_results(result), person, result)
         written = export_persons(res, out, fmt)
         where = ", ".join(str(p) for p in written)
         note(f"hm export: {res.num_frames} frames, {persons_summary(res.track_ids)} -> {where} ({fmt})", quiet)
-
-
-def _pick(multi, person: int | None, path: str):  # noqa: ANN001, ANN202
-    """Only the person with track id ``person`` of a multi-person result (all for None)."""
-    if person is None:
-        return multi
-    from hmcli.io.persons import select_row
-
-    row = select_row(multi.track_ids, person, path)
-    return type(multi)([multi.persons[row]], [int(person)])
 
 
 def _export_meshes(meshes, out: Path, fmt: str, source: str) -> list[Path]:  # noqa: ANN001

@@ -198,7 +198,9 @@ def register(app: typer.Typer) -> None:
                                             person, str(in_path))  # fmt: skip
                 result = api.run_offline_persons(lifter, src, **run)
             if person is not None and streamed:
-                result = _only(result, person, where="the stream")
+                from hmcli.io.persons import only_person
+
+                result = only_person(result, person, "the stream")
             t0 = time.perf_counter()
             written: list[Path] = []
             if fmt != "jsonl":
@@ -240,14 +242,3 @@ def register(app: typer.Typer) -> None:
              f"total {_fmt_s(time.perf_counter() - t_cmd)} + start-up {_fmt_s(max(0.0, t_cmd - _T_LOADED))}; "
              f"model {lifter.model_id} (load {_fmt_s(clock.load)})", quiet)  # fmt: skip
 
-
-def _only(result, person: int, where: str):  # noqa: ANN001, ANN202
-    """The one person with track id ``person`` of a multi-person result (HMError naming the ids)."""
-    from hmcli.io.atomic import HMError
-    from hmcli.types import MultiPose3DResult
-
-    hits = [p for p, t in enumerate(result.track_ids.tolist()) if t == person]
-    if not hits:
-        ids = ", ".join(str(t) for t in result.track_ids.tolist()) or "none"
-        raise HMError(f"{where} has no person with track id {person} (track ids: {ids})")
-    return MultiPose3DResult([result.persons[hits[0]]], [person])

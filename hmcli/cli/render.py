@@ -90,12 +90,9 @@ def register(app: typer.Typer) -> None:
             if is_mesh_file(rpath):
                 mesh_path = rpath
         if mesh_path is None:
-            res = read_any_results(result)
-            if person is not None:
-                from hmcli.io.persons import select_row
+            from hmcli.io.persons import only_person
 
-                row = select_row(res.track_ids, person, result)
-                res = type(res)([res.persons[row]], [int(person)])
+            res = only_person(read_any_results(result), person, result)
             kp = res.kpts2d.person_or_empty()
         else:
             from hmcli.render.meshfile import load_mesh_for_render

@@ -63,3 +63,11 @@ def as_multi_result(result: Pose3DResult | MultiPose3DResult) -> MultiPose3DResu
     if isinstance(result, Pose3DResult):
         return MultiPose3DResult.from_single(result)
     raise TypeError(f"expected Pose3DResult or MultiPose3DResult, got {type(result).__name__}")
+
+
+def only_person(multi, person: int | None, path: str | os.PathLike):  # noqa: ANN001, ANN201
+    """A :class:`MultiPose3DResult` / :class:`MultiMeshResult` with only the person whose track id
+    is ``person`` (``multi`` itself for None); HMError naming the ids when none has it."""
+    if person is None:
+        return multi
+    return type(multi)([multi.persons[select_row(multi.track_ids, person, path)]], [int(person)])

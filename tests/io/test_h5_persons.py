@@ -148,3 +148,21 @@ def test_corrupt_person_axis(tmp_path):
         del h5["persons"]
     with pytest.raises(HMError, match="missing group /persons"):
         read_keypoints_multi(out)
+
+
+def test_only_person_keeps_one_track_or_names_the_ids():
+    import numpy as np
+    import pytest
+
+    from hmcli.io.atomic import HMError
+    from hmcli.io.persons import only_person
+    from hmcli.types import Keypoints2D, MultiPose3DResult, Pose3DResult
+
+    kp = Keypoints2D(np.zeros((3, 17, 2), np.float32), np.ones((3, 17), np.float32), "h36m17",
+                     np.arange(3) / 30.0, 64, 48, np.ones(3, bool))
+    res = MultiPose3DResult([Pose3DResult(kp, np.full((3, 17, 3), k, np.float32), "m", "h") for k in range(2)], [4, 9])
+    assert only_person(res, None, "x.h5") is res
+    one = only_person(res, 9, "x.h5")
+    assert one.track_ids.tolist() == [9] and one.joints3d[0, 0, 0, 0] == 1
+    with pytest.raises(HMError, match=r"x.h5 has no person with track id 5"):
+        only_person(res, 5, "x.h5")
