@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
                                         "several comma-separated, or all (every named kind): a table per kind."),
         proportions: str = typer.Option("none", "--proportions", help="Test bodies: none (as captured), wide or adult "
                                         "(other shoulder/hip widths, leg/torso ratios, limbs; wide also children)."),
+        corrupt_model: str = typer.Option("plain", "--corrupt-model", help="2D corruption of the test items: plain (the "
+                                          "shipped models' training corruption), blazepose (BlazePose's measured error "
+                                          "pattern, docs/real-video.md) or mixed."),
         bones: bool = typer.Option(False, "--bones", help="Also show bone-length error and shoulder/hip width ratios."),
         compare: str = typer.Option(None, "--compare", help="With --camera-kind: an earlier hm eval --json output (e.g. "
                                     "the shipped model's) whose figures are shown next to the new ones, per kind."),
@@ -72,6 +75,12 @@ def register(app: typer.Typer) -> None:
             proportion_preset(proportions)
         except ValueError as e:
             fail(f"--proportions: {e}", EXIT_USAGE)
+        from hmcli.data.corrupt import CORRUPT_MODELS
+
+        if corrupt_model not in CORRUPT_MODELS:
+            fail(f"--corrupt-model must be one of {', '.join(CORRUPT_MODELS)}, got '{corrupt_model}'", EXIT_USAGE)
+        if card and corrupt_model != "plain":
+            fail("--card measures the standard 2D corruption; leave out --corrupt-model", EXIT_USAGE)
         baseline = None
         if compare:
             from hmcli.io.atomic import HMError
@@ -107,13 +116,16 @@ def register(app: typer.Typer) -> None:
             _write_card(lm, seqs, data, split, cameras, seed, card, command, run, note_text)
             return
         body = "" if proportions == "none" else proportions
-        setting = EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream, not no_flip, kinds[0], body)
+        setting = EvalSetting(rate, not no_dt_scale, cameras, seed, one_pass, stream, not no_flip, kinds[0], body,
+                              corrupt_model)
         head = {"model": lm.model_id, "split": split, "fps": rate, "dt_scaled": not no_dt_scale, "one_pass": one_pass,
                 "stream": stream, "flip": not no_flip}
         if body:
             head["proportions"] = body
+        if corrupt_model != "plain":
+            head["corrupt_model"] = corrupt_model
         flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)"), (no_flip, " (no flip)"),
-                 (bool(body), f" ({body} bodies)")]
+                 (bool(body), f" ({body} bodies)"), (corrupt_model != "plain", f" ({corrupt_model} 2D)")]
         name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
         if camera_kind == "all" or len(kinds) > 1 or baseline is not None:
             from hmcli.train.evaluate import compare_table, evaluate_kinds, kinds_table

@@ -71,7 +71,7 @@ from hmcli.data.augment import (
 )
 from hmcli.data.camera import Camera, draw_camera, project, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
-from hmcli.data.corrupt import CorruptionConfig, corrupt
+from hmcli.data.corrupt import Corruption, CorruptionConfig, apply_corruption
 from hmcli.data.resample import resample, resampled_length
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.skeleton.joints import H36M17
@@ -116,7 +116,7 @@ def render_window(
     clip_world: np.ndarray,
     rng: np.random.Generator,
     camera_kind: str = "any",
-    corruption: CorruptionConfig | None = CorruptionConfig(),
+    corruption: Corruption | None = CorruptionConfig(),
     camera: Camera | None = None,
 ) -> dict[str, Any]:
     """Camera + projection + corruption of one (F, 17, 3) world clip (see module table)."""
@@ -127,7 +127,7 @@ def render_window(
         xy = xy_clean.astype(np.float32)
         conf = np.ones(xy.shape[:2], dtype=np.float32)
     else:
-        xy, conf = corrupt(xy_clean, rng, corruption, cam.width, cam.height)
+        xy, conf = apply_corruption(corruption, xy_clean, rng, cam.width, cam.height, depth=j_cam[..., 2])
     return {
         "joints3d": j_cam.astype(np.float32),
         "xy": xy,
@@ -152,7 +152,7 @@ class PoseWindows(Dataset):
         samples_per_epoch: int = 10000,
         seed: int = 0,
         camera_kind: str = "any",
-        corruption: CorruptionConfig | None = CorruptionConfig(),
+        corruption: Corruption | None = CorruptionConfig(),
         weighting: str = "frames",
         bone_jitter: float = 0.0,
         splice_prob: float = 0.0,
@@ -263,7 +263,7 @@ def make_eval_set(
     clip_len: int | None = None,
     cameras_per_sequence: int = 1,
     camera_kind: str = "any",
-    corruption: CorruptionConfig | None = CorruptionConfig(),
+    corruption: Corruption | None = CorruptionConfig(),
     proportions: ProportionRanges | None = None,
 ) -> list[dict[str, Any]]:
     """Deterministic evaluation items (same dict layout as ``PoseWindows``).

@@ -15,6 +15,7 @@ import yaml
 
 from hmcli.data.augment import check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, proportion_preset
 from hmcli.data.camera import check_camera_kind
+from hmcli.data.corrupt import CORRUPT_MODELS
 from hmcli.io.atomic import HMError
 
 
@@ -63,6 +64,10 @@ class TrainConfig:
     # models), wide (shoulders 0.75-1.25, hips 0.8-1.2, leg/torso +-15 %, limbs +-12 %, a quarter children 0.6-1.0x)
     # or adult (wide without children); multiplies the bone_jitter factors
     proportions: str = ""
+    # 2D corruption (hmcli.data.corrupt): plain (the shipped models': jitter, outliers, ~15 % masked joints,
+    # error-driven confidence), blazepose (BlazePose's measured pattern: drifting per-joint errors, limb-pair swaps,
+    # whole lost frames, far-side low visibility) or mixed (either, per clip)
+    corrupt_model: str = "plain"
     speed_aug: float = 1.0  # clips played at a speed in [1/speed_aug, speed_aug], Δ unchanged (1: as captured)
     # optimisation
     steps: int = 2000
@@ -227,6 +232,8 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     except ValueError as e:
         raise HMError(str(e)) from None
     check_precision(cfg.precision)
+    if cfg.corrupt_model not in CORRUPT_MODELS:
+        raise HMError(f"unknown corrupt_model '{cfg.corrupt_model}' (available: {', '.join(CORRUPT_MODELS)})")
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
     if cfg.train_on not in TRAIN_ON:

@@ -34,6 +34,7 @@ import torch
 
 from hmcli.data.augment import proportion_preset
 from hmcli.data.camera import check_camera_kind
+from hmcli.data.corrupt import corruption_preset
 from hmcli.data.cmu import Sequence
 from hmcli.data.dataset import collate_windows, encode_batch, make_eval_set
 from hmcli.io.atomic import HMError
@@ -52,11 +53,13 @@ class EvalSetting:
     flip: bool = True  # test-time flip, as hm lift runs the model
     camera_kind: str = "any"  # hmcli.data.camera kind of the test cameras (any: the standard ones)
     proportions: str = ""  # test bodies: "" (as captured) or a PROPORTION_PRESETS name
+    corrupt_model: str = "plain"  # 2D corruption of the test items (hmcli.data.corrupt.CORRUPT_MODELS)
 
     def __post_init__(self) -> None:
         try:
             check_camera_kind(self.camera_kind)
             proportion_preset(self.proportions)
+            corruption_preset(self.corrupt_model)
         except ValueError as e:
             raise HMError(str(e)) from None
         if not self.fps > 0:
@@ -106,7 +109,8 @@ def predict_items(lm: LoadedModel, items: list[dict], dt_scale: float, one_pass:
 def eval_items(sequences: list[Sequence], setting: EvalSetting) -> list[dict]:
     """Whole sequences at ``setting.fps``, seen by the setting's fixed cameras, corrupted with its seed."""
     return make_eval_set(sequences, setting.fps, seed=setting.seed, clip_len=None, cameras_per_sequence=setting.cameras,
-                         camera_kind=setting.camera_kind, proportions=proportion_preset(setting.proportions))
+                         camera_kind=setting.camera_kind, proportions=proportion_preset(setting.proportions),
+                         corruption=corruption_preset(setting.corrupt_model))
 
 
 def score_items(lm: LoadedModel, items: list[dict], setting: EvalSetting) -> EvalReport:

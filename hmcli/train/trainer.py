@@ -43,6 +43,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from hmcli.data.augment import proportion_preset
+from hmcli.data.corrupt import corruption_preset
 from hmcli.data.cmu import Sequence, load_cmu_sources
 from hmcli.data.dataset import PoseWindows, collate_windows, encode_batch, encode_clean_2d, make_eval_set
 from hmcli.data.splits import SPLITS, TEST_SUBJECTS, VAL_SUBJECTS, filter_split
@@ -235,6 +236,7 @@ def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, cl
         seqs, fps=fps, clip_len=clip, samples_per_epoch=cfg.batch_size * (rank + 1), seed=cfg.seed * 1_000_003 + step,
         camera_kind=cfg.camera_kind, bone_jitter=cfg.bone_jitter, splice_prob=cfg.splice_prob, speed_aug=cfg.speed_aug,
         splice_arms=cfg.splice_arms, proportions=proportion_preset(cfg.proportions),
+        corruption=corruption_preset(cfg.corrupt_model),
     )
     items = [ds[rank * cfg.batch_size + i] for i in range(cfg.batch_size)]
     return collate_windows(items), cfg.fps / fps, flip

@@ -104,6 +104,9 @@ def test_eval_stream_needs_a_causal_model(tmp_path, ckpts):
         (["--camera-kind", "drone"], ("--camera-kind: unknown camera_kind 'drone' (available: any, standard, ceiling, "
                                       "phone, webcam, sports, handheld, mixed); or all")),
         (["--proportions", "giant"], "--proportions: unknown proportions 'giant' (available: none, wide, adult)"),
+        (["--corrupt-model", "yolo"], "--corrupt-model must be one of plain, blazepose, mixed, got 'yolo'"),
+        (["--corrupt-model", "blazepose", "--card", "c.md"], ("--card measures the standard 2D corruption; leave out "
+                                                              "--corrupt-model")),
         (["--camera-kind", "ceiling", "--card", "c.md"], ("--card measures the standard cameras and bodies; leave out "
                                                           "--camera-kind and --proportions")),
     ],
@@ -188,6 +191,8 @@ def test_eval_per_camera_kind_and_with_other_bodies(tmp_path):
     assert one["camera_kind"] == "sports" and one["mpjpe"] == pytest.approx(kinds[4]["mpjpe"])
     wide = json.loads(runner.invoke(app, [*base, "--json", "--proportions", "wide"]).stdout)
     assert wide["proportions"] == "wide" and wide["mpjpe"] != plain["mpjpe"]
+    bp = json.loads(runner.invoke(app, [*base, "--json", "--corrupt-model", "blazepose"]).stdout)
+    assert bp["corrupt_model"] == "blazepose" and bp["mpjpe"] != plain["mpjpe"]
     text = runner.invoke(app, [*base, "--proportions", "wide"]).stdout
     assert "(wide bodies)" in text and "bone err (mm)" in text
     default = runner.invoke(app, base).stdout

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from hmcli.data.corrupt import CorruptionConfig, bbox_diagonal, corrupt
 
@@ -92,3 +93,81 @@ def test_deterministic_under_seed() -> None:
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
     assert a[0].dtype == np.float32 and a[1].dtype == np.float32 and a[0].shape == (100, 17, 2)
+
+
+# --- BlazePose-like corruption ---
+
+def _standing(f: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 17, 2) pixels of a still H36M-17 figure ~400 px tall, and (F, 17) depths with its left side nearer."""
+    from hmcli.skeleton import H36M17  # noqa: F401  (layout the indices below follow)
+
+    base = np.array([[0, 0], [-20, 0], [-22, 100], [-24, 200], [20, 0], [22, 100], [24, 200], [0, -60], [0, -120],
+                     [0, -140], [0, -170], [40, -115], [60, -60], [70, -10], [-40, -115], [-60, -60], [-70, -10]],
+                    dtype=np.float64) + [600.0, 400.0]
+    depth = np.full((f, 17), 4.0)
+    depth[:, [4, 5, 6, 11, 12, 13]] -= 0.2  # left side nearer: the right limbs are the far side
+    return np.repeat(base[None], f, axis=0), depth
+
+
+def test_blazepose_jitter_drifts_and_arms_jitter_most():
+    from hmcli.data.corrupt import BlazePoseCorruptionConfig, corrupt_blazepose
+
+    clean, depth = _standing()
+    cfg = replace(BlazePoseCorruptionConfig(), pair_swap=(0.0, 0.0), leg_swap=(0.0, 0.0), frame_drop=(0.0, 0.0),
+                  lowvis_far=0.0, lowvis_near=0.0)
+    xy, conf = corrupt_blazepose(clean, np.random.default_rng(0), cfg, 1280, 720, depth)
+    e = (xy - clean)[..., 0]  # (F, 17)
+    lag1 = np.array([np.corrcoef(e[1:, j], e[:-1, j])[0, 1] for j in range(17)])
+    assert lag1[[0, 7, 8]].min() > 0.8  # torso errors drift slowly
+    assert lag1[[13, 16]].max() < lag1[[0, 7, 8]].min()  # wrists less persistent
+    spread = e.std(axis=0)
+    assert spread[[13, 16]].min() > 1.5 * spread[[1, 4, 8]].max()  # wrists jitter about twice the hips/thorax
+    assert (conf > 0).all() and (conf >= 0.5).all()  # no masks, no low visibility when turned off
+
+
+def test_blazepose_masks_whole_frames_only_and_far_side_loses_visibility():
+    from hmcli.data.corrupt import corrupt_blazepose
+
+    clean, depth = _standing(3000)
+    xy, conf = corrupt_blazepose(clean, np.random.default_rng(1), width=1280, height=720, depth=depth)
+    masked = conf == 0
+    assert (masked.all(axis=1) | ~masked.any(axis=1)).all()  # a frame is lost whole or not at all
+    low = (conf > 0) & (conf < 0.5)  # (F, 17)
+    far, near = [15, 16, 2, 3], [12, 13, 5, 6]  # right elbow/wrist/knee/ankle are farther
+    assert low[:, far].mean() > 0.15 and low[:, near].mean() < 0.03
+    assert 0.75 < (conf[conf > 0] >= 0.9).mean() < 0.95  # most joints are seen with high confidence
+
+
+def test_blazepose_swaps_single_arm_pairs_and_legs_as_a_chain():
+    from hmcli.data.corrupt import BlazePoseCorruptionConfig, corrupt_blazepose
+
+    clean, depth = _standing(4000)
+    cfg = replace(BlazePoseCorruptionConfig(), scale=(0.01, 0.01), white_frac=0.0, pair_swap=(0.05, 0.05),
+                  leg_swap=(0.05, 0.05), frame_drop=(0.0, 0.0), lowvis_far=0.0, lowvis_near=0.0)
+    xy, _ = corrupt_blazepose(clean, np.random.default_rng(2), cfg, 1280, 720, depth)
+    swapped = np.linalg.norm(xy - clean, axis=-1) > 20  # (F, 17): a joint sits at its partner's place
+    for left, right in ((11, 14), (12, 15), (13, 16), (4, 1), (5, 2), (6, 3)):
+        assert (swapped[:, left] == swapped[:, right]).all()
+        assert 0.02 < swapped[:, left].mean() < 0.09
+    legs = swapped[:, [4, 5, 6]]
+    assert (legs.all(axis=1) == legs.any(axis=1)).all()  # the legs swap together
+    arms = swapped[:, [11, 13]]
+    assert (arms[:, 0] != arms[:, 1]).any()  # the arm pairs do not
+
+
+def test_apply_corruption_plain_is_unchanged_and_mixed_picks_per_clip():
+    from hmcli.data.corrupt import MixedCorruption, apply_corruption, corruption_preset
+
+    clean, depth = _standing(200)
+    a = corrupt(clean, np.random.default_rng(5))
+    b = apply_corruption(corruption_preset("plain"), clean, np.random.default_rng(5), depth=depth)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    kinds = set()
+    for seed in range(20):
+        _, conf = apply_corruption(MixedCorruption(), clean, np.random.default_rng(seed), 1280, 720, depth)
+        m = conf == 0
+        kinds.add(bool((m.any(axis=1) & ~m.all(axis=1)).any()))  # single-joint masks: the plain model
+    assert kinds == {True, False}  # both models drawn
+    with pytest.raises(ValueError, match="unknown corruption model 'x'"):
+        corruption_preset("x")

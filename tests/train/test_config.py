@@ -108,6 +108,13 @@ def test_real_video_options_are_off_by_default_and_accepted():
     assert (cfg.camera_kind, cfg.proportions) == ("mixed", "wide")
 
 
+def test_corrupt_model_is_checked():
+    assert resolve_config(None, []).corrupt_model == "plain"
+    assert resolve_config(None, ["corrupt_model=mixed"]).corrupt_model == "mixed"
+    with pytest.raises(HMError, match="unknown corrupt_model 'noisy' \\(available: plain, blazepose, mixed\\)"):
+        resolve_config(None, ["corrupt_model=noisy"])
+
+
 def test_data_extra_is_a_list_of_directories():
     assert resolve_config(None, []).data_extra == []
     cfg = resolve_config(None, ["data_extra=[../shared/data/cmu-amc-extra]"])
