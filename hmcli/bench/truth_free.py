@@ -32,7 +32,12 @@ and does not slide a planted foot; none of these needs to know the true pose):
   as the sequence's origin: on root-relative poses (hm's and MediaPipe's world landmarks are
   both hip-centred) it is the foot's horizontal motion *relative to the pelvis*, so real hip
   sway (a squat pushes the hips back) counts as skating. Models compared on the same clip
-  share that real part.
+  share that real part. The pelvis-free companion is **stance drift**: over consecutive valid
+  frames where both ankles are *level* (heights within ``margin`` of each other, as when both
+  feet stand on the floor), the horizontal change of the left-minus-right ankle vector × fps
+  (``stance_speed_m_s``; ``level_fraction``: the share of valid frames that are level). Two
+  planted feet keep that vector fixed whatever the hips do (a squat clip should give 0); feet
+  that really move while level (a jumping jack's landing) count.
 * **agreement** (:func:`agreement`): between two sequences of the same clip, P-MPJPE (per
   frame similarity Procrustes alignment, then mean joint distance) and root-relative MPJPE
   (pelvis subtracted, no rotation: meaningful only when both use the same axes), in mm, over
@@ -153,6 +158,9 @@ class FootSkate:
     speed_mm_per_frame: float
     contact_fraction: float  # valid frames in contact
     transitions: int  # consecutive contact pairs with the same lower ankle
+    stance_speed_m_s: float  # horizontal speed of the left - right ankle vector over consecutive level frames
+    level_fraction: float  # valid frames with both ankles level
+    level_transitions: int
     up: tuple[float, float, float]
     up_method: str
     margin_m: float
@@ -317,20 +325,23 @@ def foot_skate(seq: np.ndarray, fps: float, up: str | np.ndarray = "camera", mar
     hl = np.take_along_axis(h, lower[:, None], 1)[:, 0]  # (F,)
     upt = tuple(float(v) for v in u)
     if not ok.any():
-        return FootSkate(_NAN, _NAN, _NAN, 0, upt, method, float(margin))
+        return FootSkate(_NAN, _NAN, _NAN, 0, _NAN, _NAN, 0, upt, method, float(margin))
+
+    def horizontal_speed(p: np.ndarray, idx: np.ndarray) -> float:  # mean |horizontal p[t+1] - p[t]| × fps
+        if idx.size == 0:
+            return _NAN
+        d = p[idx + 1] - p[idx]  # (T, 3)
+        return float(np.linalg.norm(d - np.outer(d @ u, u), axis=-1).mean() * fps)
+
     low = float(np.percentile(hl[ok], low_percentile))
     contact = ok & (hl <= low + margin)  # (F,)
-    pair = contact[1:] & contact[:-1] & (lower[1:] == lower[:-1])  # (F-1,)
-    contact_fraction = float(contact.sum() / ok.sum())
-    if not pair.any():
-        return FootSkate(_NAN, _NAN, contact_fraction, 0, upt, method, float(margin))
-    idx = np.flatnonzero(pair)
-    foot = ank[np.arange(x.shape[0]), lower]  # (F, 3) the lower ankle
-    d = foot[idx + 1] - foot[idx]  # (T, 3)
-    d_h = d - np.outer(d @ u, u)  # horizontal part
-    step = np.linalg.norm(d_h, axis=-1)  # (T,) m/frame
-    return FootSkate(float(step.mean() * fps), float(step.mean() * 1000.0), contact_fraction, int(idx.size),
-                     upt, method, float(margin))  # fmt: skip
+    idx = np.flatnonzero(contact[1:] & contact[:-1] & (lower[1:] == lower[:-1]))  # (T,) pairs t, t+1
+    speed = horizontal_speed(ank[np.arange(x.shape[0]), lower], idx)  # the lower ankle
+    level = ok & (np.abs(h[:, 0] - h[:, 1]) <= margin)  # (F,)
+    lidx = np.flatnonzero(level[1:] & level[:-1])
+    stance = horizontal_speed(ank[:, 0] - ank[:, 1], lidx)
+    return FootSkate(speed, speed * 1000.0 / fps, float(contact.sum() / ok.sum()), int(idx.size), stance,
+                     float(level.sum() / ok.sum()), int(lidx.size), upt, method, float(margin))  # fmt: skip
 
 
 def _procrustes(p: np.ndarray, g: np.ndarray) -> np.ndarray:

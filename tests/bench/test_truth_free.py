@@ -114,9 +114,27 @@ def test_sliding_foot_gives_its_speed_and_a_planted_one_zero():
     assert sk.up == (0.0, -1.0, 0.0) and sk.up_method == "camera"
     assert sk.contact_fraction == 1.0 and sk.transitions == f - 1
     assert sk.speed_m_s == pytest.approx(v) and sk.speed_mm_per_frame == pytest.approx(1000 * v / fps)
+    assert sk.level_fraction == 0.0 and sk.level_transitions == 0 and math.isnan(sk.stance_speed_m_s)
     planted = np.repeat(POSE[None], f, 0).copy()
     planted[:, ra, 1] -= 0.2
     assert tf.foot_skate(planted, fps).speed_m_s == pytest.approx(0.0)
+
+
+def test_stance_drift_ignores_the_hips_but_sees_a_sliding_foot():
+    fps, v, f = 10.0, 0.25, 30
+    t = np.arange(f) / fps
+    squat = np.repeat(POSE[None], f, 0).copy()
+    la, ra = J.index("left_ankle"), J.index("right_ankle")
+    # the feet stay planted while the hips go down and back: relative to the pelvis both ankles move
+    squat[:, [la, ra], 1] -= (0.2 * np.sin(t))[:, None]
+    squat[:, [la, ra], 2] -= (0.1 * np.sin(t))[:, None]
+    sk = tf.foot_skate(squat, fps)
+    assert sk.level_fraction == 1.0 and sk.level_transitions == f - 1
+    assert sk.stance_speed_m_s == pytest.approx(0.0, abs=1e-12)
+    assert sk.speed_m_s > 0.05  # the pelvis-relative figure counts the hips' motion
+    slide = squat.copy()
+    slide[:, la, 2] += v * t  # one foot slides forward
+    assert tf.foot_skate(slide, fps).stance_speed_m_s == pytest.approx(v)
 
 
 def test_foot_in_the_air_is_not_contact():
