@@ -33,8 +33,9 @@ and does not slide a planted foot; none of these needs to know the true pose):
   both hip-centred) it is the foot's horizontal motion *relative to the pelvis*, so real hip
   sway (a squat pushes the hips back) counts as skating. Models compared on the same clip
   share that real part. The pelvis-free companion is **stance drift**: over consecutive valid
-  frames where both ankles are *level* (heights within ``margin`` of each other, as when both
-  feet stand on the floor), the horizontal change of the left-minus-right ankle vector × fps
+  frames where both ankles are *level* (their height difference within ``margin`` of its
+  median over the clip, which absorbs a constant offset from a rolled camera or a tilted up
+  estimate; as when both feet stand on the floor), the horizontal change of the left-minus-right ankle vector × fps
   (``stance_speed_m_s``; ``level_fraction``: the share of valid frames that are level). Two
   planted feet keep that vector fixed whatever the hips do (a squat clip should give 0); feet
   that really move while level (a jumping jack's landing) count.
@@ -337,7 +338,8 @@ def foot_skate(seq: np.ndarray, fps: float, up: str | np.ndarray = "camera", mar
     contact = ok & (hl <= low + margin)  # (F,)
     idx = np.flatnonzero(contact[1:] & contact[:-1] & (lower[1:] == lower[:-1]))  # (T,) pairs t, t+1
     speed = horizontal_speed(ank[np.arange(x.shape[0]), lower], idx)  # the lower ankle
-    level = ok & (np.abs(h[:, 0] - h[:, 1]) <= margin)  # (F,)
+    dh = h[:, 0] - h[:, 1]  # (F,) left - right ankle height
+    level = ok & (np.abs(dh - np.median(dh[ok])) <= margin)  # (F,)
     lidx = np.flatnonzero(level[1:] & level[:-1])
     stance = horizontal_speed(ank[:, 0] - ank[:, 1], lidx)
     return FootSkate(speed, speed * 1000.0 / fps, float(contact.sum() / ok.sum()), int(idx.size), stance,

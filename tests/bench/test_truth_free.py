@@ -114,7 +114,9 @@ def test_sliding_foot_gives_its_speed_and_a_planted_one_zero():
     assert sk.up == (0.0, -1.0, 0.0) and sk.up_method == "camera"
     assert sk.contact_fraction == 1.0 and sk.transitions == f - 1
     assert sk.speed_m_s == pytest.approx(v) and sk.speed_mm_per_frame == pytest.approx(1000 * v / fps)
-    assert sk.level_fraction == 0.0 and sk.level_transitions == 0 and math.isnan(sk.stance_speed_m_s)
+    # the lifted foot stays 0.2 m up: a constant offset, so the ankles count as level (median-relative)
+    # and the sliding foot moves the left - right vector at v
+    assert sk.level_fraction == 1.0 and sk.stance_speed_m_s == pytest.approx(v)
     planted = np.repeat(POSE[None], f, 0).copy()
     planted[:, ra, 1] -= 0.2
     assert tf.foot_skate(planted, fps).speed_m_s == pytest.approx(0.0)
@@ -132,6 +134,9 @@ def test_stance_drift_ignores_the_hips_but_sees_a_sliding_foot():
     assert sk.level_fraction == 1.0 and sk.level_transitions == f - 1
     assert sk.stance_speed_m_s == pytest.approx(0.0, abs=1e-12)
     assert sk.speed_m_s > 0.05  # the pelvis-relative figure counts the hips' motion
+    rolled = squat.copy()
+    rolled[:, la, 1] -= 0.05  # a constant height offset between the ankles (a rolled camera) is still level
+    assert tf.foot_skate(rolled, fps).level_fraction == 1.0
     slide = squat.copy()
     slide[:, la, 2] += v * t  # one foot slides forward
     assert tf.foot_skate(slide, fps).stance_speed_m_s == pytest.approx(v)
@@ -142,13 +147,16 @@ def test_foot_in_the_air_is_not_contact():
     seq = np.repeat(POSE[None], f, 0).copy()
     la, ra = J.index("left_ankle"), J.index("right_ankle")
     seq[:, ra, 1] -= 0.2
-    air = np.arange(f) % 4 >= 2  # half of the frames the whole body hops: the left foot up 0.1 m ...
+    air = np.arange(f) % 4 == 3  # every 4th frame the left foot is up 0.1 m ...
     seq[air, la, 1] -= 0.1
     seq[air, la, 0] += 0.3  # ... and away sideways (not skating: it is in the air)
     sk = tf.foot_skate(seq, fps)
-    assert sk.contact_fraction == pytest.approx(0.5)
+    assert sk.contact_fraction == pytest.approx(0.75)
     assert sk.speed_m_s == pytest.approx(0.0)
-    assert sk.transitions == 10  # frame pairs (0,1), (4,5), ... both on the ground
+    assert sk.transitions == 20  # frame pairs (0,1), (1,2), (4,5), ... both on the ground
+    # both ankles level only on the ground frames (the right one stays up 0.2 m: the median offset)
+    assert sk.level_fraction == pytest.approx(0.75) and sk.level_transitions == 20
+    assert sk.stance_speed_m_s == pytest.approx(0.0)
 
 
 def test_up_estimates():
