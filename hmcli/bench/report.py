@@ -92,6 +92,11 @@ def to_markdown(result: dict) -> str:
     for r in rows:
         lines.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
     lines.append("")
+    for extra in result.get("tables") or []:  # further tables: {"title", "columns", "rows"}
+        cols_x = [str(c).replace("|", "/") for c in extra["columns"]]
+        lines += [f"### {extra['title']}", "", "| " + " | ".join(cols_x) + " |", "|" + "---|" * len(cols_x)]
+        lines += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in extra["rows"]]
+        lines.append("")
     for key in ("ratios", "speedups"):
         if result.get(key):
             lines += [f"**{key}**", ""] + [f"- {k}: {v:.3g}" for k, v in result[key].items()] + [""]

@@ -10,7 +10,9 @@ and does not slide a planted foot; none of these needs to know the true pose):
 
 * **bone-length stability** (:func:`bone_stability`): per bone of the H36M tree (16), the
   coefficient of variation of its length over the clip's valid frames, ``std / mean``
-  (population std). 0 for a rigid skeleton. ``mean_cv`` is the mean over the 16 bones.
+  (population std). 0 for a rigid skeleton. ``mean_cv`` is the mean over the 16 bones,
+  ``limb_cv`` over the 8 limb bones (upper arms, forearms, thighs, shins: no torso or head
+  bones, which depend most on how the joints were built from the detector's landmarks).
 * **left/right asymmetry** (:func:`symmetry`): for upper arm, forearm, thigh and shin, per frame
   ``|L - R| / ((L + R) / 2)``, averaged over the valid frames (``per_frame``: catches both a
   constant bias and frame-to-frame disagreement), and the same ratio of the clip-mean lengths
@@ -119,6 +121,7 @@ class BoneStability:
     mean_m: tuple[float, ...]
     cv: tuple[float, ...]
     mean_cv: float  # mean of cv over the bones; nan without valid frames
+    limb_cv: float  # mean of cv over the 8 limb bones of SYMMETRIC_PAIRS
 
     def to_dict(self) -> dict:
         return _dict(self)
@@ -236,10 +239,12 @@ def bone_stability(seq: np.ndarray) -> BoneStability:
     lens = bone_lengths(seq)[valid_frames(seq)]  # (V, 16)
     if lens.shape[0] == 0:
         nan16 = (_NAN,) * len(BONES)
-        return BoneStability(BONE_NAMES, nan16, nan16, _NAN)
+        return BoneStability(BONE_NAMES, nan16, nan16, _NAN, _NAN)
     mean = lens.mean(0)
     cv = lens.std(0) / np.maximum(mean, 1e-12)
-    return BoneStability(BONE_NAMES, tuple(map(float, mean)), tuple(map(float, cv)), float(cv.mean()))
+    limbs = [i for _, li, ri in SYMMETRIC_PAIRS for i in (li, ri)]
+    return BoneStability(BONE_NAMES, tuple(map(float, mean)), tuple(map(float, cv)), float(cv.mean()),
+                         float(cv[limbs].mean()))  # fmt: skip
 
 
 def symmetry(seq: np.ndarray) -> Symmetry:

@@ -181,7 +181,8 @@ def truth_free_bench(videos: Sequence[str], models: Sequence[tuple[str, str | No
                                "spine_tilt_from_camera_up_deg": _fin(tilt)})  # fmt: skip
             rows.append({
                 "clip": Path(v).name, "model": label, "frames": rep.frames, "valid": rep.valid, "fps": fps,
-                "bone_cv_pct": _fin(100 * rep.bones.mean_cv), "asym_pct": _fin(100 * rep.symmetry.mean),
+                "bone_cv_pct": _fin(100 * rep.bones.mean_cv), "limb_cv_pct": _fin(100 * rep.bones.limb_cv),
+                "asym_pct": _fin(100 * rep.symmetry.mean),
                 "jitter_mm_f2": _fin(rep.jitter.mean_mm_per_frame2), "jitter_m_s2": _fin(rep.jitter.mean_m_per_s2),
                 "skate_m_s": _fin(rep.skate.speed_m_s), "contact_pct": _fin(100 * rep.skate.contact_fraction),
                 "stance_m_s": _fin(rep.skate.stance_speed_m_s), "level_pct": _fin(100 * rep.skate.level_fraction),
@@ -194,10 +195,11 @@ def truth_free_bench(videos: Sequence[str], models: Sequence[tuple[str, str | No
         clips.append({"clip": Path(v).name, "path": str(v), "frames": c["frames"], "fps": fps,
                       "detected": c["detected"], "detector": c["detector"], "seconds": c["seconds"],
                       "models": models_out, "agreement": pairs})  # fmt: skip
+    tables = [_bone_table(clips)]
     notes = [
         "No ground truth: MediaPipe's 3D is one model's output, not truth. Lower is steadier for every figure.",
-        "bone CV: mean over the 16 H36M bones of std/mean of the length over the clip; asym: mean over upper "
-        "arm, forearm, thigh, shin of |L-R|/mean(L,R) per frame.",
+        "bone CV: mean over the 16 H36M bones of std/mean of the length over the clip (in brackets: over the 8 "
+        "limb bones); asym: mean over upper arm, forearm, thigh, shin of |L-R|/mean(L,R) per frame.",
         "jitter: mean |p[t+1]-2p[t]+p[t-1]| of the 16 non-pelvis joints relative to the pelvis, mm/frame² and "
         "m/s² (real motion counts too: compare models within a clip).",
         f"skate: horizontal speed of the lower ankle while within {margin * 1000:.0f} mm of its low level "
@@ -214,9 +216,22 @@ def truth_free_bench(videos: Sequence[str], models: Sequence[tuple[str, str | No
                                                                       for l, p, c in models],
                      "detector": detector if isinstance(detector, str) else getattr(detector, "name", "?"),
                      "blazepose_map": blazepose_map, "up": up, "margin_m": margin, "max_frames": max_frames},
-        "rows": rows, "clips": clips, "notes": notes, "seconds": {"total": time.perf_counter() - t_all},
+        "rows": rows, "clips": clips, "tables": tables, "notes": notes, "seconds": {"total": time.perf_counter() - t_all},
         "machine": machine(),
     }  # fmt: skip
+
+
+def _bone_table(clips: list[dict]) -> dict:
+    """Per clip and model, the CV (%) of every bone: which bones make a model's figure."""
+    names = tf.BONE_NAMES
+    short = [n.split("->")[1].replace("right_", "R ").replace("left_", "L ") for n in names]
+    rows = []
+    for c in clips:
+        for m in c["models"]:
+            cv = m["report"]["bones"]["cv"]
+            rows.append([c["clip"], m["label"], *[_n(None if v is None else 100 * v) for v in cv]])
+    return {"title": "Bone-length CV % per bone (the bone ending at the named joint)",
+            "columns": ["clip", "model", *short], "rows": rows}
 
 
 def _n(v, spec: str = ".1f") -> str:
@@ -225,12 +240,12 @@ def _n(v, spec: str = ".1f") -> str:
 
 def truth_free_table(result: dict) -> tuple[str, list[str], list[list[str]]]:
     """(title, columns, rows) of a :func:`truth_free_bench` result."""
-    cols = ["clip", "model", "frames", "bone CV %", "asym %", "jitter mm/f²", "jitter m/s²",
+    cols = ["clip", "model", "frames", "bone CV % (limbs)", "asym %", "jitter mm/f²", "jitter m/s²",
             "skate m/s (contact %)", "stance m/s (level %)", "P-MPJPE vs MP mm", "MPJPE vs MP mm"]  # fmt: skip
     out = []
     for r in result["rows"]:
         out.append([r["clip"], r["model"], f"{r['valid']}/{r['frames']} @ {r['fps']:.0f} fps",
-                    _n(r["bone_cv_pct"], ".2f"), _n(r["asym_pct"], ".2f"), _n(r["jitter_mm_f2"]),
+                    f"{_n(r['bone_cv_pct'], '.2f')} ({_n(r.get('limb_cv_pct'), '.2f')})", _n(r["asym_pct"], ".2f"), _n(r["jitter_mm_f2"]),
                     _n(r["jitter_m_s2"], ".2f"), f"{_n(r['skate_m_s'], '.3f')} ({_n(r['contact_pct'], '.0f')})",
                     f"{_n(r['stance_m_s'], '.3f')} ({_n(r['level_pct'], '.0f')})",
                     _n(r["p_mpjpe_vs_mp_mm"]), _n(r["mpjpe_vs_mp_mm"])])  # fmt: skip

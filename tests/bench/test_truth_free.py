@@ -53,7 +53,7 @@ def test_known_bone_variation_and_asymmetry():
     b = tf.bone_stability(seq)
     i = tf.BONE_NAMES.index("right_knee->right_ankle")
     assert b.cv[i] == pytest.approx(0.1)
-    assert b.mean_cv == pytest.approx(0.1 / 16)
+    assert b.mean_cv == pytest.approx(0.1 / 16) and b.limb_cv == pytest.approx(0.1 / 8)
     s = tf.symmetry(seq)
     shin = s.pairs.index("shin")
     # per frame |0.45 - 0.45| / 0.45 = 0 and |0.45 - 0.55| / 0.5 = 0.2 -> mean 0.1; of the means 0.05 / 0.475
