@@ -6,6 +6,7 @@
 
     res = api.lift_video("clip.mp4")                      # Pose3DResult (bidirectional model)
     kp = api.detect("clip.mp4")                           # Keypoints2D only
+    kp, world = api.detect_world("clip.mp4")              # + BlazePose's own 3D (F, 33, 3) metres
     mkp = api.detect_multi("clip.mp4", max_persons=3)     # MultiKeypoints2D: tracked persons
     lifter = api.load_lifter()                            # models/hummuss-small-cmu.pt
     res = api.lift(kp, lifter)                            # whole sequence, one pass
@@ -69,6 +70,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_CAUSAL_MODEL",
     "detect",
+    "detect_world",
     "detect_multi",
     "detect_file_multi",
     "load_lifter",
@@ -128,6 +130,24 @@ def detect(
     if max_frames is not None and max_frames < 1:
         raise HMError(f"max_frames must be at least 1, got {max_frames}")
     return detect_video(source, detector, on_frame, max_frames=max_frames)
+
+
+def detect_world(
+    source: Source,
+    detector: Any = "mediapipe",
+    max_frames: int | None = None,
+    on_frame: OnFrame | None = None,
+) -> tuple[Keypoints2D, np.ndarray]:
+    """:func:`detect` plus the detector's own 3D: BlazePose's world landmarks, ``(F, 33, 3)``
+    float32 metres, origin at the midpoint of the hips, camera-like axes (x right, y down, z away
+    from the camera); nan in frames without a person. Only detectors that keep them
+    (``last_world``: the MediaPipe backends) qualify; others raise HMError. Map them to
+    H36M-17 with :func:`hmcli.skeleton.blazepose_map.world_to_h36m`."""
+    from hmcli.detect.world import detect_video_world
+
+    if max_frames is not None and max_frames < 1:
+        raise HMError(f"max_frames must be at least 1, got {max_frames}")
+    return detect_video_world(source, detector, on_frame, max_frames=max_frames)
 
 
 def detect_multi(

@@ -129,6 +129,29 @@ def plot_multi_person(result: dict, ax) -> None:
     ax.set_title("Multi-person scenes: each person tracked and lifted vs lifted alone", fontsize=9)
 
 
+def plot_truth_free(result: dict, axes) -> None:
+    """Grouped bars per clip: bone CV, asymmetry, jitter and agreement with MediaPipe, one bar per model."""
+    import numpy as np
+
+    rows = result["rows"]
+    clips = list(dict.fromkeys(r["clip"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    width = 0.8 / max(1, len(models))
+    x = np.arange(len(clips))
+    panels = (("bone_cv_pct", "bone-length CV %"), ("asym_pct", "L/R asymmetry %"),
+              ("jitter_mm_f2", "jitter mm/frame²"), ("p_mpjpe_vs_mp_mm", "P-MPJPE vs MediaPipe mm"))
+    for ax, (key, title) in zip(axes, panels):
+        for i, m in enumerate(models):
+            vals = []
+            for c in clips:
+                v = next((r[key] for r in rows if r["clip"] == c and r["model"] == m), None)
+                vals.append(math.nan if v is None else v)
+            ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, label=m)
+        ax.set_xticks(x, clips, fontsize=7, rotation=15)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+
+
 def plot_result(result: dict, path: str | os.PathLike) -> None:
     """Write a PNG figure for any ``hm bench`` result dict."""
     plt = _plt()
@@ -165,6 +188,9 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
     elif kind == "mesh-quality":
         fig, axes = plt.subplots(1, 2, figsize=(13, 5))
         plot_mesh_quality(result, axes)
+    elif kind == "truth-free":
+        fig, axes = plt.subplots(1, 4, figsize=(18, 4.5))
+        plot_truth_free(result, axes)
     elif kind == "multi-person":
         fig, ax = plt.subplots(figsize=(max(6, 1.1 * sum(s["persons"] for s in result["scenes"])), 4.5))
         plot_multi_person(result, ax)

@@ -52,6 +52,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.mesh_quality import mesh_quality_table
 
         return mesh_quality_table(result)
+    if kind == "truth-free":
+        from hmcli.bench.truth_free_bench import truth_free_table
+
+        return truth_free_table(result)
     if kind == "multi-person":
         from hmcli.bench.multi_person import multi_person_table
 
@@ -88,6 +92,11 @@ def to_markdown(result: dict) -> str:
     for r in rows:
         lines.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
     lines.append("")
+    for extra in result.get("tables") or []:  # further tables: {"title", "columns", "rows"}
+        cols_x = [str(c).replace("|", "/") for c in extra["columns"]]
+        lines += [f"### {extra['title']}", "", "| " + " | ".join(cols_x) + " |", "|" + "---|" * len(cols_x)]
+        lines += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in extra["rows"]]
+        lines.append("")
     for key in ("ratios", "speedups"):
         if result.get(key):
             lines += [f"**{key}**", ""] + [f"- {k}: {v:.3g}" for k, v in result[key].items()] + [""]

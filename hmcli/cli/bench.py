@@ -50,8 +50,8 @@ def _threads(threads: int, retain_memory: bool = False) -> None:
         retain_freed_memory()
 
 
-def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
-    from hmcli.bench.report import print_result, write_outputs
+def _finish(result: dict, json_out: bool, out: Path | None, name: str, md: bool = False) -> None:
+    from hmcli.bench.report import print_result, to_markdown, write_outputs
 
     argv0 = Path(sys.argv[0]).name if sys.argv else ""
     if argv0 in ("hm", "main.py", "__main__.py"):  # the command line that made the result
@@ -62,7 +62,10 @@ def _finish(result: dict, json_out: bool, out: Path | None, name: str) -> None:
     if json_out:
         echo_json(result)
         return
-    print_result(result)
+    if md:
+        typer.echo(to_markdown(result))
+    else:
+        print_result(result)
     if out is not None:
         typer.echo("wrote " + ", ".join(result["files"]))
 
@@ -405,6 +408,50 @@ def multi_person_cmd(
     with Console(stderr=True).status("multi-person benchmark") as st:
         result = multi_person_bench(data, names, frames, seed, causal, on_progress=st.update)
     _finish(result, json_out, out, "multi-person")
+
+
+@bench_app.command("truth-free")
+@cli_errors
+def truth_free_cmd(
+    videos: list[str] = typer.Argument(None, metavar="[VIDEO...]", show_default=False,
+                                       help="Clips (default: sample_videos/* and ../shared/data/videos/* where present)."),
+    model: str = typer.Option(None, "--model", "-m", show_default=False,
+                              help="Bidirectional lifter (default: the shipped one); 'none' leaves it out."),
+    causal_model: str = typer.Option(None, "--causal-model", show_default=False,
+                                     help="Causal lifter (default: the shipped one); 'none' leaves it out."),
+    detector: str = typer.Option("mediapipe", "--detector", help="2D detector; it must give 3D world landmarks."),
+    blazepose_map: str = typer.Option("cmu", "--blazepose-map",
+                                      help="BlazePose -> H36M-17 map for MediaPipe's 3D: cmu (the lifter's input map) or midpoints."),
+    up: str = typer.Option("camera", help="Up axis for foot skating: camera (-y) or spine (mean pelvis -> thorax)."),
+    margin: float = typer.Option(0.03, help="Foot contact / level margin, metres."),
+    max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Only the first N frames of each clip."),
+    threads: int = typer.Option(1, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    md_out: bool = typer.Option(False, "--md", help="Print the markdown table instead of the rich one."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write truth-free.json/.md/.png into this directory."),
+) -> None:
+    """Truth-free quality on real clips: bone-length stability, left/right symmetry, jitter, foot
+    skating of hm's bidirectional and causal lifters and of MediaPipe's own 3D (BlazePose world
+    landmarks, mapped to H36M-17), and their agreement. Detection runs once per clip."""
+    from rich.console import Console
+
+    from hmcli.bench.truth_free_bench import default_videos, truth_free_bench
+
+    require((blazepose_map in ("cmu", "midpoints"), f"--blazepose-map must be cmu or midpoints, got {blazepose_map!r}"),
+            (up in ("camera", "spine"), f"--up must be camera or spine, got {up!r}"),
+            (0 <= margin < math.inf, f"--margin must be >= 0 metres, got {margin}"),
+            (max_frames is None or max_frames >= 3, f"--max-frames must be at least 3, got {max_frames}"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
+            (not (json_out and md_out), "--json and --md are exclusive"))
+    models = [(label, None if m is None else m, causal)
+              for label, m, causal in (("hm bidirectional", model, False), ("hm causal", causal_model, True))
+              if m is None or m.lower() != "none"]  # fmt: skip
+    clips = list(videos) if videos else default_videos()
+    require((bool(clips), "no videos given and none found in sample_videos/ or ../shared/data/videos/"))
+    _threads(threads)
+    with Console(stderr=True).status("truth-free benchmark") as st:
+        result = truth_free_bench(clips, models, detector, blazepose_map, up, margin, max_frames, on_progress=st.update)
+    _finish(result, json_out, out, "truth-free", md=md_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from hmcli.detect.base import (
     run_detector,
     run_detector_multi,
 )
+from hmcli.detect.world import WorldRecorder, detect_video_world
 
 __all__ = [
     "Detector",
@@ -32,4 +33,6 @@ __all__ = [
     "get_detector",
     "register_detector",
     "run_detector",
+    "WorldRecorder",
+    "detect_video_world",
 ]

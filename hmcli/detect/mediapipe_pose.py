@@ -98,6 +98,7 @@ class MediaPipePose:
         arr = np.array([(lm.x, lm.y, lm.visibility) for lm in lms], dtype=np.float32)
         xy = arr[:, :2] * np.array([w, h], dtype=np.float32)
         conf = np.clip(arr[:, 2], 0.0, 1.0)
+        self.last_world = None  # never a stale earlier frame's
         if result.pose_world_landmarks is not None:
             self.last_world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark], np.float32)
         return xy, conf, True

@@ -35,7 +35,7 @@ from hmcli.skeleton._array import Array, as_float_array, cat, is_torch
 from hmcli.skeleton.joints import BLAZEPOSE33, H36M17
 
 __all__ = ["SOURCES", "default_matrix", "fit_affine_map", "matrix_from_weights", "weights_from_matrix",
-           "apply_matrix", "CMU_WEIGHTS", "cmu_matrix", "blazepose_to_h36m_cmu"]
+           "apply_matrix", "CMU_WEIGHTS", "cmu_matrix", "blazepose_to_h36m_cmu", "world_to_h36m"]
 
 _SHOULDERS_HIPS = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 _FACE = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "mouth_left", "mouth_right")
@@ -221,3 +221,21 @@ def _conf_sources() -> tuple[np.ndarray, ...]:
 def blazepose_to_h36m_cmu(k: Array) -> Array:
     """BlazePose-33 (..., 33, C) -> H36M-17 (..., 17, C) at CMU's joint centres (``CMU_WEIGHTS``)."""
     return apply_matrix(k, cmu_matrix())
+
+
+def world_to_h36m(world: np.ndarray, blazepose_map: str = "cmu") -> np.ndarray:
+    """BlazePose-33 3D positions (..., 33, 3) (e.g. MediaPipe's world landmarks, metres) -> H36M-17
+    (..., 17, 3), every coordinate mapped alike (no confidence channel). ``blazepose_map``: ``cmu``
+    (:data:`CMU_WEIGHTS`, what the lifter's 2D input gets) or ``midpoints`` (:func:`default_matrix`).
+
+    The weights were fitted on 2D projections; being an affine combination (rows sum to 1),
+    the map commutes with any 3D similarity, so it applies to 3D unchanged, with the caveat that
+    a combination fitted to undo a projected offset is only approximately the 3D offset."""
+    if blazepose_map not in ("cmu", "midpoints"):
+        raise ValueError(f"blazepose_map must be 'cmu' or 'midpoints', got {blazepose_map!r}")
+    w = np.asarray(world)
+    if w.ndim < 2 or w.shape[-2:] != (33, 3):
+        raise ValueError(f"expected (..., 33, 3) BlazePose positions, got shape {w.shape}")
+    m = cmu_matrix() if blazepose_map == "cmu" else default_matrix()
+    dt = w.dtype if np.issubdtype(w.dtype, np.floating) else np.float64
+    return np.einsum("jk,...kc->...jc", m.astype(dt), w.astype(dt))

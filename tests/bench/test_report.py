@@ -24,3 +24,12 @@ def test_outputs_written(tmp_path):
     r["command"] = "hm bench train --frames 9"
     write_outputs(r, tmp_path / "res")
     assert "Command: `hm bench train --frames 9`" in (tmp_path / "res" / "train.md").read_text()
+
+
+def test_markdown_renders_further_tables():
+    from hmcli.bench.report import to_markdown
+
+    res = {"benchmark": "truth-free", "rows": [], "machine": {},
+           "tables": [{"title": "Per bone", "columns": ["clip", "a|b"], "rows": [["x.mp4", "1|2"]]}]}
+    md = to_markdown(res)
+    assert "### Per bone\n\n| clip | a/b |\n|---|---|\n| x.mp4 | 1/2 |" in md

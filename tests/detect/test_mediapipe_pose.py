@@ -35,3 +35,15 @@ def test_blank_frames_have_no_person():
     finally:
         det.close()
     assert not kp.detected.any() and kp.conf.max() == 0.0
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="sample video not in this checkout")
+def test_world_landmarks_of_the_sample_clip_are_metres_around_the_hips():
+    from hmcli import api
+
+    kp, world = api.detect_world(SAMPLE, max_frames=4)
+    assert kp.detected.all() and world.shape == (4, 33, 3) and np.isfinite(world).all()
+    hips = world[:, [23, 24]].mean(1)  # (4, 3): the origin is the hips' midpoint
+    assert np.abs(hips).max() < 0.02
+    tall = world[:, [27, 28], 1].mean(1) - world[:, 0, 1]  # ankles below the nose (y down), metres
+    assert ((tall > 1.0) & (tall < 2.0)).all()

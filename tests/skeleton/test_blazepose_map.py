@@ -117,3 +117,24 @@ def test_lifter_input_uses_the_cmu_map_for_blazepose():
     np.testing.assert_allclose(xy, to_h36m(k, "blazepose33", blazepose_map="cmu")[..., :2], atol=1e-4)
     xy0, _, _ = lift.to_model_input(_LM(), k[..., :2], k[..., 2], "blazepose33", 640, 480, blazepose_map="midpoints")
     np.testing.assert_allclose(xy0, to_h36m(k, "blazepose33")[..., :2], atol=1e-4)
+
+
+def test_world_to_h36m_maps_every_coordinate_and_commutes_with_3d_similarities():
+    from hmcli.skeleton.blazepose_map import world_to_h36m
+
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(6, 33, 3))
+    for name, m in (("cmu", cmu_matrix()), ("midpoints", default_matrix())):
+        out = world_to_h36m(w, name)
+        assert out.shape == (6, 17, 3)
+        # x, y as apply_matrix maps 2D positions; z the same way (no confidence channel)
+        np.testing.assert_allclose(out[..., :2], apply_matrix(w[..., :2], m), atol=1e-12)
+        np.testing.assert_allclose(out[..., 2:], apply_matrix(w[..., 1:], m)[..., 1:], atol=1e-12)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    moved = 0.8 * w @ q.T + np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(world_to_h36m(moved), 0.8 * world_to_h36m(w) @ q.T + np.array([1.0, -2.0, 3.0]), atol=1e-9)
+    assert world_to_h36m(w.astype(np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match="33, 3"):
+        world_to_h36m(w[..., :2])
+    with pytest.raises(ValueError, match="blazepose_map"):
+        world_to_h36m(w, "nearest")
