@@ -63,8 +63,11 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main() -> None:
+    from hmcli.cli.native_logs import quiet_native_stderr
+
     warnings.showwarning = _one_line_warning
-    app()
+    with quiet_native_stderr():
+        app()
 
 
 if __name__ == "__main__":
