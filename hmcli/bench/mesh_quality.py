@@ -245,7 +245,7 @@ def fit_truth(lifted, body, opts, prior, focal: float | None = None, betas: torc
     to ``betas`` (:func:`hmcli.mesh.fit.fit_body` with ``init_betas``, targets built as
     ``api.fit`` builds them)."""
     from hmcli.mesh import api as mesh_api
-    from hmcli.mesh.fit import FitTargets, fit_body
+    from hmcli.mesh.fit import fit_body
     from hmcli.mesh.rotations import axis_angle_to_matrix
 
     if betas is None:
@@ -254,9 +254,7 @@ def fit_truth(lifted, body, opts, prior, focal: float | None = None, betas: torc
         return Fitted(R, torch.from_numpy(res.betas), torch.from_numpy(res.joints3d), dict(res.quality))
     kp = lifted.kpts2d
     cam = mesh_api.default_camera(kp.width, kp.height, focal)
-    fps = kp.fps if np.isfinite(kp.fps) else 30.0
-    tg = FitTargets(lifted.joints3d, kp.xy, kp.conf, np.asarray(kp.detected, bool), cam, fps)
-    out = fit_body(body, tg, prior, opts, init_betas=betas)
+    out = fit_body(body, mesh_api.fit_targets(lifted, cam), prior, opts, init_betas=betas)
     return Fitted(out.rotmats, out.betas, out.keypoints, dict(out.quality))
 
 
