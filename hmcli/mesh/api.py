@@ -29,7 +29,7 @@ import torch
 from hmcli.io.atomic import HMError
 from hmcli.mesh.body import BodyModel, adapt_keypoints_to_cmu
 from hmcli.mesh.fit import FitOptions, FitTargets, fit_body
-from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
+from hmcli.mesh.prior import GMMPrior, default_prior_path, load_prior
 from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmcli.skeleton import h36m_from_midpoints
 from hmcli.types import Camera, MeshResult, MultiMeshResult, MultiPose3DResult, Pose3DResult
@@ -169,7 +169,8 @@ def fit(lifted: Pose3DResult, body: BodyModel, options: FitOptions = FitOptions(
     if lifted.joints3d.shape[0] == 0:
         raise HMError("the clip has no frames")
     if isinstance(prior, str) and prior == "default":
-        prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
+        path = default_prior_path(body.name)
+        prior = load_prior(path) if path.is_file() else None
     elif prior is not None and not isinstance(prior, GMMPrior):
         prior = load_prior(prior)
     cam = default_camera(kp.width, kp.height, focal)
@@ -240,7 +241,8 @@ def fit_persons(lifted: MultiPose3DResult, body: BodyModel, options: FitOptions 
         if init.pose.shape[0] != lifted.num_frames:
             raise HMError(f"--init has {init.pose.shape[0]} frames but the clip has {lifted.num_frames}")
     if isinstance(prior, str) and prior == "default":
-        prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
+        path = default_prior_path(body.name)
+        prior = load_prior(path) if path.is_file() else None
     elif prior is not None and not isinstance(prior, GMMPrior):
         prior = load_prior(prior)
     out, ids = [], []
