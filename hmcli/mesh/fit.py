@@ -50,7 +50,7 @@ from hmcli.types import Camera
 from hmcli.mesh.rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 
 __all__ = ["unseen_joints", "FitOptions", "FitTargets", "FitOutput", "fit_body", "ik_only", "H36M_BONES",
-           "solve_translation", "fit_shape_to_bones", "nose_gate", "W2D_JOINT", "W2D_JOINT_CMU"]
+           "solve_translation", "fit_shape_to_bones", "W2D_JOINT", "W2D_JOINT_CMU"]
 
 # H36M-17 bones used for the shape fit (parent, child).
 H36M_BONES: tuple[tuple[int, int], ...] = (
@@ -80,11 +80,14 @@ W2D_JOINT = (1.0, 0.5, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.
 # when the camera is not at its training cameras' height (issue 33: on the sample clip, filmed
 # from below, the lifted nose is 6-7 cm higher above the thorax than CMU's and 65 mm from the
 # head where a rigid head has 128), and the 3D term (10, the face 2) kept the head where the
-# lift put it: the skull 7 px (up to 22) under the person's. Chosen on the three real clips'
-# silhouettes (MediaPipe segmentation): 1 / 3 / 5 / 10 leave the skull top 5.2 / 3.5 / 1.8 /
-# 0.3 px low on the sample clip and trade it against the other joints' reprojection (+0.5 /
-# +1.1 / +1.6 px); the above-shoulder overlap peaks at 5. The validation chain does not see it
-# (37.66 mm against 37.67 with the face at 1 and no nose gate; with the shared prior 37.78 either way).
+# lift put it: the skull top 7 px (up to 22) under the person's silhouette. Chosen on the three
+# real clips' silhouettes (MediaPipe segmentation): the face at 1 / 3 / 5 / 10 leaves the skull
+# top 5.2 / 2.9 / 1.4 / 0.5 px under the person's on the sample clip (13.4 / 9.5 / 8.0 / 6.8 on
+# the squats) and trades it against the other joints' reprojection there (5.3 / 5.8 / 6.4 /
+# 6.7 px); the above-shoulder overlap is 0.725 / 0.738 / 0.739 / 0.733. The validation chain
+# does not see it (37.66 mm, 37.67 with the face as before). Tried and dropped: fading the lifted
+# nose out of the 3D term where its distance to the lifted head departs from the body's (it
+# helped with the shared prior, not with Anny's own: skull top +1.8 against +1.4 px without).
 W2D_JOINT_CMU = W2D_JOINT[:9] + (5.0, 5.0) + W2D_JOINT[11:]
 WIK_JOINT = (1.0,) * 9 + (0.05,) + (1.0,) * 7
 
@@ -118,10 +121,6 @@ class FitOptions:
                                                  # W3D_JOINT_CALIBRATED for a calibrated body)
     w2d_joint: tuple[float, ...] | None = None   # per-keypoint 2D weights (None: W2D_JOINT, or
                                                  # W2D_JOINT_CMU for a calibrated body and CMU 2D)
-    nose_gate: tuple[float, float] | None = (0.3, 0.5)  # calibrated body and CMU 2D: the lifted
-    # nose's 3D weight fades from full to 0 as the lifted nose-head distance departs from the
-    # body's own by a fraction lo to hi of it (a rigid head cannot meet both: the robust loss then
-    # chose per frame, and chasing the nose bent the head back); None: always full
 
 
 @dataclass
@@ -133,7 +132,7 @@ class FitTargets:
     valid: (F,) frames with a person. fps: frame rate (for the smoothness scale).
     cmu_2d: the 2D nose and head are CMU's (the learned BlazePose map, or H36M-17 2D), not a
     COCO-style conversion's eye midpoint (:func:`hmcli.skeleton.h36m_from_midpoints`); with a
-    calibrated body the face then counts in 2D (:data:`W2D_JOINT_CMU`, ``FitOptions.nose_gate``).
+    calibrated body the face then counts in 2D (:data:`W2D_JOINT_CMU`).
     """
 
     joints3d: np.ndarray
@@ -326,8 +325,7 @@ class _Losses:
         w = t["valid_w"]                                                # (F,)
         nv = w.sum().clamp_min(1)
         r3 = ((rel - t["j3"]) ** 2).sum(-1)                             # (F, 17)
-        w3 = t["w3"] if "w3_frame" not in t else t["w3_frame"]          # (17,) or (F, 17)
-        l3 = ((_gmof(r3, o.sigma_3d) * w3).sum(-1) / t["w3"].sum() * w).sum() / nv / (o.sigma_3d ** 2)
+        l3 = ((_gmof(r3, o.sigma_3d) * t["w3"]).sum(-1) / t["w3"].sum() * w).sum() / nv / (o.sigma_3d ** 2)
         cam = kp + transl.unsqueeze(1)                                  # (F, 17, 3)
         z = cam[..., 2:3].clamp_min(0.05)
         proj = cam[..., :2] / z * t["focal"] + t["centre"]
@@ -376,22 +374,6 @@ class _Losses:
             loss = loss + o.w_smooth * ls
             parts["smooth"] = ls.detach()
         return loss, parts
-
-
-def nose_gate(model: BodyModel, rest: RestBody, betas: torch.Tensor, joints3d: torch.Tensor,
-              gate: tuple[float, float]) -> torch.Tensor:
-    """(F,) factor of the lifted nose's 3D weight (``FitOptions.nose_gate``): 1 while the lifted
-    nose-head distance is within ``gate[0]`` (relative) of the body's own (its rest keypoints),
-    0 beyond ``gate[1]``, linear between. The body's nose and head ride on one rigid head, so a
-    lifted face that departs from that distance cannot be met at both points; the head point
-    (the skull, what the eye judges) keeps its weight and the nose its 2D."""
-    lo, hi = gate
-    with torch.no_grad():
-        eye = torch.eye(3).expand(1, model.num_joints, 3, 3)
-        kr, _ = posed_keypoints(model, rest, eye, betas[None])                    # (1, 17, 3)
-        d0 = (kr[0, 9] - kr[0, 10]).norm().clamp_min(1e-6)
-        dev = ((joints3d[:, 9] - joints3d[:, 10]).norm(dim=-1) - d0).abs() / d0   # (F,)
-        return ((hi - dev) / max(hi - lo, 1e-6)).clamp(0.0, 1.0)
 
 
 def _person_scale(k2: np.ndarray, c2: np.ndarray, valid: np.ndarray, fallback: float) -> float:
@@ -468,9 +450,6 @@ def fit_body(model: BodyModel, targets: FitTargets, prior: GMMPrior | None = Non
         "smooth_scale": (max(targets.fps, 1.0) / 30.0) ** 4,
     }
     tg["R0"] = R0
-    if face_2d and opts.nose_gate is not None:
-        tg["w3_frame"] = tg["w3"].expand(F, 17).clone()                          # (F, 17)
-        tg["w3_frame"][:, 9] *= nose_gate(model, rest, betas, j3, opts.nose_gate)
     losses = _Losses(model, prior, tg, opts)
     rot6d = matrix_to_rot6d(R0).clone().requires_grad_(True)
     b = betas.clone().requires_grad_(opts.fit_shape and init_betas is None)

@@ -7,7 +7,7 @@ Anny's: spine2 / spine3 / neck 21 / 31 / 14 degrees off an upright truth) and (2
 the lifted nose with the head, leaving the skull under the person's. Here an upright Anny with a
 level head is lifted with exactly that face error and its exact 2D: the fit must keep the back,
 neck and head upright (within 5 degrees; the shared prior left spine2 21 degrees off) and put
-the skull top where it is in the image (within 0.3 px).
+the skull top where it is in the image (within 0.4 px).
 
 Uses the default Anny cache (``HM_ANNY_CACHE`` or ``~/.cache/hm/anny``), as tests/mesh/test_anny.py.
 """
@@ -79,7 +79,7 @@ def test_upright_head_stays_upright_and_the_skull_lands_on_the_person(body):
     with torch.no_grad():
         verts = mesh_api.mesh_vertices(res, body)                                   # (F, V, 3)
     skull = np.linalg.norm(project(verts[:, top]) - project(top_true.numpy()), axis=-1)
-    # 0.16 px here; 0.55 with the face counting as before (2D nose 1, head 0)
-    assert skull.max() < 0.3, f"skull top {skull.max():.2f} px off"
+    # 0.26 px here (head keypoint 0.25); 0.55 (0.61) with the face counting as before (2D nose 1, head 0)
+    assert skull.max() < 0.4, f"skull top {skull.max():.2f} px off"
     head = np.linalg.norm(project(res.joints3d[:, 10]) - lifted.kpts2d.xy[:, 10], axis=-1)
-    assert head.max() < 0.3 and res.quality["reproj_head_px"] < 0.3
+    assert head.max() < 0.4 and res.quality["reproj_head_px"] < 0.4

@@ -165,25 +165,6 @@ def test_fit_persons_fits_each_person_over_its_span(body, clip):
         mesh_api.fit_persons(MultiPose3DResult([gone], [1]), body, opts)
 
 
-def test_nose_gate_fades_the_lifted_nose_with_the_face_distance(body):
-    """The lifted nose counts fully while its distance to the lifted head is within 30 % of the
-    body's own, not at all beyond 50 %, linearly between (``FitOptions.nose_gate``)."""
-    from hmcli.mesh.fit import nose_gate
-
-    b = torch.zeros(body.num_betas)
-    rest = body.rest(b[None])
-    kp, _ = posed_keypoints(body, rest, torch.eye(3).expand(1, body.num_joints, 3, 3), b[None])
-    nose, head = kp[0, 9], kp[0, 10]
-    d0 = float((nose - head).norm())
-    j3 = kp.repeat(5, 1, 1)
-    for i, frac in enumerate((1.0, 0.8, 0.6, 0.5, 1.6)):       # nose moved along the face: distance * frac
-        j3[i, 9] = head + (nose - head) * frac
-    g = nose_gate(body, rest, b, j3, (0.3, 0.5))
-    assert FitOptions().nose_gate == (0.3, 0.5)
-    np.testing.assert_allclose(g.numpy(), [1.0, 1.0, 0.5, 0.0, 0.0], atol=1e-4)
-    assert abs(d0 - float((j3[0, 9] - j3[0, 10]).norm())) < 1e-6
-
-
 def test_face_counts_in_2d_only_with_calibrated_keypoints_and_real_head_2d(clip):
     """Issue 33: the 2D nose and head count (5 each, W2D_JOINT_CMU) when the body's keypoints are
     the lifter's (calibrated offsets) and the 2D has a real head point (not a COCO-style
