@@ -198,10 +198,10 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
     from hmcli.data.resample import resample
     from hmcli.data.splits import split_of
     from hmcli.mesh import api as mesh_api
-    from hmcli.mesh.prior import load_prior
+    from hmcli.mesh.prior import default_prior_path, load_prior
 
     body = mesh_api.load_body_model("anny")
-    prior = load_prior()
+    prior = load_prior(default_prior_path(body.name))   # only its fill of the unseen joints is used
     wanted = [c for c in settings.train_clips + settings.test_clips]
     subjects = sorted({tid.split("_")[0] for tid, _ in wanted})
     say(f"loading CMU subjects {', '.join(subjects)}")

@@ -27,12 +27,12 @@ def synthetic_clip(body, frames: int = 300, fps: float = 30.0, seed: int = 0, pr
     mean shape): (lifted, true rotations (F, K, 3, 3), true camera-space keypoints (F, 17, 3))."""
     from hmcli.mesh.api import default_camera
     from hmcli.mesh.body import canonical_rotations, posed_keypoints
-    from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
+    from hmcli.mesh.prior import default_prior_path, load_prior
     from hmcli.mesh.rotations import axis_angle_to_matrix
     from hmcli.types import Keypoints2D, Pose3DResult
 
     g = torch.Generator().manual_seed(seed)
-    prior = prior or load_prior(DEFAULT_PRIOR)
+    prior = prior or load_prior(default_prior_path(body.name))
     keys = max(2, frames // 15 + 2)
     comp = torch.multinomial(prior.log_weights.exp(), keys, replacement=True, generator=g)
     z = torch.randn(keys, prior.dim, generator=g) * 0.5

@@ -245,7 +245,7 @@ def fit_truth(lifted, body, opts, prior, focal: float | None = None, betas: torc
     to ``betas`` (:func:`hmcli.mesh.fit.fit_body` with ``init_betas``, targets built as
     ``api.fit`` builds them)."""
     from hmcli.mesh import api as mesh_api
-    from hmcli.mesh.fit import FitTargets, fit_body
+    from hmcli.mesh.fit import fit_body
     from hmcli.mesh.rotations import axis_angle_to_matrix
 
     if betas is None:
@@ -254,9 +254,7 @@ def fit_truth(lifted, body, opts, prior, focal: float | None = None, betas: torc
         return Fitted(R, torch.from_numpy(res.betas), torch.from_numpy(res.joints3d), dict(res.quality))
     kp = lifted.kpts2d
     cam = mesh_api.default_camera(kp.width, kp.height, focal)
-    fps = kp.fps if np.isfinite(kp.fps) else 30.0
-    tg = FitTargets(lifted.joints3d, kp.xy, kp.conf, np.asarray(kp.detected, bool), cam, fps)
-    out = fit_body(body, tg, prior, opts, init_betas=betas)
+    out = fit_body(body, mesh_api.fit_targets(lifted, cam), prior, opts, init_betas=betas)
     return Fitted(out.rotmats, out.betas, out.keypoints, dict(out.quality))
 
 
@@ -468,11 +466,13 @@ def mesh_quality(body_models: list[str], settings: QualitySettings = QualitySett
     from hmcli.data.cmu import load_cmu_dir
     from hmcli.data.splits import TEST_SUBJECTS, VAL_SUBJECTS
     from hmcli.io.atomic import HMError
-    from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
+    from hmcli.mesh.prior import default_prior_path, load_prior
 
     say = on_progress or (lambda m: None)
     t_all = time.perf_counter()
-    prior = load_prior(DEFAULT_PRIOR)
+    def prior_of(body):  # each body's own prior, if it has one
+        return load_prior(default_prior_path(body.name))
+
     seqs = []
     if settings.data:
         if settings.split not in ("test", "val"):
@@ -497,7 +497,7 @@ def mesh_quality(body_models: list[str], settings: QualitySettings = QualitySett
             rows.append({"part": "round trip", "body_model": name, "case": "-", "note": f"not available: {e}"})
             continue
         bodies[body.name] = body
-        rows += round_trip(body, settings, prior, say, seqs)
+        rows += round_trip(body, settings, prior_of(body), say, seqs)
         seconds[f"round trip {body.name}"] = time.perf_counter() - t0
     lifter = None
     if (chain_body and seqs) or videos:
@@ -509,7 +509,7 @@ def mesh_quality(body_models: list[str], settings: QualitySettings = QualitySett
         t0 = time.perf_counter()
         try:
             default_body = _load_body(chain_body)
-            rows += chain(default_body, seqs, settings, prior, lifter, say)
+            rows += chain(default_body, seqs, settings, prior_of(default_body), lifter, say)
         except HMError as e:
             rows.append({"part": "chain", "body_model": chain_body, "case": "-", "note": f"not available: {e}"})
         seconds["chain"] = time.perf_counter() - t0
@@ -517,7 +517,7 @@ def mesh_quality(body_models: list[str], settings: QualitySettings = QualitySett
         t0 = time.perf_counter()
         try:
             body = default_body if default_body is not None and chain_body == "auto" else _load_body("auto")
-            rows += video_quality(list(videos), body, prior, lifter, settings, say)
+            rows += video_quality(list(videos), body, prior_of(body), lifter, settings, say)
         except HMError as e:
             rows.append({"part": "video", "body_model": "auto", "case": "-", "note": f"not available: {e}"})
         seconds["videos"] = time.perf_counter() - t0

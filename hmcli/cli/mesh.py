@@ -119,7 +119,7 @@ def fit_cmd(
     w_shape: float = typer.Option(None, "--w-shape", show_default=False, help="Weight of the shape regulariser (default 0.005)."),
     w_limits: float = typer.Option(None, "--w-limits", show_default=False, help="Weight of the knee/elbow limits (default 1)."),
     no_shape: bool = typer.Option(False, "--no-shape", help="Keep the body model's mean shape."),
-    prior: str = typer.Option(None, "--prior", show_default=False, help="Pose prior .npz (default models/pose-prior-gmm.npz); 'none' to turn it off."),
+    prior: str = typer.Option(None, "--prior", show_default=False, help="Pose prior .npz (default the body's: models/pose-prior-gmm-anny.npz for Anny, else models/pose-prior-gmm.npz); 'none' to turn it off."),
     max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Use only the first N frames."),
     width: int = typer.Option(None, "--width", show_default=False, help="Image width for keypoint files that do not record it."),
     height: int = typer.Option(None, "--height", show_default=False, help="Image height for keypoint files that do not record it."),
@@ -291,21 +291,29 @@ def convert_cmd(
 @cli_errors
 def prior_cmd(
     data: str = typer.Option(..., "--data", help="CMU motion capture folder (ASF/AMC), e.g. ../shared/data/cmu-amc."),
-    output: str = typer.Option("models/pose-prior-gmm.npz", "--output", "-o", help="Output .npz."),
+    output: str = typer.Option(None, "--output", "-o", show_default=False,
+                               help="Output .npz (default models/pose-prior-gmm.npz, with --body anny models/pose-prior-gmm-anny.npz)."),
     components: int = typer.Option(8, "--components", help="Mixture components."),
     fps: float = typer.Option(10.0, "--fps", help="Rate to sample the motion at (frames per second)."),
     seed: int = typer.Option(0, "--seed"),
+    body: str = typer.Option("synthetic", "--body", help="Body whose IK turns the motion into rotations: synthetic "
+                                                          "(the shared prior) or anny (Anny's own, with its calibrated keypoints)."),
 ) -> None:
     """Fit the Gaussian-mixture pose prior to CMU motion of the training subjects (09 and 49,
     the test subjects, and 02 and 55, the validation subjects, are left out), turned into
     rotations by hm's analytic IK."""
-    from hmcli.mesh.train_prior import build_prior
+    from hmcli.mesh.prior import BODY_PRIORS, DEFAULT_PRIOR
+    from hmcli.mesh.train_prior import PRIOR_BODIES, build_prior
 
     require((components >= 1, "--components must be at least 1"),
-            (math.isfinite(fps) and fps > 0, f"--fps must be a positive number, got {fps}"))
+            (math.isfinite(fps) and fps > 0, f"--fps must be a positive number, got {fps}"),
+            (body in PRIOR_BODIES, f"--body must be one of {', '.join(PRIOR_BODIES)}, got {body!r}"))
+    if output is None:
+        default = BODY_PRIORS.get(body, DEFAULT_PRIOR)
+        output = str(Path("models") / default.name)
     out = Path(output)
     output_dir_check(out)
-    info = build_prior(Path(data), out, components=components, fps=fps, seed=seed)
+    info = build_prior(Path(data), out, components=components, fps=fps, seed=seed, body=body)
     typer.echo(f"hm mesh prior: {info['samples']} poses from {info['sequences']} sequences -> {out}", err=True)
 
 

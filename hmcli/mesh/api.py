@@ -29,11 +29,12 @@ import torch
 from hmcli.io.atomic import HMError
 from hmcli.mesh.body import BodyModel, adapt_keypoints_to_cmu
 from hmcli.mesh.fit import FitOptions, FitTargets, fit_body
-from hmcli.mesh.prior import DEFAULT_PRIOR, GMMPrior, load_prior
+from hmcli.mesh.prior import GMMPrior, default_prior_path, load_prior
 from hmcli.mesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hmcli.skeleton import h36m_from_midpoints
 from hmcli.types import Camera, MeshResult, MultiMeshResult, MultiPose3DResult, Pose3DResult
 
-__all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit", "fit_persons", "fit_lifted", "mesh_vertices",
+__all__ = ["BODY_MODELS", "load_body_model", "default_camera", "fit_targets", "fit", "fit_persons", "fit_lifted", "mesh_vertices",
            "save_mesh", "person_outputs", "InitParams", "load_init", "VERTEX_CHUNK"]
 
 BODY_MODELS = ("auto", "smpl", "smplx", "anny")
@@ -144,6 +145,17 @@ def load_init(path: str | os.PathLike, frames: int | None = None) -> InitParams:
     return InitParams(pose, betas, transl)
 
 
+def fit_targets(lifted: Pose3DResult, camera: Camera) -> FitTargets:
+    """What :func:`fit` fits a body to: the lifted joints, their 2D input and whether that 2D
+    has CMU's nose and head (``FitTargets.cmu_2d``: anything but a COCO-style conversion, whose
+    "head" is the eyes' midpoint, :func:`hmcli.skeleton.h36m_from_midpoints`)."""
+    kp = lifted.kpts2d
+    detected = np.asarray(kp.detected, bool)
+    fps = kp.fps if np.isfinite(kp.fps) else 30.0
+    cmu_2d = not h36m_from_midpoints(kp.xy, detected)
+    return FitTargets(lifted.joints3d, kp.xy, kp.conf, detected, camera, fps, cmu_2d=cmu_2d)
+
+
 def fit(lifted: Pose3DResult, body: BodyModel, options: FitOptions = FitOptions(),
         prior: GMMPrior | str | os.PathLike | None = "default", focal: float | None = None,
         init: InitParams | None = None, vertices: bool = False,
@@ -157,12 +169,12 @@ def fit(lifted: Pose3DResult, body: BodyModel, options: FitOptions = FitOptions(
     if lifted.joints3d.shape[0] == 0:
         raise HMError("the clip has no frames")
     if isinstance(prior, str) and prior == "default":
-        prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
+        path = default_prior_path(body.name)
+        prior = load_prior(path) if path.is_file() else None
     elif prior is not None and not isinstance(prior, GMMPrior):
         prior = load_prior(prior)
     cam = default_camera(kp.width, kp.height, focal)
-    fps = kp.fps if np.isfinite(kp.fps) else 30.0
-    targets = FitTargets(lifted.joints3d, kp.xy, kp.conf, np.asarray(kp.detected, bool), cam, fps)
+    targets = fit_targets(lifted, cam)
     init_R = init_b = init_t = None
     if init is not None:
         if body.num_joints != 24:
@@ -229,7 +241,8 @@ def fit_persons(lifted: MultiPose3DResult, body: BodyModel, options: FitOptions 
         if init.pose.shape[0] != lifted.num_frames:
             raise HMError(f"--init has {init.pose.shape[0]} frames but the clip has {lifted.num_frames}")
     if isinstance(prior, str) and prior == "default":
-        prior = load_prior(DEFAULT_PRIOR) if DEFAULT_PRIOR.is_file() else None
+        path = default_prior_path(body.name)
+        prior = load_prior(path) if path.is_file() else None
     elif prior is not None and not isinstance(prior, GMMPrior):
         prior = load_prior(prior)
     out, ids = [], []

@@ -5,7 +5,8 @@ T-pose frame (:func:`hmcli.mesh.body.to_canonical`), so one prior serves every b
 that is reduced to hm's 24-joint tree. The shipped mixture
 (``models/pose-prior-gmm.npz``) is fitted to CMU motion capture of the training subjects
 (never 09 or 49) turned into rotations by the same analytic IK that initialises fitting
-(``hm mesh prior`` rebuilds it; its model card has the exact command).
+(``hm mesh prior`` rebuilds it; its model card has the exact command). Anny has its own
+(``models/pose-prior-gmm-anny.npz``, :data:`BODY_PRIORS`): the same poses through Anny's IK.
 """
 
 from __future__ import annotations
@@ -21,9 +22,25 @@ import torch
 
 from hmcli.io.atomic import HMError, atomic_write
 
-__all__ = ["GMMPrior", "fit_gmm", "load_prior", "save_prior", "DEFAULT_PRIOR"]
+__all__ = ["GMMPrior", "fit_gmm", "load_prior", "save_prior", "DEFAULT_PRIOR", "BODY_PRIORS", "default_prior_path"]
 
 DEFAULT_PRIOR = Path(__file__).resolve().parents[2] / "models" / "pose-prior-gmm.npz"
+#: Body models with a prior of their own (``hm mesh prior --body NAME``). The canonical frames
+#: align bone directions only, so one body's IK poses are not another's: through Anny's IK the
+#: CMU poses have spine2 / spine3 / head at -17 / +15 / -19 degrees (canonical, mean), through
+#: the synthetic body's +9 / -12 / -27, and the shared prior's mean is +9 / -13 / +55 (its head
+#: predates the IK's current head rule). Anny's poses of the validation subjects score a mean
+#: NLL of 155 under the shared prior and -89 under its own (the synthetic body's: -30 under the
+#: shared one); the refinement bent Anny's upper back and neck towards the shared mean (spine3
+#: 32 degrees on the sample clip, against 10 without a prior; issue 33).
+BODY_PRIORS: dict[str, Path] = {"anny": DEFAULT_PRIOR.with_name("pose-prior-gmm-anny.npz")}
+
+
+def default_prior_path(body: str | None = None) -> Path:
+    """The shipped prior for body model ``body``: its own (:data:`BODY_PRIORS`) when that file
+    exists, else the shared one (:data:`DEFAULT_PRIOR`)."""
+    own = BODY_PRIORS.get(body or "")
+    return own if own is not None and own.is_file() else DEFAULT_PRIOR
 PRIOR_SCHEMA = "hm.pose-prior-gmm"
 
 

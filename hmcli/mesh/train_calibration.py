@@ -33,14 +33,13 @@ def build_calibration(data_dir: str | os.PathLike, out: str | os.PathLike, bodie
     """Calibrate each body model in ``bodies`` ('anny', 'smpl', 'smplx', 'synthetic') on
     ``frames`` frames (30 fps) of CMU training clips from ``data_dir`` and write one file."""
     from hmcli.mesh.api import load_body_model
-    from hmcli.mesh.prior import DEFAULT_PRIOR, load_prior
+    from hmcli.mesh.prior import default_prior_path, load_prior
     from hmcli.mesh.synthetic import synthetic_body
 
     if frames < 1 or max_frames < 1 or rounds < 1:
         raise HMError("frames, max_frames and rounds must be at least 1")
     if not Path(data_dir).is_dir():
         raise HMError(f"--data is not a folder: {data_dir}")
-    prior = load_prior(DEFAULT_PRIOR)
     items = training_clips(data_dir, frames)
     if not items:
         raise HMError(f"no CMU training sequences found in {data_dir}")
@@ -53,6 +52,7 @@ def build_calibration(data_dir: str | os.PathLike, out: str | os.PathLike, bodie
             model = synthetic_body()
         else:
             model = load_body_model(name, calibrated=False)
+        prior = load_prior(default_prior_path(model.name))             # the body's own prior, if it has one
         offset, errs = calibrate(model, items, prior, rounds=rounds, max_frames=max_frames, say=say)
         cals.append(Calibration(model.name, offset.numpy(), tuple(x or "" for x in ATTACH)))
         meta[f"{model.name}_errors_mm"] = np.asarray(errs, np.float32)

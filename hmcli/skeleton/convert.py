@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from hmcli.skeleton._array import Array, as_float_array, cat, minimum
 from hmcli.skeleton.joints import COCO17, H36M17, JointSet, get_joint_set
 
@@ -98,6 +100,31 @@ _TO_H36M: dict[str, Callable[[Array], Array]] = {
 
 
 BLAZEPOSE_MAPS = ("midpoints", "cmu")
+
+
+def h36m_from_midpoints(xy, valid=None, tol: float = 0.05) -> bool:
+    """Whether H36M-17 2D keypoints ``xy`` (F, 17, 2) px were built by the COCO-style conversion
+    (:func:`coco_to_h36m`: coco17, halpe26, and blazepose33 with ``blazepose_map="midpoints"``),
+    read off the keypoints themselves: in every frame of ``valid`` (F,) bool (default all) the
+    pelvis is the hips' midpoint, the thorax the shoulders' and the spine theirs, to ``tol`` px.
+    Such 2D has no head joint (its "head" is the eyes' midpoint) and its pelvis and thorax are
+    not CMU's; the learned map (``blazepose_map="cmu"``) and real H36M-17 2D never have all
+    three exactly. False when no frame is valid."""
+    x = np.asarray(xy, np.float64)
+    if x.ndim != 3 or x.shape[1:] != (17, 2):
+        raise ValueError(f"expected (F, 17, 2) H36M-17 keypoints, got shape {x.shape}")
+    ok = np.isfinite(x).all(axis=(1, 2))
+    if valid is not None:
+        ok &= np.asarray(valid, bool)
+    if not ok.any():
+        return False
+    x = x[ok]
+    i = H36M17.index
+    pelvis = 0.5 * (x[:, i("left_hip")] + x[:, i("right_hip")])
+    thorax = 0.5 * (x[:, i("left_shoulder")] + x[:, i("right_shoulder")])
+    err = np.stack([x[:, i("pelvis")] - pelvis, x[:, i("thorax")] - thorax,
+                    x[:, i("spine")] - 0.5 * (x[:, i("pelvis")] + x[:, i("thorax")])], 1)  # (F, 3, 2)
+    return bool(np.abs(err).max() <= tol)
 
 
 def to_h36m(k: Array, joint_set_name: str, blazepose_map: str = "midpoints") -> Array:

@@ -163,3 +163,32 @@ def test_fit_persons_fits_each_person_over_its_span(body, clip):
     assert p.vertices.shape == (f, body.num_vertices, 3) and p.lift is late
     with pytest.raises(HMError, match="no frame has a lifted person"):
         mesh_api.fit_persons(MultiPose3DResult([gone], [1]), body, opts)
+
+
+def test_face_counts_in_2d_only_with_calibrated_keypoints_and_real_head_2d(clip):
+    """Issue 33: the 2D nose and head count (5 each, W2D_JOINT_CMU) when the body's keypoints are
+    the lifter's (calibrated offsets) and the 2D has a real head point (not a COCO-style
+    conversion's eye midpoint); the fit then reports how far the face lands from them."""
+    from dataclasses import replace
+
+    from hmcli.mesh import calibration as cal
+    from hmcli.mesh.fit import W2D_JOINT, W2D_JOINT_CMU
+
+    assert W2D_JOINT[9:11] == (1.0, 0.0) and W2D_JOINT_CMU[9:11] == (5.0, 5.0)
+    assert W2D_JOINT_CMU[:9] == W2D_JOINT[:9] and W2D_JOINT_CMU[11:] == W2D_JOINT[11:]
+    lifted, _, _ = clip
+    cam = mesh_api.default_camera(lifted.kpts2d.width, lifted.kpts2d.height)
+    assert mesh_api.fit_targets(lifted, cam).cmu_2d
+    xy = lifted.kpts2d.xy.copy()                                    # the same 2D built COCO-style
+    xy[:, 0] = 0.5 * (xy[:, 1] + xy[:, 4])
+    xy[:, 8] = 0.5 * (xy[:, 11] + xy[:, 14])
+    xy[:, 7] = 0.5 * (xy[:, 0] + xy[:, 8])
+    coco = replace(lifted, kpts2d=replace(lifted.kpts2d, xy=xy))
+    assert not mesh_api.fit_targets(coco, cam).cmu_2d
+    opts = FitOptions(iters=3)
+    plain = synthetic_body()                                        # no offsets: its head is the skull top
+    assert "reproj_head_px" not in mesh_api.fit(lifted, plain, opts).quality
+    calibrated = cal.with_offsets(synthetic_body(), torch.zeros(17, 3))
+    q = mesh_api.fit(lifted, calibrated, FitOptions(iters=40)).quality
+    assert q["reproj_head_px"] < 5.0 and q["reproj_nose_px"] < 5.0
+    assert "reproj_head_px" not in mesh_api.fit(coco, calibrated, opts).quality

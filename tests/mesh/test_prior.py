@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from hmcli.io.atomic import HMError
-from hmcli.mesh.prior import DEFAULT_PRIOR, fit_gmm, load_prior, save_prior
+from hmcli.mesh.prior import (
+    DEFAULT_PRIOR,
+    default_prior_path,
+    fit_gmm,
+    load_prior,
+    save_prior,
+)
 
 
 def test_em_recovers_two_separated_gaussians_and_density_integrates():
@@ -46,3 +52,37 @@ def test_shipped_prior_prefers_rest_like_poses_over_random_rotations():
     rand = (torch.rand(500, 69, generator=g) - 0.5) * 2 * math.pi / math.sqrt(3)
     near = torch.zeros(1, 69)
     assert float(prior.nll(near)) < float(prior.nll(rand).median())
+
+
+def test_each_body_gets_its_own_prior_when_one_is_shipped(monkeypatch, tmp_path):
+    """Anny has its own prior (its IK's poses are not the synthetic body's in the canonical
+    frames); the other bodies, or Anny without the file, take the shared one."""
+    from hmcli.mesh import prior as prior_mod
+
+    assert prior_mod.BODY_PRIORS["anny"].is_file()
+    assert default_prior_path("anny") == prior_mod.BODY_PRIORS["anny"]
+    for name in ("synthetic", "smpl", "smplx", None):
+        assert default_prior_path(name) == DEFAULT_PRIOR
+    monkeypatch.setitem(prior_mod.BODY_PRIORS, "anny", tmp_path / "missing.npz")
+    assert default_prior_path("anny") == DEFAULT_PRIOR
+
+
+def test_anny_prior_keeps_the_shared_fill_of_the_unseen_joints():
+    """Hands, feet, wrists and ankles (no keypoint moves them) are the IK's fill, the prior's
+    mean: the Anny prior was built with them at the shared prior's values, so the fill is the same."""
+    from hmcli.mesh.fit import unseen_joints
+    from hmcli.mesh.synthetic import synthetic_body
+    from hmcli.mesh.train_prior import canonical_rest_vector
+
+    shared, anny = load_prior(DEFAULT_PRIOR), load_prior(default_prior_path("anny"))
+    assert anny.joint_names == shared.joint_names and anny.dim == shared.dim
+
+    def mean(p):
+        w = torch.softmax(p.log_weights, 0)
+        return (w[:, None] * p.means).sum(0).reshape(-1, 3)
+
+    body = synthetic_body()
+    rest = torch.from_numpy(canonical_rest_vector(body))
+    for k in unseen_joints(body):
+        assert torch.allclose(mean(anny)[k - 1], rest[k - 1], atol=1e-4)
+        assert torch.allclose(mean(shared)[k - 1], rest[k - 1], atol=1e-3)

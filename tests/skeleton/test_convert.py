@@ -13,6 +13,7 @@ from hmcli.skeleton import (
     coco_to_h36m,
     flip_lr,
     flip_pose,
+    h36m_from_midpoints,
     halpe_to_coco,
     to_h36m,
 )
@@ -183,3 +184,25 @@ def test_torch_gradients_flow():
     x = torch.randn(2, 17, 3, dtype=torch.float64, requires_grad=True)
     bone_lengths(flip_pose(coco_to_h36m(x), "h36m17"), "h36m17").sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_h36m_from_midpoints_tells_coco_style_2d_from_cmu_and_real_h36m():
+    """The mesh fit counts the 2D nose and head only when they are real points: a COCO-style
+    conversion (midpoints; its "head" is the eyes' midpoint) is recognised from the keypoints."""
+    rng = np.random.default_rng(0)
+    blaze = np.concatenate([rng.uniform(100, 500, (6, 33, 2)), rng.uniform(0.5, 1, (6, 33, 1))], -1).astype(np.float32)
+    mid = np.asarray(to_h36m(blaze, "blazepose33", "midpoints"))[..., :2]          # float32, as hm lift stores it
+    assert h36m_from_midpoints(mid)
+    assert h36m_from_midpoints(np.asarray(coco_to_h36m(blaze[:, :17]))[..., :2])
+    assert not h36m_from_midpoints(np.asarray(to_h36m(blaze, "blazepose33", "cmu"))[..., :2])
+    assert not h36m_from_midpoints(rng.uniform(0, 500, (6, 17, 2)))                # real H36M-17 2D
+    # only the frames asked about count; none valid, or non-finite ones, tell nothing
+    mixed = mid.copy()
+    mixed[2] = rng.uniform(0, 500, (17, 2))
+    assert not h36m_from_midpoints(mixed)
+    assert h36m_from_midpoints(mixed, valid=np.arange(6) != 2)
+    assert not h36m_from_midpoints(mid, valid=np.zeros(6, bool))
+    mixed[2] = np.nan
+    assert h36m_from_midpoints(mixed)
+    with pytest.raises(ValueError, match="17, 2"):
+        h36m_from_midpoints(np.zeros((4, 33, 2)))
