@@ -73,6 +73,23 @@ def _kept_text(meta: dict, info: dict) -> str:
     return f"- Checkpoint kept:{final} step {step}{val}."
 
 
+def _input_text(train: dict) -> str:
+    """The card's line on the training 2D: cameras, bodies and corruption as the run's config says."""
+    kind = str(train.get("camera_kind") or "any")
+    cams = ("random virtual cameras (phone- and webcam-like intrinsics, 360° around the subject)" if kind in ("any", "standard")
+            else "virtual cameras of every kind in docs/real-video.md (standard 40 %; ceiling, phone, webcam, sports, "
+                 "handheld 12 % each)" if kind == "mixed" else f"virtual cameras of the `{kind}` kind (docs/real-video.md)")
+    plain = "detector-like corruption (jitter, outliers, ~15 % masked joints, error-correlated confidence)"
+    bp = ("BlazePose-like corruption (drifting per-joint errors, limb-pair swaps, whole lost frames, far-side low "
+          "visibility; docs/real-video.md §7)")
+    corr = {"plain": plain, "blazepose": bp, "mixed": f"per clip either {plain} or {bp}"}.get(
+        str(train.get("corrupt_model") or "plain"), plain)
+    bodies = str(train.get("proportions") or "")
+    body = f", bodies of `{bodies}` proportions (docs/real-video.md §3)" if bodies else ""
+    return (f"- 2D input: {cams}{body} and {corr}. Evaluation uses fixed standard cameras from a random stream "
+            "training never draws, and the plain corruption.")
+
+
 def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, eval_command: str,
                run_dir: Path | None = None, hardware: str | None = None, notes: str = "") -> str:  # fmt: skip
     meta, cfg = lm.meta, lm.config
@@ -84,6 +101,7 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
     splice = float(train.get("splice_prob") or 0.0)
     arms = float(train.get("splice_arms") or 0.0)
     speed = float(train.get("speed_aug") or 1.0)
+    extra = list(train.get("data_extra") or [])
     final_fit = data.get("train_on") == "train+val"  # judged on test, with no validation subjects left
     info = _run_info(run_dir)
     hw = hardware or meta.get("hardware") or f"{platform.machine()} CPU, torch threads per run: {train.get('threads') or 'all cores'}"
@@ -113,14 +131,16 @@ def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, ev
         f"- Resampled from 120 fps to {data.get('fps', 30):g} fps with real frames; training also draws clips at "
         f"{', '.join(f'{r:g}' for r in data.get('fps_aug', [])) or 'no other'} fps (Δ scaled). 15 and 60 fps "
         "below are rates the model never saw.",
-        "- 2D input: random virtual cameras (phone- and webcam-like intrinsics, 360° around the subject) and "
-        "detector-like corruption (jitter, outliers, ~15 % masked joints, error-correlated confidence). "
-        "Evaluation uses fixed cameras from a random stream training never draws.",
+        *([f"- More data (`data_extra`): {', '.join(f'`{d}`' for d in extra)} (their trials join training and "
+           "validation by subject; the test subjects stay those of the main source)."] if extra else []),
+        _input_text(train),
         f"- Acknowledgement: {data.get('acknowledgement', '')}",
         "",
         "## Training",
         "",
         f"- Reproduce: `{command}`",
+        *([f"- Initialised from `{train['init_from']}` (all matching weights), then trained as below."]
+          if train.get("init_from") else []),
         f"- {info.get('steps', train.get('steps'))} steps, batch {train.get('batch_size')}, clips of "
         f"{train.get('clip_min')}–{train.get('clip_max')} frames, AdamW lr {train.get('lr')} (warm-up "
         f"{train.get('warmup')}, cosine), loss MPJPE + {train.get('lambda_vel')}·velocity, flip augmentation "

@@ -60,3 +60,14 @@ def test_card_of_a_final_fit_says_the_validation_subjects_were_trained_on(tmp_pa
     assert "- Final fit (`train_on: train+val`): the validation subjects (02, 55) join the training data." in card
     assert "- Checkpoint kept: the final one, step 2." in card
     assert "Validation MPJPE during training" not in card
+
+
+def test_input_text_follows_the_runs_cameras_bodies_and_corruption():
+    from hmcli.train.modelcard import _input_text
+
+    plain = _input_text({})
+    assert "360° around the subject" in plain and "~15 % masked joints" in plain and "BlazePose" not in plain
+    rv = _input_text({"camera_kind": "mixed", "proportions": "wide", "corrupt_model": "mixed"})
+    assert "ceiling, phone, webcam, sports, handheld 12 % each" in rv
+    assert "bodies of `wide` proportions" in rv and "per clip either" in rv and "BlazePose-like" in rv
+    assert "`ceiling` kind" in _input_text({"camera_kind": "ceiling", "corrupt_model": "blazepose"})
