@@ -109,6 +109,25 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float) -> np.nda
     return out
 
 
+def _apply_masks(out: np.ndarray, conf: np.ndarray, masked: np.ndarray, mask_outside_image: bool, masked_xy: str,
+                 width: int | None, height: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Last step of both corruptions: non-finite joints and (optionally) joints outside the image join
+    ``masked`` (F, J); masked joints get confidence 0 and keep or zero their (F, J, 2) coordinates."""
+    bad = ~np.isfinite(out).all(axis=-1)
+    masked = masked | bad
+    if mask_outside_image and width is not None and height is not None:
+        with np.errstate(invalid="ignore"):
+            outside = (out[..., 0] < 0) | (out[..., 0] >= width) | (out[..., 1] < 0) | (out[..., 1] >= height)
+        masked |= outside
+    conf[masked] = 0.0
+    out[bad] = 0.0
+    if masked_xy == "zero":
+        out[masked] = 0.0
+    elif masked_xy != "keep":
+        raise ValueError(f"masked_xy must be 'keep' or 'zero', got {masked_xy!r}")
+    return out.astype(np.float32), conf.astype(np.float32)
+
+
 def corrupt(
     xy: np.ndarray,
     rng: np.random.Generator,
@@ -167,19 +186,7 @@ def corrupt(
     masked = rng.random((f, j)) < cfg.mask_prob
     masked |= _runs_mask(rng, (f, j), cfg.dropout_fraction, cfg.dropout_mean_len, False)
     masked |= _runs_mask(rng, (f, j), cfg.frame_drop_fraction, cfg.frame_drop_mean_len, True)
-    bad = ~np.isfinite(out).all(axis=-1)
-    masked |= bad
-    if cfg.mask_outside_image and width is not None and height is not None:
-        with np.errstate(invalid="ignore"):
-            outside = (out[..., 0] < 0) | (out[..., 0] >= width) | (out[..., 1] < 0) | (out[..., 1] >= height)
-        masked |= outside
-    conf[masked] = 0.0
-    out[bad] = 0.0
-    if cfg.masked_xy == "zero":
-        out[masked] = 0.0
-    elif cfg.masked_xy != "keep":
-        raise ValueError(f"masked_xy must be 'keep' or 'zero', got {cfg.masked_xy!r}")
-    return out.astype(np.float32), conf.astype(np.float32)
+    return _apply_masks(out, conf, masked, cfg.mask_outside_image, cfg.masked_xy, width, height)
 
 
 # --- BlazePose-like corruption -------------------------------------------------------------
@@ -346,19 +353,7 @@ def corrupt_blazepose(
     # 4. lost frames and joints outside the image
     frac = float(rng.uniform(*cfg.frame_drop))
     masked = _runs_mask(rng, (f, j), frac, cfg.frame_drop_mean_len, True)
-    bad = ~np.isfinite(out).all(axis=-1)
-    masked |= bad
-    if cfg.mask_outside_image and width is not None and height is not None:
-        with np.errstate(invalid="ignore"):
-            outside = (out[..., 0] < 0) | (out[..., 0] >= width) | (out[..., 1] < 0) | (out[..., 1] >= height)
-        masked |= outside
-    conf[masked] = 0.0
-    out[bad] = 0.0
-    if cfg.masked_xy == "zero":
-        out[masked] = 0.0
-    elif cfg.masked_xy != "keep":
-        raise ValueError(f"masked_xy must be 'keep' or 'zero', got {cfg.masked_xy!r}")
-    return out.astype(np.float32), conf.astype(np.float32)
+    return _apply_masks(out, conf, masked, cfg.mask_outside_image, cfg.masked_xy, width, height)
 
 
 def apply_corruption(
