@@ -96,14 +96,15 @@ def _runs_mask(rng: np.random.Generator, shape: tuple[int, int], fraction: float
     return mask
 
 
-def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float) -> np.ndarray:
-    """Unit-variance AR(1) noise along axis 0: (F, ...)."""
+def _ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float | np.ndarray) -> np.ndarray:
+    """Unit-variance AR(1) noise along axis 0: (F, ...); ``rho`` a number or an array that
+    broadcasts against one frame's shape (e.g. (J, 1) for (F, J, 2): one coefficient per joint)."""
     n = rng.standard_normal(shape)
     out = np.empty_like(n)
     if shape[0] == 0:
         return out
     out[0] = n[0]
-    k = np.sqrt(max(1.0 - rho * rho, 0.0))
+    k = np.sqrt(np.maximum(1.0 - np.square(rho), 0.0))
     for i in range(1, shape[0]):
         out[i] = rho * out[i - 1] + k * n[i]
     return out
@@ -328,13 +329,7 @@ def corrupt_blazepose(
 
     # 1. jitter: per-joint AR(1) + white
     s = float(rng.uniform(*cfg.scale))
-    e = rng.standard_normal((f, j, 2))
-    ar = np.empty_like(e)  # (F, J, 2)
-    if f:
-        ar[0] = e[0]
-        k = np.sqrt(np.maximum(1.0 - rho * rho, 0.0))[:, None]  # (J, 1)
-        for i in range(1, f):
-            ar[i] = rho[:, None] * ar[i - 1] + k * e[i]
+    ar = _ar1(rng, (f, j, 2), rho[:, None])  # (F, J, 2)
     gain = np.where(lowvis, cfg.lowvis_err, 1.0)  # (F, J)
     sigma = s * diag[:, None] * std[None, :] * gain  # (F, J)
     out = clean + ar * sigma[..., None] + rng.standard_normal((f, j, 2)) * (cfg.white_frac * diag)[:, None, None]

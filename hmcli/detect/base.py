@@ -151,9 +151,8 @@ class MultiDetector(Protocol):
     def close(self) -> None: ...
 
 
-class SingleAsMulti:
-    """A one-person ``Detector`` seen as a ``MultiDetector``: ``detect_multi`` returns ``[]``
-    or the one person. ``close`` closes the wrapped detector."""
+class DetectorWrapper:
+    """Base of detectors that wrap another: its ``name`` and ``joint_set``, and ``close`` closes it."""
 
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
@@ -166,12 +165,17 @@ class SingleAsMulti:
     def joint_set(self) -> str:
         return self.detector.joint_set
 
+    def close(self) -> None:
+        self.detector.close()
+
+
+class SingleAsMulti(DetectorWrapper):
+    """A one-person ``Detector`` seen as a ``MultiDetector``: ``detect_multi`` returns ``[]``
+    or the one person. ``close`` closes the wrapped detector."""
+
     def detect_multi(self, frame_bgr: np.ndarray, timestamp: float) -> list[tuple[np.ndarray, np.ndarray]]:
         xy, conf, found = self.detector.detect(frame_bgr, timestamp)
         return [(xy, conf)] if found else []
-
-    def close(self) -> None:
-        self.detector.close()
 
 
 def as_multi(detector: Detector | MultiDetector) -> MultiDetector:

@@ -19,13 +19,14 @@ import os
 
 import numpy as np
 
+from hmcli.detect.base import DetectorWrapper
 from hmcli.io.atomic import HMError
 from hmcli.types import Keypoints2D
 
 __all__ = ["WorldRecorder", "detect_video_world"]
 
 
-class WorldRecorder:
+class WorldRecorder(DetectorWrapper):
     """A one-person detector that also records its world landmarks.
 
     ``detect`` is the wrapped detector's; after it, ``last_world`` ((J, 3) metres, or None) is
@@ -38,16 +39,8 @@ class WorldRecorder:
         if not hasattr(detector, "last_world") or not callable(getattr(detector, "detect", None)):
             raise HMError(f"detector {getattr(detector, 'name', type(detector).__name__)!r} gives no 3D world "
                           "landmarks (the mediapipe detector does)")  # fmt: skip
-        self.detector = detector
+        super().__init__(detector)
         self.frames: list[np.ndarray | None] = []
-
-    @property
-    def name(self) -> str:
-        return self.detector.name
-
-    @property
-    def joint_set(self) -> str:
-        return self.detector.joint_set
 
     def detect(self, frame_bgr: np.ndarray, timestamp: float = 0.0) -> tuple[np.ndarray, np.ndarray, bool]:
         xy, conf, found = self.detector.detect(frame_bgr, timestamp)
@@ -68,9 +61,6 @@ class WorldRecorder:
         if not self.frames:
             return np.zeros((0, *shape), np.float32)
         return np.stack([nan if w is None else w for w in self.frames])
-
-    def close(self) -> None:
-        self.detector.close()
 
 
 def detect_video_world(
