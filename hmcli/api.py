@@ -528,7 +528,7 @@ def detect_file(path: str | os.PathLike, detector: Any = "mediapipe", *, info: A
     report(0, total)
     frames = ahead(iter_frames(path, max_frames=max_frames), read_ahead)
     try:
-        kp = run_detector(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=str(path),
+        kp = run_detector(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=os.path.abspath(path),
                           source_hash=src_hash)  # fmt: skip
     finally:
         frames.close()
@@ -562,7 +562,7 @@ def detect_file_multi(path: str | os.PathLike, detector: Any = "mediapipe", *, m
     report(0, total)
     frames = ahead(iter_frames(path, max_frames=max_frames), read_ahead)
     try:
-        kp = run_detector_multi(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=str(path),
+        kp = run_detector_multi(det, frames, lambda i, n: report(i + 1, n), num_frames=total, source=os.path.abspath(path),
                                 source_hash=src_hash, tracker=tracker, max_persons=max_persons,
                                 min_track_length=min_track_length)  # fmt: skip
     finally:
@@ -641,7 +641,7 @@ def _run_records(source: Any, det: Any, records: Callable[..., Iterator[dict]], 
         total = None if camera else (info.num_frames if max_frames is None else min(info.num_frames, max_frames))
         nominal = None if camera else info.fps
         src = frames = TimedFrames(iter_frames(source, max_frames=max_frames))
-        src_name, src_hash = (f"camera:{source}", None) if camera else (str(source), sha256_file(source))
+        src_name, src_hash = (f"camera:{source}", None) if camera else (os.path.abspath(source), sha256_file(source))
     report = _stage(on_progress, "lift")
     report(0, total)
     header, recs, write_s = None, [], 0.0

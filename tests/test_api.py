@@ -263,3 +263,16 @@ def test_the_quick_look_needs_a_group_in_two_samples(tmp_path, monkeypatch):
     for counts, want in (([1, 2, 1, 1], 1), ([2, 1, 2, 1], 2), ([3, 3, 2, 1], 3), ([2], 2), ([], 0)):
         monkeypatch.setattr(detect, "count_persons", lambda frames, det, c=counts: list(c))
         assert api.probe_persons(v, "fake-test") == want, counts
+
+
+def test_detect_file_records_the_video_absolute_so_results_find_it_from_elsewhere(tmp_path, monkeypatch):
+    from hmcli.io.paths import find_source_video
+
+    write_video(tmp_path / "v.mp4", n=4)
+    monkeypatch.chdir(tmp_path)
+    kp = api.detect_file("v.mp4", "fake-test")  # a relative path, as a user types it
+    assert kp.source == str(tmp_path / "v.mp4")
+    elsewhere = tmp_path / "out" / "res.h5"
+    elsewhere.parent.mkdir()
+    monkeypatch.chdir(elsewhere.parent)
+    assert find_source_video(kp.source, elsewhere) == tmp_path / "v.mp4"

@@ -48,7 +48,8 @@ def default_output(input_path: Path, suffix: str, tag: str) -> Path:
 
 def find_source_video(source: str | None, result_path: Path) -> Path | None:
     """The video a result was made from, if it can be found: the stored path as is, relative to
-    the result's folder, or its file name in the result's folder."""
+    the result's folder, or its file name in the result's folder. Results written since 2026-12 store
+    the absolute path; older ones store it as the user typed it."""
     if not source or source.startswith("camera:"):
         return None
     p = Path(source)
