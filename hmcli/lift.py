@@ -259,17 +259,39 @@ def frame_timing(timestamps: np.ndarray, train_fps: float, fps: float | None = N
 BLAZEPOSE_MAP = "cmu"
 
 
+#: Confidence the lifter sees for a *found* joint is at least this, per input joint set. BlazePose's
+#: visibility says little about its 2D error (bench_results/detector-2d.md: 7 % of joints under 0.5 are
+#: off by 3-4 % of the height, against 1.6 % above 0.9), while the lifters learned from training 2D
+#: whose confidence falls with the error to lean away from low-confidence joints. On the real detector's
+#: held-out renders (scripts/lift_renders.py) a floor of 0.8 gives 92.4 -> 87.1 mm (bidirectional),
+#: 86.8 -> 86.8 (causal), 96.1 -> ~93 (v1); dropping low-visibility joints (confidence 0 under 0.1-0.7)
+#: does not help (91.1-92.9 mm). docs/real-video.md §10. Missing joints (confidence 0) stay missing.
+CONFIDENCE_FLOOR: dict[str, float] = {"blazepose33": 0.8}
+
+
+def model_confidence(conf: np.ndarray, joint_set: str, floor: float | None = None) -> np.ndarray:
+    """The confidence the lifter is given for (..., J) detector confidences of ``joint_set``: raised to
+    ``floor`` (default :data:`CONFIDENCE_FLOOR` of the joint set, else unchanged) where positive."""
+    floor = CONFIDENCE_FLOOR.get(joint_set) if floor is None else floor
+    conf = np.asarray(conf, np.float32)
+    if not floor:
+        return conf
+    return np.where(conf > 0, np.maximum(conf, np.float32(floor)), np.float32(0.0)).astype(np.float32)
+
+
 def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int,
-                   blazepose_map: str = BLAZEPOSE_MAP):
+                   blazepose_map: str = BLAZEPOSE_MAP, confidence_floor: float | None = None):
     """2D keypoints (..., J, 2) + conf (..., J) of ``joint_set`` -> (H36M xy (..., 17, 2),
     H36M conf (..., 17), model input (..., 17, 3) float32 numpy). ``blazepose_map``: see
-    :data:`BLAZEPOSE_MAP`."""
+    :data:`BLAZEPOSE_MAP`; ``confidence_floor``: see :func:`model_confidence` (0: the detector's own).
+    The returned H36M confidence is the detector's; only the model input has the floor."""
     k = np.concatenate([np.asarray(xy, np.float32), np.asarray(conf, np.float32)[..., None]], axis=-1)
     try:
         h = np.asarray(to_h36m(k, joint_set, blazepose_map), np.float32)  # (..., 17, 3)
     except ValueError as e:
         raise HMError(str(e)) from None
-    x = np.asarray(lm.codec.encode_2d(h[..., :2], h[..., 2], width, height), np.float32)
+    c_in = model_confidence(h[..., 2], joint_set, confidence_floor)  # (..., 17)
+    x = np.asarray(lm.codec.encode_2d(h[..., :2], c_in, width, height), np.float32)
     return h[..., :2], h[..., 2], x
 
 

@@ -516,3 +516,30 @@ def test_multi_frame_lifter_tracks_drops_and_caps(causal, bi):
     assert [o.track_id for o in out] == [1] and capped.live_tracks == [1]
     with pytest.raises(CheckpointError):
         L.MultiFrameLifter(bi, "coco17", 320, 240)
+
+
+def test_model_confidence_floors_found_blazepose_joints_only():
+    c = np.array([[0.0, 0.05, 0.5, 0.8, 0.99]], np.float32)
+    np.testing.assert_allclose(L.model_confidence(c, "blazepose33"), [[0.0, 0.8, 0.8, 0.8, 0.99]])
+    np.testing.assert_array_equal(L.model_confidence(c, "coco17"), c)  # no measured floor: the detector's own
+    np.testing.assert_array_equal(L.model_confidence(c, "blazepose33", floor=0.0), c)
+    np.testing.assert_allclose(L.model_confidence(c, "h36m17", floor=0.3), [[0.0, 0.3, 0.5, 0.8, 0.99]])
+
+
+def test_to_model_input_floors_the_models_confidence_but_returns_the_detectors():
+    class _LM:  # only the codec is used
+        class codec:
+            @staticmethod
+            def encode_2d(xy, conf, w, h):
+                return np.concatenate([xy, conf[..., None]], axis=-1)
+
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(100, 300, (4, 33, 2)).astype(np.float32)
+    conf = rng.uniform(0.0, 1.0, (4, 33)).astype(np.float32)
+    conf[0] = 0.0  # a lost frame stays lost
+    hxy, hconf, x = L.to_model_input(_LM(), xy, conf, "blazepose33", 640, 480)
+    _, raw, x0 = L.to_model_input(_LM(), xy, conf, "blazepose33", 640, 480, confidence_floor=0.0)
+    np.testing.assert_array_equal(hconf, raw)  # what results store: the detector's confidence
+    np.testing.assert_array_equal(x[..., :2], x0[..., :2])
+    np.testing.assert_allclose(x[..., 2], L.model_confidence(raw, "blazepose33"))
+    assert (x[0, :, 2] == 0).all() and (x[1:, :, 2] >= 0.8).all()

@@ -410,9 +410,10 @@ def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[
                 say: Say = lambda m: None) -> dict:
     """The shipped lifter (:func:`hmcli.api.lift`) on each clip's 2D: the exact projection of the
     truth (``truth 2D``, confidence 1: the lifter's floor on these poses) and the detector's with
-    each of ``mappings``. MPJPE (mm, root-relative, detected frames) against the truth's 3D
+    each of ``mappings`` (with the confidence floor ``hm lift`` gives BlazePose). MPJPE (mm, root-relative, detected frames) against the truth's 3D
     keypoints and against the CMU joints; per joint against the truth."""
     from hmcli import api
+    from hmcli.lift import model_confidence
     from hmcli.skeleton.joints import H36M17
     from hmcli.types import Keypoints2D
 
@@ -423,7 +424,9 @@ def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[
         inputs = {"truth 2D": (c.truth_xy, np.ones((F, 17), np.float32), np.ones(F, bool))}
         for name, fn in mappings.items():
             k = _h36m(c, fn)                                                     # (F, 17, 3)
-            inputs[name] = (k[..., :2], k[..., 2] * c.detected[:, None], c.detected)
+            # the confidence the lifter gets from BlazePose in hm lift (its floor, hmcli.lift.CONFIDENCE_FLOOR)
+            conf = model_confidence(k[..., 2] * c.detected[:, None], "blazepose33")  # (F, 17)
+            inputs[name] = (k[..., :2], conf, c.detected)
         for name, (xy, conf, det) in inputs.items():
             kp = Keypoints2D(np.asarray(xy, np.float32), np.asarray(conf, np.float32), "h36m17", ts,
                              c.width, c.height, np.asarray(det, bool), detector="render")
