@@ -66,6 +66,7 @@ import numpy as np
 from hmcli.action.types import ActionDataset, ActionSample
 from hmcli.io.atomic import HMError
 from hmcli.io.safe_pickle import NUMPY_GLOBALS, SAFE_BUILTINS, restricted_load
+from hmcli.lift import BLAZEPOSE_MAP, model_confidence
 from hmcli.skeleton.convert import coco_to_h36m, to_h36m
 from hmcli.skeleton.joints import H36M17
 from hmcli.types import Keypoints2D
@@ -701,17 +702,19 @@ def sample_from_keypoints(kp: Keypoints2D, label: int, name: str, subject: str =
                           fps: float | None = None) -> ActionSample:  # fmt: skip
     """One person's Keypoints2D (any supported joint set) -> ActionSample with M = 1.
 
-    The joints are converted to H36M-17 with :func:`hmcli.skeleton.convert.to_h36m` (the
-    conversion ``hmcli.lift.to_model_input`` uses); frames without a detection get conf 0.
+    The joints are converted to H36M-17 as ``hm action`` converts them at inference
+    (:func:`hmcli.action.api.encode_keypoints`: the lifter's BlazePose map and confidence floor);
+    frames without a detection get conf 0.
     fps: the keypoints' frame rate if they have one, else ``fps``, else 30.
     """
     xy = np.asarray(kp.xy, np.float32)  # (F, J, 2)
     k = np.concatenate([xy, np.asarray(kp.conf, np.float32)[..., None]], axis=-1)  # (F, J, 3)
     try:
-        h = np.asarray(to_h36m(k, kp.joint_set), np.float32)  # (F, 17, 3)
+        h = np.asarray(to_h36m(k, kp.joint_set, BLAZEPOSE_MAP), np.float32)  # (F, 17, 3)
     except ValueError as e:
         raise HMError(str(e)) from None
-    conf = np.where(np.asarray(kp.detected, bool)[:, None], h[..., 2], 0.0).astype(np.float32)  # (F, 17)
+    conf = np.where(np.asarray(kp.detected, bool)[:, None], model_confidence(h[..., 2], kp.joint_set),
+                    0.0).astype(np.float32)  # (F, 17)
     rate = kp.fps
     if not np.isfinite(rate) or rate <= 0:
         rate = float(fps) if fps else _DEFAULT_FPS

@@ -369,8 +369,11 @@ def test_read_labels_csv(own_data):
     c = COCO17.index
     np.testing.assert_allclose(a.xy[0, :, 0], (kp_a.xy[:, c("left_hip")] + kp_a.xy[:, c("right_hip")]) / 2, rtol=1e-5)
     np.testing.assert_allclose(a.xy[0, :, H36M17.index("left_wrist")], kp_a.xy[:, c("left_wrist")])
-    bz = 23  # blazepose left_hip, 24 right_hip
-    np.testing.assert_allclose(b.xy[0, :, 0], (kp_b.xy[:, bz] + kp_b.xy[:, bz + 1]) / 2, rtol=1e-4, atol=1e-3)
+    # BlazePose goes through the lifter's learned map, as hm action converts it at inference
+    from hmcli.skeleton.blazepose_map import blazepose_to_h36m_cmu
+
+    np.testing.assert_allclose(b.xy[0], blazepose_to_h36m_cmu(kp_b.xy), atol=0.02)  # JSON keeps 2 decimals
+    assert (b.conf[0][kp_b.detected] >= 0.8).all()  # found joints: the lifter's confidence floor
     # the folder holding labels.csv, and the dispatcher, read the same
     assert [s.label for s in read_labelled(d).samples] == [1, 0]
     assert load_action_dataset(d).classes == ("clap", "wave")
