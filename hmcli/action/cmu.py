@@ -80,11 +80,13 @@ def class_counts(clips: list[CMUClip], window_s: float = 2.0, stride_s: float = 
     return out
 
 
-def render_clip_2d(world: np.ndarray, rng: np.random.Generator, corrupt: bool = True) -> dict:
-    """A (F, 17, 3) world window through a random virtual camera (+ detector-like corruption):
-    ``xy`` (F, 17, 2) px, ``conf`` (F, 17), ``width``, ``height``."""
-    from hmcli.data.corrupt import CorruptionConfig
+def render_clip_2d(world: np.ndarray, rng: np.random.Generator, corrupt: bool = True, camera_kind: str = "any",
+                   corrupt_model: str = "plain") -> dict:
+    """A (F, 17, 3) world window through a random virtual camera of ``camera_kind`` (+ detector-like
+    corruption of ``corrupt_model``, :func:`hmcli.data.corrupt.corruption_preset`): ``xy`` (F, 17, 2)
+    px, ``conf`` (F, 17), ``width``, ``height``."""
+    from hmcli.data.corrupt import corruption_preset
     from hmcli.data.dataset import render_window
 
-    r = render_window(world, rng, "any", CorruptionConfig() if corrupt else None)
+    r = render_window(world, rng, camera_kind, corruption_preset(corrupt_model) if corrupt else None)
     return {"xy": r["xy"], "conf": r["conf"], "width": r["width"], "height": r["height"]}

@@ -73,6 +73,9 @@ class ActionTrainConfig:
     rate_p: float = 0.5               # share of training batches drawn at a random rate (the rest at the backbone's)
     label_smoothing: float = 0.0      # stage 1 and 2 cross-entropy label smoothing
     mixup: float = 0.0                # stage 1: mixup of pooled features, Beta(a, a) weights (0: off)
+    camera_kind: str = "any"          # CMU data: the training windows' virtual cameras (hmcli.data.camera kinds)
+    corrupt_model: str = "plain"      # CMU data: the training windows' 2D errors: plain | blazepose | mixed
+    eval_corrupt_model: str = "plain"  # CMU data: the held-out windows' 2D errors (cameras: always "any")
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -88,6 +91,13 @@ class ActionTrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing!r}")
         if self.mixup < 0:
             raise ValueError(f"mixup must be >= 0, not {self.mixup!r}")
+        from hmcli.data.camera import check_camera_kind
+        from hmcli.data.corrupt import CORRUPT_MODELS
+
+        check_camera_kind(self.camera_kind)
+        for key in ("corrupt_model", "eval_corrupt_model"):
+            if getattr(self, key) not in CORRUPT_MODELS:
+                raise ValueError(f"{key} must be one of {', '.join(CORRUPT_MODELS)}, not {getattr(self, key)!r}")
 
 
 # ------------------------------------------------------------------ window sources
@@ -142,10 +152,12 @@ class _Windows:
 class CMUWindows(_Windows):
     persons = 1  # single-person motion capture: M = 1
 
-    def __init__(self, data: str, codec, fps: float, window: int, min_window: int, cache: str | None = None):
+    def __init__(self, data: str, codec, fps: float, window: int, min_window: int, cache: str | None = None,
+                 camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain"):
         from hmcli.action.cmu import CMU_ACTION_CLASSES, cmu_action_clips
 
         super().__init__(codec, fps, window)
+        self.camera_kind, self.corrupt_model, self.eval_corrupt_model = camera_kind, corrupt_model, eval_corrupt_model
         self.classes = CMU_ACTION_CLASSES
         self.clips = cmu_action_clips(data, cache=cache)
         self.min_window = min_window
@@ -177,7 +189,7 @@ class CMUWindows(_Windows):
         frames = min(n, int(rng.integers(min(min_window, n), window + 1)))
         start_s = float(rng.uniform(0, max(0.0, (n - frames) / fps)))
         world = self._take(clip, start_s, frames, fps)
-        r = render_clip_2d(world, rng, corrupt=True)
+        r = render_clip_2d(world, rng, corrupt=True, camera_kind=self.camera_kind, corrupt_model=self.corrupt_model)
         x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"], window)
         return x, w, k
 
@@ -192,7 +204,7 @@ class CMUWindows(_Windows):
             for s in starts:
                 world = self._take(clip, float(s), frames)
                 for _ in range(cameras):
-                    r = render_clip_2d(world, rng, corrupt=True)
+                    r = render_clip_2d(world, rng, corrupt=True, corrupt_model=self.eval_corrupt_model)
                     x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"])
                     yield x, w, clip.label, clip.subject
 
@@ -294,7 +306,9 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
     min_window = max(1, int(round(cfg.min_window_s * fps)))
     if cfg.kind == "cmu":
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        return CMUWindows(cfg.data, codec, fps, window, min_window, cache=str(Path(cfg.out) / "cmu_cache.npz"))
+        return CMUWindows(cfg.data, codec, fps, window, min_window, cache=str(Path(cfg.out) / "cmu_cache.npz"),
+                          camera_kind=cfg.camera_kind, corrupt_model=cfg.corrupt_model,
+                          eval_corrupt_model=cfg.eval_corrupt_model)  # fmt: skip
     from hmcli.action.readers import load_action_dataset
 
     ds = load_action_dataset(cfg.data, kind=cfg.kind)

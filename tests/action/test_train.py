@@ -31,6 +31,7 @@ def cmu_windows(fps=30.0, window=60, min_window=30) -> CMUWindows:
     joints = base[None] + 0.05 * np.sin(2 * np.pi * t + np.arange(17)[None, :, None] / 17.0)
     src.clips = [CMUClip(joints, 120.0, k, f"0{k + 1}", "01", name) for k, name in enumerate(src.classes)]
     src.min_window = min_window
+    src.camera_kind, src.corrupt_model, src.eval_corrupt_model = "any", "plain", "plain"
     return src
 
 
@@ -82,7 +83,8 @@ def test_head_loss_plain_smoothing_mixup():
 
 
 @pytest.mark.parametrize("bad", ["rate_range=[60, 5]", "rate_range=[0, 30]", "rate_range=5", "rate_p=1.5",
-                                 "label_smoothing=1", "mixup=-1"])
+                                 "label_smoothing=1", "mixup=-1", "camera_kind=drone", "corrupt_model=gauss",
+                                 "eval_corrupt_model=gauss"])
 def test_bad_options(bad):
     with pytest.raises(OptionError, match=bad.split("=")[0]):
         action_config([bad])
@@ -92,3 +94,28 @@ def test_options_parsed():
     cfg = action_config(["rate_range=[5, 60]", "rate_p=0.75", "label_smoothing=0.1", "mixup=0.2"])
     assert cfg.rate_range == [5.0, 60.0] and cfg.rate_p == 0.75 and cfg.label_smoothing == 0.1 and cfg.mixup == 0.2
     assert action_config([]).rate_range is None
+
+
+def test_camera_and_corruption_options_parsed():
+    cfg = action_config(["camera_kind=mixed", "corrupt_model=mixed", "eval_corrupt_model=blazepose"])
+    assert (cfg.camera_kind, cfg.corrupt_model, cfg.eval_corrupt_model) == ("mixed", "mixed", "blazepose")
+    assert (action_config([]).camera_kind, action_config([]).corrupt_model) == ("any", "plain")
+
+
+def test_render_clip_2d_corrupt_models_differ_as_the_detectors_do():
+    from hmcli.action.cmu import render_clip_2d
+
+    rng = np.random.default_rng(3)
+    t = np.arange(300, dtype=np.float32)[:, None, None] / 30.0
+    base = rng.normal(0, 0.25, (17, 3)).astype(np.float32) + np.array([0, 0, 0.9], np.float32)
+    world = base[None] + 0.05 * np.sin(2 * np.pi * t + np.arange(17)[None, :, None])   # (300, 17, 3)
+
+    def single_joint_masks(model):
+        r = render_clip_2d(world, np.random.default_rng(0), camera_kind="standard", corrupt_model=model)
+        lost = r["conf"] == 0                                                        # (F, 17)
+        return int((lost.any(-1) & ~lost.all(-1)).sum()), r
+
+    n_bp, r = single_joint_masks("blazepose")
+    n_plain, _ = single_joint_masks("plain")
+    assert r["xy"].shape == (300, 17, 2) and r["conf"].shape == (300, 17)
+    assert n_bp == 0 < n_plain  # BlazePose loses whole frames, never single joints (docs/real-video.md §7)
