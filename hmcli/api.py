@@ -201,6 +201,7 @@ def lift(
     on_progress: Callable[[int, int], None] | None = None,
     one_pass: bool = False,
     flip: bool = True,
+    refiner: Any = None,
 ) -> Pose3DResult:
     """Lift 2D keypoints to H36M-17 3D joints (metres, root-relative, camera axes).
 
@@ -210,8 +211,60 @@ def lift(
     the clip length it was trained on (81 frames for the shipped models); ``one_pass`` runs
     the whole sequence at once instead (see :mod:`hmcli.lift`). ``flip``: average with the
     estimate of the mirrored input, mirrored back (test-time flip; ``False`` for the model's
-    single estimate)."""
-    return lift_keypoints(keypoints, lifter, fps, one_pass=one_pass, flip=flip, on_progress=on_progress)
+    single estimate). ``refiner``: repair the 2D over time first (:func:`load_refiner`, :mod:`hmcli.refine`)."""
+    return lift_keypoints(keypoints, lifter, fps, one_pass=one_pass, flip=flip, on_progress=on_progress, refiner=refiner)
+
+
+def load_refiner(name: str | os.PathLike | None = None):
+    """The temporal 2D refiner (a path or shipped name; default ``refine2d-cmu``): see :mod:`hmcli.refine`."""
+    from hmcli.refine.checkpoint import load_refiner as _load
+
+    return _load(name)
+
+
+def refine_keypoints(keypoints: Keypoints2D, refiner: Any = None, fps: float | None = None) -> Keypoints2D:
+    """One person's 2D keypoints repaired over time (jitter, swaps, missed joints): H36M-17 out, as the
+    lifter sees it (BlazePose input goes through the same map first). ``refiner``: a :func:`load_refiner`
+    model or name (default the shipped one). Joints the detector missed in found frames are filled in
+    with confidence :data:`hmcli.refine.api.FILL_CONFIDENCE`."""
+    from dataclasses import replace
+
+    from hmcli.lift import BLAZEPOSE_MAP, refine_h36m
+    from hmcli.skeleton import to_h36m
+
+    lr = refiner if refiner is not None and not isinstance(refiner, (str, os.PathLike)) else load_refiner(refiner)
+    k = np.concatenate([np.asarray(keypoints.xy, np.float32), np.asarray(keypoints.conf, np.float32)[..., None]], -1)
+    try:
+        h = np.asarray(to_h36m(k, keypoints.joint_set, BLAZEPOSE_MAP), np.float32)  # (F, 17, 3)
+    except ValueError as e:
+        raise HMError(str(e)) from None
+    det = np.asarray(keypoints.detected, bool)
+    if keypoints.num_frames == 0 or not det.any():
+        return replace(keypoints, xy=h[..., :2].copy(), conf=h[..., 2].copy(), joint_set="h36m17")
+    xy, conf, _ = refine_h36m(lr, h[..., :2], h[..., 2], det, np.asarray(keypoints.timestamps, np.float64),
+                              keypoints.joint_set, fps)
+    return replace(keypoints, xy=xy, conf=conf, joint_set="h36m17")
+
+
+def refine_persons(mk: MultiKeypoints2D, refiner: Any = None, fps: float | None = None) -> MultiKeypoints2D:
+    """:func:`refine_keypoints` for every person of ``mk``, each over its own span (first to last
+    detected frame; outside it the person stays absent). H36M-17 out."""
+    from dataclasses import replace
+
+    lr = refiner if refiner is not None and not isinstance(refiner, (str, os.PathLike)) else load_refiner(refiner)
+    p, f = mk.num_persons, mk.num_frames
+    xy = np.zeros((p, f, 17, 2), np.float32)  # (P, F, 17, 2)
+    conf = np.zeros((p, f, 17), np.float32)  # (P, F, 17)
+    for i in range(p):
+        kp = mk.person(i)
+        span = kp.span()
+        if span is None:
+            continue
+        a, b = span
+        part = replace(kp, xy=kp.xy[a:b], conf=kp.conf[a:b], timestamps=kp.timestamps[a:b], detected=kp.detected[a:b])
+        r = refine_keypoints(part, lr, fps)
+        xy[i, a:b], conf[i, a:b] = r.xy, r.conf
+    return replace(mk, xy=xy, conf=conf, joint_set="h36m17")
 
 
 def lift_video(
@@ -865,16 +918,18 @@ def select_person(mk: MultiKeypoints2D, person: int | None, what: str = "the inp
 
 
 def lift_persons(mk: MultiKeypoints2D, lifter: LoadedModel, fps: float | None = None, *, one_pass: bool = False,
-                 flip: bool = True, on_progress: Callable[[int, int], None] | None = None) -> MultiPose3DResult:  # fmt: skip
+                 flip: bool = True, on_progress: Callable[[int, int], None] | None = None,
+                 refiner: Any = None) -> MultiPose3DResult:  # fmt: skip
     """Lift every person (:func:`hmcli.lift.lift_persons`: each over its own span). A one-person
     input with track id 0 (the one-person path, no tracker) is lifted over the whole clip, as
-    :func:`lift` does, so frames without the person get the model's estimate from the others."""
+    :func:`lift` does, so frames without the person get the model's estimate from the others.
+    ``refiner``: each person's 2D refined over time first (:func:`load_refiner`)."""
     from hmcli.lift import lift_persons as _lift_persons
 
     if mk.num_persons == 1 and int(mk.track_ids[0]) == 0:
-        res = lift(mk.person(0), lifter, fps, on_progress=on_progress, one_pass=one_pass, flip=flip)
+        res = lift(mk.person(0), lifter, fps, on_progress=on_progress, one_pass=one_pass, flip=flip, refiner=refiner)
         return MultiPose3DResult.from_single(res)
-    return _lift_persons(mk, lifter, fps, one_pass=one_pass, flip=flip, on_progress=on_progress)
+    return _lift_persons(mk, lifter, fps, one_pass=one_pass, flip=flip, on_progress=on_progress, refiner=refiner)
 
 
 def run_offline_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os.PathLike, *, info: Any = None,
@@ -882,9 +937,10 @@ def run_offline_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os
                         timings: Timings | None = None, on_progress: OnStage | None = None, one_pass: bool = False,
                         flip: bool = True, read_ahead: int = 0, max_persons: int = DEFAULT_MAX_PERSONS,
                         min_track_length: int = DEFAULT_MIN_TRACK_LENGTH, tracker: Any = None,
-                        probe: bool = True) -> MultiPose3DResult:  # fmt: skip
+                        probe: bool = True, refiner: Any = None) -> MultiPose3DResult:  # fmt: skip
     """:func:`run_offline` for every person: keypoints, or a video file detected with
-    :func:`detect_persons` (``probe`` as there), then :func:`lift_persons`."""
+    :func:`detect_persons` (``probe`` as there), then :func:`lift_persons` (each person's 2D first
+    refined over time by ``refiner``, a :func:`load_refiner` model, when given)."""
     timings = timings if timings is not None else Timings()
     if isinstance(source, MultiKeypoints2D):
         mk = source
@@ -896,7 +952,7 @@ def run_offline_persons(lifter: LoadedModel, source: MultiKeypoints2D | str | os
     report = _stage(on_progress, "lift")
     total = sum(b - a for a, b in (s for s in (k.span() for k in mk.persons()) if s is not None))
     report(0, total or mk.num_frames)
-    result = lift_persons(mk, lifter, fps, one_pass=one_pass, flip=flip, on_progress=report)
+    result = lift_persons(mk, lifter, fps, one_pass=one_pass, flip=flip, on_progress=report, refiner=refiner)
     timings.lift = time.perf_counter() - t0
     return result
 

@@ -556,6 +556,7 @@ class LiftJob(Job):
     probe: bool = True  # hmcli.api.detect_persons: one-person clips take the one-person path
     read_ahead: int = READ_AHEAD
     lift_threads: int | None = 1  # torch threads while lifting (None: as set); see torch_threads
+    refiner: Any = None  # a LoadedRefiner: each person's 2D refined over time before lifting
     timings: Timings | None = None  # adds up every input's stage seconds, if given
 
     def prepare(self, input: Path) -> tuple[MultiKeypoints2D, Timings]:
@@ -581,7 +582,7 @@ class LiftJob(Job):
         with torch_threads(self.lift_threads):
             lift_t = api.Timings()
             result = api.run_offline_persons(self.lifter, mk, fps=self.fps, timings=lift_t, one_pass=self.one_pass,
-                                             flip=self.flip)  # fmt: skip
+                                             flip=self.flip, refiner=self.refiner)  # fmt: skip
         t.lift = lift_t.lift
         t0 = time.perf_counter()
         export(result, output)
@@ -601,6 +602,7 @@ class DetectJob(Job):
     probe: bool = True  # hmcli.api.detect_persons: one-person clips take the one-person path
     read_ahead: int = READ_AHEAD
     timings: Timings | None = None
+    refiner: Any = None  # a LoadedRefiner: each person's 2D refined over time (H36M-17 out)
 
     def prepare(self, input: Path) -> tuple[MultiKeypoints2D, Timings]:
         from hmcli import api
@@ -614,6 +616,8 @@ class DetectJob(Job):
         from hmcli import api
 
         mk, t = prepared
+        if self.refiner is not None:
+            mk = api.refine_persons(mk, self.refiner)
         t0 = time.perf_counter()
         api.save_keypoints(mk, output)
         t.write = time.perf_counter() - t0

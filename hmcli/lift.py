@@ -295,6 +295,22 @@ def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set:
     return h[..., :2], h[..., 2], x
 
 
+def refine_h36m(refiner, xy: np.ndarray, conf: np.ndarray, detected: np.ndarray, timestamps: np.ndarray,
+                joint_set: str, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Temporal 2D refinement of one person's H36M-17 track (:func:`hmcli.refine.api.refine_track`):
+    H36M xy (F, 17, 2) px and the detector's confidence (F, 17) -> (refined xy, confidence to record:
+    the detector's, and the fill confidence for joints the refiner filled in, lifter confidence:
+    the same with the joint set's :data:`CONFIDENCE_FLOOR`)."""
+    from hmcli.refine.api import refine_track
+
+    timing = frame_timing(timestamps, float(refiner.model.cfg.fps), fps)
+    c_model = model_confidence(conf, joint_set)  # (F, 17)
+    xy_r, c_r = refine_track(refiner, xy, c_model, detected, timing.dt_scale, timing.steps)
+    filled = (conf <= 0) & (c_r > 0)
+    rec = np.where(filled, c_r, conf).astype(np.float32)
+    return xy_r, rec, c_r
+
+
 # ------------------------------------------------------------------ chunks
 
 
@@ -523,6 +539,7 @@ def lift_keypoints(
     one_pass: bool = False,
     flip: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    refiner=None,
 ) -> Pose3DResult:
     """Lift ``kp`` with ``lm`` (see the module docstring). The result's ``kpts2d`` is the H36M-17
     2D input the model saw, with the same timestamps (``index / fps`` when ``fps`` is given).
@@ -533,7 +550,10 @@ def lift_keypoints(
 
     Transformer baselines (DSTformer, MixSTE, P-STMO checkpoints from ``hm train --arch``) run in
     their own windows (:func:`run_fixed_windows`) and take the frames as they come (a warning
-    when the rate is not their training rate); ``one_pass`` and ``chunk`` are HumMUSS options."""
+    when the rate is not their training rate); ``one_pass`` and ``chunk`` are HumMUSS options.
+
+    ``refiner``: a :class:`~hmcli.refine.checkpoint.LoadedRefiner`: the H36M-17 2D is first repaired
+    over time (:func:`refine_h36m`); the result's ``kpts2d`` is then the refined 2D."""
     _check_lifter(lm)
     if kp.num_frames == 0:
         raise HMError("no frames to lift")
@@ -550,6 +570,9 @@ def lift_keypoints(
     xy, conf, x = to_model_input(lm, kp.xy, kp.conf, kp.joint_set, kp.width, kp.height)
     ts = np.arange(kp.num_frames, dtype=np.float64) / timing.fps if fps is not None else kp.timestamps.copy()
     detected = np.asarray(kp.detected, bool).copy()
+    if refiner is not None and detected.any():
+        xy, conf, c_in = refine_h36m(refiner, xy, conf, detected, ts, kp.joint_set, fps)
+        x = np.asarray(lm.codec.encode_2d(xy, c_in, kp.width, kp.height), np.float32)
     if detected.any():
         codec = lm.codec if flip else None
         if continuous:
@@ -638,8 +661,10 @@ def lift_persons(
     one_pass: bool = False,
     flip: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    refiner=None,
 ) -> MultiPose3DResult:
-    """Lift every person of ``mk`` on its own (as :func:`lift_keypoints` lifts one person).
+    """Lift every person of ``mk`` on its own (as :func:`lift_keypoints` lifts one person;
+    ``refiner`` as there, per person).
 
     Each person is lifted over its span, from its first to its last detected frame: frames
     inside the span where it was not detected are lifted as any missed frame is; outside the
@@ -655,7 +680,7 @@ def lift_persons(
     for p, span in enumerate(spans):
         kp = mk.person(p)
         if span is None:  # tracks are built from detections, so only hand-made inputs get here
-            res = lift_keypoints(kp, lm, fps, one_pass=one_pass, flip=flip)
+            res = lift_keypoints(kp, lm, fps, one_pass=one_pass, flip=flip, refiner=refiner)
             out.append(res)
             continue
         a, b = span
@@ -664,7 +689,7 @@ def lift_persons(
         prog = None
         if on_progress is not None:
             prog = (lambda base: lambda i, n: on_progress(base + i, total))(done)  # noqa: E731
-        res = lift_keypoints(part, lm, fps, one_pass=one_pass, flip=flip, on_progress=prog)
+        res = lift_keypoints(part, lm, fps, one_pass=one_pass, flip=flip, on_progress=prog, refiner=refiner)
         done += b - a
         j3 = np.full((f, 17, 3), np.nan, np.float32)  # (F, 17, 3)
         j3[a:b] = res.joints3d

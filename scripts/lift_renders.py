@@ -1,7 +1,7 @@
 """Lift the held-out rendered clips (real BlazePose detections of a posed body, ``scripts/render_detect.py``)
 with several lifters and compare them: the detector-on-rendered-truth figure of docs/real-video.md §7.
 
-    PYTHONPATH=. python scripts/lift_renders.py MODEL [MODEL ...] [--renders runs/det2d-renders.npz] [--json OUT]
+    PYTHONPATH=. python scripts/lift_renders.py MODEL [MODEL ...] [--renders runs/det2d-renders.npz] [--json OUT] [--refine REFINER]
 
 Each model gets the detector's 2D through the shipped learned BlazePose -> H36M map and the exact
 projection of the truth (its floor on these bodies); MPJPE in mm, root-relative, detected frames.
@@ -21,6 +21,7 @@ def main() -> None:
     ap.add_argument("models", nargs="+")
     ap.add_argument("--renders", default="runs/det2d-renders.npz")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--refine", default=None, help="also lift after temporal 2D refinement with this refiner")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from hmcli import api
@@ -28,10 +29,13 @@ def main() -> None:
     from hmcli.skeleton.blazepose_map import blazepose_to_h36m_cmu
 
     clips = [c for c in load_clips(args.renders) if c.split == "test"]
+    refiner = api.load_refiner(args.refine) if args.refine else None
     out = {}
     for m in args.models:
-        r = lift_errors(clips, api.load_lifter(m), {"detector, learned map": blazepose_to_h36m_cmu})
+        r = lift_errors(clips, api.load_lifter(m), {"detector, learned map": blazepose_to_h36m_cmu}, refiner=refiner)
         out[m] = r
+        for name, v in r.items():
+            print(f"  {name}: MPJPE {v['mpjpe_truth_mm']:.1f} mm, 2D error {v['err2d_pct']:.2f} % of height", flush=True)
         print(f"{m}: detector {r['detector, learned map']['mpjpe_truth_mm']:.1f} mm "
               f"(vs CMU joints {r['detector, learned map']['mpjpe_cmu_mm']:.1f}); exact 2D {r['truth 2D']['mpjpe_truth_mm']:.1f} "
               f"(vs CMU joints {r['truth 2D']['mpjpe_cmu_mm']:.1f})", flush=True)

@@ -406,12 +406,20 @@ def _mpjpe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm((a - a[:, :1]) - (b - b[:, :1]), axis=-1) * 1000.0
 
 
+def _clip_height(xy: np.ndarray) -> float:
+    """Median vertical extent (pixels) of (F, J, 2) 2D."""
+    return float(max(np.median(xy[..., 1].max(-1) - xy[..., 1].min(-1)), 1.0))
+
+
 def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[[np.ndarray], np.ndarray] | None],
-                say: Say = lambda m: None) -> dict:
+                say: Say = lambda m: None, refiner=None) -> dict:
     """The shipped lifter (:func:`hmcli.api.lift`) on each clip's 2D: the exact projection of the
     truth (``truth 2D``, confidence 1: the lifter's floor on these poses) and the detector's with
     each of ``mappings`` (with the confidence floor ``hm lift`` gives BlazePose). MPJPE (mm, root-relative, detected frames) against the truth's 3D
-    keypoints and against the CMU joints; per joint against the truth."""
+    keypoints and against the CMU joints; per joint against the truth. With a ``refiner``
+    (:mod:`hmcli.refine`) each mapping is also lifted after temporal 2D refinement (``<name>, refined``),
+    as ``hm lift --refine`` runs it. ``err2d_pct``: the 2D the lifter got against the truth's projection,
+    % of the clip's 2D height (detected frames)."""
     from hmcli import api
     from hmcli.lift import model_confidence
     from hmcli.skeleton.joints import H36M17
@@ -427,18 +435,26 @@ def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[
             # the confidence the lifter gets from BlazePose in hm lift (its floor, hmcli.lift.CONFIDENCE_FLOOR)
             conf = model_confidence(k[..., 2] * c.detected[:, None], "blazepose33")  # (F, 17)
             inputs[name] = (k[..., :2], conf, c.detected)
+            if refiner is not None:
+                from hmcli.refine.api import refine_track
+
+                rxy, rconf = refine_track(refiner, k[..., :2], conf, c.detected)  # (F, 17, 2), (F, 17)
+                inputs[f"{name}, refined"] = (rxy, rconf, c.detected)
+        m = c.detected
+        height = _clip_height(c.truth_xy[m]) if m.any() else 1.0
         for name, (xy, conf, det) in inputs.items():
             kp = Keypoints2D(np.asarray(xy, np.float32), np.asarray(conf, np.float32), "h36m17", ts,
                              c.width, c.height, np.asarray(det, bool), detector="render")
             j3 = api.lift(kp, lifter).joints3d                                   # (F, 17, 3)
-            m = c.detected
-            a = acc.setdefault(name, {"truth": [], "cmu": []})
+            a = acc.setdefault(name, {"truth": [], "cmu": [], "2d": []})
             a["truth"].append(_mpjpe(j3[m], c.truth3d[m]))
             a["cmu"].append(_mpjpe(j3[m], c.cmu3d[m]))
+            a["2d"].append(np.linalg.norm(np.asarray(xy)[m] - c.truth_xy[m], axis=-1) / height * 100)  # (n, 17)
         say(f"lifted {c.label}")
     out = {}
     for name, a in acc.items():
         et, ec = np.concatenate(a["truth"]), np.concatenate(a["cmu"])            # (N, 17)
         out[name] = {"mpjpe_truth_mm": float(et.mean()), "mpjpe_cmu_mm": float(ec.mean()),
+                     "err2d_pct": float(np.concatenate(a["2d"]).mean()),
                      "per_joint_mm": {n: float(et[:, j].mean()) for j, n in enumerate(H36M17.joints)}}
     return out

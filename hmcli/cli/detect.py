@@ -40,6 +40,10 @@ def register(app: typer.Typer) -> None:
         max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
         min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
         track: bool = typer.Option(False, "--track", help=TRACK_HELP),
+        refine: bool = typer.Option(False, "--refine", help="Repair each person's 2D over time (jitter, swaps, missed "
+                                    "joints) with the 2D refiner; writes H36M-17 keypoints, as hm lift sees them."),
+        refine_model: str = typer.Option(None, "--refine-model", show_default=False,
+                                         help="2D refiner checkpoint or shipped name (default: refine2d-cmu); implies --refine."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
         manifest: str = typer.Option(None, "--manifest", show_default=False, help=batching.MANIFEST_HELP),
         out_dir: str = typer.Option(None, "--out-dir", show_default=False, help=batching.out_dir_help("<stem>.kpts.h5 (<stem>.kpts.json with --json)")),
@@ -57,8 +61,13 @@ def register(app: typer.Typer) -> None:
             fail(f"--max-frames must be at least 1, got {max_frames}", EXIT_USAGE)
         check_person_options(max_persons, min_track_length)
         persons = dict(max_persons=max_persons, min_track_length=min_track_length, probe=not track)
+        refine = refine or refine_model is not None
         if batching.is_batch(video, manifest=manifest, out_dir=out_dir, shard=shard, log=log, openpose_dirs=False):
             batching.refuse(("-o/--output", output is not None))
+            if refine:
+                from hmcli.refine.checkpoint import load_refiner
+
+                persons["refiner"] = load_refiner(refine_model)
             return _detect_batch(video, manifest, out_dir, shard, log, overwrite, quiet, json_out, detector, max_frames,
                                  persons)  # fmt: skip
         if not video:
@@ -86,12 +95,18 @@ def register(app: typer.Typer) -> None:
 
         from hmcli import api
 
+        refiner = api.load_refiner(refine_model) if refine else None  # a model problem fails before detection
         clock = api.Timings()
         t0 = time.perf_counter()
         with progress(quiet) as bar:
             mk = api.detect_persons(int(video) if camera else video, detector, max_frames=max_frames, timings=clock,
                                     on_progress=stage_bars(bar), **persons)  # fmt: skip
         t_detect = time.perf_counter() - t0
+        t_refine = 0.0
+        if refiner is not None:
+            t0 = time.perf_counter()
+            mk = api.refine_persons(mk, refiner)
+            t_refine = time.perf_counter() - t0
         t0 = time.perf_counter()
         if out_path is None:
             out = StdoutLines()
@@ -109,4 +124,5 @@ def register(app: typer.Typer) -> None:
                  + ("every frame flagged (detected false)" if mk.num_persons else "no persons"))  # fmt: skip
         note(f"hm detect: {n} frames ({missing} without a person), {persons_summary(mk.track_ids)}, at "
              f"{mk.fps:.2f} fps -> {'stdout' if out_path is None else out_path}; decode+detect {t_detect:.2f} s "
-             f"(detect {clock.detect:.2f} s), write {t_write:.2f} s; detector {mk.detector}", quiet)  # fmt: skip
+             f"(detect {clock.detect:.2f} s)" + (f", refine {t_refine:.2f} s ({refiner.model_id})" if refiner else "")
+             + f", write {t_write:.2f} s; detector {mk.detector}", quiet)  # fmt: skip

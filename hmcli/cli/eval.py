@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
         corrupt_model: str = typer.Option("plain", "--corrupt-model", help="2D corruption of the test items: plain (the "
                                           "shipped models' training corruption), blazepose (BlazePose's measured error "
                                           "pattern, docs/real-video.md) or mixed."),
+        refine: str = typer.Option(None, "--refine", show_default=False, help="Refine the test 2D over time first, as "
+                                   "hm lift --refine does: a 2D refiner (path or shipped name, e.g. refine2d-cmu)."),
         bones: bool = typer.Option(False, "--bones", help="Also show bone-length error and shoulder/hip width ratios."),
         compare: str = typer.Option(None, "--compare", help="With --camera-kind: an earlier hm eval --json output (e.g. "
                                     "the shipped model's) whose figures are shown next to the new ones, per kind."),
@@ -98,6 +100,16 @@ def register(app: typer.Typer) -> None:
             from hmcli.io.paths import output_dir_check
 
             output_dir_check(Path(card))
+        if stream and refine:
+            fail("--refine runs the bidirectional 2D refiner over whole clips; it does not stream (leave out --stream)",
+                 EXIT_USAGE)
+        if card and refine:
+            fail("--card measures the model on its own; leave out --refine", EXIT_USAGE)
+        refiner = None
+        if refine:
+            from hmcli.refine.checkpoint import load_refiner
+
+            refiner = load_refiner(refine)
         lm = load_checkpoint(resolve_model(model))
         train_fps = float(lm.config.get("fps", 30.0))
         rate = fps if fps is not None else train_fps / (subsample or 1)
@@ -124,8 +136,11 @@ def register(app: typer.Typer) -> None:
             head["proportions"] = body
         if corrupt_model != "plain":
             head["corrupt_model"] = corrupt_model
+        if refiner is not None:
+            head["refine"] = refiner.model_id
         flags = [(no_dt_scale, " (no Δ scaling)"), (one_pass, " (one pass)"), (stream, " (streamed)"), (no_flip, " (no flip)"),
-                 (bool(body), f" ({body} bodies)"), (corrupt_model != "plain", f" ({corrupt_model} 2D)")]
+                 (bool(body), f" ({body} bodies)"), (corrupt_model != "plain", f" ({corrupt_model} 2D)"),
+                 (refiner is not None, f" (2D refined by {refiner.model_id if refiner else ''})")]
         name = f"{lm.model_id} @ {rate:g} fps" + "".join(text for on, text in flags if on)
         if camera_kind == "all" or len(kinds) > 1 or baseline is not None:
             from hmcli.train.evaluate import compare_table, evaluate_kinds, kinds_table
@@ -134,7 +149,7 @@ def register(app: typer.Typer) -> None:
                 if not json_out:
                     typer.echo(f"{r.kind}: MPJPE {r.report.mpjpe:.1f} mm, P-MPJPE {r.report.p_mpjpe:.1f} mm", err=True)
 
-            results = evaluate_kinds(lm, seqs, setting, ["standard" if k == "any" else k for k in kinds], on_kind)
+            results = evaluate_kinds(lm, seqs, setting, ["standard" if k == "any" else k for k in kinds], on_kind, refiner)
             if json_out:
                 echo_json({**head, "cameras": cameras, "kinds": [r.to_dict() for r in results]})
                 return
@@ -142,7 +157,7 @@ def register(app: typer.Typer) -> None:
                        + (f"; old: {compare}, new: {lm.model_id}" if baseline is not None else "") + "\n")
             typer.echo(kinds_table(results) if baseline is None else compare_table(results, baseline))
             return
-        rep = evaluate_model(lm, seqs, setting)
+        rep = evaluate_model(lm, seqs, setting, refiner)
         if kinds[0] != "any":
             head["camera_kind"] = kinds[0]
             name += f" ({kinds[0]} cameras)"

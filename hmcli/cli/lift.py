@@ -38,6 +38,7 @@ from hmcli.cli.common import (DEFAULT_MAX_PERSONS, DEFAULT_MIN_TRACK_LENGTH, EXI
                               MIN_TRACK_HELP, TRACK_HELP, PERSON_HELP, StdoutLines, check_person_options, cli_errors, fail, note,
                               persons_summary, progress, stage_bars, warn)  # fmt: skip
 from hmcli.io.paths import default_output
+from hmcli.refine import REFINE_BY_DEFAULT
 
 # When the CLI loaded its command modules: start-up (imports, torch) = command start - this.
 _T_LOADED = time.perf_counter()
@@ -103,6 +104,10 @@ def register(app: typer.Typer) -> None:
                                       help="Let the model see the whole sequence: one pass offline instead of windows of its trained clip length; unbounded memory when streaming."),
         no_flip: bool = typer.Option(False, "--no-flip",
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
+        refine: bool = typer.Option(None, "--refine/--no-refine", show_default=False,
+                                    help="Repair the 2D over time (jitter, swaps, missed joints) with the 2D refiner before lifting; offline only (default: on for offline bidirectional lifts if the shipped refiner helps, see hm info)."),
+        refine_model: str = typer.Option(None, "--refine-model", show_default=False,
+                                         help="2D refiner checkpoint or shipped name (default: refine2d-cmu); implies --refine."),
         max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
         min_track_length: int = typer.Option(DEFAULT_MIN_TRACK_LENGTH, "--min-track-length", help=MIN_TRACK_HELP),
         track: bool = typer.Option(False, "--track", help=TRACK_HELP),
@@ -132,13 +137,25 @@ def register(app: typer.Typer) -> None:
             if value is not None and value < 1:
                 fail(f"{name} must be a positive number of pixels, got {value}", EXIT_USAGE)
         check_person_options(max_persons, min_track_length, person)
+        if refine is False and refine_model is not None:
+            fail("--refine-model names the refiner for --refine; drop --no-refine", EXIT_USAGE)
+        streams = source is not None or (causal and output == "-")
+        if streams and (refine or refine_model is not None):
+            fail("--refine repairs the 2D over the whole clip; it cannot run in a stream (webcam, or --causal with -o -)",
+                 EXIT_USAGE)
+        use_refine = (refine or refine_model is not None or (refine is None and REFINE_BY_DEFAULT and not causal)) and not streams
+        refiner = None
+        if use_refine:
+            from hmcli.refine.checkpoint import load_refiner
+
+            refiner = load_refiner(refine_model)
         if batch:
             batching.refuse(("-o/--output", output is not None), ("--source", source is not None),
                             ("--person", person is not None))  # fmt: skip
             return _lift_batch(input, manifest, out_dir, shard, log, overwrite, quiet, json_out, model, causal,
                                dict(detector=detector, fps=fps, max_frames=max_frames, width=width, height=height,
                                     one_pass=one_pass, flip=not no_flip, max_persons=max_persons,
-                                    min_track_length=min_track_length, probe=not track))  # fmt: skip
+                                    min_track_length=min_track_length, probe=not track, refiner=refiner))  # fmt: skip
         input = input[0] if input else None
 
         from hmcli.io.atomic import HMError
@@ -196,7 +213,7 @@ def register(app: typer.Typer) -> None:
                                                                max_frames=max_frames, timings=clock,
                                                                on_progress=run["on_progress"]),
                                             person, str(in_path))  # fmt: skip
-                result = api.run_offline_persons(lifter, src, **run)
+                result = api.run_offline_persons(lifter, src, refiner=refiner, **run)
             if person is not None and streamed:
                 from hmcli.io.persons import only_person
 
@@ -240,5 +257,6 @@ def register(app: typer.Typer) -> None:
         note(f"hm lift: {n} frames ({missing} without a person), {persons_summary(result.track_ids)}, at "
              f"{fps_now:.2f} fps -> {where}; {detect_part}, lift {_fmt_s(clock.lift)}, write {_fmt_s(clock.write)}, "
              f"total {_fmt_s(time.perf_counter() - t_cmd)} + start-up {_fmt_s(max(0.0, t_cmd - _T_LOADED))}; "
-             f"model {lifter.model_id} (load {_fmt_s(clock.load)})", quiet)  # fmt: skip
+             f"model {lifter.model_id} (load {_fmt_s(clock.load)})"
+             + (f", 2D refined by {refiner.model_id}" if refiner is not None else ""), quiet)  # fmt: skip
 

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. steps=500 lr=3e-4 model.dim=64"),
         config: Path = typer.Option(None, "--config", "-c", help="YAML or TOML config file."),
         model: str = typer.Option(None, "--model", "--arch", help="Preset or architecture (hm info lists them)."),
-        task: str = typer.Option(None, help="Training task: pose3d, mpm (masked pose pre-training; hummuss, pstmo), or action (an action classifier on a lifter backbone; --data: CMU mocap, an NTU .skeleton folder, a pyskl .pkl or a labels.csv)."),
+        task: str = typer.Option(None, help="Training task: pose3d, mpm (masked pose pre-training; hummuss, pstmo), action (an action classifier on a lifter backbone; --data: CMU mocap, an NTU .skeleton folder, a pyskl .pkl or a labels.csv), or refine2d (the temporal 2D refiner of hm lift --refine)."),
         init_from: str = typer.Option(None, "--init-from", help="Initialise from this checkpoint's matching weights "
                                                                    "(e.g. an mpm run's last.pt)."),
         data: str = typer.Option(None, help="Motion capture directory (CMU ASF/AMC layout)."),
@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         Multi-GPU / multi-node: torchrun --nproc-per-node 4 -m hmcli.cli.main train ..."""
         if task == "action":
             _train_action(overrides, config, model, data, out, steps, init_from, resume, quiet, json_out)
+            return
+        if task == "refine2d" or (task is None and config is not None and _config_task(config) == "refine2d"):
+            _train_refine(overrides, config, model, data, out, steps, init_from, resume, quiet, json_out)
             return
         from hmcli.train.config import resolve_config, resume_config
         from hmcli.train.trainer import train as run
@@ -108,3 +111,41 @@ def _train_action(overrides, config, model, data, out, steps, init_from, resume,
            f"{t['windows']} windows" if t else "no test split")
     typer.echo(f"done: action classifier ({len(summary['classes'])} classes) in {summary['time_s']:.0f} s; {res}; "
                f"checkpoint {summary['out']}/last.pt")
+
+
+def _config_task(config: Path) -> str | None:
+    """The ``task:`` a YAML config names (None when it cannot be read: the lifter path reports that)."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return loaded.get("task") if isinstance(loaded, dict) else None
+
+
+def _train_refine(overrides, config, model, data, out, steps, init_from, resume, quiet, json_out) -> None:
+    from hmcli.refine.train import RefineOptionError, refine_config, train_refiner
+
+    if resume or model is not None or init_from is not None:
+        fail("--task refine2d trains the 2D refiner from scratch; --resume, --model and --init-from are for lifters "
+             "(model.dim=... sets its size)", EXIT_USAGE)
+    try:
+        cfg = refine_config(overrides, config, data=data, out=out, steps=steps)
+    except RefineOptionError as e:
+        fail(str(e), EXIT_USAGE)
+
+    def on_step(step: int, loss: float, val) -> None:
+        if not quiet and (step % 50 == 0 or val is not None or step == cfg.steps):
+            extra = f", val 2D error {val:.2f} % of height" if val is not None else ""
+            typer.echo(f"\rrefine2d step {step}/{cfg.steps} loss {loss:.4f}{extra}   ", err=True, nl=val is not None)
+
+    summary = train_refiner(cfg, on_step=on_step)
+    if not quiet:
+        typer.echo("", err=True)
+    if json_out:
+        echo_json(summary)
+        return
+    typer.echo(f"done: 2D refiner ({summary['parameters']:,} parameters), {summary['steps']} steps in "
+               f"{summary['time_s']:.0f} s; validation 2D error {summary['val_2d_pct_input']:.2f} % of height as given, "
+               f"{summary['best_val_2d_pct']:.2f} % refined (step {summary['best_step']}); checkpoints in {summary['out']}")

@@ -224,7 +224,7 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     cfg = TrainConfig(**values, model_overrides=mo)
     _check_ranges(cfg)
     if cfg.task not in ("pose3d", "mpm"):
-        raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm)")
+        raise HMError(f"unknown task '{cfg.task}' (available: pose3d, mpm, action, refine2d)")
     if cfg.input_norm not in ("person", "image"):
         raise HMError(f"unknown input_norm '{cfg.input_norm}' (available: person, image)")
     try:

@@ -113,8 +113,13 @@ def eval_items(sequences: list[Sequence], setting: EvalSetting) -> list[dict]:
                          corruption=corruption_preset(setting.corrupt_model))
 
 
-def score_items(lm: LoadedModel, items: list[dict], setting: EvalSetting) -> EvalReport:
-    """Lift ``items`` (from :func:`eval_items`) as ``setting`` says and score them."""
+def score_items(lm: LoadedModel, items: list[dict], setting: EvalSetting, refiner=None) -> EvalReport:
+    """Lift ``items`` (from :func:`eval_items`) as ``setting`` says and score them; with a ``refiner``
+    (:class:`~hmcli.refine.checkpoint.LoadedRefiner`) their 2D is refined first, as ``hm lift --refine`` does."""
+    if refiner is not None:
+        from hmcli.refine.evaluate import refine_items
+
+        items = refine_items(refiner, items, float(refiner.model.cfg.fps) / setting.fps if setting.scale_dt else 1.0)
     train_fps = float(lm.config.get("fps", 30.0))
     dt_scale = train_fps / setting.fps if setting.scale_dt else 1.0
     preds = predict_items(lm, items, dt_scale, setting.one_pass, setting.stream, setting.flip)
@@ -122,8 +127,8 @@ def score_items(lm: LoadedModel, items: list[dict], setting: EvalSetting) -> Eva
     return evaluate(preds, gts, [it["action_name"] for it in items], fps=setting.fps)
 
 
-def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSetting) -> EvalReport:
-    return score_items(lm, eval_items(sequences, setting), setting)
+def evaluate_model(lm: LoadedModel, sequences: list[Sequence], setting: EvalSetting, refiner=None) -> EvalReport:
+    return score_items(lm, eval_items(sequences, setting), setting, refiner)
 
 
 def trained_on(lm: LoadedModel, sequences: list[Sequence]) -> list[str]:
@@ -151,7 +156,7 @@ def masked_percent(items: list[dict]) -> float:
 
 
 def evaluate_kinds(lm: LoadedModel, sequences: list[Sequence], setting: EvalSetting, kinds: list[str],
-                   on_kind: Callable[[KindResult], None] | None = None) -> list[KindResult]:
+                   on_kind: Callable[[KindResult], None] | None = None, refiner=None) -> list[KindResult]:
     """``setting`` once per camera kind in ``kinds`` (its ``camera_kind`` replaced); ``on_kind(result)`` after each."""
     from dataclasses import replace
 
@@ -159,7 +164,7 @@ def evaluate_kinds(lm: LoadedModel, sequences: list[Sequence], setting: EvalSett
     for kind in kinds:
         s = replace(setting, camera_kind=kind)
         items = eval_items(sequences, s)
-        res = KindResult(kind, score_items(lm, items, s), masked_percent(items))
+        res = KindResult(kind, score_items(lm, items, s, refiner), masked_percent(items))
         if on_kind is not None:
             on_kind(res)
         out.append(res)

@@ -1,0 +1,99 @@
+"""2D refiner checkpoints (``torch.save`` of plain containers and tensors; read with ``weights_only``)::
+
+    {"format": "hm.refine2d", "version": 1, "config": {...}, "codec": {...},
+     "state_dict": {...}, "meta": {...}}
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hmcli.io.checkpoint import (CheckpointError, atomic_torch_save, check_config_fits_weights, file_sha256,
+                                 first_line, models_dirs)
+from hmcli.refine.codec import RefineCodec
+from hmcli.refine.model import Refiner2D, RefinerConfig
+
+__all__ = ["REFINE_FORMAT", "DEFAULT_REFINER", "LoadedRefiner", "save_refiner", "load_refiner", "resolve_refiner"]
+
+REFINE_FORMAT = "hm.refine2d"
+REFINE_VERSION = 1
+DEFAULT_REFINER = "refine2d-cmu"
+
+
+@dataclass
+class LoadedRefiner:
+    model: Refiner2D
+    codec: RefineCodec
+    meta: dict = field(default_factory=dict)
+    path: str | None = None
+    sha256: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        return str(self.meta.get("model_id") or (Path(self.path).stem if self.path else "refine2d"))
+
+    @property
+    def clip_frames(self) -> int:
+        """The longest clip the refiner was trained on (its offline window)."""
+        return int(self.meta.get("clip_frames", 81))
+
+
+def save_refiner(path: str | os.PathLike, model: Refiner2D, codec: RefineCodec, meta: dict | None = None,
+                 half: bool = False, train_state: dict | None = None) -> None:
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    obj = {"format": REFINE_FORMAT, "version": REFINE_VERSION, "config": model.cfg.to_dict(),
+           "codec": codec.to_dict(), "state_dict": sd, "meta": meta or {}}
+    if train_state is not None:
+        obj["train_state"] = train_state
+    atomic_torch_save(obj, Path(path))
+
+
+def resolve_refiner(name: str | os.PathLike | None = None) -> Path:
+    name = DEFAULT_REFINER if name is None else name
+    p = Path(name)
+    if p.is_file():
+        return p
+    for d in models_dirs():
+        cand = d / f"{name}.pt"
+        if cand.is_file():
+            return cand
+    raise CheckpointError(f"2D refiner not found: {name} (a .pt path, or a name in models/)")
+
+
+def read_refiner(path: str | os.PathLike) -> dict:
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, forbidden globals, truncated or empty file
+        raise CheckpointError(f"cannot read 2D refiner {p}: {first_line(e)}") from None
+    if not isinstance(obj, dict) or obj.get("format") != REFINE_FORMAT:
+        raise CheckpointError(f"{p} is not an hm 2D refiner (made by hm train --task refine2d)")
+    if obj.get("version") != REFINE_VERSION:
+        raise CheckpointError(f"{p} has 2D refiner version {obj.get('version')}; this hm reads {REFINE_VERSION}")
+    return obj
+
+
+def load_refiner(name: str | os.PathLike | None = None) -> LoadedRefiner:
+    """A refiner by path or shipped name (default :data:`DEFAULT_REFINER`), eval mode, float32."""
+    path = resolve_refiner(name)
+    obj = read_refiner(path)
+    try:
+        check_config_fits_weights(obj["config"], obj["state_dict"], path)
+        model = Refiner2D(RefinerConfig(**obj["config"]))
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+        if any(v.is_floating_point() and not torch.isfinite(v).all() for v in sd.values()):
+            raise CheckpointError(f"2D refiner {path} has NaN or infinite weights")
+        model.load_state_dict(sd)
+        codec = RefineCodec.from_dict(obj["codec"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"2D refiner {path} is inconsistent: {first_line(e)}") from None
+    return LoadedRefiner(model.eval(), codec, dict(obj.get("meta") or {}), str(path), file_sha256(path))
