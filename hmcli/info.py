@@ -1,5 +1,5 @@
 """What this install has (``hm info``): version, architectures and presets with parameter counts,
-the checkpoints in the models directories (lifters and action models), optional backends."""
+the checkpoints in the models directories (lifters, action models and 2D refiners), optional backends."""
 
 from __future__ import annotations
 
@@ -31,6 +31,24 @@ def _action_entry(p) -> dict | None:
             "metrics": {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}}
 
 
+def _refiner_entry(p) -> dict | None:
+    """A 2D refiner's row (name, parameters, size, training frames, validation 2D error), or None
+    when the file is not a refiner."""
+    from hmcli.io.checkpoint import CheckpointError
+    from hmcli.refine.checkpoint import read_refiner
+
+    try:
+        obj = read_refiner(p)
+    except CheckpointError:
+        return None
+    meta = obj.get("meta") or {}
+    params = sum(int(v.numel()) for v in obj["state_dict"].values() if hasattr(v, "numel"))
+    m = meta.get("metrics") or {}
+    return {"name": p.stem, "path": str(p), "params": params, "size_mb": round(p.stat().st_size / 1e6, 2),
+            "clip_frames": int(meta.get("clip_frames", 0)),
+            "metrics": {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}}
+
+
 def gather_info() -> dict:
     import torch
 
@@ -43,11 +61,15 @@ def gather_info() -> dict:
     with torch.device("meta"):  # count parameters without allocating or initialising
         for name, (arch, fields) in sorted(presets().items()):
             preset_rows.append({"name": name, "arch": arch, "params": count_parameters(build(name)), "config": fields})
-    ckpts, actions = [], []
+    ckpts, actions, refiners = [], [], []
     for p in find_checkpoints():
         action = _action_entry(p)
         if action is not None:
             actions.append(action)
+            continue
+        refiner = _refiner_entry(p)
+        if refiner is not None:
+            refiners.append(refiner)
             continue
         try:
             obj = read_checkpoint(p)
@@ -74,5 +96,6 @@ def gather_info() -> dict:
         "presets": preset_rows,
         "checkpoints": ckpts,
         "action_models": actions,
+        "refiners": refiners,
         "backends": backends,
     }

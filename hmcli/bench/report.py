@@ -52,6 +52,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.mesh_quality import mesh_quality_table
 
         return mesh_quality_table(result)
+    if kind == "refine":
+        from hmcli.bench.refine import refine_table
+
+        return refine_table(result)
     if kind == "truth-free":
         from hmcli.bench.truth_free_bench import truth_free_table
 

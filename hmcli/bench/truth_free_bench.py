@@ -90,8 +90,9 @@ def _root_relative(seq: np.ndarray) -> np.ndarray:
 
 
 def clip_sequences(video: str, lifters: Sequence, detector="mediapipe", blazepose_map: str = "cmu",
-                   max_frames: int | None = None, say: Say = lambda m: None) -> dict:  # fmt: skip
-    """Detect once, lift with every lifter; H36M-17 root-relative sequences (F, 17, 3) metres,
+                   max_frames: int | None = None, say: Say = lambda m: None, refiner=None) -> dict:  # fmt: skip
+    """Detect once, lift with every lifter (and, with a ``refiner``, once more after temporal 2D
+    refinement: label ``<label> + refine``); H36M-17 root-relative sequences (F, 17, 3) metres,
     nan where nobody was found. Returns ``{"frames", "fps", "detected", "seconds",
     "sequences": {label: seq}, "kinds": {label: kind}, "model_ids": {label: id}}``."""
     from hmcli import api
@@ -112,14 +113,17 @@ def clip_sequences(video: str, lifters: Sequence, detector="mediapipe", blazepos
     mp = _root_relative(world_to_h36m(world.astype(np.float64), blazepose_map))
     mp[~found] = np.nan
     seqs[MEDIAPIPE], kinds[MEDIAPIPE], ids[MEDIAPIPE] = mp, "detector", kp.detector
-    for label, lm in lifters:
+    runs = [(label, lm, None) for label, lm in lifters]
+    if refiner is not None:
+        runs += [(f"{label} + refine", lm, refiner) for label, lm in lifters]
+    for label, lm, ref in runs:
         say(f"{name}: lifting with {label}")
         t0 = time.perf_counter()
-        res = api.lift(kp, lm)
+        res = api.lift(kp, lm, refiner=ref)
         seconds[label] = time.perf_counter() - t0
         j = _root_relative(np.asarray(res.joints3d, np.float64))
         j[~found] = np.nan
-        seqs[label], kinds[label], ids[label] = j, "hm", lm.model_id
+        seqs[label], kinds[label], ids[label] = j, "hm", lm.model_id + (f" + {ref.model_id}" if ref is not None else "")
     ref = reference_3d(video)
     if ref is not None:
         fname, arr = ref
@@ -142,9 +146,10 @@ def _fin(v):
 
 def truth_free_bench(videos: Sequence[str], models: Sequence[tuple[str, str | None, bool]] | None = None,
                      detector="mediapipe", blazepose_map: str = "cmu", up: str = "camera", margin: float = 0.03,
-                     max_frames: int | None = None, on_progress: Say | None = None) -> dict:  # fmt: skip
+                     max_frames: int | None = None, on_progress: Say | None = None, refiner=None) -> dict:  # fmt: skip
     """Run the benchmark on ``videos``. ``models``: (label, checkpoint or None for the default,
-    causal) per hm lifter; default: the shipped bidirectional and causal models."""
+    causal) per hm lifter; default: the shipped bidirectional and causal models. ``refiner``: a 2D
+    refiner (name, path or loaded): every lifter also runs after it."""
     from hmcli import api
     from hmcli.bench.common import machine
 
@@ -156,6 +161,8 @@ def truth_free_bench(videos: Sequence[str], models: Sequence[tuple[str, str | No
         raise HMError("no videos to run on")
     if models is None:
         models = [("hm bidirectional", None, False), ("hm causal", None, True)]
+    if refiner is not None and isinstance(refiner, (str, Path)):
+        refiner = api.load_refiner(refiner)
     lifters = []
     for label, path, causal in models:
         say(f"loading {label}")
@@ -163,7 +170,7 @@ def truth_free_bench(videos: Sequence[str], models: Sequence[tuple[str, str | No
     t_all = time.perf_counter()
     clips, rows = [], []
     for v in videos:
-        c = clip_sequences(v, lifters, detector, blazepose_map, max_frames, say)
+        c = clip_sequences(v, lifters, detector, blazepose_map, max_frames, say, refiner)
         seqs, fps = c["sequences"], c["fps"]
         if not (math.isfinite(fps) and fps > 0):
             raise HMError(f"{v}: cannot tell its frame rate")

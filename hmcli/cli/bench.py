@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from hmcli.cli.common import cli_errors, echo_json, parse_list, require
+from hmcli.cli.common import EXIT_USAGE, cli_errors, echo_json, fail, parse_list, require
 
 bench_app = typer.Typer(help="Benchmarks (ratios measured side by side in one run).", no_args_is_help=True)
 
@@ -341,6 +341,47 @@ def action_cmd(
     _finish(action_speed(model, causal_model, repeats), json_out, out, "action")
 
 
+@bench_app.command("refine")
+@cli_errors
+def refine_cmd(
+    refiner: str = typer.Option(None, "--refiner", show_default=False, help="2D refiner (default: the shipped refine2d-cmu)."),
+    model: list[str] = typer.Option(None, "--model", "-m", show_default=False,
+                                    help="Lifters to score (repeat; 'causal': the shipped causal one). Default: both shipped ones."),
+    data: str = typer.Option("../shared/data/cmu-amc", help="Motion capture directory (CMU ASF/AMC layout)."),
+    camera_kind: str = typer.Option("standard", "--camera-kind", help="Camera kinds, comma-separated, or all."),
+    corrupt_model: str = typer.Option("plain,blazepose", "--corrupt-model", help="2D error models, comma-separated."),
+    cameras: int = typer.Option(2, help="Virtual cameras per test sequence."),
+    threads: int = typer.Option(1, help="torch threads (0: all cores)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write refine.json/.md/.png into this directory."),
+) -> None:
+    """The temporal 2D refiner on held-out subjects: 2D error and the lifters' MPJPE without and with it,
+    per 2D error model and camera kind, and its cost per frame next to the lifter's."""
+    from rich.console import Console
+
+    from hmcli.bench.refine import refine_bench
+    from hmcli.data.camera import KIND_NAMES, check_camera_kind
+    from hmcli.data.corrupt import CORRUPT_MODELS
+
+    kinds = list(KIND_NAMES) if camera_kind == "all" else [k.strip() for k in camera_kind.split(",") if k.strip()]
+    corrupts = [c.strip() for c in corrupt_model.split(",") if c.strip()]
+    try:
+        for k in kinds:
+            check_camera_kind(k)
+    except ValueError as e:
+        fail(f"--camera-kind: {e}; or all", EXIT_USAGE)
+    bad = [c for c in corrupts if c not in CORRUPT_MODELS]
+    require((bool(kinds) and bool(corrupts), "give at least one camera kind and 2D error model"),
+            (not bad, f"--corrupt-model must be among {', '.join(CORRUPT_MODELS)}, got '{bad[0] if bad else ''}'"),
+            (cameras >= 1, f"--cameras must be at least 1, got {cameras}"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"))
+    _threads(threads)
+    with Console(stderr=True).status("refine benchmark") as st:
+        result = refine_bench(refiner, tuple(model) if model else (None, "causal"), data, tuple(kinds), tuple(corrupts),
+                              cameras, say=lambda m: st.console.log(m))
+    _finish(result, json_out, out, "refine", md=True)
+
+
 @bench_app.command("batch")
 @cli_errors
 def batch_cmd(
@@ -426,6 +467,8 @@ def truth_free_cmd(
     margin: float = typer.Option(0.03, help="Foot contact / level margin, metres."),
     max_frames: int = typer.Option(None, "--max-frames", show_default=False, help="Only the first N frames of each clip."),
     threads: int = typer.Option(1, help="torch threads (0: all cores)."),
+    refine: str = typer.Option(None, "--refine", show_default=False,
+                               help="Also run each hm lifter after this 2D refiner (path or shipped name, e.g. refine2d-cmu)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     md_out: bool = typer.Option(False, "--md", help="Print the markdown table instead of the rich one."),
     out: Path = typer.Option(None, "--out", "-o", help="Write truth-free.json/.md/.png into this directory."),
@@ -450,7 +493,8 @@ def truth_free_cmd(
     require((bool(clips), "no videos given and none found in sample_videos/ or ../shared/data/videos/"))
     _threads(threads)
     with Console(stderr=True).status("truth-free benchmark") as st:
-        result = truth_free_bench(clips, models, detector, blazepose_map, up, margin, max_frames, on_progress=st.update)
+        result = truth_free_bench(clips, models, detector, blazepose_map, up, margin, max_frames, on_progress=st.update,
+                                  refiner=refine)
     _finish(result, json_out, out, "truth-free", md=md_out)
 
 

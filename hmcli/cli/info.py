@@ -51,6 +51,15 @@ def register(app: typer.Typer) -> None:
                         if "balanced_accuracy" in m and "top1" in m else "-")
                 t.add_row(c["name"], ", ".join(c["classes"]), str(c["causal"]), f"{c['size_mb']} MB", held)
             con.print(t)
+        if data["refiners"]:
+            t = Table(title="2D refiners (hm lift --refine-model NAME)")
+            for col in ("name", "params", "size", "window", "held-out"):
+                t.add_column(col)
+            for c in data["refiners"]:
+                m = c["metrics"]
+                held = ", ".join(f"{k} {v:.2f}" for k, v in m.items()) or "-"
+                t.add_row(c["name"], f"{c['params'] / 1e6:.2f} M", f"{c['size_mb']} MB", f"{c['clip_frames']} frames", held)
+            con.print(t)
         t = Table(title="Optional backends")
         t.add_column("module")
         t.add_column("available")

@@ -69,6 +69,9 @@ class TrainConfig:
     # whole lost frames, far-side low visibility) or mixed (either, per clip)
     corrupt_model: str = "plain"
     speed_aug: float = 1.0  # clips played at a speed in [1/speed_aug, speed_aug], Δ unchanged (1: as captured)
+    # a 2D refiner (hm train --task refine2d; path or shipped name) run on every training and validation clip's
+    # 2D before the lifter sees it, as hm lift --refine runs it ("" : none, the shipped models)
+    refine_model: str = ""
     # optimisation
     steps: int = 2000
     batch_size: int = 16

@@ -264,7 +264,21 @@ def validate(model: nn.Module, items: list[dict], codec: PoseCodec, device: torc
     return float(torch.cat(errs).mean()) * 1000.0
 
 
-def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCodec, cfg: TrainConfig) -> float:
+def refine_batch(refiner, batch: dict, dt_scale: float = 1.0) -> dict:
+    """Collated windows with each window's 2D (``xy``, ``conf``; valid frames) replaced by ``refiner``'s
+    (:func:`hmcli.refine.api.refine_track`), as ``hm lift --refine`` would give it to the lifter."""
+    from hmcli.refine.api import refine_track
+
+    xy, conf = batch["xy"].clone(), batch["conf"].clone()
+    for i in range(xy.shape[0]):
+        f = int(batch["valid"][i].sum())
+        rxy, rconf = refine_track(refiner, xy[i, :f].numpy(), conf[i, :f].numpy(), dt_scale=dt_scale)
+        xy[i, :f], conf[i, :f] = torch.from_numpy(rxy), torch.from_numpy(rconf)
+    return {**batch, "xy": xy, "conf": conf}
+
+
+def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCodec, cfg: TrainConfig,
+                  refiner=None) -> float:
     """MPJPE (mm) over whole validation trials (:func:`hmcli.train.evaluate.eval_items`),
     lifted the way ``hm lift`` runs the finished checkpoint: windows of the trained clip
     length and test-time flip (the figure ``hm eval --split val`` reports for it)."""
@@ -276,7 +290,7 @@ def validate_lift(model: nn.Module, arch: str, items: list[dict], codec: PoseCod
     lifter = net if on_cpu else copy.deepcopy(net).cpu()  # hm lift's path runs on the CPU
     lm = LoadedModel(lifter, arch, config_dict(net), codec, meta={"train": cfg.to_dict()})
     try:
-        return score_items(lm, items, EvalSetting(fps=cfg.fps, cameras=cfg.val_cameras)).mpjpe
+        return score_items(lm, items, EvalSetting(fps=cfg.fps, cameras=cfg.val_cameras), refiner).mpjpe
     finally:
         net.train()
 
@@ -404,6 +418,11 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=fixed_clip if mpm and fixed_clip else cfg.val_clip)
         if not val_items:
             val_items = make_eval_set(val_seqs, cfg.fps, seed=cfg.seed, clip_len=None)
+    refiner = None
+    if cfg.refine_model:
+        from hmcli.refine.checkpoint import load_refiner
+
+        refiner = load_refiner(cfg.refine_model)
     loss_fn = PoseLoss(lambda_vel=cfg.lambda_vel, lambda_reproj=cfg.lambda_reproj)
     data_desc = {
         "source": str(cfg.data),
@@ -437,6 +456,8 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     try:
         for step in range(start, cfg.steps):
             batch, dt_scale, flip = _step_batch(cfg, seqs, step, env.rank, fixed_clip)
+            if refiner is not None:
+                batch = refine_batch(refiner, batch, float(refiner.model.cfg.fps) * dt_scale / cfg.fps)
             x, y = encode_batch(batch, codec)
             if mpm:
                 y = encode_clean_2d(batch, codec)  # (B, F, J, 2)
@@ -479,7 +500,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
                 if mpm:
                     val = validate_mpm(model, val_items, codec, env.device, cfg.seed)
                 elif cfg.val_mode == "lift":
-                    val = validate_lift(model, arch, val_items, codec, cfg)
+                    val = validate_lift(model, arch, val_items, codec, cfg, refiner)
                 else:
                     val = validate(model, val_items, codec, env.device)
             info = StepInfo(done, cfg.steps, float(loss.detach()), {k: float(v) for k, v in parts.items()}, sched.get_last_lr()[0], val)

@@ -313,3 +313,34 @@ def test_extra_data_trains_with_new_cameras_and_bodies(tmp_path):
     plain = _cfg(tmp_path, out="plain", steps=2, eval_every=2, save_every=2)
     train(plain)
     assert "extra_sources" not in load_checkpoint(tmp_path / "plain" / "last.pt").meta["data"]
+
+
+def test_refine_batch_keeps_found_joints_with_an_identity_refiner_and_padding_untouched():
+    from hmcli.refine.checkpoint import LoadedRefiner
+    from hmcli.refine.codec import RefineCodec
+    from hmcli.train.trainer import refine_batch
+    from tests.refine.helpers import tiny_refiner
+
+    lr = LoadedRefiner(tiny_refiner(), RefineCodec(), {"clip_frames": 16})
+    rng = np.random.default_rng(0)
+    xy = torch.from_numpy(rng.uniform(100, 300, (2, 10, 17, 2)).astype(np.float32))
+    conf = torch.ones(2, 10, 17)
+    valid = torch.ones(2, 10, dtype=torch.bool)
+    valid[1, 7:] = False
+    xy[1, 7:], conf[1, 7:] = 0.0, 0.0
+    conf[0, 3, 4] = 0.0
+    out = refine_batch(lr, {"xy": xy, "conf": conf, "valid": valid})
+    keep = conf > 0
+    torch.testing.assert_close(out["xy"][keep], xy[keep], rtol=0, atol=2e-3)
+    assert out["conf"][0, 3, 4] > 0  # filled in
+    assert (out["xy"][1, 7:] == 0).all() and (out["conf"][1, 7:] == 0).all()
+
+
+def test_training_on_refined_2d_records_the_refiner(tmp_path):
+    from tests.refine.helpers import tiny_refiner_file
+
+    ref = tiny_refiner_file(tmp_path / "ref.pt", identity=False)
+    cfg = _cfg(tmp_path, steps=3, eval_every=3, save_every=3, refine_model=ref, val_mode="lift", val_cameras=1)
+    summary = train(cfg)
+    assert summary["best_val_mpjpe_mm"] > 0
+    assert load_checkpoint(tmp_path / "run" / "best.pt").meta["train"]["refine_model"] == ref
