@@ -295,16 +295,27 @@ def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set:
     return h[..., :2], h[..., 2], x
 
 
+#: A 2D refiner runs on clips whose frame rate is within this factor of the rates it was trained on
+#: (:func:`hmcli.refine.api.trained_rates`); beyond, its Δ is far outside what it learned. Measured: the
+#: shipped refiner (24-50 fps) on the 5 fps squats clip doubled the lift's bone-length variation.
+REFINE_RATE_MARGIN = 1.5
+
+
 def refine_h36m(refiner, xy: np.ndarray, conf: np.ndarray, detected: np.ndarray, timestamps: np.ndarray,
                 joint_set: str, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Temporal 2D refinement of one person's H36M-17 track (:func:`hmcli.refine.api.refine_track`):
     H36M xy (F, 17, 2) px and the detector's confidence (F, 17) -> (refined xy, confidence to record:
     the detector's, and the fill confidence for joints the refiner filled in, lifter confidence:
     the same with the joint set's :data:`CONFIDENCE_FLOOR`)."""
-    from hmcli.refine.api import refine_track
+    from hmcli.refine.api import refine_track, trained_rates
 
     timing = frame_timing(timestamps, float(refiner.model.cfg.fps), fps)
     c_model = model_confidence(conf, joint_set)  # (F, 17)
+    lo, hi = trained_rates(refiner)
+    if not lo / REFINE_RATE_MARGIN <= timing.fps <= hi * REFINE_RATE_MARGIN:
+        warnings.warn(f"2D refiner {refiner.model_id} was trained at {lo:g}-{hi:g} fps; this clip runs at "
+                      f"{timing.fps:.3g} fps, so its 2D is lifted as detected (not refined)", stacklevel=3)
+        return xy.astype(np.float32), conf.astype(np.float32), c_model
     xy_r, c_r = refine_track(refiner, xy, c_model, detected, timing.dt_scale, timing.steps)
     filled = (conf <= 0) & (c_r > 0)
     rec = np.where(filled, c_r, conf).astype(np.float32)

@@ -65,8 +65,8 @@ def refine_bench(refiner=None, lifters=(None, "causal"), data: str = "../shared/
             say(f"{corrupt} / {kind}: 2D {r2.found_before:.2f} -> {r2.found_after:.2f} % height; " + ", ".join(
                 f"{x['model']} {x['mpjpe_before']:.1f} -> {x['mpjpe_after']:.1f} mm" for x in row["lifters"]))
             rows.append(row)
-    # cost: a 300-frame clip (10 s at 30 fps), refine vs lift (with test-time flip)
-    it = items[0]
+    # cost: up to 300 frames (10 s at 30 fps) of the longest test clip, refine vs lift (with test-time flip)
+    it = max(items, key=lambda x: len(x["xy"]))
     n = min(300, len(it["xy"]))
     xy, conf = it["xy"][:n], it["conf"][:n]
     ref_ms = _cost_ms_per_frame(lambda: refine_track(lr, xy, conf), n)

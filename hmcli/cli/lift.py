@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         no_flip: bool = typer.Option(False, "--no-flip",
                                      help="Skip the test-time flip (averaging with the mirrored input's estimate): half the lifting work, 1-3 mm less accurate."),
         refine: bool = typer.Option(None, "--refine/--no-refine", show_default=False,
-                                    help="Repair the 2D over time (jitter, swaps, missed joints) with the 2D refiner before lifting; offline only (default: on for offline bidirectional lifts if the shipped refiner helps, see hm info)."),
+                                    help="Repair the 2D over time (jitter, swaps, missed joints) with the 2D refiner before lifting; offline only. Off by default: it lowers the 2D error but not the lift's (docs/real-video.md §10)."),
         refine_model: str = typer.Option(None, "--refine-model", show_default=False,
                                          help="2D refiner checkpoint or shipped name (default: refine2d-cmu); implies --refine."),
         max_persons: int = typer.Option(DEFAULT_MAX_PERSONS, "--max-persons", help=MAX_PERSONS_HELP),
@@ -258,5 +258,5 @@ def register(app: typer.Typer) -> None:
              f"{fps_now:.2f} fps -> {where}; {detect_part}, lift {_fmt_s(clock.lift)}, write {_fmt_s(clock.write)}, "
              f"total {_fmt_s(time.perf_counter() - t_cmd)} + start-up {_fmt_s(max(0.0, t_cmd - _T_LOADED))}; "
              f"model {lifter.model_id} (load {_fmt_s(clock.load)})"
-             + (f", 2D refined by {refiner.model_id}" if refiner is not None else ""), quiet)  # fmt: skip
+             + (f", 2D refiner {refiner.model_id}" if refiner is not None else ""), quiet)  # fmt: skip
 

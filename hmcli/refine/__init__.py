@@ -8,5 +8,8 @@ refine2d``) and :mod:`.evaluate` (2D error and the lift's MPJPE with and without
 """
 
 #: Whether ``hm lift`` refines the 2D by default (offline lifts with a bidirectional lifter; a causal
-#: lift stays causal unless ``--refine`` is given). Set from the measurements in docs/real-video.md §10.
+#: lift stays causal unless ``--refine`` is given). Off: the shipped refiner lowers the 2D error of
+#: held-out clips (found joints 3.4 -> 2.1 % of the height with the plain corruption) but the shipped
+#: lifters, trained on unrefined 2D, lift it worse (64.0 -> 73.8 mm) and real BlazePose on rendered
+#: bodies no better (87.6 -> 87.7 mm); docs/real-video.md §10.
 REFINE_BY_DEFAULT = False

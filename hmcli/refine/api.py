@@ -16,10 +16,17 @@ import torch
 
 from hmcli.refine.checkpoint import LoadedRefiner
 
-__all__ = ["FILL_CONFIDENCE", "refine_track", "refine_windows", "window_starts"]
+__all__ = ["FILL_CONFIDENCE", "refine_track", "refine_windows", "trained_rates", "window_starts"]
 
 #: The confidence given to joints the detector missed and the refiner filled in (see module docstring).
 FILL_CONFIDENCE = 0.5
+
+
+def trained_rates(lr: LoadedRefiner) -> tuple[float, float]:
+    """(lowest, highest) frame rate the refiner was trained at (its ``fps`` and ``fps_aug``)."""
+    train = lr.meta.get("train") or {}
+    rates = [float(lr.model.cfg.fps)] + [float(r) for r in train.get("fps_aug", []) or []]
+    return min(rates), max(rates)
 
 
 def window_starts(n: int, window: int) -> list[int]:

@@ -44,7 +44,7 @@ def test_lift_with_a_refiner(tmp_path, kp_file, ckpts, refiners):
     assert run("lift", kp_file, "--model", ckpts["bi"], "-o", plain).exit_code == 0
     r = run("lift", kp_file, "--model", ckpts["bi"], "-o", refined, "--refine-model", refiners["rand"])
     assert r.exit_code == 0, r.output
-    assert "2D refined by tiny-refiner" in r.stderr
+    assert "2D refiner tiny-refiner" in r.stderr
     a, b = read_result(plain), read_result(refined)
     assert a.joints3d.shape == b.joints3d.shape and not np.allclose(a.joints3d, b.joints3d)
 

@@ -63,3 +63,11 @@ def test_persons_are_refined_over_their_own_spans(models):
     res = api.run_offline_persons(models["lifter"], mk, refiner=models["identity"])
     plain = api.run_offline_persons(models["lifter"], mk)
     np.testing.assert_allclose(np.nan_to_num(res.joints3d), np.nan_to_num(plain.joints3d), atol=1e-4)
+
+
+def test_a_clip_far_from_the_refiners_rates_is_lifted_unrefined_with_a_warning(models):
+    kp = make_keypoints(30, fps=5.0)  # the tiny refiner knows 30 fps: 20-45 fps are refined
+    plain = lift_keypoints(kp, models["lifter"])
+    with pytest.warns(UserWarning, match="trained at 30-30 fps; this clip runs at 5 fps"):
+        res = lift_keypoints(kp, models["lifter"], refiner=models["random"])
+    np.testing.assert_array_equal(res.joints3d, plain.joints3d)
