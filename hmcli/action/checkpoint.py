@@ -10,7 +10,6 @@ Layout (``torch.save`` of plain containers and tensors; read with ``weights_only
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.skeleton.codec import PoseCodec
 from hmcli.io.checkpoint import (CheckpointError, atomic_torch_save, check_config_fits_weights, config_dict,
-                                 file_sha256, first_line)
+                                 file_sha256, first_line, read_payload)
 
 __all__ = ["ACTION_FORMAT", "LoadedAction", "save_action", "load_action", "DEFAULT_ACTION_MODEL",
            "DEFAULT_CAUSAL_ACTION_MODEL", "resolve_action_model"]
@@ -85,18 +84,7 @@ def resolve_action_model(name: str | os.PathLike | None, causal: bool = False) -
 
 
 def read_action(path: str | os.PathLike) -> dict:
-    p = Path(path)
-    try:
-        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
-            warnings.simplefilter("ignore")
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt zip, forbidden globals, truncated or empty file
-        raise CheckpointError(f"cannot read action model {p}: {first_line(e)}") from None
-    if not isinstance(obj, dict) or obj.get("format") != ACTION_FORMAT:
-        raise CheckpointError(f"{p} is not an hm action model (hm lift models go to --model of hm lift)")
-    if obj.get("version") != ACTION_VERSION:
-        raise CheckpointError(f"{p} has action model version {obj.get('version')}; this hm reads {ACTION_VERSION}")
-    return obj
+    return read_payload(path, ACTION_FORMAT, ACTION_VERSION, "action model", "hm lift models go to --model of hm lift")
 
 
 def load_action(name: str | os.PathLike | None = None, causal: bool = False) -> LoadedAction:

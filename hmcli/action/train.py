@@ -494,33 +494,9 @@ def action_config(overrides: list[str] | None = None, config: str | Path | None 
     """ActionTrainConfig from a YAML file, options (None: not given) and ``key=value`` overrides
     (typed by YAML), in that order of precedence. A config file that cannot be read raises
     HMError; unknown options and values the config refuses raise :class:`OptionError`."""
-    import dataclasses
+    from hmcli.io.options import dataclass_options
 
-    import yaml
-
-    values: dict = {}
-    if config is not None:
-        try:
-            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise HMError(f"cannot read config {config}: {' '.join(str(e).split())}") from None
-        if not isinstance(loaded, dict):
-            raise HMError(f"config {config} must be a mapping of key: value")
-        values.update(loaded)
-    values.update({k: v for k, v in opts.items() if v is not None})
-    fields = {f.name: f for f in dataclasses.fields(ActionTrainConfig)}
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            raise OptionError(f"unknown action training option '{item}' (known: {', '.join(sorted(fields))})")
-        values[key] = yaml.safe_load(raw)
-    for key in values:
-        if key not in fields:
-            raise OptionError(f"unknown action training option '{key}'")
-    try:
-        return ActionTrainConfig(**values)
-    except (TypeError, ValueError) as e:
-        raise OptionError(str(e)) from None
+    return dataclass_options(ActionTrainConfig, overrides, config, opts, "action training", OptionError)
 
 
 def data_kind(data: str | Path | None) -> str | None:

@@ -153,6 +153,24 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return obj
 
 
+def read_payload(path: str | os.PathLike, fmt: str, version: int, what: str, not_this: str) -> dict:
+    """A ``torch.save``'d dict of plain containers and tensors of format ``fmt`` and ``version`` (read with
+    ``weights_only``: no code runs). ``what`` names the file kind in errors ("action model"); ``not_this``
+    ends the message for a file of another format. One-line :class:`CheckpointError` otherwise."""
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, forbidden globals, truncated or empty file
+        raise CheckpointError(f"cannot read {what} {p}: {first_line(e)}") from None
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise CheckpointError(f"{p} is not an hm {what} ({not_this})")
+    if obj.get("version") != version:
+        raise CheckpointError(f"{p} has {what} version {obj.get('version')}; this hm reads {version}")
+    return obj
+
+
 def check_config_fits_weights(config: Any, state_dict: Any, path: Any) -> None:
     """Refuse a config whose sizes no weight in the file has (e.g. depth 1000000 next to a
     one-block state dict): building such a model would take minutes and all memory before the

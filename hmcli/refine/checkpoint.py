@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from hmcli.io.checkpoint import (CheckpointError, atomic_torch_save, check_config_fits_weights, file_sha256,
-                                 first_line, models_dirs)
+                                 first_line, models_dirs, read_payload)
 from hmcli.refine.codec import RefineCodec
 from hmcli.refine.model import Refiner2D, RefinerConfig
 
@@ -68,18 +67,7 @@ def resolve_refiner(name: str | os.PathLike | None = None) -> Path:
 
 
 def read_refiner(path: str | os.PathLike) -> dict:
-    p = Path(path)
-    try:
-        with warnings.catch_warnings():  # torch warns about odd pickle protocols before refusing
-            warnings.simplefilter("ignore")
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt zip, forbidden globals, truncated or empty file
-        raise CheckpointError(f"cannot read 2D refiner {p}: {first_line(e)}") from None
-    if not isinstance(obj, dict) or obj.get("format") != REFINE_FORMAT:
-        raise CheckpointError(f"{p} is not an hm 2D refiner (made by hm train --task refine2d)")
-    if obj.get("version") != REFINE_VERSION:
-        raise CheckpointError(f"{p} has 2D refiner version {obj.get('version')}; this hm reads {REFINE_VERSION}")
-    return obj
+    return read_payload(path, REFINE_FORMAT, REFINE_VERSION, "2D refiner", "made by hm train --task refine2d")
 
 
 def load_refiner(name: str | os.PathLike | None = None) -> LoadedRefiner:

@@ -12,7 +12,6 @@ windows of the validation subjects; ``best.pt`` keeps the best, ``last.pt`` the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -81,36 +80,10 @@ class RefineTrainConfig:
 def refine_config(overrides: list[str] | None = None, config: str | Path | None = None, **opts) -> RefineTrainConfig:
     """RefineTrainConfig from a YAML file, options (None: not given) and ``key=value`` overrides
     (typed by YAML; ``model.dim=96`` sets a model field), in that order of precedence."""
-    import yaml
+    from hmcli.io.options import dataclass_options
 
-    values: dict = {}
-    if config is not None:
-        try:
-            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise HMError(f"cannot read config {config}: {' '.join(str(e).split())}") from None
-        if not isinstance(loaded, dict):
-            raise HMError(f"config {config} must be a mapping of key: value")
-        values.update(loaded)
-    values.update({k: v for k, v in opts.items() if v is not None})
-    names = {f.name for f in dataclasses.fields(RefineTrainConfig)}
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if key.startswith("model.") and sep:
-            values.setdefault("model", {})
-            values["model"] = {**values["model"], key[6:]: yaml.safe_load(raw)}
-            continue
-        if not sep or key not in names:
-            raise RefineOptionError(f"unknown refine2d training option '{item}' (known: {', '.join(sorted(names))})")
-        values[key] = yaml.safe_load(raw)
-    unknown = sorted(set(values) - names - {"task"})
-    if unknown:
-        raise RefineOptionError(f"unknown refine2d training option '{unknown[0]}'")
-    values.pop("task", None)
-    try:
-        return RefineTrainConfig(**values)
-    except TypeError as e:
-        raise RefineOptionError(str(e)) from None
+    return dataclass_options(RefineTrainConfig, overrides, config, opts, "refine2d training", RefineOptionError,
+                             nested=("model",), ignore=("task",))
 
 
 def refine_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
