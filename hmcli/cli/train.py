@@ -119,7 +119,7 @@ def _config_task(config: Path) -> str | None:
 
     try:
         loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError):
         return None
     return loaded.get("task") if isinstance(loaded, dict) else None
 
@@ -137,7 +137,7 @@ def _train_refine(overrides, config, model, data, out, steps, init_from, resume,
 
     def on_step(step: int, loss: float, val) -> None:
         if not quiet and (step % 50 == 0 or val is not None or step == cfg.steps):
-            extra = f", val 2D error {val:.2f} % of height" if val is not None else ""
+            extra = f", validation {val:.2f}" if val is not None else ""
             typer.echo(f"\rrefine2d step {step}/{cfg.steps} loss {loss:.4f}{extra}   ", err=True, nl=val is not None)
 
     summary = train_refiner(cfg, on_step=on_step)
@@ -146,6 +146,7 @@ def _train_refine(overrides, config, model, data, out, steps, init_from, resume,
     if json_out:
         echo_json(summary)
         return
+    what, unit = (("lift MPJPE", " mm") if summary["metric"] == "val_lift_mpjpe_mm" else ("2D error", " % of height"))
     typer.echo(f"done: 2D refiner ({summary['parameters']:,} parameters), {summary['steps']} steps in "
-               f"{summary['time_s']:.0f} s; validation 2D error {summary['val_2d_pct_input']:.2f} % of height as given, "
-               f"{summary['best_val_2d_pct']:.2f} % refined (step {summary['best_step']}); checkpoints in {summary['out']}")
+               f"{summary['time_s']:.0f} s; validation {what} {summary['val_input']:.2f}{unit} at the start, "
+               f"{summary['best_val']:.2f}{unit} refined (step {summary['best_step']}); checkpoints in {summary['out']}")

@@ -26,6 +26,10 @@ def dataclass_options(cls: type[T], overrides: list[str] | None, config: str | P
     if config is not None:
         try:
             loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise HMError(f"cannot read config {config}: not UTF-8 text") from None
+        except RecursionError:  # e.g. '[' repeated: nested beyond Python's recursion limit
+            raise HMError(f"cannot read config {config}: nested too deeply") from None
         except (OSError, yaml.YAMLError) as e:
             raise HMError(f"cannot read config {config}: {' '.join(str(e).split())}") from None
         if not isinstance(loaded, dict):

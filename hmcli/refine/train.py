@@ -58,6 +58,12 @@ class RefineTrainConfig:
     threads: int = 0
     model_id: str = "refine2d"
     model: dict = field(default_factory=dict)  # RefinerConfig fields (dim, layers, state, ...)
+    init_from: str = ""      # a refiner checkpoint to start from (path or shipped name)
+    # through a lifter: a frozen lifter (path or shipped name) lifts the refined 2D, and its 3D error
+    # (metres, root-relative) joins the loss with weight lambda_lift; validation then scores that lift
+    lift_model: str = ""
+    lambda_lift: float = 1.0
+    lambda_2d: float = 1.0
 
     def __post_init__(self) -> None:
         from hmcli.data.augment import proportion_preset
@@ -116,6 +122,50 @@ def _batch(cfg: RefineTrainConfig, seqs, step: int) -> tuple[dict, float]:
     return collate_windows([ds[i] for i in range(cfg.batch_size)]), cfg.fps / fps
 
 
+def lifter_confidence(batch: dict, fill: float) -> torch.Tensor:
+    """(B, F, J) the confidence the lifter gets with refined 2D (as :func:`hmcli.refine.api.refine_track`):
+    found joints keep theirs, missed joints of found frames get ``fill``, other frames 0."""
+    conf = batch["conf"] * batch["valid"][..., None]  # (B, F, J)
+    found = conf > 0
+    det = found.any(-1, keepdim=True)  # (B, F, 1)
+    return torch.where(found, conf, torch.where(det, torch.full_like(conf, fill), torch.zeros_like(conf)))
+
+
+def lift_refined(lifter, px: torch.Tensor, conf: torch.Tensor, batch: dict, dt_scale: float = 1.0) -> torch.Tensor:
+    """The lifter's root-relative 3D (B, F, J, 3) metres of refined 2D ``px`` (B, F, J, 2) pixels, differentiable in ``px``."""
+    xs = [lifter.codec.encode_2d(px[i], conf[i], int(batch["width"][i]), int(batch["height"][i]))
+          for i in range(px.shape[0])]  # (F, J, C) each
+    return lifter.codec.decode_3d(lifter.model(torch.stack(xs), dt_scale))
+
+
+def lift_loss(p3: torch.Tensor, batch: dict, codec) -> torch.Tensor:
+    """Mean per-joint 3D distance (metres, root-relative) over valid frames."""
+    g3 = codec.decode_3d(codec.encode_3d(batch["joints3d"]))  # (B, F, J, 3)
+    d = (p3 - g3).norm(dim=-1).mean(-1)  # (B, F)
+    w = batch["valid"].to(d.dtype)
+    return (d * w).sum() / w.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def validate_lift(model: Refiner2D, codec: RefineCodec, items: list[dict], lifter) -> float:
+    """MPJPE (mm) of ``lifter`` on the refined 2D of fixed windows."""
+    from hmcli.data.dataset import collate_windows
+    from hmcli.refine.api import FILL_CONFIDENCE
+
+    model.eval()
+    errs, n = 0.0, 0
+    for i in range(0, len(items), 16):
+        batch = collate_windows(items[i:i + 16])
+        x, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
+        px = codec.decode(model(x), frame)  # (B, F, J, 2)
+        p3 = lift_refined(lifter, px, lifter_confidence(batch, FILL_CONFIDENCE), batch)
+        w = float(batch["valid"].sum())
+        errs += float(lift_loss(p3, batch, lifter.codec)) * w
+        n += w
+    model.train()
+    return 1000.0 * errs / max(n, 1)
+
+
 @torch.no_grad()
 def validate(model: Refiner2D, codec: RefineCodec, items: list[dict]) -> float:
     """2D error (% of the person's height) after refinement over fixed windows, every joint of found frames."""
@@ -159,6 +209,23 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
     mcfg = RefinerConfig(**{**cfg.model, "fps": cfg.fps})
     model = Refiner2D(mcfg)
     codec = RefineCodec()
+    if cfg.init_from:
+        from hmcli.refine.checkpoint import load_refiner
+
+        start = load_refiner(cfg.init_from)
+        model, codec = start.model, start.codec
+        mcfg = model.cfg
+        model.train()
+    lifter = None
+    if cfg.lift_model:
+        from hmcli.lift import load_lifter
+        from hmcli.refine.api import FILL_CONFIDENCE
+
+        lifter = load_lifter(cfg.lift_model)
+        lifter.model.eval()
+        for p in lifter.model.parameters():
+            p.requires_grad_(False)
+    score = (lambda: validate_lift(model, codec, val_items, lifter)) if lifter else (lambda: validate(model, codec, val_items))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def lr_at(step: int) -> float:
@@ -171,15 +238,21 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
     meta = {"model_id": cfg.model_id, "clip_frames": cfg.clip_max, "train": asdict(cfg),
             "data": {"train_subjects": sorted({s.subject for s in train_seqs}),
                      "val_subjects": sorted({s.subject for s in val_seqs})}}
-    before = validate(model, codec, val_items)  # the identity (read-out at zero): the 2D as given
+    before = score()  # a new refiner: the identity (read-out at zero), the 2D as given
     best, best_step, t0 = math.inf, 0, time.perf_counter()
     log = (out / "metrics.jsonl").open("w", encoding="utf-8")
-    log.write(json.dumps({"step": 0, "val_2d_pct": before}) + "\n")
+    key = "val_lift_mpjpe_mm" if lifter is not None else "val_2d_pct"
+    log.write(json.dumps({"step": 0, key: before}) + "\n")
     model.train()
     for step in range(1, cfg.steps + 1):
         batch, dt_scale = _batch(cfg, train_seqs, step)
         x, y = encode_batch(codec, batch)
-        loss = refine_loss(model(x, dt_scale), y, batch["valid"])
+        pred = model(x, dt_scale)  # (B, F, J, 2)
+        loss = refine_loss(pred, y, batch["valid"])
+        if lifter is not None:
+            _, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
+            p3 = lift_refined(lifter, codec.decode(pred, frame), lifter_confidence(batch, FILL_CONFIDENCE), batch, dt_scale)
+            loss = cfg.lambda_2d * loss + cfg.lambda_lift * lift_loss(p3, batch, lifter.codec)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -187,11 +260,11 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
         sched.step()
         val = None
         if step % cfg.val_every == 0 or step == cfg.steps:
-            val = validate(model, codec, val_items)
-            log.write(json.dumps({"step": step, "loss": loss.item(), "val_2d_pct": val,
+            val = score()
+            log.write(json.dumps({"step": step, "loss": loss.item(), key: val,
                                   "time_s": time.perf_counter() - t0}) + "\n")
             log.flush()
-            m = {**meta, "step": step, "val_2d_pct": val}
+            m = {**meta, "step": step, key: val}
             if val < best:
                 best, best_step = val, step
                 save_refiner(out / "best.pt", model, codec, m)
@@ -200,5 +273,5 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
             on_step(step, loss.item(), val)
     log.close()
     return {"task": "refine2d", "steps": cfg.steps, "time_s": time.perf_counter() - t0, "out": str(out),
-            "val_2d_pct_input": before, "best_val_2d_pct": best, "best_step": best_step,
+            "metric": key, "val_input": before, "best_val": best, "best_step": best_step,
             "parameters": sum(p.numel() for p in model.parameters())}

@@ -43,9 +43,38 @@ def test_training_lowers_the_2d_error_and_writes_loadable_checkpoints(tmp_path, 
                          "corrupt_model=plain"] + [f"model.{k}={v}" for k, v in TINY.items()])
     summary = train_refiner(cfg)
     assert summary["steps"] == 200 and summary["best_step"] in (100, 200)
-    assert summary["best_val_2d_pct"] < 0.9 * summary["val_2d_pct_input"]  # 5.4 -> 4.2 % of height
+    assert summary["metric"] == "val_2d_pct" and summary["best_val"] < 0.9 * summary["val_input"]  # 5.4 -> 4.2 % of height
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 100, 200]
     lr = load_refiner(out / "best.pt")
     assert lr.clip_frames == 16 and lr.meta["data"]["train_subjects"] == ["05"]
     assert lr.model.cfg.fps == 30.0
+
+
+def test_training_through_a_frozen_lifter_scores_the_lift(tmp_path, one_thread):
+    from tests.cli.helpers import tiny_checkpoint
+    from tests.refine.helpers import tiny_refiner_file
+
+    data = make_mini_cmu(tmp_path / "cmu")
+    lifter = tiny_checkpoint(tmp_path / "lifter.pt")
+    before = {k: v.clone() for k, v in torch.load(lifter, weights_only=True)["state_dict"].items()}
+    start = tiny_refiner_file(tmp_path / "start.pt", clip_frames=16)
+    out = tmp_path / "run"
+    cfg = refine_config([f"data={data}", f"out={out}", "steps=4", "batch_size=2", "clip_min=16", "clip_max=16",
+                         "val_every=2", "camera_kind=standard", "proportions=none", f"lift_model={lifter}",
+                         f"init_from={start}", "lambda_lift=1.0"])
+    summary = train_refiner(cfg)
+    assert summary["metric"] == "val_lift_mpjpe_mm" and summary["val_input"] > 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all("val_lift_mpjpe_mm" in r for r in rows)
+    assert load_refiner(out / "last.pt").model.cfg.dim == TINY["dim"]  # the init_from refiner's size
+    after = torch.load(lifter, weights_only=True)["state_dict"]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the lifter file is untouched
+
+
+@pytest.mark.parametrize("blob", [b"\x89PNG\x00\xff binary", b"[" * 5000])
+def test_unreadable_config_files_are_one_clear_error(tmp_path, blob):
+    p = tmp_path / "c.yaml"
+    p.write_bytes(blob)
+    with pytest.raises(HMError, match="cannot read config"):
+        refine_config(None, p)
