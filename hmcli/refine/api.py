@@ -71,9 +71,11 @@ def refine_windows(lr: LoadedRefiner, xy: np.ndarray, conf: np.ndarray, dt_scale
 
 def refine_track(lr: LoadedRefiner, xy: np.ndarray, conf: np.ndarray, detected: np.ndarray | None = None,
                  dt_scale: float = 1.0, steps: np.ndarray | None = None,
-                 fill_conf: float = FILL_CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+                 fill_conf: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Refined (F, J, 2) px and confidence (F, J) of one person's track (see module docstring).
-    ``detected``: (F,) frames where the person was found (default: frames with any joint)."""
+    ``detected``: (F,) frames where the person was found (default: frames with any joint).
+    ``fill_conf``: confidence of filled-in joints (default: the refiner's own, ``lr.fill_conf``)."""
+    fill_conf = lr.fill_conf if fill_conf is None else float(fill_conf)
     xy = np.asarray(xy, np.float32)
     conf = np.asarray(conf, np.float32)
     if xy.ndim != 3 or xy.shape[-1] != 2 or conf.shape != xy.shape[:2]:

@@ -37,6 +37,13 @@ class LoadedRefiner:
         return str(self.meta.get("model_id") or (Path(self.path).stem if self.path else "refine2d"))
 
     @property
+    def fill_conf(self) -> float:
+        """The confidence the lifter gets for joints this refiner filled in (its training's ``fill_conf``)."""
+        from hmcli.refine.api import FILL_CONFIDENCE
+
+        return float(self.meta.get("fill_conf", FILL_CONFIDENCE))
+
+    @property
     def clip_frames(self) -> int:
         """The longest clip the refiner was trained on (its offline window)."""
         return int(self.meta.get("clip_frames", 81))

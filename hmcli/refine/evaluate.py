@@ -58,11 +58,10 @@ def score_2d(items: list[dict], refined: list[tuple[np.ndarray, np.ndarray]]) ->
 def refine_items(lr, items: list[dict], dt_scale: float = 1.0, fill_conf: float | None = None) -> list[dict]:
     """Copies of evaluation items (``make_eval_set`` layout) with ``xy`` / ``conf`` refined by ``lr``
     (:func:`hmcli.refine.api.refine_track`); the corrupted input stays as ``xy_input`` / ``conf_input``."""
-    from hmcli.refine.api import FILL_CONFIDENCE, refine_track
+    from hmcli.refine.api import refine_track
 
     out = []
     for it in items:
-        xy, conf = refine_track(lr, it["xy"], it["conf"], dt_scale=dt_scale,
-                                fill_conf=FILL_CONFIDENCE if fill_conf is None else fill_conf)
+        xy, conf = refine_track(lr, it["xy"], it["conf"], dt_scale=dt_scale, fill_conf=fill_conf)
         out.append({**it, "xy": xy, "conf": conf, "xy_input": it["xy"], "conf_input": it["conf"]})
     return out

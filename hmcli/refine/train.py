@@ -64,6 +64,7 @@ class RefineTrainConfig:
     lift_model: str = ""
     lambda_lift: float = 1.0
     lambda_2d: float = 1.0
+    fill_conf: float = 0.5   # the lifter's confidence for filled-in joints (stored with the refiner; 0: left missing)
 
     def __post_init__(self) -> None:
         from hmcli.data.augment import proportion_preset
@@ -147,10 +148,9 @@ def lift_loss(p3: torch.Tensor, batch: dict, codec) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate_lift(model: Refiner2D, codec: RefineCodec, items: list[dict], lifter) -> float:
-    """MPJPE (mm) of ``lifter`` on the refined 2D of fixed windows."""
+def validate_lift(model: Refiner2D, codec: RefineCodec, items: list[dict], lifter, fill_conf: float = 0.5) -> float:
+    """MPJPE (mm) of ``lifter`` on the refined 2D of fixed windows (filled joints at ``fill_conf``)."""
     from hmcli.data.dataset import collate_windows
-    from hmcli.refine.api import FILL_CONFIDENCE
 
     model.eval()
     errs, n = 0.0, 0
@@ -158,7 +158,7 @@ def validate_lift(model: Refiner2D, codec: RefineCodec, items: list[dict], lifte
         batch = collate_windows(items[i:i + 16])
         x, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
         px = codec.decode(model(x), frame)  # (B, F, J, 2)
-        p3 = lift_refined(lifter, px, lifter_confidence(batch, FILL_CONFIDENCE), batch)
+        p3 = lift_refined(lifter, px, lifter_confidence(batch, fill_conf), batch)
         w = float(batch["valid"].sum())
         errs += float(lift_loss(p3, batch, lifter.codec)) * w
         n += w
@@ -219,13 +219,12 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
     lifter = None
     if cfg.lift_model:
         from hmcli.lift import load_lifter
-        from hmcli.refine.api import FILL_CONFIDENCE
 
         lifter = load_lifter(cfg.lift_model)
         lifter.model.eval()
         for p in lifter.model.parameters():
             p.requires_grad_(False)
-    score = (lambda: validate_lift(model, codec, val_items, lifter)) if lifter else (lambda: validate(model, codec, val_items))
+    score = (lambda: validate_lift(model, codec, val_items, lifter, cfg.fill_conf)) if lifter else (lambda: validate(model, codec, val_items))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def lr_at(step: int) -> float:
@@ -235,7 +234,7 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
         return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    meta = {"model_id": cfg.model_id, "clip_frames": cfg.clip_max, "train": asdict(cfg),
+    meta = {"model_id": cfg.model_id, "clip_frames": cfg.clip_max, "fill_conf": cfg.fill_conf, "train": asdict(cfg),
             "data": {"train_subjects": sorted({s.subject for s in train_seqs}),
                      "val_subjects": sorted({s.subject for s in val_seqs})}}
     before = score()  # a new refiner: the identity (read-out at zero), the 2D as given
@@ -251,7 +250,7 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
         loss = refine_loss(pred, y, batch["valid"])
         if lifter is not None:
             _, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
-            p3 = lift_refined(lifter, codec.decode(pred, frame), lifter_confidence(batch, FILL_CONFIDENCE), batch, dt_scale)
+            p3 = lift_refined(lifter, codec.decode(pred, frame), lifter_confidence(batch, cfg.fill_conf), batch, dt_scale)
             loss = cfg.lambda_2d * loss + cfg.lambda_lift * lift_loss(p3, batch, lifter.codec)
         opt.zero_grad(set_to_none=True)
         loss.backward()

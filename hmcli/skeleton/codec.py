@@ -167,7 +167,7 @@ class PoseCodec:
             centre = torch.where(n_c > 0, c_hips, centre)
         d = t_uv - centre[..., None, :]  # (..., J, 2)
         ms = ((d * d).sum(-1) * vis).sum(-1, keepdim=True) / n_all.clamp(min=1)  # (..., 1)
-        r = ms.sqrt().clamp(min=1e-3)  # (..., 1)
+        r = ms.clamp(min=1e-6).sqrt()  # (..., 1) = max(sqrt(ms), 1e-3), with a finite gradient for empty frames
         out = d / r[..., None] * vis[..., None]  # (..., J, 2)
         loc = None
         if focal is not None:

@@ -311,3 +311,16 @@ def test_location_versions_and_refusals():
         PoseCodec.from_dict({**v2, "version": 4})
     with pytest.raises(ValueError, match="location channels need input_norm='person'"):
         PoseCodec(location=True)
+
+
+def test_person_units_have_finite_gradients_with_empty_frames():
+    import torch
+
+    from hmcli.skeleton.codec import PoseCodec
+
+    codec = PoseCodec(input_norm="person", location=True)
+    xy = (torch.rand(3, 17, 2) * 200 + 50).requires_grad_(True)
+    conf = torch.ones(3, 17)
+    conf[1] = 0.0  # a frame without the person
+    codec.encode_2d(xy, conf, 320, 240).sum().backward()
+    assert torch.isfinite(xy.grad).all()
