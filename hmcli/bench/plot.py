@@ -152,6 +152,25 @@ def plot_truth_free(result: dict, axes) -> None:
     axes[0].legend(fontsize=7)
 
 
+def plot_refine(result: dict, axes) -> None:
+    """hm bench refine: 2D error (found joints) and the first lifter's MPJPE, as given vs refined, per setting."""
+    import numpy as np
+
+    rows = result["rows"]
+    labels = [f"{r['corrupt_model']}\n{r['camera_kind']}" for r in rows]
+    x = np.arange(len(rows))
+    pairs = [([r["err2d_found_before"] for r in rows], [r["err2d_found_after"] for r in rows], "2D error, % of height"),
+             ([r["lifters"][0]["mpjpe_before"] if r["lifters"] else float("nan") for r in rows],
+              [r["lifters"][0]["mpjpe_after"] if r["lifters"] else float("nan") for r in rows],
+              f"MPJPE mm ({rows[0]['lifters'][0]['model'] if rows and rows[0]['lifters'] else 'no lifter'})")]
+    for ax, (before, after, title) in zip(axes, pairs):
+        ax.bar(x - 0.2, before, 0.4, label="as given")
+        ax.bar(x + 0.2, after, 0.4, label=f"refined ({result['refiner']})")
+        ax.set_xticks(x, labels, fontsize=7, rotation=30)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+
+
 def plot_result(result: dict, path: str | os.PathLike) -> None:
     """Write a PNG figure for any ``hm bench`` result dict."""
     plt = _plt()
@@ -191,6 +210,9 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
     elif kind == "truth-free":
         fig, axes = plt.subplots(1, 4, figsize=(18, 4.5))
         plot_truth_free(result, axes)
+    elif kind == "refine":
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+        plot_refine(result, axes)
     elif kind == "multi-person":
         fig, ax = plt.subplots(figsize=(max(6, 1.1 * sum(s["persons"] for s in result["scenes"])), 4.5))
         plot_multi_person(result, ax)

@@ -20,3 +20,8 @@ def test_refine_bench_scores_2d_and_lifts_with_and_without(tmp_path):
     assert r["cost"]["refine_ms_per_frame"] > 0 and r["ratios"]["refine / lift time per frame"] > 0
     title, cols, rows = refine_table(r)
     assert "tiny-refiner" in title and len(rows) == 2 and len(rows[0]) == len(cols)
+    from hmcli.bench.report import write_outputs
+
+    paths = write_outputs(r, tmp_path / "out", "refine")  # json, md and png, as hm bench refine -o writes them
+    assert [p.rsplit(".", 1)[1] for p in paths] == ["json", "md", "png"]
+    assert all((tmp_path / "out" / f"refine.{e}").stat().st_size > 0 for e in ("json", "md", "png"))
