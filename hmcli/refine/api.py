@@ -14,12 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hmcli.refine.checkpoint import LoadedRefiner
+from hmcli.refine.checkpoint import FILL_CONFIDENCE, LoadedRefiner
 
 __all__ = ["FILL_CONFIDENCE", "refine_track", "refine_windows", "trained_rates", "window_starts"]
 
-#: The confidence given to joints the detector missed and the refiner filled in (see module docstring).
-FILL_CONFIDENCE = 0.5
 
 
 def trained_rates(lr: LoadedRefiner) -> tuple[float, float]:

@@ -17,11 +17,14 @@ from hmcli.io.checkpoint import (CheckpointError, atomic_torch_save, check_confi
 from hmcli.refine.codec import RefineCodec
 from hmcli.refine.model import Refiner2D, RefinerConfig
 
-__all__ = ["REFINE_FORMAT", "DEFAULT_REFINER", "LoadedRefiner", "save_refiner", "load_refiner", "resolve_refiner"]
+__all__ = ["REFINE_FORMAT", "DEFAULT_REFINER", "FILL_CONFIDENCE", "LoadedRefiner", "save_refiner", "load_refiner", "resolve_refiner"]
 
 REFINE_FORMAT = "hm.refine2d"
 REFINE_VERSION = 1
 DEFAULT_REFINER = "refine2d-cmu"
+#: The confidence given to joints the detector missed and a refiner filled in, unless its training set
+#: another (``fill_conf`` in its metadata; 0 leaves them missing for the lifter).
+FILL_CONFIDENCE = 0.5
 
 
 @dataclass
@@ -39,8 +42,6 @@ class LoadedRefiner:
     @property
     def fill_conf(self) -> float:
         """The confidence the lifter gets for joints this refiner filled in (its training's ``fill_conf``)."""
-        from hmcli.refine.api import FILL_CONFIDENCE
-
         return float(self.meta.get("fill_conf", FILL_CONFIDENCE))
 
     @property
