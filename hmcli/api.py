@@ -224,9 +224,10 @@ def load_refiner(name: str | os.PathLike | None = None):
 
 def refine_keypoints(keypoints: Keypoints2D, refiner: Any = None, fps: float | None = None) -> Keypoints2D:
     """One person's 2D keypoints repaired over time (jitter, swaps, missed joints): H36M-17 out, as the
-    lifter sees it (BlazePose input goes through the same map first). ``refiner``: a :func:`load_refiner`
-    model or name (default the shipped one). Joints the detector missed in found frames are filled in
-    with confidence :data:`hmcli.refine.api.FILL_CONFIDENCE`."""
+    lifter sees it (BlazePose input goes through the same map first, and the confidences are the lifter's:
+    :data:`hmcli.lift.CONFIDENCE_FLOOR` applied, filled joints at the refiner's ``fill_conf``), so lifting
+    the result gives what :func:`lift` with ``refiner`` gives. ``refiner``: a :func:`load_refiner` model or
+    name (default the shipped one)."""
     from dataclasses import replace
 
     from hmcli.lift import BLAZEPOSE_MAP, refine_h36m
@@ -241,9 +242,9 @@ def refine_keypoints(keypoints: Keypoints2D, refiner: Any = None, fps: float | N
     det = np.asarray(keypoints.detected, bool)
     if keypoints.num_frames == 0 or not det.any():
         return replace(keypoints, xy=h[..., :2].copy(), conf=h[..., 2].copy(), joint_set="h36m17")
-    xy, conf, _ = refine_h36m(lr, h[..., :2], h[..., 2], det, np.asarray(keypoints.timestamps, np.float64),
-                              keypoints.joint_set, fps)
-    return replace(keypoints, xy=xy, conf=conf, joint_set="h36m17")
+    xy, _, c_lifter = refine_h36m(lr, h[..., :2], h[..., 2], det, np.asarray(keypoints.timestamps, np.float64),
+                                  keypoints.joint_set, fps)
+    return replace(keypoints, xy=xy, conf=c_lifter, joint_set="h36m17")
 
 
 def refine_persons(mk: MultiKeypoints2D, refiner: Any = None, fps: float | None = None) -> MultiKeypoints2D:

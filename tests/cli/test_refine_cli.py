@@ -90,3 +90,24 @@ def test_eval_and_train_refine2d(tmp_path, ckpts):
     assert refined["refine"] == "refine2d" and "refine" not in plain
     assert refined["num_frames"] == plain["num_frames"] and refined["mpjpe"] != plain["mpjpe"]
     one_line_error(run("eval", ckpts["causal"], "--data", data, "--stream", "--refine", out / "best.pt"))
+
+
+def test_batches_refine_every_input_as_one_input_is_refined(tmp_path, ckpts, refiners):
+    from hmcli import api
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name, n in (("a", 10), ("b", 8)):
+        write_video(d / f"{name}.mp4", n=n)
+    out = tmp_path / "out"
+    r = run("lift", d, "--out-dir", out, "--detector", "fake-test", "--model", ckpts["bi"], "--refine-model",
+            refiners["rand"], "-q")
+    assert r.exit_code == 0, r.stderr
+    lifter, refiner = api.load_lifter(ckpts["bi"]), api.load_refiner(refiners["rand"])
+    for name in ("a", "b"):
+        want = api.run_offline_persons(lifter, d / f"{name}.mp4", detector="fake-test", refiner=refiner)
+        np.testing.assert_allclose(read_result(out / f"{name}.h5").joints3d, want.joints3d[0], atol=1e-6)
+    kout = tmp_path / "kout"
+    r = run("detect", d, "--out-dir", kout, "--detector", "fake-test", "--refine-model", refiners["id"], "-q")
+    assert r.exit_code == 0, r.stderr
+    assert read_keypoints(kout / "a.kpts.h5").joint_set == "h36m17"

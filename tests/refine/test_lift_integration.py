@@ -71,3 +71,16 @@ def test_a_clip_far_from_the_refiners_rates_is_lifted_unrefined_with_a_warning(m
     with pytest.warns(UserWarning, match="trained at 30-30 fps; this clip runs at 5 fps"):
         res = lift_keypoints(kp, models["lifter"], refiner=models["random"])
     np.testing.assert_array_equal(res.joints3d, plain.joints3d)
+
+
+def test_lifting_refined_keypoints_equals_lifting_with_the_refiner(models, monkeypatch):
+    from hmcli import lift as lift_mod
+
+    monkeypatch.setitem(lift_mod.CONFIDENCE_FLOOR, "coco17", 0.95)  # a floor, as BlazePose input has
+    kp = make_keypoints(30)
+    kp.conf[7, 9] = 0.0
+    refined = api.refine_keypoints(kp, models["random"])
+    assert refined.conf[3, 0] == pytest.approx(0.95)  # the lifter's confidence, floor applied
+    direct = lift_keypoints(kp, models["lifter"], refiner=models["random"])
+    via_file = lift_keypoints(refined, models["lifter"])  # hm detect --refine | hm lift -
+    np.testing.assert_allclose(via_file.joints3d, direct.joints3d, atol=1e-5)
