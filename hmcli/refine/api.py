@@ -16,7 +16,8 @@ import torch
 
 from hmcli.refine.checkpoint import FILL_CONFIDENCE, LoadedRefiner
 
-__all__ = ["FILL_CONFIDENCE", "refine_track", "refine_windows", "trained_rates", "window_starts"]
+__all__ = ["FILL_CONFIDENCE", "refine_clips", "refine_track", "refine_windows", "refined_confidence", "trained_rates",
+           "window_starts"]
 
 
 
@@ -67,6 +68,24 @@ def refine_windows(lr: LoadedRefiner, xy: np.ndarray, conf: np.ndarray, dt_scale
     return (out / wsum).astype(np.float32)
 
 
+def refined_confidence(conf: torch.Tensor, found: torch.Tensor, fill: float) -> torch.Tensor:
+    """(..., F, J) the confidence of refined 2D: found joints keep ``conf``, missed joints of frames where
+    anything was found get ``fill``, frames where nothing was found 0 (see module docstring)."""
+    det = found.any(-1, keepdim=True)  # (..., F, 1)
+    return torch.where(found, conf, torch.where(det, torch.full_like(conf, fill), torch.zeros_like(conf)))
+
+
+def refine_clips(model, codec, xy: torch.Tensor, conf: torch.Tensor, fill: float,
+                 dt_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of clips, each in one window (no longer than the refiner's trained length): xy (B, F, J, 2) px,
+    conf (B, F, J) (0 for missed joints and padding) -> refined px (B, F, J, 2) and confidence (B, F, J).
+    Differentiable in the model's weights (training through a lifter uses it)."""
+    x, frame = codec.encode(xy, conf)  # (B, F, J, 3)
+    px = codec.decode(model(x, dt_scale), frame)  # (B, F, J, 2)
+    det = (conf > 0).any(-1)[..., None, None]  # (B, F, 1, 1): frames where nothing was found stay 0
+    return torch.where(det, px, torch.zeros_like(px)), refined_confidence(conf, conf > 0, fill)
+
+
 def refine_track(lr: LoadedRefiner, xy: np.ndarray, conf: np.ndarray, detected: np.ndarray | None = None,
                  dt_scale: float = 1.0, steps: np.ndarray | None = None,
                  fill_conf: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +102,8 @@ def refine_track(lr: LoadedRefiner, xy: np.ndarray, conf: np.ndarray, detected: 
     if not det.any():
         return xy.copy(), conf.copy()
     ref = refine_windows(lr, xy, np.where(found, conf, 0.0).astype(np.float32), dt_scale, steps)  # (F, J, 2)
-    out_conf = np.where(found, conf, np.float32(fill_conf)).astype(np.float32)
-    out_conf[~det] = 0.0
+    seen = torch.from_numpy(found & det[:, None])  # (F, J): a frame left out by ``detected`` counts as empty
+    out_conf = refined_confidence(torch.from_numpy(conf), seen, fill_conf).numpy()  # (F, J)
     out_xy = np.where(det[:, None, None], ref, np.where(found[..., None], xy, 0.0)).astype(np.float32)
     return out_xy, out_conf
 

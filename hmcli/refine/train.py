@@ -24,7 +24,8 @@ import torch
 
 from hmcli.io.atomic import HMError
 from hmcli.refine.checkpoint import save_refiner
-from hmcli.refine.codec import RefineCodec
+from hmcli.refine.api import refine_clips, refined_confidence
+from hmcli.refine.codec import ClipFrame, RefineCodec
 from hmcli.refine.model import Refiner2D, RefinerConfig
 
 __all__ = ["RefineTrainConfig", "refine_config", "train_refiner", "refine_loss", "RefineOptionError"]
@@ -100,12 +101,15 @@ def refine_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
     return (d * w).sum() / w.sum().clamp(min=1)
 
 
-def encode_batch(codec: RefineCodec, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Collated windows -> refiner input (B, F, J, 3) and target (B, F, J, 2), one clip frame per window.
-    Padded frames (``valid`` false) have confidence 0 and do not move the clip frame."""
-    conf = batch["conf"] * batch["valid"][..., None]  # (B, F, J)
-    x, frame = codec.encode(batch["xy"], conf)
-    return x, codec.encode_target(batch["xy_clean"], frame)
+def batch_conf(batch: dict) -> torch.Tensor:
+    """(B, F, J) the windows' confidence, 0 on padded frames (they then do not move a clip frame)."""
+    return batch["conf"] * batch["valid"][..., None]
+
+
+def encode_batch(codec: RefineCodec, batch: dict) -> tuple[torch.Tensor, torch.Tensor, ClipFrame]:
+    """Collated windows -> refiner input (B, F, J, 3), target (B, F, J, 2) and the windows' clip frames."""
+    x, frame = codec.encode(batch["xy"], batch_conf(batch))
+    return x, codec.encode_target(batch["xy_clean"], frame), frame
 
 
 def _batch(cfg: RefineTrainConfig, seqs, step: int) -> tuple[dict, float]:
@@ -121,15 +125,6 @@ def _batch(cfg: RefineTrainConfig, seqs, step: int) -> tuple[dict, float]:
                      camera_kind=cfg.camera_kind, bone_jitter=cfg.bone_jitter,
                      proportions=proportion_preset(cfg.proportions), corruption=corruption_preset(cfg.corrupt_model))
     return collate_windows([ds[i] for i in range(cfg.batch_size)]), cfg.fps / fps
-
-
-def lifter_confidence(batch: dict, fill: float) -> torch.Tensor:
-    """(B, F, J) the confidence the lifter gets with refined 2D (as :func:`hmcli.refine.api.refine_track`):
-    found joints keep theirs, missed joints of found frames get ``fill``, other frames 0."""
-    conf = batch["conf"] * batch["valid"][..., None]  # (B, F, J)
-    found = conf > 0
-    det = found.any(-1, keepdim=True)  # (B, F, 1)
-    return torch.where(found, conf, torch.where(det, torch.full_like(conf, fill), torch.zeros_like(conf)))
 
 
 def lift_refined(lifter, px: torch.Tensor, conf: torch.Tensor, batch: dict, dt_scale: float = 1.0) -> torch.Tensor:
@@ -156,9 +151,8 @@ def validate_lift(model: Refiner2D, codec: RefineCodec, items: list[dict], lifte
     errs, n = 0.0, 0
     for i in range(0, len(items), 16):
         batch = collate_windows(items[i:i + 16])
-        x, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
-        px = codec.decode(model(x), frame)  # (B, F, J, 2)
-        p3 = lift_refined(lifter, px, lifter_confidence(batch, fill_conf), batch)
+        px, conf = refine_clips(model, codec, batch["xy"], batch_conf(batch), fill_conf)  # (B, F, J, 2), (B, F, J)
+        p3 = lift_refined(lifter, px, conf, batch)
         w = float(batch["valid"].sum())
         errs += float(lift_loss(p3, batch, lifter.codec)) * w
         n += w
@@ -177,8 +171,7 @@ def validate(model: Refiner2D, codec: RefineCodec, items: list[dict]) -> float:
     for i in range(0, len(items), 16):
         chunk = items[i:i + 16]
         batch = collate_windows(chunk)
-        x, _ = encode_batch(codec, batch)
-        _, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
+        x, _, frame = encode_batch(codec, batch)
         px = codec.decode(model(x), frame).numpy()  # (B, F, J, 2)
         for b, it in enumerate(chunk):
             f = it["xy"].shape[0]
@@ -245,12 +238,12 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
     model.train()
     for step in range(1, cfg.steps + 1):
         batch, dt_scale = _batch(cfg, train_seqs, step)
-        x, y = encode_batch(codec, batch)
+        x, y, frame = encode_batch(codec, batch)
         pred = model(x, dt_scale)  # (B, F, J, 2)
         loss = refine_loss(pred, y, batch["valid"])
         if lifter is not None:
-            _, frame = codec.encode(batch["xy"], batch["conf"] * batch["valid"][..., None])
-            p3 = lift_refined(lifter, codec.decode(pred, frame), lifter_confidence(batch, cfg.fill_conf), batch, dt_scale)
+            conf = refined_confidence(batch_conf(batch), batch_conf(batch) > 0, cfg.fill_conf)  # (B, F, J)
+            p3 = lift_refined(lifter, codec.decode(pred, frame), conf, batch, dt_scale)
             loss = cfg.lambda_2d * loss + cfg.lambda_lift * lift_loss(p3, batch, lifter.codec)
         opt.zero_grad(set_to_none=True)
         loss.backward()

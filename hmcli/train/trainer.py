@@ -265,10 +265,17 @@ def validate(model: nn.Module, items: list[dict], codec: PoseCodec, device: torc
 
 
 def refine_batch(refiner, batch: dict, dt_scale: float = 1.0) -> dict:
-    """Collated windows with each window's 2D (``xy``, ``conf``; valid frames) replaced by ``refiner``'s
-    (:func:`hmcli.refine.api.refine_track`), as ``hm lift --refine`` would give it to the lifter."""
-    from hmcli.refine.api import refine_track
+    """Collated windows with their 2D (``xy``, ``conf``) replaced by ``refiner``'s, as ``hm lift --refine``
+    would give it to the lifter: the whole batch in one pass when its windows are unpadded and fit the
+    refiner's trained length (training batches: one clip length per step), else clip by clip over its
+    valid frames (:func:`hmcli.refine.api.refine_track`; a bidirectional refiner must not see padding)."""
+    from hmcli.refine.api import refine_clips, refine_track
 
+    if bool(batch["valid"].all()) and batch["xy"].shape[1] <= refiner.clip_frames:
+        with torch.no_grad():
+            xy, conf = refine_clips(refiner.model, refiner.codec, batch["xy"], batch["conf"], refiner.fill_conf,
+                                    dt_scale)  # (B, F, J, 2), (B, F, J)
+        return {**batch, "xy": xy, "conf": conf}
     xy, conf = batch["xy"].clone(), batch["conf"].clone()
     for i in range(xy.shape[0]):
         f = int(batch["valid"][i].sum())

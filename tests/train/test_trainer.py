@@ -344,3 +344,23 @@ def test_training_on_refined_2d_records_the_refiner(tmp_path):
     summary = train(cfg)
     assert summary["best_val_mpjpe_mm"] > 0
     assert load_checkpoint(tmp_path / "run" / "best.pt").meta["train"]["refine_model"] == ref
+
+
+def test_refine_batch_in_one_pass_equals_clip_by_clip():
+    from hmcli.refine.api import refine_track
+    from hmcli.refine.checkpoint import LoadedRefiner
+    from hmcli.refine.codec import RefineCodec
+    from hmcli.train.trainer import refine_batch
+    from tests.refine.helpers import tiny_refiner
+
+    lr = LoadedRefiner(tiny_refiner(identity=False), RefineCodec(), {"clip_frames": 16})
+    rng = np.random.default_rng(1)
+    xy = torch.from_numpy(rng.uniform(100, 300, (3, 12, 17, 2)).astype(np.float32))
+    conf = torch.from_numpy(rng.uniform(0.3, 1.0, (3, 12, 17)).astype(np.float32))
+    conf[0, 4, 2] = 0.0
+    conf[2, 6] = 0.0  # a lost frame
+    out = refine_batch(lr, {"xy": xy, "conf": conf, "valid": torch.ones(3, 12, dtype=torch.bool)}, dt_scale=0.8)
+    for i in range(3):
+        rxy, rconf = refine_track(lr, xy[i].numpy(), conf[i].numpy(), dt_scale=0.8)
+        torch.testing.assert_close(out["xy"][i], torch.from_numpy(rxy), rtol=0, atol=1e-3)
+        torch.testing.assert_close(out["conf"][i], torch.from_numpy(rconf))
