@@ -76,6 +76,8 @@ class ActionTrainConfig:
     camera_kind: str = "any"          # CMU data: the training windows' virtual cameras (hmcli.data.camera kinds)
     corrupt_model: str = "plain"      # CMU data: the training windows' 2D errors: plain | blazepose | mixed
     eval_corrupt_model: str = "plain"  # CMU data: the held-out windows' 2D errors (cameras: always "any")
+    bone_jitter: float = 0.0          # CMU data: per-bone length factors of the training windows' bodies (std)
+    proportions: str = ""             # CMU data: the training windows' body proportions ("" as captured, wide, adult)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -95,6 +97,10 @@ class ActionTrainConfig:
         from hmcli.data.corrupt import CORRUPT_MODELS
 
         check_camera_kind(self.camera_kind)
+        from hmcli.data.augment import check_bone_jitter, proportion_preset
+
+        check_bone_jitter(self.bone_jitter)
+        proportion_preset(self.proportions)
         for key in ("corrupt_model", "eval_corrupt_model"):
             if getattr(self, key) not in CORRUPT_MODELS:
                 raise ValueError(f"{key} must be one of {', '.join(CORRUPT_MODELS)}, not {getattr(self, key)!r}")
@@ -153,11 +159,14 @@ class CMUWindows(_Windows):
     persons = 1  # single-person motion capture: M = 1
 
     def __init__(self, data: str, codec, fps: float, window: int, min_window: int, cache: str | None = None,
-                 camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain"):
+                 camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain",
+                 bone_jitter: float = 0.0, proportions: str = ""):
         from hmcli.action.cmu import CMU_ACTION_CLASSES, cmu_action_clips
+        from hmcli.data.augment import proportion_preset
 
         super().__init__(codec, fps, window)
         self.camera_kind, self.corrupt_model, self.eval_corrupt_model = camera_kind, corrupt_model, eval_corrupt_model
+        self.bone_jitter, self.proportions = bone_jitter, proportion_preset(proportions)
         self.classes = CMU_ACTION_CLASSES
         self.clips = cmu_action_clips(data, cache=cache)
         self.min_window = min_window
@@ -178,6 +187,8 @@ class CMUWindows(_Windows):
         """One balanced training window (encoded input, weights, label); ``fps``: the rate it is
         drawn at (None: the backbone's), ``window_s`` seconds at that rate."""
         from hmcli.action.cmu import render_clip_2d
+        from hmcli.data.augment import random_body
+        from hmcli.skeleton.joints import H36M17
 
         fps, window, min_window = self._frames_at(fps)
         by_class = self._by_class(clips)
@@ -188,7 +199,8 @@ class CMUWindows(_Windows):
         n = self._length(clip, fps)
         frames = min(n, int(rng.integers(min(min_window, n), window + 1)))
         start_s = float(rng.uniform(0, max(0.0, (n - frames) / fps)))
-        world = self._take(clip, start_s, frames, fps)
+        world = self._take(clip, start_s, frames, fps)                      # (F, 17, 3)
+        world = random_body(world, rng, H36M17, self.bone_jitter, self.proportions)  # no draws when both are off
         r = render_clip_2d(world, rng, corrupt=True, camera_kind=self.camera_kind, corrupt_model=self.corrupt_model)
         x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"], window)
         return x, w, k
@@ -308,7 +320,8 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         return CMUWindows(cfg.data, codec, fps, window, min_window, cache=str(Path(cfg.out) / "cmu_cache.npz"),
                           camera_kind=cfg.camera_kind, corrupt_model=cfg.corrupt_model,
-                          eval_corrupt_model=cfg.eval_corrupt_model)  # fmt: skip
+                          eval_corrupt_model=cfg.eval_corrupt_model, bone_jitter=cfg.bone_jitter,
+                          proportions=cfg.proportions)  # fmt: skip
     from hmcli.action.readers import load_action_dataset
 
     ds = load_action_dataset(cfg.data, kind=cfg.kind)

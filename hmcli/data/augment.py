@@ -228,6 +228,21 @@ def keep_on_floor(original: np.ndarray, rescaled: np.ndarray, joint_set: JointSe
     return out.astype(np.asarray(rescaled).dtype, copy=False)
 
 
+def random_body(clip: np.ndarray, rng: np.random.Generator, joint_set: JointSet, bone_jitter: float,
+                proportions: ProportionRanges | None) -> np.ndarray:
+    """``clip`` (F, J, 3) on a randomly proportioned body: per-bone factors of
+    :func:`random_bone_scales` (``bone_jitter``, 0: none) times those of :func:`random_proportions`
+    (``proportions``, None: none), one draw per clip; with ``proportions`` the feet stay on the
+    clip's floor (:func:`keep_on_floor`). Draws nothing and returns ``clip`` when both are off."""
+    if not bone_jitter and proportions is None:
+        return clip
+    scales = random_bone_scales(rng, joint_set, bone_jitter) if bone_jitter else np.ones(joint_set.num_joints)
+    if proportions is not None:
+        scales = scales * random_proportions(rng, joint_set, proportions)  # (J,)
+    body = rescale_bones(clip, joint_set.parents, scales)  # (F, J, 3)
+    return keep_on_floor(clip, body, joint_set) if proportions is not None else body
+
+
 def rescale_bones(joints: np.ndarray, parents: tuple[int, ...], scales: np.ndarray) -> np.ndarray:
     """Clip ``joints`` (..., J, 3) with each bone (parent -> child) scaled by ``scales[child]``.
 

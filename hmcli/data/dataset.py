@@ -67,7 +67,7 @@ from torch.utils.data import Dataset
 
 from hmcli.data.augment import (
     ARM_SIDES, ProportionRanges, check_bone_jitter, check_speed_aug, check_splice_arms, check_splice_prob, keep_on_floor,
-    random_bone_scales, random_proportions, random_speed, rescale_bones, splice_arm, splice_upper_body,
+    random_body, random_proportions, random_speed, rescale_bones, splice_arm, splice_upper_body,
 )
 from hmcli.data.camera import Camera, draw_camera, project, world_to_camera
 from hmcli.data.cmu import ACTIONS, Sequence
@@ -234,12 +234,7 @@ class PoseWindows(Dataset):
                 for side in ARM_SIDES:
                     if rng.random() < self.splice_arms:
                         clip = splice_arm(clip, self._donor(rng, w, rate, f), H36M17, side)  # (F, 17, 3)
-        if self.bone_jitter or self.proportions is not None:  # no draws without either: items as before
-            scales = random_bone_scales(rng, H36M17, self.bone_jitter) if self.bone_jitter else np.ones(H36M17.num_joints)
-            if self.proportions is not None:
-                scales = scales * random_proportions(rng, H36M17, self.proportions)  # (17,)
-            body = rescale_bones(clip, H36M17.parents, scales)  # (F, 17, 3)
-            clip = keep_on_floor(clip, body, H36M17) if self.proportions is not None else body
+        clip = random_body(clip, rng, H36M17, self.bone_jitter, self.proportions)  # (F, 17, 3); no draws when off
         item = render_window(clip, rng, self.camera_kind, self.corruption)
         item.update(_labels(seq, self.fps, start / seq.fps))
         return item

@@ -32,6 +32,7 @@ def cmu_windows(fps=30.0, window=60, min_window=30) -> CMUWindows:
     src.clips = [CMUClip(joints, 120.0, k, f"0{k + 1}", "01", name) for k, name in enumerate(src.classes)]
     src.min_window = min_window
     src.camera_kind, src.corrupt_model, src.eval_corrupt_model = "any", "plain", "plain"
+    src.bone_jitter, src.proportions = 0.0, None
     return src
 
 
@@ -84,9 +85,9 @@ def test_head_loss_plain_smoothing_mixup():
 
 @pytest.mark.parametrize("bad", ["rate_range=[60, 5]", "rate_range=[0, 30]", "rate_range=5", "rate_p=1.5",
                                  "label_smoothing=1", "mixup=-1", "camera_kind=drone", "corrupt_model=gauss",
-                                 "eval_corrupt_model=gauss"])
+                                 "eval_corrupt_model=gauss", "proportions=giant", "bone_jitter=0.7"])
 def test_bad_options(bad):
-    with pytest.raises(OptionError, match=bad.split("=")[0]):
+    with pytest.raises(OptionError, match=bad.split("=")[0].replace("_", ".")):
         action_config([bad])
 
 
@@ -119,3 +120,52 @@ def test_render_clip_2d_corrupt_models_differ_as_the_detectors_do():
     n_plain, _ = single_joint_masks("plain")
     assert r["xy"].shape == (300, 17, 2) and r["conf"].shape == (300, 17)
     assert n_bp == 0 < n_plain  # BlazePose loses whole frames, never single joints (docs/real-video.md §7)
+
+
+def test_proportions_reshape_the_training_bodies_and_draw_nothing_when_off(monkeypatch):
+    """Training windows on other bodies: with ``proportions`` / ``bone_jitter`` the world window handed to
+    the camera has other bone lengths (feet kept on the floor); with both off it is the captured clip and
+    the draws are those of before the option (the same windows for the same seed)."""
+    import hmcli.action.cmu as acmu
+    from hmcli.skeleton.joints import H36M17
+
+    seen = []
+    real = acmu.render_clip_2d
+
+    def spy(world, rng, **kw):
+        seen.append(np.array(world))
+        return real(world, rng, **kw)
+
+    monkeypatch.setattr(acmu, "render_clip_2d", spy)
+
+    def bones(j):                                                           # (F, 16) bone lengths
+        kids = [c for c, par in enumerate(H36M17.parents) if par >= 0]
+        return np.linalg.norm(j[:, kids] - j[:, [H36M17.parents[c] for c in kids]], axis=-1)
+
+    src = cmu_windows()
+    base = np.random.default_rng(0).normal(0, 0.3, (17, 3)).astype(np.float32) + np.array([0, 1.0, 0], np.float32)
+    t = np.arange(480, dtype=np.float32)[:, None, None] / 120.0
+    rigid = base[None] + t * np.array([0.5, 0, 0], np.float32)               # (480, 17, 3): constant bones
+    src.clips = [CMUClip(rigid, 120.0, k, f"0{k + 1}", "01", name) for k, name in enumerate(src.classes)]
+    a = src.sample(np.random.default_rng(5), src.clips)
+    plain = seen[-1]
+    b = src.sample(np.random.default_rng(5), src.clips)
+    assert np.array_equal(a[0], b[0]) and a[2] == b[2]
+    captured = bones(src.clips[0].joints[:1])[0]
+    assert np.allclose(bones(plain[:1])[0], captured, rtol=1e-4)            # as captured
+    from hmcli.data.augment import proportion_preset
+
+    src.bone_jitter, src.proportions = 0.05, proportion_preset("wide")
+    ratios = []
+    for seed in range(6):
+        src.sample(np.random.default_rng(seed), src.clips)
+        ratios.append(bones(seen[-1][:1])[0] / captured)
+    ratios = np.array(ratios)                                               # (6, 16)
+    assert np.ptp(ratios, axis=0).max() > 0.05                              # other bodies each draw
+    assert np.all((ratios > 0.3) & (ratios < 2.0))
+
+
+def test_proportion_options_parsed():
+    cfg = action_config(["proportions=wide", "bone_jitter=0.05"])
+    assert (cfg.proportions, cfg.bone_jitter) == ("wide", 0.05)
+    assert (action_config([]).proportions, action_config([]).bone_jitter) == ("", 0.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hmcli.data.augment import (
-    ARM_SIDES, PROPORTION_PRESETS, ProportionRanges, keep_on_floor, proportion_preset, random_proportions, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm,
+    ARM_SIDES, PROPORTION_PRESETS, ProportionRanges, keep_on_floor, random_body, proportion_preset, random_proportions, check_speed_aug, chest_frames, pelvis_frames, random_bone_scales, random_speed, rescale_bones, splice_arm,
     splice_upper_body, upper_body_joints,
 )
 from hmcli.skeleton.joints import H36M17, get_joint_set
@@ -267,3 +267,18 @@ def test_keep_on_floor_moves_the_rescaled_feet_back_down() -> None:
     np.testing.assert_allclose(y[:, H36M17.index("right_ankle"), 1], 0.05, atol=1e-9)
     np.testing.assert_allclose(y[..., [0, 2]], small[..., [0, 2]])  # only moved up or down
     np.testing.assert_allclose(np.diff(y, axis=1), np.diff(small, axis=1))  # same body
+
+
+def test_random_body_is_the_two_draws_in_order_and_nothing_when_off() -> None:
+    x = np.repeat(_tpose(), 4, axis=0)  # (4, 17, 3)
+    rng = np.random.default_rng(0)
+    assert random_body(x, rng, H36M17, 0.0, None) is x
+    assert rng.random() == np.random.default_rng(0).random()  # nothing drawn
+    wide = PROPORTION_PRESETS["wide"]
+    a = random_body(x, np.random.default_rng(1), H36M17, 0.05, wide)
+    r = np.random.default_rng(1)
+    scales = random_bone_scales(r, H36M17, 0.05) * random_proportions(r, H36M17, wide)
+    np.testing.assert_allclose(a, keep_on_floor(x, rescale_bones(x, PARENTS, scales), H36M17), atol=1e-6)
+    only_jitter = random_body(x, np.random.default_rng(1), H36M17, 0.05, None)
+    np.testing.assert_allclose(only_jitter, rescale_bones(x, PARENTS, random_bone_scales(np.random.default_rng(1), H36M17, 0.05)),
+                               atol=1e-6)
