@@ -26,6 +26,8 @@ def main() -> None:
     ap.add_argument("--limits", required=True, help="a text file, one limit per line")
     ap.add_argument("--backbone-note", default="the bidirectional lifter hummuss-small-cmu (0.72 M parameters) as backbone")
     ap.add_argument("--models", default="models")
+    ap.add_argument("--previous-label", default=None,
+                    help="how the card names the checkpoint it replaces (default: its feature windows)")
     a = ap.parse_args()
     run, dst = Path(a.run), Path(a.models) / f"{a.model_id}.pt"
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -34,7 +36,8 @@ def main() -> None:
         old = load_action(dst)
         if old.meta.get("metrics"):
             windows = old.meta.get("train", {}).get("feature_windows")
-            previous.append((f"previous {a.model_id} ({windows} feature windows, 30 fps only)", old.meta["metrics"]))
+            label = a.previous_label or f"previous {a.model_id} ({windows} feature windows)"
+            previous.append((label, old.meta["metrics"]))
     la = load_action(run / "last.pt")
     meta = dict(la.meta, model_id=a.model_id)
     save_action(dst, la.model.eval(), la.arch, la.codec, la.classes, la.window_s, la.fps, meta, half=True)

@@ -62,6 +62,14 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
                      "of frames at that rate, Δ scaled to it (as `hm action` runs a clip of that rate)"
                      + ("; the rest at 30 fps" if float(cfg.get("rate_p", 0.5)) < 1 else "")
                      + ". The held-out evaluation below is at 30 fps.")
+    if cfg.get("proportions") or cfg.get("bone_jitter"):
+        body = []
+        if cfg.get("proportions"):
+            body.append(f"the lifter's `{cfg['proportions']}` proportions (docs/real-video.md §3)")
+        if cfg.get("bone_jitter"):
+            body.append(f"per-bone length factors (std {cfg['bone_jitter']:g})")
+        lines.append("- Body shapes: every training window's body is redrawn with " + " and ".join(body)
+                     + ", so the head cannot learn the few training subjects' builds; the held-out bodies are as captured.")
     if cfg.get("label_smoothing"):
         lines.append(f"- Label smoothing {cfg['label_smoothing']}.")
     if cfg.get("mixup"):

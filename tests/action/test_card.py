@@ -42,3 +42,11 @@ def test_card_without_extras(tmp_path):
     write_action_card(p, summary(), "m", "cmd", "0" * 64, 1, [], "b")
     text = p.read_text(encoding="utf-8")
     assert "Frame-rate augmentation" not in text and "Label smoothing" not in text and "Mixup" not in text
+    assert "Body shapes" not in text
+
+
+def test_card_names_the_body_augmentation(tmp_path):
+    p = tmp_path / "card.md"
+    write_action_card(p, summary(proportions="wide", bone_jitter=0.05), "m", "cmd", "0" * 64, 1, [], "b")
+    line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- Body shapes"))
+    assert "`wide` proportions" in line and "std 0.05" in line
