@@ -78,6 +78,7 @@ class ActionTrainConfig:
     eval_corrupt_model: str = "plain"  # CMU data: the held-out windows' 2D errors (cameras: always "any")
     bone_jitter: float = 0.0          # CMU data: per-bone length factors of the training windows' bodies (std)
     proportions: str = ""             # CMU data: the training windows' body proportions ("" as captured, wide, adult)
+    body_p: float = 1.0               # CMU data: share of training windows on redrawn bodies (the rest as captured)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -101,6 +102,8 @@ class ActionTrainConfig:
 
         check_bone_jitter(self.bone_jitter)
         proportion_preset(self.proportions)
+        if not 0.0 <= self.body_p <= 1.0:
+            raise ValueError(f"body_p must be in [0, 1], not {self.body_p!r}")
         for key in ("corrupt_model", "eval_corrupt_model"):
             if getattr(self, key) not in CORRUPT_MODELS:
                 raise ValueError(f"{key} must be one of {', '.join(CORRUPT_MODELS)}, not {getattr(self, key)!r}")
@@ -160,13 +163,13 @@ class CMUWindows(_Windows):
 
     def __init__(self, data: str, codec, fps: float, window: int, min_window: int, cache: str | None = None,
                  camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain",
-                 bone_jitter: float = 0.0, proportions: str = ""):
+                 bone_jitter: float = 0.0, proportions: str = "", body_p: float = 1.0):
         from hmcli.action.cmu import CMU_ACTION_CLASSES, cmu_action_clips
         from hmcli.data.augment import proportion_preset
 
         super().__init__(codec, fps, window)
         self.camera_kind, self.corrupt_model, self.eval_corrupt_model = camera_kind, corrupt_model, eval_corrupt_model
-        self.bone_jitter, self.proportions = bone_jitter, proportion_preset(proportions)
+        self.bone_jitter, self.proportions, self.body_p = bone_jitter, proportion_preset(proportions), body_p
         self.classes = CMU_ACTION_CLASSES
         self.clips = cmu_action_clips(data, cache=cache)
         self.min_window = min_window
@@ -200,7 +203,8 @@ class CMUWindows(_Windows):
         frames = min(n, int(rng.integers(min(min_window, n), window + 1)))
         start_s = float(rng.uniform(0, max(0.0, (n - frames) / fps)))
         world = self._take(clip, start_s, frames, fps)                      # (F, 17, 3)
-        world = random_body(world, rng, H36M17, self.bone_jitter, self.proportions)  # no draws when both are off
+        if self.body_p >= 1.0 or rng.random() < self.body_p:                # no draw at 1: windows as before
+            world = random_body(world, rng, H36M17, self.bone_jitter, self.proportions)  # no draws when both are off
         r = render_clip_2d(world, rng, corrupt=True, camera_kind=self.camera_kind, corrupt_model=self.corrupt_model)
         x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"], window)
         return x, w, k
@@ -321,7 +325,7 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
         return CMUWindows(cfg.data, codec, fps, window, min_window, cache=str(Path(cfg.out) / "cmu_cache.npz"),
                           camera_kind=cfg.camera_kind, corrupt_model=cfg.corrupt_model,
                           eval_corrupt_model=cfg.eval_corrupt_model, bone_jitter=cfg.bone_jitter,
-                          proportions=cfg.proportions)  # fmt: skip
+                          proportions=cfg.proportions, body_p=cfg.body_p)  # fmt: skip
     from hmcli.action.readers import load_action_dataset
 
     ds = load_action_dataset(cfg.data, kind=cfg.kind)

@@ -32,7 +32,7 @@ def cmu_windows(fps=30.0, window=60, min_window=30) -> CMUWindows:
     src.clips = [CMUClip(joints, 120.0, k, f"0{k + 1}", "01", name) for k, name in enumerate(src.classes)]
     src.min_window = min_window
     src.camera_kind, src.corrupt_model, src.eval_corrupt_model = "any", "plain", "plain"
-    src.bone_jitter, src.proportions = 0.0, None
+    src.bone_jitter, src.proportions, src.body_p = 0.0, None, 1.0
     return src
 
 
@@ -85,7 +85,7 @@ def test_head_loss_plain_smoothing_mixup():
 
 @pytest.mark.parametrize("bad", ["rate_range=[60, 5]", "rate_range=[0, 30]", "rate_range=5", "rate_p=1.5",
                                  "label_smoothing=1", "mixup=-1", "camera_kind=drone", "corrupt_model=gauss",
-                                 "eval_corrupt_model=gauss", "proportions=giant", "bone_jitter=0.7"])
+                                 "eval_corrupt_model=gauss", "proportions=giant", "bone_jitter=0.7", "body_p=1.5"])
 def test_bad_options(bad):
     with pytest.raises(OptionError, match=bad.split("=")[0].replace("_", ".")):
         action_config([bad])
@@ -163,6 +163,12 @@ def test_proportions_reshape_the_training_bodies_and_draw_nothing_when_off(monke
     ratios = np.array(ratios)                                               # (6, 16)
     assert np.ptp(ratios, axis=0).max() > 0.05                              # other bodies each draw
     assert np.all((ratios > 0.3) & (ratios < 2.0))
+    src.body_p = 0.5                                                        # about half the windows as captured
+    kept = 0
+    for seed in range(40):
+        src.sample(np.random.default_rng(100 + seed), src.clips)
+        kept += np.allclose(bones(seen[-1][:1])[0], captured, rtol=1e-4)
+    assert 8 <= kept <= 32
 
 
 def test_proportion_options_parsed():
