@@ -68,7 +68,9 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
             body.append(f"the lifter's `{cfg['proportions']}` proportions (docs/real-video.md §3)")
         if cfg.get("bone_jitter"):
             body.append(f"per-bone length factors (std {cfg['bone_jitter']:g})")
-        lines.append("- Body shapes: every training window's body is redrawn with " + " and ".join(body)
+        share = float(cfg.get("body_p", 1.0))
+        who = "every training window's body is" if share >= 1 else f"{100 * share:.0f} % of the training windows' bodies are"
+        lines.append(f"- Body shapes: {who} redrawn with " + " and ".join(body)
                      + ", so the head cannot learn the few training subjects' builds; the held-out bodies are as captured.")
     if cfg.get("label_smoothing"):
         lines.append(f"- Label smoothing {cfg['label_smoothing']}.")

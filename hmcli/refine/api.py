@@ -20,7 +20,6 @@ __all__ = ["FILL_CONFIDENCE", "refine_clips", "refine_track", "refine_windows", 
            "window_starts"]
 
 
-
 def trained_rates(lr: LoadedRefiner) -> tuple[float, float]:
     """(lowest, highest) frame rate the refiner was trained at (its ``fps`` and ``fps_aug``)."""
     train = lr.meta.get("train") or {}

@@ -242,7 +242,8 @@ def train_refiner(cfg: RefineTrainConfig, on_step: Callable[[int, float, float |
         pred = model(x, dt_scale)  # (B, F, J, 2)
         loss = refine_loss(pred, y, batch["valid"])
         if lifter is not None:
-            conf = refined_confidence(batch_conf(batch), batch_conf(batch) > 0, cfg.fill_conf)  # (B, F, J)
+            c = batch_conf(batch)  # (B, F, J)
+            conf = refined_confidence(c, c > 0, cfg.fill_conf)  # (B, F, J)
             p3 = lift_refined(lifter, codec.decode(pred, frame), conf, batch, dt_scale)
             loss = cfg.lambda_2d * loss + cfg.lambda_lift * lift_loss(p3, batch, lifter.codec)
         opt.zero_grad(set_to_none=True)

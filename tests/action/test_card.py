@@ -49,4 +49,7 @@ def test_card_names_the_body_augmentation(tmp_path):
     p = tmp_path / "card.md"
     write_action_card(p, summary(proportions="wide", bone_jitter=0.05), "m", "cmd", "0" * 64, 1, [], "b")
     line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- Body shapes"))
-    assert "`wide` proportions" in line and "std 0.05" in line
+    assert "`wide` proportions" in line and "std 0.05" in line and line.startswith("- Body shapes: every training")
+    write_action_card(p, summary(proportions="wide", body_p=0.5), "m", "cmd", "0" * 64, 1, [], "b")
+    line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- Body shapes"))
+    assert line.startswith("- Body shapes: 50 % of the training windows' bodies are redrawn with")
