@@ -102,6 +102,7 @@ class RenderedClip:
     width: int
     height: int
     meta: dict = field(default_factory=dict)
+    det_world: np.ndarray | None = None   # (F, 33, 3) BlazePose's own 3D (world landmarks, m; nan where none)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -150,6 +151,7 @@ def render_clip(body, prior, clip_world: np.ndarray, betas: torch.Tensor, cam, l
     run BlazePose on the frames in order. Returns (RenderedClip, the frame ``keep_frame`` or None)."""
     from hmcli.data.camera import world_to_camera
     from hmcli.detect.mediapipe_pose import MediaPipePose
+    from hmcli.detect.world import WorldRecorder
     from hmcli.mesh.body import posed_keypoints
     from hmcli.mesh.fit import ik_only
     from hmcli.render.mesh import draw_mesh
@@ -176,7 +178,8 @@ def render_clip(body, prior, clip_world: np.ndarray, betas: torch.Tensor, cam, l
     det_conf = np.zeros((F, 33), np.float32)
     detected = np.zeros(F, bool)
     kept = None
-    with MediaPipePose() as det:
+    with MediaPipePose() as mp:
+        det = WorldRecorder(mp)                                                 # also keeps its 3D
         for i in range(F):
             frame = _background(rng, bg_kind, cam.width, cam.height)            # (H, W, 3)
             draw_mesh(frame, verts_np[i], body.faces, vc, "shaded", colour, 1.0)
@@ -187,13 +190,15 @@ def render_clip(body, prior, clip_world: np.ndarray, betas: torch.Tensor, cam, l
     clip = RenderedClip(label, split, det_xy, det_conf, detected, truth_xy.astype(np.float32),
                         kp_np.astype(np.float32), cmu_xy.astype(np.float32), cmu3d.astype(np.float32),
                         height_px.astype(np.float32), float(cam.fx), int(cam.width), int(cam.height),
-                        {"stature_m": stature, "look": look})
+                        {"stature_m": stature, "look": look}, det.world)
     return clip, kept
 
 
 def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = lambda m: None,
-               keep_frame: int | None = 30) -> tuple[list[RenderedClip], np.ndarray | None]:
-    """Every clip of ``settings`` through ``settings.cameras`` cameras: (clips, one kept frame)."""
+               keep_frame: int | None = 30, split: str | None = None) -> tuple[list[RenderedClip], np.ndarray | None]:
+    """Every clip of ``settings`` through ``settings.cameras`` cameras: (clips, one kept frame).
+    ``split`` ("train" or "test"): only that subject split's clips, with the same cameras, bodies and
+    looks they get in the whole set (a clip's draws depend on its place in the whole list)."""
     from hmcli.data.cmu import load_cmu_dir
     from hmcli.data.resample import resample
     from hmcli.data.splits import split_of
@@ -203,7 +208,7 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
     body = mesh_api.load_body_model("anny")
     prior = load_prior(default_prior_path(body.name))   # only its fill of the unseen joints is used
     wanted = [c for c in settings.train_clips + settings.test_clips]
-    subjects = sorted({tid.split("_")[0] for tid, _ in wanted})
+    subjects = sorted({tid.split("_")[0] for tid, _ in wanted if split is None or split_of(tid.split("_")[0]) == split})
     say(f"loading CMU subjects {', '.join(subjects)}")
     seqs = {s.trial_id: s for s in load_cmu_dir(settings.data, subjects=subjects)}
     out: list[RenderedClip] = []
@@ -211,13 +216,16 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
     looks = list(LOOKS)
     n = 0
     for ci, (tid, start) in enumerate(wanted):
+        split_c = split_of(tid.split("_")[0])
+        if split is not None and split_c != split:
+            n += settings.cameras                                               # keep the looks' rotation
+            continue
         if tid not in seqs:
             say(f"{tid}: not found, skipped")
             continue
         full = resample(seqs[tid].joints, seqs[tid].fps, settings.fps)         # (F', 17, 3)
         a = min(start, max(0, full.shape[0] - settings.frames))
         clip_world = full[a:a + settings.frames]                                # (F, 17, 3)
-        split = split_of(tid.split("_")[0])
         for k in range(settings.cameras):
             rng = np.random.default_rng(np.random.SeedSequence([settings.seed, ci, k]))
             g = torch.Generator().manual_seed(int(rng.integers(1 << 31)))
@@ -228,11 +236,11 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
             n += 1
             t0 = time.perf_counter()
             c, fr = render_clip(body, prior, clip_world, betas, cam, look, rng,
-                                f"{tid} cam{k} {look}", split, keep_frame if kept is None else None)
+                                f"{tid} cam{k} {look}", split_c, keep_frame if kept is None else None)
             kept = fr if kept is None else kept
             c.meta.update({"trial": tid, "action": seqs[tid].action, "start": a, "camera": k,
                            "betas": betas.tolist(), "seconds": time.perf_counter() - t0})
-            say(f"{c.label} ({split}, {seqs[tid].action}): {int(c.detected.sum())}/{len(c.detected)} detected, "
+            say(f"{c.label} ({split_c}, {seqs[tid].action}): {int(c.detected.sum())}/{len(c.detected)} detected, "
                 f"{time.perf_counter() - t0:.0f} s")
             out.append(c)
     return out, kept
@@ -249,7 +257,10 @@ def save_clips(clips: list[RenderedClip], path: str) -> None:
                 arrays[f"{i}/{k}"] = v
         arrays[f"{i}/info"] = np.array(json.dumps({"label": c.label, "split": c.split, "focal": c.focal,
                                                    "width": c.width, "height": c.height, "meta": c.meta}))
-    np.savez_compressed(path, n=np.array(len(clips)), **arrays)
+    from hmcli.io.atomic import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        np.savez_compressed(f, n=np.array(len(clips)), **arrays)
 
 
 def load_clips(path: str) -> list[RenderedClip]:
@@ -261,6 +272,8 @@ def load_clips(path: str) -> list[RenderedClip]:
         info = json.loads(str(z[f"{i}/info"]))
         arr = {k: z[f"{i}/{k}"] for k in ("det_xy", "det_conf", "detected", "truth_xy", "truth3d", "cmu_xy",
                                           "cmu3d", "height_px")}
+        if f"{i}/det_world" in z.files:                                         # renders made before it: none
+            arr["det_world"] = z[f"{i}/det_world"]
         out.append(RenderedClip(info["label"], info["split"], focal=info["focal"], width=info["width"],
                                 height=info["height"], meta=info["meta"], **arr))
     return out
@@ -406,6 +419,47 @@ def _mpjpe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm((a - a[:, :1]) - (b - b[:, :1]), axis=-1) * 1000.0
 
 
+def _pa_mpjpe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-joint error (F, 17) in mm of (F, 17, 3) m ``a`` after its per-frame similarity alignment
+    onto ``b`` (P-MPJPE, :func:`hmcli.train.metrics.procrustes_align`)."""
+    from hmcli.train.metrics import procrustes_align
+
+    al = procrustes_align(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))
+    return np.linalg.norm(al.numpy() - b, axis=-1) * 1000.0
+
+
+def _summary(truth_rr: list[np.ndarray], truth_pa: list[np.ndarray], cmu_rr: list[np.ndarray]) -> dict:
+    """The figures of one 3D source over all clips: lists of (n, 17) per-joint errors in mm."""
+    from hmcli.skeleton.joints import H36M17
+
+    et, ep, ec = np.concatenate(truth_rr), np.concatenate(truth_pa), np.concatenate(cmu_rr)   # (N, 17)
+    return {"frames": int(et.shape[0]), "mpjpe_truth_mm": float(et.mean()), "pmpjpe_truth_mm": float(ep.mean()),
+            "mpjpe_cmu_mm": float(ec.mean()),
+            "per_joint_mm": {n: float(et[:, j].mean()) for j, n in enumerate(H36M17.joints)},
+            "per_joint_pa_mm": {n: float(ep[:, j].mean()) for j, n in enumerate(H36M17.joints)}}
+
+
+def world_errors(clips: list[RenderedClip], blazepose_map: str = "cmu") -> dict:
+    """The detector's own 3D (BlazePose's world landmarks, recorded while rendering) against the truth,
+    as :func:`lift_errors` scores a lifter: the 33 landmarks go to H36M-17 through ``blazepose_map``
+    (:func:`hmcli.skeleton.blazepose_map.world_to_h36m`: ``cmu``, the map the lifter's 2D gets, or
+    ``midpoints``); root-relative MPJPE in the camera's axes (the world landmarks' axes follow the
+    camera's) and P-MPJPE (per-frame similarity alignment), mm, over the detected frames that have
+    world landmarks. Raises ValueError for renders made without them."""
+    from hmcli.skeleton.blazepose_map import world_to_h36m
+
+    rr, pa, cm = [], [], []
+    for c in clips:
+        if c.det_world is None:
+            raise ValueError(f"{c.label}: these renders have no world landmarks (re-render them)")
+        m = c.detected & np.isfinite(c.det_world).all(axis=(1, 2))            # (F,)
+        w = world_to_h36m(c.det_world[m].astype(np.float64), blazepose_map)    # (n, 17, 3)
+        rr.append(_mpjpe(w, c.truth3d[m]))
+        pa.append(_pa_mpjpe(w, c.truth3d[m].astype(np.float64)))
+        cm.append(_mpjpe(w, c.cmu3d[m]))
+    return _summary(rr, pa, cm)
+
+
 def _clip_height(xy: np.ndarray) -> float:
     """Median vertical extent (pixels) of (F, J, 2) 2D."""
     return float(max(np.median(xy[..., 1].max(-1) - xy[..., 1].min(-1)), 1.0))
@@ -422,7 +476,6 @@ def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[
     % of the clip's 2D height (detected frames)."""
     from hmcli import api
     from hmcli.lift import model_confidence
-    from hmcli.skeleton.joints import H36M17
     from hmcli.types import Keypoints2D
 
     acc: dict[str, dict[str, list[np.ndarray]]] = {}
@@ -446,15 +499,11 @@ def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[
             kp = Keypoints2D(np.asarray(xy, np.float32), np.asarray(conf, np.float32), "h36m17", ts,
                              c.width, c.height, np.asarray(det, bool), detector="render")
             j3 = api.lift(kp, lifter).joints3d                                   # (F, 17, 3)
-            a = acc.setdefault(name, {"truth": [], "cmu": [], "2d": []})
+            a = acc.setdefault(name, {"truth": [], "pa": [], "cmu": [], "2d": []})
             a["truth"].append(_mpjpe(j3[m], c.truth3d[m]))
+            a["pa"].append(_pa_mpjpe(j3[m].astype(np.float64), c.truth3d[m].astype(np.float64)))
             a["cmu"].append(_mpjpe(j3[m], c.cmu3d[m]))
             a["2d"].append(np.linalg.norm(np.asarray(xy)[m] - c.truth_xy[m], axis=-1) / height * 100)  # (n, 17)
         say(f"lifted {c.label}")
-    out = {}
-    for name, a in acc.items():
-        et, ec = np.concatenate(a["truth"]), np.concatenate(a["cmu"])            # (N, 17)
-        out[name] = {"mpjpe_truth_mm": float(et.mean()), "mpjpe_cmu_mm": float(ec.mean()),
-                     "err2d_pct": float(np.concatenate(a["2d"]).mean()),
-                     "per_joint_mm": {n: float(et[:, j].mean()) for j, n in enumerate(H36M17.joints)}}
-    return out
+    return {name: {**_summary(a["truth"], a["pa"], a["cmu"]), "err2d_pct": float(np.concatenate(a["2d"]).mean())}
+            for name, a in acc.items()}

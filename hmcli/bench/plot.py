@@ -216,6 +216,11 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
     elif kind == "multi-person":
         fig, ax = plt.subplots(figsize=(max(6, 1.1 * sum(s["persons"] for s in result["scenes"])), 4.5))
         plot_multi_person(result, ax)
+    elif kind == "rendered":
+        from hmcli.bench.rendered import plot_rendered
+
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+        plot_rendered(result, axes)
     else:
         raise ValueError(f"unknown benchmark kind {kind!r}")
     fig.tight_layout()

@@ -64,6 +64,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.multi_person import multi_person_table
 
         return multi_person_table(result)
+    if kind == "rendered":
+        from hmcli.bench.rendered import rendered_table
+
+        return rendered_table(result)
     rows = result["rows"]
     if kind == "streaming":
         cols = ["model", "method", "params", "B", "context", "step ms", "HumMUSS speed-up", "n", "state", "peak alloc", "FLOPs/step", "note"]

@@ -63,3 +63,61 @@ def test_swap_rates_ignores_small_or_ambiguous_crossings():
     assert s[0, 0] and not s[1].any()
     s_big_person = swap_rates(det, t, np.full(2, 1000.0))                       # 20 px = 2 % h: not counted
     assert not s_big_person.any()
+
+
+def _world_clip(F: int = 6, seed: int = 0):
+    """A clip whose world landmarks are random and whose truth is what the ``midpoints`` map makes
+    of them (camera space, 4 m away)."""
+    from hmcli.skeleton.blazepose_map import world_to_h36m
+
+    rng = np.random.default_rng(seed)
+    world = rng.normal(0.0, 0.3, (F, 33, 3))                                     # (F, 33, 3) m
+    truth3d = world_to_h36m(world, "midpoints") + np.array([0.0, 0.0, 4.0])      # (F, 17, 3)
+    c = _clip(np.zeros((F, 33, 2)), _truth(F), np.ones(F, bool))
+    c.truth3d = truth3d.astype(np.float32)
+    c.cmu3d = truth3d.astype(np.float32)
+    c.det_world = world.astype(np.float32)
+    return c
+
+
+def test_world_errors_zero_for_exact_landmarks_and_similarity_invariant_pa():
+    from hmcli.bench.detector2d import world_errors
+
+    c = _world_clip()
+    r = world_errors([c], "midpoints")
+    assert r["frames"] == 6
+    assert r["mpjpe_truth_mm"] < 0.01 and r["pmpjpe_truth_mm"] < 0.01
+    # a rotated, scaled and moved copy: P-MPJPE still 0, root-relative MPJPE not
+    a = np.deg2rad(30.0)
+    rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    c.det_world = (1.3 * c.det_world @ rot.T + 0.5).astype(np.float32)
+    r = world_errors([c], "midpoints")
+    assert r["pmpjpe_truth_mm"] < 0.05 and r["mpjpe_truth_mm"] > 50.0
+    assert set(r["per_joint_pa_mm"]) == set(H36M17.joints)
+
+
+def test_world_errors_skips_lost_frames_and_refuses_renders_without_world():
+    import pytest
+
+    from hmcli.bench.detector2d import world_errors
+
+    c = _world_clip()
+    c.det_world[2] = np.nan                                                      # no landmarks there
+    c.detected[4] = False
+    assert world_errors([c], "midpoints")["frames"] == 4
+    c.det_world = None
+    with pytest.raises(ValueError, match="no world landmarks"):
+        world_errors([c])
+
+
+def test_saved_clips_keep_world_landmarks(tmp_path):
+    from hmcli.bench.detector2d import load_clips, save_clips
+
+    c = _world_clip()
+    old = _world_clip(seed=1)
+    old.det_world = None                                                         # renders made before them
+    save_clips([c, old], str(tmp_path / "r.npz"))
+    back = load_clips(str(tmp_path / "r.npz"))
+    np.testing.assert_array_equal(back[0].det_world, c.det_world)
+    assert back[1].det_world is None
+    np.testing.assert_array_equal(back[0].truth3d, c.truth3d)

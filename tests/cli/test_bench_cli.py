@@ -24,6 +24,8 @@ runner = CliRunner()
         (["multi-person", "--frames", "10"], "--frames must be at least 60, got 10"),
         (["multi-person", "--seed", "-1"], "--seed must be >= 0, got -1"),
         (["multi-person", "--scenes", ","], "--scenes needs at least one scene"),
+        (["rendered", "--renders", "r.txt"], "--renders must name a .npz file, got 'r.txt'"),
+        (["rendered", "--threads", "-1"], "--threads must be >= 0 (0: all cores), got -1"),
     ],
 )
 def test_bad_option_values_are_usage_errors_before_any_work(args, message, tmp_path):
@@ -42,3 +44,12 @@ def test_multi_person_one_line_errors_before_any_work(args, message, tmp_path):
     r = runner.invoke(app, ["bench", "multi-person", *args, "--out", str(tmp_path / "out")])
     assert r.exit_code != 0 and r.stderr.startswith(f"hm: error: {message}") and r.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_rendered_one_line_error_without_data_or_usable_renders(tmp_path):
+    none = str(tmp_path / "none")
+    r = runner.invoke(app, ["bench", "rendered", "--data", none, "--renders", str(tmp_path / "r.npz"),
+                            "--out", str(tmp_path / "out")])
+    assert r.exit_code != 0 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"hm: error: motion capture directory not found: {none}")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "r.npz").exists()
