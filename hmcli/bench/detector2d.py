@@ -1,4 +1,5 @@
-"""``hm bench detector-2d``: the real 2D detector's error pattern, measured on rendered truth.
+"""The real 2D detector's error pattern, measured on rendered truth (``scripts/render_detect.py``
+writes ``bench_results/detector-2d.*``; ``hm bench rendered`` scores 3D on the same renders).
 
 Issue #35. The lifter was trained on CMU joint centres projected through virtual cameras, but
 on real video it sees BlazePose landmarks mapped to H36M-17 (:func:`hmcli.skeleton.to_h36m`).
@@ -14,6 +15,7 @@ This benchmark measures how the two differ on images whose truth is known:
    blurred colour-noise background (the two looks alternate over cameras).
 3. The real detector (:class:`hmcli.detect.mediapipe_pose.MediaPipePose`, the video mode
    ``hm detect`` uses: tracking + landmark smoothing) runs on the frames in order.
+   Its own 3D (``pose_world_landmarks``) is recorded beside the 2D (``RenderedClip.det_world``).
 4. Its 33 landmarks, mapped to H36M-17 with ``to_h36m(..., "blazepose33")``, are compared
    with the **truth: the posed body's own H36M-17 keypoints projected by the same camera**.
    Those are Anny's CMU-calibrated keypoints (:mod:`hmcli.mesh.calibration`, the ones the
