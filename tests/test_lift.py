@@ -526,6 +526,41 @@ def test_model_confidence_floors_found_blazepose_joints_only():
     np.testing.assert_allclose(L.model_confidence(c, "h36m17", floor=0.3), [[0.0, 0.3, 0.5, 0.8, 0.99]])
 
 
+def test_model_confidence_is_zero_outside_the_image_as_in_training():
+    c = np.full((1, 5), 0.9, np.float32)
+    xy = np.array([[[10, 10], [-1, 10], [10, 480], [639.5, 479.5], [np.nan, 5]]], np.float32)
+    np.testing.assert_array_equal(L.inside_image(xy, 640, 480), [[True, False, False, True, False]])
+    np.testing.assert_allclose(L.model_confidence(c, "coco17", xy=xy, width=640, height=480), [[0.9, 0, 0, 0.9, 0]])
+    np.testing.assert_allclose(L.model_confidence(c, "coco17"), c)            # without positions: unchanged
+    # the training corruption masks the same joints (hmcli.data.corrupt, mask_outside_image)
+    from hmcli.data.corrupt import CorruptionConfig, corrupt
+
+    pts = np.full((3, 17, 2), 300.0)
+    pts[:, 1] = (-30.0, 10.0)
+    pts[:, 2] = (10.0, 500.0)                                                 # (3, 17, 2)
+    zero = CorruptionConfig(sigma_frac=(0.0, 0.0), swap_prob=0.0, outlier_prob=0.0, conf_noise=0.0, mask_prob=0.0,
+                            dropout_fraction=0.0, frame_drop_fraction=0.0)
+    _, conf_train = corrupt(pts, np.random.default_rng(0), zero, width=640, height=480)
+    np.testing.assert_array_equal(conf_train > 0, L.inside_image(pts, 640, 480))
+
+
+def test_to_model_input_masks_joints_outside_the_image():
+    class _LM:
+        class codec:
+            @staticmethod
+            def encode_2d(xy, conf, w, h):
+                return np.concatenate([xy, conf[..., None]], axis=-1)
+
+    xy = np.full((2, 33, 2), 100.0, np.float32)
+    conf = np.full((2, 33), 0.9, np.float32)
+    xy[1, 27:] = (100.0, 700.0)                                               # knees, ankles, feet below the frame
+    hxy, hconf, x = L.to_model_input(_LM(), xy, conf, "blazepose33", 640, 480)
+    assert (x[0, :, 2] > 0).all()
+    low = ~L.inside_image(hxy[1], 640, 480)
+    assert low.any() and (x[1, low, 2] == 0).all() and (x[1, ~low, 2] > 0).all()
+    assert (hconf[1, low] > 0).all()                                           # results keep the detector's own
+
+
 def test_to_model_input_floors_the_models_confidence_but_returns_the_detectors():
     class _LM:  # only the codec is used
         class codec:

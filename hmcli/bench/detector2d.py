@@ -82,6 +82,9 @@ class Detector2DSettings:
     fps: float = 30.0
     shape_std: float = 0.7            # Anny betas ~ N(0, shape_std^2), clipped to +-2 std, one per clip
     seed: int = 0
+    # "framed": the cameras below (whole body inside a 1280x720 frame); or a training camera kind of
+    # hmcli.data.camera (ceiling, phone, webcam, sports, handheld, standard), drawn by draw_camera
+    camera_kind: str = "framed"
     train_clips: tuple[tuple[str, int], ...] = TRAIN_CLIPS
     test_clips: tuple[tuple[str, int], ...] = TEST_CLIPS
 
@@ -201,12 +204,15 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
     """Every clip of ``settings`` through ``settings.cameras`` cameras: (clips, one kept frame).
     ``split`` ("train" or "test"): only that subject split's clips, with the same cameras, bodies and
     looks they get in the whole set (a clip's draws depend on its place in the whole list)."""
+    from hmcli.data.camera import check_camera_kind, draw_camera
     from hmcli.data.cmu import load_cmu_dir
     from hmcli.data.resample import resample
     from hmcli.data.splits import split_of
     from hmcli.mesh import api as mesh_api
     from hmcli.mesh.prior import default_prior_path, load_prior
 
+    if settings.camera_kind != "framed":
+        check_camera_kind(settings.camera_kind)
     body = mesh_api.load_body_model("anny")
     prior = load_prior(default_prior_path(body.name))   # only its fill of the unseen joints is used
     wanted = [c for c in settings.train_clips + settings.test_clips]
@@ -233,15 +239,20 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
             g = torch.Generator().manual_seed(int(rng.integers(1 << 31)))
             betas = (torch.randn(body.num_betas, generator=g) * settings.shape_std).clamp(
                 -2 * settings.shape_std, 2 * settings.shape_std)
-            cam = _camera(rng, clip_world, settings)
+            if settings.camera_kind == "framed":
+                cam = _camera(rng, clip_world, settings)
+            else:
+                cam = draw_camera(rng, settings.camera_kind, joints=clip_world)
             look = looks[n % len(looks)]
             n += 1
             t0 = time.perf_counter()
+            kind = "" if settings.camera_kind == "framed" else f"{settings.camera_kind} "
             c, fr = render_clip(body, prior, clip_world, betas, cam, look, rng,
-                                f"{tid} cam{k} {look}", split_c, keep_frame if kept is None else None)
+                                f"{tid} cam{k} {kind}{look}", split_c, keep_frame if kept is None else None)
             kept = fr if kept is None else kept
             c.meta.update({"trial": tid, "action": seqs[tid].action, "start": a, "camera": k,
-                           "betas": betas.tolist(), "seconds": time.perf_counter() - t0})
+                           "camera_kind": settings.camera_kind, "betas": betas.tolist(),
+                           "seconds": time.perf_counter() - t0})
             say(f"{c.label} ({split_c}, {seqs[tid].action}): {int(c.detected.sum())}/{len(c.detected)} detected, "
                 f"{time.perf_counter() - t0:.0f} s")
             out.append(c)
@@ -431,12 +442,13 @@ def _pa_mpjpe(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _summary(truth_rr: list[np.ndarray], truth_pa: list[np.ndarray], cmu_rr: list[np.ndarray]) -> dict:
-    """The figures of one 3D source over all clips: lists of (n, 17) per-joint errors in mm."""
+    """The figures of one 3D source over all clips: lists (one per clip) of (n, 17) per-joint errors in mm."""
     from hmcli.skeleton.joints import H36M17
 
     et, ep, ec = np.concatenate(truth_rr), np.concatenate(truth_pa), np.concatenate(cmu_rr)   # (N, 17)
     return {"frames": int(et.shape[0]), "mpjpe_truth_mm": float(et.mean()), "pmpjpe_truth_mm": float(ep.mean()),
             "mpjpe_cmu_mm": float(ec.mean()),
+            "per_clip_pmpjpe_mm": [float(p.mean()) if p.size else None for p in truth_pa],   # clips in order
             "per_joint_mm": {n: float(et[:, j].mean()) for j, n in enumerate(H36M17.joints)},
             "per_joint_pa_mm": {n: float(ep[:, j].mean()) for j, n in enumerate(H36M17.joints)}}
 
@@ -470,25 +482,29 @@ def _clip_height(xy: np.ndarray) -> float:
 def lift_errors(clips: list[RenderedClip], lifter, mappings: dict[str, Callable[[np.ndarray], np.ndarray] | None],
                 say: Say = lambda m: None, refiner=None) -> dict:
     """The shipped lifter (:func:`hmcli.api.lift`) on each clip's 2D: the exact projection of the
-    truth (``truth 2D``, confidence 1: the lifter's floor on these poses) and the detector's with
+    truth (``truth 2D``, confidence 1 inside the image: the lifter's floor on these poses) and the detector's with
     each of ``mappings`` (with the confidence floor ``hm lift`` gives BlazePose). MPJPE (mm, root-relative, detected frames) against the truth's 3D
     keypoints and against the CMU joints; per joint against the truth. With a ``refiner``
     (:mod:`hmcli.refine`) each mapping is also lifted after temporal 2D refinement (``<name>, refined``),
     as ``hm lift --refine`` runs it. ``err2d_pct``: the 2D the lifter got against the truth's projection,
     % of the clip's 2D height (detected frames)."""
     from hmcli import api
-    from hmcli.lift import model_confidence
+    from hmcli.lift import inside_image, model_confidence
     from hmcli.types import Keypoints2D
 
     acc: dict[str, dict[str, list[np.ndarray]]] = {}
     for c in clips:
         F = len(c.detected)
         ts = np.arange(F) / 30.0
-        inputs = {"truth 2D": (c.truth_xy, np.ones((F, 17), np.float32), np.ones(F, bool))}
+        # the truth's projection: joints outside the image missing, as in training
+        inputs = {"truth 2D": (c.truth_xy, inside_image(c.truth_xy, c.width, c.height).astype(np.float32),
+                               np.ones(F, bool))}
         for name, fn in mappings.items():
             k = _h36m(c, fn)                                                     # (F, 17, 3)
-            # the confidence the lifter gets from BlazePose in hm lift (its floor, hmcli.lift.CONFIDENCE_FLOOR)
-            conf = model_confidence(k[..., 2] * c.detected[:, None], "blazepose33")  # (F, 17)
+            # the confidence the lifter gets from BlazePose in hm lift (its floor, hmcli.lift.CONFIDENCE_FLOOR,
+            # and 0 outside the image, hmcli.lift.MASK_OUTSIDE_IMAGE)
+            conf = model_confidence(k[..., 2] * c.detected[:, None], "blazepose33", None, k[..., :2], c.width,
+                                    c.height)                                    # (F, 17)
             inputs[name] = (k[..., :2], conf, c.detected)
             if refiner is not None:
                 from hmcli.refine.api import refine_track

@@ -45,101 +45,156 @@ _NOTES = ("Truth: the posed Anny body's own H36M-17 keypoints (CMU-calibrated); 
           "every frame by a similarity first.")  # fmt: skip
 
 
-def _load_or_render(renders: str | None, data: str, say: Say):
+def camera_kinds() -> tuple[str, ...]:
+    """What ``kinds`` may name: ``framed`` (the detector study's cameras: the whole body inside a
+    1280x720 frame, 0.8-1.8 m high, all around) and the training camera kinds of
+    :mod:`hmcli.data.camera` (standard, ceiling, phone, webcam, sports, handheld)."""
+    from hmcli.data.camera import KIND_NAMES
+
+    return ("framed",) + KIND_NAMES
+
+
+def _kind(c) -> str:
+    return c.meta.get("camera_kind", "framed")
+
+
+def _load_or_render(renders: str | None, kinds: Sequence[str], data: str, say: Say):
+    """The held-out clips of ``kinds``: read from ``renders`` where it has them, the rest rendered
+    (and ``renders`` rewritten with every clip, old and new)."""
     from hmcli.bench.detector2d import Detector2DSettings, load_clips, render_set, save_clips
 
+    have = []
     if renders is not None and Path(renders).is_file():
         try:
-            clips = [c for c in load_clips(renders) if c.split == "test"]
+            have = load_clips(renders)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise HMError(f"cannot read renders {renders}: {e}") from None
-        if not clips:
-            raise HMError(f"{renders}: no held-out clips in these renders")
-        if any(c.det_world is None for c in clips):
+        if any(c.det_world is None for c in have if c.split == "test"):
             raise HMError(f"{renders}: made without the detector's world landmarks; remove it to render again")
-        say(f"reusing {len(clips)} rendered clips from {renders}")
-        return clips
-    if not Path(data).is_dir():
+    missing = [k for k in kinds if not any(c.split == "test" and _kind(c) == k for c in have)]
+    if missing and not Path(data).is_dir():
         raise HMError(f"motion capture directory not found: {data} (the held-out CMU subjects are rendered from it)")
-    clips, _ = render_set(Detector2DSettings(data=data), say, keep_frame=None, split="test")
-    if not clips:
-        raise HMError(f"{data}: none of the held-out clips was found")
-    if renders is not None:
-        save_clips(clips, renders)
+    new = []
+    for k in missing:
+        say(f"rendering the held-out clips through {k} cameras")
+        clips, _ = render_set(Detector2DSettings(data=data, camera_kind=k), say, keep_frame=None, split="test")
+        if not clips:
+            raise HMError(f"{data}: none of the held-out clips was found")
+        new += clips
+    if new and renders is not None:
+        save_clips(have + new, renders)
         say(f"saved the renders to {renders}")
-    return clips
+    elif have:
+        say(f"reusing the rendered clips in {renders}")
+    return [c for c in have + new if c.split == "test" and _kind(c) in kinds]
 
 
-def _row(model: str, source: str, r: dict) -> dict:
-    return {"model": model, "input": source, "frames": r["frames"], "mpjpe_mm": r["mpjpe_truth_mm"],
+def _row(kind: str, model: str, source: str, r: dict) -> dict:
+    return {"camera_kind": kind, "model": model, "input": source, "frames": r["frames"], "mpjpe_mm": r["mpjpe_truth_mm"],
             "p_mpjpe_mm": r["pmpjpe_truth_mm"], "per_joint_pa_mm": r["per_joint_pa_mm"],
             "per_joint_mm": r["per_joint_mm"], **({"err2d_pct": r["err2d_pct"]} if "err2d_pct" in r else {})}
 
 
 def rendered_bench(lifters: Sequence[str | None] = (None, "causal"), renders: str | None = None,
-                   data: str = "../shared/data/cmu-amc", say: Say = lambda m: None) -> dict:
+                   data: str = "../shared/data/cmu-amc", kinds: Sequence[str] = ("framed",),
+                   say: Say = lambda m: None) -> dict:
     """Run the benchmark (module docstring). ``lifters``: names or paths; None is the shipped
-    bidirectional model, ``"causal"`` the shipped causal one."""
+    bidirectional model, ``"causal"`` the shipped causal one. ``kinds``: camera kinds
+    (:func:`camera_kinds`), each scored on its own."""
     from hmcli import api
     from hmcli.bench.common import machine
     from hmcli.bench.detector2d import lift_errors, world_errors
     from hmcli.skeleton.blazepose_map import blazepose_to_h36m_cmu
 
+    bad = [k for k in kinds if k not in camera_kinds()]
+    if bad or not kinds:
+        raise HMError(f"unknown camera kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())})")
     t0 = time.perf_counter()
-    clips = _load_or_render(renders, data, say)
-    rows, per_clip = [], {c.label: {"clip": c.label, "action": c.meta.get("action", "")} for c in clips}
-    for bmap in MEDIAPIPE_MAPS:
-        rows.append(_row("MediaPipe", f"world landmarks, {bmap} map", world_errors(clips, bmap)))
-    for c in clips:
-        per_clip[c.label]["MediaPipe"] = world_errors([c], "cmu")["pmpjpe_truth_mm"]
+    clips = _load_or_render(renders, kinds, data, say)
+    models = [api.load_lifter(None, causal=True) if n == "causal" else api.load_lifter(n) for n in lifters]
     det = "detector 2D (as hm lift)"
-    for name in lifters:
-        lifter = api.load_lifter(None, causal=True) if name == "causal" else api.load_lifter(name)
-        label = lifter.model_id
-        say(f"lifting with {label}")
-        r = lift_errors(clips, lifter, {det: blazepose_to_h36m_cmu})
-        rows.append(_row(label, det, r[det]))
-        rows.append(_row(label, "exact 2D (the lifter's floor)", r["truth 2D"]))
-        for c in clips:
-            per_clip[c.label][label] = lift_errors([c], lifter, {det: blazepose_to_h36m_cmu})[det]["pmpjpe_truth_mm"]
-    mp = rows[0]
+    rows, per_clip, found = [], [], {}
+    for kind in kinds:
+        every = [c for c in clips if _kind(c) == kind]
+        found[kind] = (int(sum(c.detected.sum() for c in every)), int(sum(len(c.detected) for c in every)))
+        kc = [c for c in every if c.detected.any()]                            # clips with a person found
+        if not kc:
+            say(f"{kind}: the detector found nobody in any frame; left out")
+            continue
+        for bmap in MEDIAPIPE_MAPS:
+            rows.append(_row(kind, "MediaPipe", f"world landmarks, {bmap} map", world_errors(kc, bmap)))
+        w = world_errors(kc, "cmu")
+        clip_rows = [{"camera_kind": kind, "clip": c.label, "action": c.meta.get("action", ""),
+                      "frames": int(c.detected.sum()), "MediaPipe": v} for c, v in zip(kc, w["per_clip_pmpjpe_mm"])]
+        for lifter in models:
+            say(f"{kind}: lifting with {lifter.model_id}")
+            r = lift_errors(kc, lifter, {det: blazepose_to_h36m_cmu})
+            rows.append(_row(kind, lifter.model_id, det, r[det]))
+            rows.append(_row(kind, lifter.model_id, "exact 2D (the lifter's floor)", r["truth 2D"]))
+            for row, v in zip(clip_rows, r[det]["per_clip_pmpjpe_mm"]):
+                row[lifter.model_id] = v
+        per_clip += clip_rows
+    if not rows:
+        raise HMError("the detector found nobody in any rendered frame")
+    names = [m.model_id for m in models]
+    mp = {r["camera_kind"]: r for r in rows if r["model"] == "MediaPipe" and r["input"].endswith("cmu map")}
     hm_rows = [r for r in rows if r["input"] == det]
-    joints = list(mp["per_joint_pa_mm"])
-    sources = [mp] + hm_rows
-    tables = [{"title": "P-MPJPE per joint (mm), detector input",
-               "columns": ["joint"] + [r["model"] for r in sources],
-               "rows": [[j] + [f"{r['per_joint_pa_mm'][j]:.0f}" for r in sources] for j in joints]},
+    scored = [k for k in kinds if k in mp]
+    joints = list(next(iter(mp.values()))["per_joint_pa_mm"])
+    pooled = {"MediaPipe": [mp[k] for k in scored], **{n: [r for r in hm_rows if r["model"] == n] for n in names}}
+    tables = [{"title": "P-MPJPE per joint (mm), detector input, frames of every camera kind pooled",
+               "columns": ["joint"] + list(pooled),
+               "rows": [[j] + [f"{_pool(rs, 'per_joint_pa_mm', j):.0f}" for rs in pooled.values()] for j in joints]},
               {"title": "P-MPJPE per clip (mm), detector input; MediaPipe through the cmu map",
-               "columns": ["clip", "action", "MediaPipe"] + [r["model"] for r in hm_rows],
-               "rows": [[v["clip"], v["action"]] + [f"{v[k]:.1f}" for k in ["MediaPipe"] + [r["model"] for r in hm_rows]]
-                        for v in per_clip.values()]}]
-    ratios = {f"{r['model']} / MediaPipe, P-MPJPE": r["p_mpjpe_mm"] / mp["p_mpjpe_mm"] for r in hm_rows}
-    ratios.update({f"{r['model']} / MediaPipe, MPJPE": r["mpjpe_mm"] / mp["mpjpe_mm"] for r in hm_rows})
-    wins = {r["model"]: sum(v[r["model"]] < v["MediaPipe"] for v in per_clip.values()) for r in hm_rows}
-    notes = list(_NOTES) + [f"{m} beats MediaPipe's P-MPJPE on {n} of {len(per_clip)} clips" for m, n in wins.items()]
-    return {"benchmark": "rendered", "settings": {"clips": len(clips), "frames": int(sum(c.detected.sum() for c in clips)),
+               "columns": ["camera kind", "clip", "action", "frames", "MediaPipe"] + names,
+               "rows": [[v["camera_kind"], v["clip"], v["action"], str(v["frames"])]
+                        + ["-" if v[k] is None else f"{v[k]:.1f}" for k in ["MediaPipe"] + names] for v in per_clip]}]
+    ratios = {}
+    for k in scored:
+        for r in (x for x in hm_rows if x["camera_kind"] == k):
+            ratios[f"{k}: {r['model']} / MediaPipe, P-MPJPE"] = r["p_mpjpe_mm"] / mp[k]["p_mpjpe_mm"]
+    notes = list(_NOTES)
+    for n in names:
+        scored_clips = [v for v in per_clip if v["MediaPipe"] is not None and v.get(n) is not None]
+        wins = sum(v[n] < v["MediaPipe"] for v in scored_clips)
+        notes.append(f"{n} beats MediaPipe's P-MPJPE on {wins} of {len(scored_clips)} clips")
+    notes += [f"{k}: the detector found the person in {a} of {b} frames" for k, (a, b) in found.items()]
+    return {"benchmark": "rendered", "settings": {"camera_kinds": list(kinds), "clips": len(clips),
+                                                  "frames": int(sum(a for a, _ in found.values())),
                                                   "renders": renders, "data": data},
-            "rows": rows, "per_clip": list(per_clip.values()), "tables": tables, "ratios": ratios, "notes": notes,
+            "rows": rows, "per_clip": per_clip, "tables": tables, "ratios": ratios, "notes": notes,
             "seconds": time.perf_counter() - t0, "machine": machine()}
 
 
+def _pool(rows: list[dict], key: str, joint: str) -> float:
+    """A per-joint figure pooled over rows (weighted by their frames)."""
+    w = sum(r["frames"] for r in rows)
+    return sum(r[key][joint] * r["frames"] for r in rows) / max(w, 1)
+
+
 def rendered_table(result: dict) -> tuple[str, list[str], list[list[str]]]:
-    cols = ["model", "3D from", "frames", "MPJPE mm", "P-MPJPE mm", "2D error % of height"]
-    rows = [[r["model"], r["input"], str(r["frames"]), f"{r['mpjpe_mm']:.1f}", f"{r['p_mpjpe_mm']:.1f}",
+    cols = ["camera kind", "model", "3D from", "frames", "MPJPE mm", "P-MPJPE mm", "2D error % of height"]
+    rows = [[r["camera_kind"], r["model"], r["input"], str(r["frames"]), f"{r['mpjpe_mm']:.1f}", f"{r['p_mpjpe_mm']:.1f}",
              f"{r['err2d_pct']:.2f}" if "err2d_pct" in r else "-"] for r in result["rows"]]
     return (f"hm bench rendered: 3D error on {result['settings']['clips']} rendered held-out clips "
             "(real BlazePose on the frames)", cols, rows)
 
 
 def plot_rendered(result: dict, axes) -> None:
-    """MPJPE and P-MPJPE per 3D source (bars)."""
-    rows = result["rows"]
-    labels = [f"{r['model']}\n{r['input']}" for r in rows]
-    colours = ["tab:orange" if r["model"] == "MediaPipe" else "tab:blue" for r in rows]
-    for ax, key, title in zip(axes, ("mpjpe_mm", "p_mpjpe_mm"), ("MPJPE mm (root-relative)", "P-MPJPE mm")):
-        vals = [r[key] for r in rows]
-        bars = ax.bar(range(len(rows)), vals, color=colours)
-        for b, v in zip(bars, vals):
-            ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(rows)), labels, fontsize=6, rotation=30, ha="right")
+    """P-MPJPE and MPJPE per camera kind: MediaPipe (cmu map) and each lifter on the detector's 2D."""
+    import numpy as np
+
+    rows = [r for r in result["rows"] if r["model"] != "MediaPipe" and r["input"].startswith("detector")
+            or r["model"] == "MediaPipe" and r["input"].endswith("cmu map")]
+    kinds = list(dict.fromkeys(r["camera_kind"] for r in rows))
+    sources = list(dict.fromkeys(r["model"] for r in rows))
+    width = 0.8 / max(1, len(sources))
+    x = np.arange(len(kinds))
+    for ax, key, title in zip(axes, ("p_mpjpe_mm", "mpjpe_mm"), ("P-MPJPE mm", "MPJPE mm (root-relative)")):
+        for i, src in enumerate(sources):
+            vals = [next((r[key] for r in rows if r["camera_kind"] == k and r["model"] == src), np.nan) for k in kinds]
+            ax.bar(x + (i - (len(sources) - 1) / 2) * width, vals, width, label=src,
+                   color="tab:orange" if src == "MediaPipe" else None)
+        ax.set_xticks(x, kinds, fontsize=8)
         ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)

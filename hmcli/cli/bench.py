@@ -510,23 +510,30 @@ def rendered_cmd(
     renders: str = typer.Option(None, "--renders", show_default=False,
                                 help="Keep the rendered clips in this .npz (reused when it exists: no rendering)."),
     data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49)."),
+    camera_kind: str = typer.Option("framed", "--camera-kind",
+                                    help="Camera kinds, comma-separated, or all: framed (whole body in a 1280x720 frame), "
+                                         "standard, ceiling, phone, webcam, sports, handheld."),
     threads: int = typer.Option(1, help="torch threads (0: all cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     md_out: bool = typer.Option(False, "--md", help="Print the markdown tables instead of the rich one."),
     out: Path = typer.Option(None, "--out", "-o", help="Write rendered.json/.md/.png into this directory."),
 ) -> None:
     """hm's 3D against the detector's own 3D (MediaPipe's world landmarks) on rendered held-out CMU
-    motion, where the truth is known: MPJPE and P-MPJPE per model, joint and clip. Needs the mesh
-    extra (the Anny body) and MediaPipe; rendering takes about 1.5 min."""
+    motion, where the truth is known: MPJPE and P-MPJPE per camera kind, model, joint and clip. Needs the
+    mesh extra (the Anny body) and MediaPipe; rendering takes about 1.5-3 min per camera kind."""
     from rich.console import Console
 
-    from hmcli.bench.rendered import rendered_bench
+    from hmcli.bench.rendered import camera_kinds, rendered_bench
 
-    require((threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
+    kinds = list(camera_kinds()) if camera_kind.strip() == "all" else parse_list(camera_kind)
+    bad = [k for k in kinds if k not in camera_kinds()]
+    require((bool(kinds), "--camera-kind needs at least one kind"),
+            (not bad, f"--camera-kind: unknown kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())}; or all)"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
             (not (json_out and md_out), "--json and --md are exclusive"),
             (renders is None or renders.endswith(".npz"), f"--renders must name a .npz file, got {renders!r}"))
     _threads(threads)
     with Console(stderr=True).status("rendered benchmark") as st:
-        result = rendered_bench(tuple(model) if model else (None, "causal"), renders, data,
+        result = rendered_bench(tuple(model) if model else (None, "causal"), renders, data, tuple(kinds),
                                 say=lambda m: st.console.log(m))
     _finish(result, json_out, out, "rendered", md=md_out)

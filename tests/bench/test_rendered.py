@@ -27,6 +27,7 @@ def test_rendered_bench_scores_mediapipe_and_each_lifter_on_the_same_frames(tmp_
     renders = _renders(tmp_path / "r.npz")
     lifter = tiny_checkpoint(tmp_path / "bi.pt")
     r = rendered_bench((lifter,), renders, data=str(tmp_path / "unused"))
+    assert {x["camera_kind"] for x in r["rows"]} == {"framed"}                # renders without a kind: framed
     by = {(x["model"], x["input"]): x for x in r["rows"]}
     assert set(by) == {("MediaPipe", "world landmarks, cmu map"), ("MediaPipe", "world landmarks, midpoints map"),
                        ("tiny-bi", "detector 2D (as hm lift)"), ("tiny-bi", "exact 2D (the lifter's floor)")}
@@ -36,7 +37,7 @@ def test_rendered_bench_scores_mediapipe_and_each_lifter_on_the_same_frames(tmp_
     hm = by[("tiny-bi", "detector 2D (as hm lift)")]
     assert hm["p_mpjpe_mm"] > 0 and hm["p_mpjpe_mm"] <= hm["mpjpe_mm"] + 1e-6
     mp = by[("MediaPipe", "world landmarks, cmu map")]
-    assert r["ratios"]["tiny-bi / MediaPipe, P-MPJPE"] == pytest.approx(hm["p_mpjpe_mm"] / mp["p_mpjpe_mm"])
+    assert r["ratios"]["framed: tiny-bi / MediaPipe, P-MPJPE"] == pytest.approx(hm["p_mpjpe_mm"] / mp["p_mpjpe_mm"])
     assert [c["clip"] for c in r["per_clip"]] == ["clip0", "clip1"]
     assert any("beats MediaPipe's P-MPJPE on" in n and "of 2 clips" in n for n in r["notes"])
     per_joint, per_clip = r["tables"]
@@ -44,11 +45,46 @@ def test_rendered_bench_scores_mediapipe_and_each_lifter_on_the_same_frames(tmp_
     assert len(per_clip["rows"]) == 2
     title, cols, rows = rendered_table(r)
     assert "2 rendered held-out clips" in title and len(rows) == 4 and all(len(x) == len(cols) for x in rows)
+    assert all(c["MediaPipe"] > 0 and c["tiny-bi"] > 0 for c in r["per_clip"])
     from hmcli.bench.report import write_outputs
 
     paths = write_outputs(r, tmp_path / "out", "rendered")
     assert [p.rsplit(".", 1)[1] for p in paths] == ["json", "md", "png"]
     assert "P-MPJPE per joint" in (tmp_path / "out" / "rendered.md").read_text()
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_rendered_bench_scores_each_camera_kind_apart_and_renders_only_what_is_missing(tmp_path, monkeypatch):
+    renders = _renders(tmp_path / "r.npz")                                   # "framed" clips only
+    lifter = tiny_checkpoint(tmp_path / "bi.pt")
+    import hmcli.bench.detector2d as d2
+
+    asked = []
+
+    def fake_render_set(settings, say, keep_frame=None, split=None):
+        asked.append((settings.camera_kind, split))
+        c = _world_clip(F=10, seed=7)
+        c.label, c.meta = f"clip {settings.camera_kind}", {"action": "jump", "camera_kind": settings.camera_kind}
+        c.detected[:4] = False
+        return [c], None
+
+    monkeypatch.setattr(d2, "render_set", fake_render_set)
+    (tmp_path / "cmu").mkdir()
+    r = rendered_bench((lifter,), renders, data=str(tmp_path / "cmu"), kinds=("framed", "ceiling"))
+    assert asked == [("ceiling", "test")]                                      # framed came from the file
+    assert [x["camera_kind"] for x in r["rows"]] == ["framed"] * 4 + ["ceiling"] * 4
+    ceiling = [x for x in r["rows"] if x["camera_kind"] == "ceiling"]
+    assert all(x["frames"] == 6 for x in ceiling)                              # the detected frames only
+    assert "ceiling: the detector found the person in 6 of 10 frames" in r["notes"]
+    assert set(r["ratios"]) == {"framed: tiny-bi / MediaPipe, P-MPJPE", "ceiling: tiny-bi / MediaPipe, P-MPJPE"}
+    from hmcli.bench.detector2d import load_clips
+
+    assert sorted(c.meta.get("camera_kind", "framed") for c in load_clips(renders)) == ["ceiling", "framed", "framed"]
+    asked.clear()
+    rendered_bench((lifter,), renders, data=str(tmp_path / "none"), kinds=("ceiling",))
+    assert asked == []                                                         # all in the file now
+    with pytest.raises(HMError, match="unknown camera kind 'attic'"):
+        rendered_bench((lifter,), renders, kinds=("attic",))
 
 
 def test_rendered_bench_refuses_renders_without_world_landmarks_and_a_missing_data_dir(tmp_path):

@@ -26,6 +26,9 @@ runner = CliRunner()
         (["multi-person", "--scenes", ","], "--scenes needs at least one scene"),
         (["rendered", "--renders", "r.txt"], "--renders must name a .npz file, got 'r.txt'"),
         (["rendered", "--threads", "-1"], "--threads must be >= 0 (0: all cores), got -1"),
+        (["rendered", "--camera-kind", "framed,attic"], "--camera-kind: unknown kind 'attic' (known: framed, "
+                                                          "standard, ceiling, phone, webcam, sports, handheld; or all)"),
+        (["rendered", "--camera-kind", ","], "--camera-kind needs at least one kind"),
     ],
 )
 def test_bad_option_values_are_usage_errors_before_any_work(args, message, tmp_path):
