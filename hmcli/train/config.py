@@ -46,6 +46,10 @@ class TrainConfig:
     # more CMU-like directories (e.g. ../shared/data/cmu-amc-extra): their trials join train and val by subject,
     # trials already in `data` (same subject and trial number) skipped; the test split stays `data`'s alone
     data_extra: list[str] = field(default_factory=list)
+    # rendered pairs (scripts/render_pairs.py: the real detector's 2D of rendered training-subject bodies + 3D
+    # truth, hmcli.data.rendered): a share rendered_p of each 30 fps batch's windows comes from them
+    data_rendered: list[str] = field(default_factory=list)
+    rendered_p: float = 0.0
     train_on: str = "train"  # train, or train+val: a final fit that adds the validation subjects (no validation, no best.pt)
     fps: float = 30.0  # training frame rate (Δ multiplier 1)
     fps_aug: list[float] = field(default_factory=list)  # extra rates sampled in training, Δ scaled
@@ -147,6 +151,9 @@ def _check_types(values: dict[str, Any], defaults: TrainConfig) -> None:
     for v in values.get("data_extra", []):
         if not isinstance(v, str) or not v:
             raise HMError(f"data_extra: expected directory names, got {v!r}")
+    for v in values.get("data_rendered", []):
+        if not isinstance(v, str) or not v:
+            raise HMError(f"data_rendered: expected file names, got {v!r}")
     for v in values.get("fps_aug", []):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise HMError(f"fps_aug: expected positive frame rates, got {v!r}")
@@ -237,6 +244,10 @@ def resolve_config(file: str | Path | None = None, overrides: list[str] | None =
     check_precision(cfg.precision)
     if cfg.corrupt_model not in CORRUPT_MODELS:
         raise HMError(f"unknown corrupt_model '{cfg.corrupt_model}' (available: {', '.join(CORRUPT_MODELS)})")
+    if not 0.0 <= cfg.rendered_p <= 1.0:
+        raise HMError(f"rendered_p must be in [0, 1], got {cfg.rendered_p}")
+    if cfg.rendered_p > 0 and not cfg.data_rendered:
+        raise HMError("rendered_p > 0 needs data_rendered (files of scripts/render_pairs.py)")
     if cfg.val_mode not in ("clips", "lift"):
         raise HMError(f"unknown val_mode '{cfg.val_mode}' (available: clips, lift)")
     if cfg.train_on not in TRAIN_ON:

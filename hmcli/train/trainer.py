@@ -224,7 +224,8 @@ def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return f
 
 
-def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, clip_len: int | None = None) -> tuple[dict, float, bool]:
+def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, clip_len: int | None = None,
+                pairs=None) -> tuple[dict, float, bool]:
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7, step]))
     clip = int(rng.integers(cfg.clip_min, cfg.clip_max + 1))
     if clip_len is not None:  # fixed-window models (P-STMO)
@@ -239,6 +240,11 @@ def _step_batch(cfg: TrainConfig, seqs: list[Sequence], step: int, rank: int, cl
         corruption=corruption_preset(cfg.corrupt_model),
     )
     items = [ds[rank * cfg.batch_size + i] for i in range(cfg.batch_size)]
+    if pairs is not None and cfg.rendered_p > 0 and abs(fps - pairs.fps) < 1e-6:  # rendered at their own rate only
+        prng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 11, step, rank]))
+        for i in range(cfg.batch_size):
+            if prng.random() < cfg.rendered_p:
+                items[i] = pairs.window(prng, clip)
     return collate_windows(items), cfg.fps / fps, flip
 
 
@@ -430,6 +436,11 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         from hmcli.refine.checkpoint import load_refiner
 
         refiner = load_refiner(cfg.refine_model)
+    pairs = None
+    if cfg.data_rendered:
+        from hmcli.data.rendered import load_rendered_pairs
+
+        pairs = load_rendered_pairs(list(cfg.data_rendered), cfg.fps)
     loss_fn = PoseLoss(lambda_vel=cfg.lambda_vel, lambda_reproj=cfg.lambda_reproj)
     data_desc = {
         "source": str(cfg.data),
@@ -445,6 +456,9 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     }
     if cfg.data_extra:  # only then: metadata of runs without extra data as before
         data_desc["extra_sources"] = [str(d) for d in cfg.data_extra]
+    if pairs is not None:
+        data_desc["rendered_pairs"] = {"files": [str(p) for p in cfg.data_rendered], "clips": len(pairs),
+                                       "frames": pairs.frames, "share": cfg.rendered_p}
     meta_base = {"model_id": out.name, "data": data_desc, "train": cfg.to_dict(), "params": count_parameters(model),
                  "hardware": hardware_text(env)}
     if init_report is not None:
@@ -462,7 +476,7 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     val = None
     try:
         for step in range(start, cfg.steps):
-            batch, dt_scale, flip = _step_batch(cfg, seqs, step, env.rank, fixed_clip)
+            batch, dt_scale, flip = _step_batch(cfg, seqs, step, env.rank, fixed_clip, pairs)
             if refiner is not None:
                 batch = refine_batch(refiner, batch, float(refiner.model.cfg.fps) * dt_scale / cfg.fps)
             x, y = encode_batch(batch, codec)

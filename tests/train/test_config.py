@@ -121,3 +121,14 @@ def test_data_extra_is_a_list_of_directories():
     assert cfg.data_extra == ["../shared/data/cmu-amc-extra"]
     with pytest.raises(HMError, match="data_extra: expected directory names, got 3"):
         resolve_config(None, ["data_extra=[3]"])
+
+
+def test_rendered_pairs_options():
+    cfg = resolve_config(None, ["data_rendered=[runs/pairs-0.npz]", "rendered_p=0.3"])
+    assert cfg.data_rendered == ["runs/pairs-0.npz"] and cfg.rendered_p == 0.3
+    with pytest.raises(HMError, match=r"rendered_p must be in \[0, 1\], got 1.5"):
+        resolve_config(None, ["data_rendered=[a.npz]", "rendered_p=1.5"])
+    with pytest.raises(HMError, match="rendered_p > 0 needs data_rendered"):
+        resolve_config(None, ["rendered_p=0.3"])
+    with pytest.raises(HMError, match="data_rendered: expected file names, got 3"):
+        resolve_config(None, ["data_rendered=[3]"])

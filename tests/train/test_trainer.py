@@ -364,3 +364,34 @@ def test_refine_batch_in_one_pass_equals_clip_by_clip():
         rxy, rconf = refine_track(lr, xy[i].numpy(), conf[i].numpy(), dt_scale=0.8)
         torch.testing.assert_close(out["xy"][i], torch.from_numpy(rxy), rtol=0, atol=1e-3)
         torch.testing.assert_close(out["conf"][i], torch.from_numpy(rconf))
+
+
+def test_rendered_pairs_replace_a_share_of_the_30fps_windows(tmp_path):
+    from hmcli.bench.detector2d import save_clips
+    from hmcli.data.rendered import load_rendered_pairs
+    from hmcli.train.trainer import _step_batch
+    from tests.data.test_rendered import rendered_clip
+
+    save_clips([rendered_clip(F=40)], str(tmp_path / "pairs.npz"))
+    cfg = _cfg(tmp_path, steps=2, eval_every=2, save_every=2, data_rendered=[str(tmp_path / "pairs.npz")],
+               rendered_p=1.0)
+    pairs = load_rendered_pairs(cfg.data_rendered)
+    from hmcli.train.trainer import load_split
+
+    seqs = load_split(cfg.data, "train")
+    batch, _, _ = _step_batch(cfg, seqs, 0, 0, None, pairs)
+    assert batch["action_name"] == ["rendered"] * cfg.batch_size
+    plain, _, _ = _step_batch(cfg, seqs, 0, 0, None, None)
+    assert "rendered" not in plain["action_name"]
+    from dataclasses import replace
+
+    b, _, _ = _step_batch(replace(cfg, rendered_p=0.5, batch_size=64), seqs, 0, 0, None, pairs)
+    assert 10 < b["action_name"].count("rendered") < 54
+    fast = replace(cfg, fps_aug=[50.0])
+    at50 = [s for s in range(20) if _step_batch(fast, seqs, s, 0, None, None)[1] != 1.0]   # steps drawn at 50 fps
+    assert at50
+    b, dt_scale, _ = _step_batch(fast, seqs, at50[0], 0, None, pairs)
+    assert dt_scale == 30.0 / 50.0 and "rendered" not in b["action_name"]       # pairs only at their own rate
+    train(cfg)                                                                  # trains on them end to end
+    lm = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert lm.meta["data"]["rendered_pairs"] == {"files": cfg.data_rendered, "clips": 1, "frames": 40, "share": 1.0}

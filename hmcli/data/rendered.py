@@ -1,0 +1,93 @@
+"""Training windows from rendered pairs: the real detector's 2D of rendered bodies, with their 3D truth.
+
+``scripts/render_pairs.py`` poses the open Anny body with training-subject CMU motion, renders it through
+virtual cameras and runs the real 2D detector (BlazePose) on the frames
+(:func:`hmcli.bench.detector2d.render_set`). Each clip gives what a synthetic window gives
+(:func:`hmcli.data.dataset.render_window`), except that the 2D is a real detector's:
+
+* ``xy`` / ``conf``: the 33 landmarks through the lifter's BlazePose -> H36M-17 map
+  (:data:`hmcli.lift.BLAZEPOSE_MAP`) with the confidence ``hm lift`` gives the lifter
+  (:func:`hmcli.lift.model_confidence`: its floor, 0 outside the image); frames without a person are
+  lost (confidence 0), as lost frames in the corruption are;
+* ``joints3d`` / ``xy_clean``: the CMU joints in camera space and their projection (the targets every
+  other training window has; the rendered body's own keypoints are within ~1 cm of them).
+
+``hm train data_rendered=[FILE, ...] rendered_p=P`` replaces a share ``P`` of each 30 fps training batch
+with random windows of these clips (docs/real-video.md §14). Only training-split clips are used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RenderedPairs", "load_rendered_pairs"]
+
+
+class RenderedPairs:
+    """Windows of rendered training clips (each ``F`` frames at ``fps``)."""
+
+    def __init__(self, clips: list, fps: float = 30.0) -> None:
+        from hmcli.lift import BLAZEPOSE_MAP, model_confidence
+        from hmcli.skeleton.convert import to_h36m
+
+        self.fps = float(fps)
+        self.items: list[dict[str, Any]] = []
+        for c in clips:
+            if c.split != "train":
+                continue
+            k = np.concatenate([c.det_xy, c.det_conf[..., None]], axis=-1)             # (F, 33, 3)
+            h = np.asarray(to_h36m(k, "blazepose33", BLAZEPOSE_MAP), np.float32)      # (F, 17, 3)
+            det = np.asarray(c.detected, bool)
+            conf = model_confidence(h[..., 2] * det[:, None], "blazepose33", None, h[..., :2], c.width, c.height)
+            xy = np.where(det[:, None, None], h[..., :2], 0.0).astype(np.float32)      # (F, 17, 2)
+            K = np.array([[c.focal, 0.0, c.width / 2.0], [0.0, c.focal, c.height / 2.0], [0.0, 0.0, 1.0]], np.float32)
+            self.items.append({"joints3d": c.cmu3d.astype(np.float32), "xy": xy, "conf": conf.astype(np.float32),
+                               "xy_clean": c.cmu_xy.astype(np.float32), "width": int(c.width), "height": int(c.height),
+                               "K": K, "cam_R": np.eye(3, dtype=np.float32), "cam_t": np.zeros(3, np.float32),
+                               "trial": str(c.meta.get("trial", c.label))})
+        if not self.items:
+            raise ValueError("no training-split clips among the rendered pairs")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def frames(self) -> int:
+        return int(sum(it["xy"].shape[0] for it in self.items))
+
+    def window(self, rng: np.random.Generator, frames: int) -> dict[str, Any]:
+        """A random window of ``frames`` frames (at most a clip's length) in the layout of
+        :class:`hmcli.data.dataset.PoseWindows` items."""
+        it = self.items[int(rng.integers(len(self.items)))]
+        n = it["xy"].shape[0]
+        f = min(int(frames), n)
+        a = int(rng.integers(0, n - f + 1))
+        out = {k: (v[a:a + f] if k in ("joints3d", "xy", "conf", "xy_clean") else v) for k, v in it.items() if k != "trial"}
+        subject = it["trial"].split("_")[0]
+        from hmcli.data.dataset import ACTIONS
+
+        out.update({"action": ACTIONS.index("misc"), "action_name": "rendered", "subject": subject, "trial": it["trial"],
+                    "fps": self.fps, "start_time": a / self.fps})
+        return out
+
+
+def load_rendered_pairs(paths: list[str], fps: float = 30.0) -> RenderedPairs:
+    """:class:`RenderedPairs` of every training-split clip in ``paths`` (``.npz`` files of
+    :func:`hmcli.bench.detector2d.save_clips`). Raises HMError for unreadable files."""
+    import zipfile
+
+    from hmcli.bench.detector2d import load_clips
+    from hmcli.io.atomic import HMError
+
+    clips = []
+    for p in paths:
+        try:
+            clips += load_clips(p)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise HMError(f"data_rendered: cannot read {p}: {e}") from None
+    try:
+        return RenderedPairs(clips, fps)
+    except ValueError as e:
+        raise HMError(f"data_rendered: {e}") from None
