@@ -112,6 +112,8 @@ def rendered_bench(lifters: Sequence[str | None] = (None, "causal"), renders: st
     t0 = time.perf_counter()
     clips = _load_or_render(renders, kinds, data, say)
     models = [api.load_lifter(None, causal=True) if n == "causal" else api.load_lifter(n) for n in lifters]
+    ids = [m.model_id for m in models]
+    names = [i if ids.count(i) == 1 else str(n) for i, n in zip(ids, lifters)]   # two runs' best.pt / last.pt
     det = "detector 2D (as hm lift)"
     rows, per_clip, found = [], [], {}
     for kind in kinds:
@@ -121,22 +123,20 @@ def rendered_bench(lifters: Sequence[str | None] = (None, "causal"), renders: st
         if not kc:
             say(f"{kind}: the detector found nobody in any frame; left out")
             continue
-        for bmap in MEDIAPIPE_MAPS:
-            rows.append(_row(kind, "MediaPipe", f"world landmarks, {bmap} map", world_errors(kc, bmap)))
-        w = world_errors(kc, "cmu")
+        w = {bmap: world_errors(kc, bmap) for bmap in MEDIAPIPE_MAPS}
+        rows += [_row(kind, "MediaPipe", f"world landmarks, {bmap} map", w[bmap]) for bmap in MEDIAPIPE_MAPS]
         clip_rows = [{"camera_kind": kind, "clip": c.label, "action": c.meta.get("action", ""),
-                      "frames": int(c.detected.sum()), "MediaPipe": v} for c, v in zip(kc, w["per_clip_pmpjpe_mm"])]
-        for lifter in models:
-            say(f"{kind}: lifting with {lifter.model_id}")
+                      "frames": int(c.detected.sum()), "MediaPipe": v} for c, v in zip(kc, w["cmu"]["per_clip_pmpjpe_mm"])]
+        for lifter, name in zip(models, names):
+            say(f"{kind}: lifting with {name}")
             r = lift_errors(kc, lifter, {det: blazepose_to_h36m_cmu})
-            rows.append(_row(kind, lifter.model_id, det, r[det]))
-            rows.append(_row(kind, lifter.model_id, "exact 2D (the lifter's floor)", r["truth 2D"]))
+            rows.append(_row(kind, name, det, r[det]))
+            rows.append(_row(kind, name, "exact 2D (the lifter's floor)", r["truth 2D"]))
             for row, v in zip(clip_rows, r[det]["per_clip_pmpjpe_mm"]):
-                row[lifter.model_id] = v
+                row[name] = v
         per_clip += clip_rows
     if not rows:
         raise HMError("the detector found nobody in any rendered frame")
-    names = [m.model_id for m in models]
     mp = {r["camera_kind"]: r for r in rows if r["model"] == "MediaPipe" and r["input"].endswith("cmu map")}
     hm_rows = [r for r in rows if r["input"] == det]
     scored = [k for k in kinds if k in mp]

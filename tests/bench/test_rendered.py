@@ -138,3 +138,13 @@ def test_render_set_of_one_split_keeps_the_whole_sets_draws(monkeypatch):
     seen.clear()
     d2.render_set(settings, keep_frame=None, split="test")
     assert seen == whole and len(whole) == 4
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_rendered_bench_names_two_checkpoints_of_one_run_by_their_paths(tmp_path):
+    renders = _renders(tmp_path / "r.npz")
+    a = tiny_checkpoint(tmp_path / "best.pt")
+    b = tiny_checkpoint(tmp_path / "last.pt", seed=1)                          # same model_id: tiny-bi
+    r = rendered_bench((a, b), renders)
+    assert [x["model"] for x in r["rows"][2:]] == [a, a, b, b]
+    assert r["per_clip"][0][a] != r["per_clip"][0][b]
