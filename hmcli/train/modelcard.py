@@ -86,8 +86,12 @@ def _input_text(train: dict) -> str:
         str(train.get("corrupt_model") or "plain"), plain)
     bodies = str(train.get("proportions") or "")
     body = f", bodies of `{bodies}` proportions (docs/real-video.md §3)" if bodies else ""
-    return (f"- 2D input: {cams}{body} and {corr}. Evaluation uses fixed standard cameras from a random stream "
-            "training never draws, and the plain corruption.")
+    share = float(train.get("rendered_p") or 0.0)
+    rendered = (f" {share:.0%} of the 30 fps windows instead: the real detector's 2D (BlazePose through the learned map, "
+                "as `hm lift` gives it) of training-subject motion posed on rendered bodies (`data_rendered`, "
+                "scripts/render_pairs.py; docs/real-video.md §14)." if share > 0 and train.get("data_rendered") else "")
+    return (f"- 2D input: {cams}{body} and {corr}.{rendered} Evaluation uses fixed standard cameras from a random "
+            "stream training never draws, and the plain corruption.")
 
 
 def model_card(lm: LoadedModel, reports: dict[str, EvalReport], command: str, eval_command: str,

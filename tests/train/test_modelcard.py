@@ -71,3 +71,6 @@ def test_input_text_follows_the_runs_cameras_bodies_and_corruption():
     assert "ceiling, phone, webcam, sports, handheld 12 % each" in rv
     assert "bodies of `wide` proportions" in rv and "per clip either" in rv and "BlazePose-like" in rv
     assert "`ceiling` kind" in _input_text({"camera_kind": "ceiling", "corrupt_model": "blazepose"})
+    pairs = _input_text({"data_rendered": ["runs/pairs-0.npz"], "rendered_p": 0.3})
+    assert "30% of the 30 fps windows instead: the real detector's 2D" in pairs
+    assert "real detector" not in _input_text({"data_rendered": ["runs/pairs-0.npz"], "rendered_p": 0.0})
