@@ -42,7 +42,7 @@ def main() -> None:
         wanted.append((seqs[i].trial_id, int(rng.integers(0, lengths[i] - frames + 1))))
     settings = Detector2DSettings(data=args.data, frames=frames, cameras=1, seed=1000 + args.seed,
                                   camera_kind=args.camera_kind, train_clips=tuple(wanted), test_clips=())
-    say = lambda m: print(f"[{time.perf_counter() - t0:.0f}s] {m}", flush=True)  # noqa: E731
+    say = lambda m: print(f"[{time.perf_counter() - t0:.0f}s] {m}", flush=True)
     clips, _ = render_set(settings, say, keep_frame=None, split="train")
     save_clips(clips, args.out)
     say(f"wrote {len(clips)} clips, {sum(int(c.detected.sum()) for c in clips)} frames with a person, to {args.out}")

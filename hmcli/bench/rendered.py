@@ -29,7 +29,6 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
 from hmcli.io.atomic import HMError
 
 __all__ = ["rendered_bench", "rendered_table"]
@@ -37,12 +36,14 @@ __all__ = ["rendered_bench", "rendered_table"]
 Say = Callable[[str], None]
 
 MEDIAPIPE_MAPS = ("cmu", "midpoints")
-_NOTES = ("Truth: the posed Anny body's own H36M-17 keypoints (CMU-calibrated); held-out CMU subjects 09 and 49, "
-          "real BlazePose (MediaPipe, video mode) on the rendered frames.",
-          "Shaded meshes on plain or noise backgrounds, CMU motion: in hm's training distribution of motion, not of "
-          "MediaPipe's images, so this favours hm; a real multi-view recording remains the arbiter.",
-          "MPJPE is root-relative in the camera's axes (MediaPipe's world landmarks follow them); P-MPJPE aligns "
-          "every frame by a similarity first.")  # fmt: skip
+_NOTES = (
+    ("Truth: the posed Anny body's own H36M-17 keypoints (CMU-calibrated); held-out CMU subjects 09 and 49, "
+     "real BlazePose (MediaPipe, video mode) on the rendered frames."),
+    ("Shaded meshes on plain or noise backgrounds, CMU motion: in hm's training distribution of motion, not of "
+     "MediaPipe's images, so this favours hm; a real multi-view recording remains the arbiter."),
+    ("MPJPE is root-relative in the camera's axes (MediaPipe's world landmarks follow them); P-MPJPE aligns "
+     "every frame by a similarity first."),
+)
 
 
 def camera_kinds() -> tuple[str, ...]:
@@ -61,7 +62,12 @@ def _kind(c) -> str:
 def _load_or_render(renders: str | None, kinds: Sequence[str], data: str, say: Say):
     """The held-out clips of ``kinds``: read from ``renders`` where it has them, the rest rendered
     (and ``renders`` rewritten with every clip, old and new)."""
-    from hmcli.bench.detector2d import Detector2DSettings, load_clips, render_set, save_clips
+    from hmcli.bench.detector2d import (
+        Detector2DSettings,
+        load_clips,
+        render_set,
+        save_clips,
+    )
 
     have = []
     if renders is not None and Path(renders).is_file():
@@ -176,8 +182,9 @@ def rendered_table(result: dict) -> tuple[str, list[str], list[list[str]]]:
     cols = ["camera kind", "model", "3D from", "frames", "MPJPE mm", "P-MPJPE mm", "2D error % of height"]
     rows = [[r["camera_kind"], r["model"], r["input"], str(r["frames"]), f"{r['mpjpe_mm']:.1f}", f"{r['p_mpjpe_mm']:.1f}",
              f"{r['err2d_pct']:.2f}" if "err2d_pct" in r else "-"] for r in result["rows"]]
-    return (f"hm bench rendered: 3D error on {result['settings']['clips']} rendered held-out clips "
-            "(real BlazePose on the frames)", cols, rows)
+    title = (f"hm bench rendered: 3D error on {result['settings']['clips']} rendered held-out clips "
+             "(real BlazePose on the frames)")
+    return title, cols, rows
 
 
 def plot_rendered(result: dict, axes) -> None:

@@ -121,9 +121,9 @@ def test_render_set_of_one_split_keeps_the_whole_sets_draws(monkeypatch):
         num_betas = 4
         name = "anny"
 
-    import hmcli.data.cmu as cmu
     import hmcli.mesh.api as mesh_api
-    import hmcli.mesh.prior as prior
+    from hmcli.data import cmu
+    from hmcli.mesh import prior
 
     settings = d2.Detector2DSettings(frames=30, train_clips=(("05_02", 0), ("06_12", 0)),
                                      test_clips=(("09_12", 0), ("49_03", 0)))

@@ -50,7 +50,7 @@ def test_windows_carry_the_detectors_2d_as_hm_lift_gives_it_and_the_cmu_targets(
     assert w["subject"] == "05" and w["fps"] == 30.0 and w["width"] == 640 and w["K"][0, 0] == 500.0
     short = pairs.window(np.random.default_rng(1), 12)
     assert short["xy"].shape == (12, 17, 2)
-    a = int(round(short["start_time"] * 30))
+    a = round(short["start_time"] * 30)
     np.testing.assert_array_equal(short["joints3d"], c.cmu3d[a:a + 12])
 
 
