@@ -607,6 +607,8 @@ def lift_keypoints(
     detected = np.asarray(kp.detected, bool).copy()
     if refiner is not None and detected.any():
         xy, conf, c_in = refine_h36m(refiner, xy, conf, detected, ts, kp.joint_set, fps)
+        if MASK_OUTSIDE_IMAGE:  # as without refinement: what lies outside the image is not given to the lifter
+            c_in = np.where(inside_image(xy, kp.width, kp.height), c_in, np.float32(0.0)).astype(np.float32)
         x = np.asarray(lm.codec.encode_2d(xy, c_in, kp.width, kp.height), np.float32)
     if detected.any():
         codec = lm.codec if flip else None
