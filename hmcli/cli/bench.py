@@ -508,7 +508,7 @@ def rendered_cmd(
     model: list[str] = typer.Option(None, "--model", "-m", show_default=False,
                                     help="Lifters to score (repeat; 'causal': the shipped causal one). Default: both shipped ones."),
     renders: str = typer.Option(None, "--renders", show_default=False,
-                                help="Keep the rendered clips in this .npz (reused when it exists: no rendering)."),
+                                help="Keep the rendered clips in this .npz (reused when it exists; kinds it lacks are rendered and added)."),
     data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49)."),
     camera_kind: str = typer.Option("framed", "--camera-kind",
                                     help="Camera kinds, comma-separated, or all: framed (whole body in a 1280x720 frame), "
