@@ -48,10 +48,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from hmcli.data.rendered import RenderedClip, load_clips, save_clips
 
 __all__ = ["Detector2DSettings", "RenderedClip", "LOOKS", "render_clip", "render_set", "body_frame",
            "error_pattern", "swap_rates", "save_clips", "load_clips"]
@@ -87,27 +89,6 @@ class Detector2DSettings:
     camera_kind: str = "framed"
     train_clips: tuple[tuple[str, int], ...] = TRAIN_CLIPS
     test_clips: tuple[tuple[str, int], ...] = TEST_CLIPS
-
-
-@dataclass
-class RenderedClip:
-    """One clip through one camera: the detector's output and the truth. F frames."""
-
-    label: str                        # "<trial> cam<i> <look>"
-    split: str                        # "train" or "test" (CMU subject split)
-    det_xy: np.ndarray                # (F, 33, 2) BlazePose landmarks, px (0 where not detected)
-    det_conf: np.ndarray              # (F, 33) visibility in [0, 1] (0 where not detected)
-    detected: np.ndarray              # (F,) bool
-    truth_xy: np.ndarray              # (F, 17, 2) projected body keypoints (the truth), px
-    truth3d: np.ndarray               # (F, 17, 3) camera-space body keypoints, m
-    cmu_xy: np.ndarray                # (F, 17, 2) projected CMU joints, px
-    cmu3d: np.ndarray                 # (F, 17, 3) camera-space CMU joints, m
-    height_px: np.ndarray             # (F,) person height at the pelvis depth, px
-    focal: float
-    width: int
-    height: int
-    meta: dict = field(default_factory=dict)
-    det_world: np.ndarray | None = None   # (F, 33, 3) BlazePose's own 3D (world landmarks, m; nan where none)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -257,39 +238,6 @@ def render_set(settings: Detector2DSettings = Detector2DSettings(), say: Say = l
                 f"{time.perf_counter() - t0:.0f} s")
             out.append(c)
     return out, kept
-
-
-def save_clips(clips: list[RenderedClip], path: str) -> None:
-    """All clips in one ``.npz`` (arrays per clip ``<i>/<name>``, meta as JSON)."""
-    import json
-
-    arrays = {}
-    for i, c in enumerate(clips):
-        for k, v in asdict(c).items():
-            if isinstance(v, np.ndarray):
-                arrays[f"{i}/{k}"] = v
-        arrays[f"{i}/info"] = np.array(json.dumps({"label": c.label, "split": c.split, "focal": c.focal,
-                                                   "width": c.width, "height": c.height, "meta": c.meta}))
-    from hmcli.io.atomic import atomic_write
-
-    with atomic_write(path, "wb") as f:
-        np.savez_compressed(f, n=np.array(len(clips)), **arrays)
-
-
-def load_clips(path: str) -> list[RenderedClip]:
-    import json
-
-    z = np.load(path, allow_pickle=False)
-    out = []
-    for i in range(int(z["n"])):
-        info = json.loads(str(z[f"{i}/info"]))
-        arr = {k: z[f"{i}/{k}"] for k in ("det_xy", "det_conf", "detected", "truth_xy", "truth3d", "cmu_xy",
-                                          "cmu3d", "height_px")}
-        if f"{i}/det_world" in z.files:                                         # renders made before it: none
-            arr["det_world"] = z[f"{i}/det_world"]
-        out.append(RenderedClip(info["label"], info["split"], focal=info["focal"], width=info["width"],
-                                height=info["height"], meta=info["meta"], **arr))
-    return out
 
 
 # ----------------------------------------------------------------------------- analysis

@@ -61,7 +61,7 @@ def test_input_location_trains_a_six_channel_lifter(tmp_path):
     assert lm.codec.location and lm.codec.in_channels == 6 and lm.model.cfg.in_dim == 6
     load_lifter(lm)  # hm lift accepts it: the model's input matches its codec
     rng = np.random.default_rng(0)
-    kp = Keypoints2D(xy=rng.uniform(200, 500, (20, 17, 2)).astype(np.float32), conf=np.ones((20, 17), np.float32),
+    kp = Keypoints2D(xy=rng.uniform(50, 450, (20, 17, 2)).astype(np.float32), conf=np.ones((20, 17), np.float32),
                      joint_set="h36m17", timestamps=np.arange(20) / 30.0, width=640, height=480,
                      detected=np.ones(20, bool))
     res = lift_keypoints(kp, lm, one_pass=True)
