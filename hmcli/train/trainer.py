@@ -418,6 +418,11 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
     if env.enabled:
         ddp_model = nn.parallel.DistributedDataParallel(ddp_model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
 
+    pairs = None  # read first: a missing file fails before the motion capture is loaded
+    if cfg.data_rendered:
+        from hmcli.data.rendered import load_rendered_pairs
+
+        pairs = load_rendered_pairs(list(cfg.data_rendered), cfg.fps)
     val_seqs = load_split(cfg.data, "val", cfg.data_extra)
     final_fit = cfg.train_on == "train+val"  # the validation subjects join training; nothing is left to validate on
     seqs = load_split(cfg.data, "train", cfg.data_extra) + (val_seqs if final_fit else [])
@@ -436,11 +441,6 @@ def _train(cfg: TrainConfig, env: _Dist, resume: bool, on_step) -> dict:
         from hmcli.refine.checkpoint import load_refiner
 
         refiner = load_refiner(cfg.refine_model)
-    pairs = None
-    if cfg.data_rendered:
-        from hmcli.data.rendered import load_rendered_pairs
-
-        pairs = load_rendered_pairs(list(cfg.data_rendered), cfg.fps)
     loss_fn = PoseLoss(lambda_vel=cfg.lambda_vel, lambda_reproj=cfg.lambda_reproj)
     data_desc = {
         "source": str(cfg.data),

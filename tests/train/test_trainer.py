@@ -395,3 +395,10 @@ def test_rendered_pairs_replace_a_share_of_the_30fps_windows(tmp_path):
     train(cfg)                                                                  # trains on them end to end
     lm = load_checkpoint(tmp_path / "run" / "last.pt")
     assert lm.meta["data"]["rendered_pairs"] == {"files": cfg.data_rendered, "clips": 1, "frames": 40, "share": 1.0}
+
+
+def test_missing_rendered_pairs_are_one_clear_error_and_no_run(tmp_path):
+    cfg = _cfg(tmp_path, data_rendered=[str(tmp_path / "pairs-0.npz")], rendered_p=0.3)
+    with pytest.raises(HMError, match="data_rendered: cannot read .*pairs-0.npz"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
