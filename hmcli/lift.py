@@ -87,6 +87,7 @@ __all__ = [
     "frame_timing",
     "load_lifter",
     "to_model_input",
+    "lifter_2d",
     "inside_image",
     "MASK_OUTSIDE_IMAGE",
     "chunk_windows",
@@ -302,21 +303,30 @@ def model_confidence(conf: np.ndarray, joint_set: str, floor: float | None = Non
     return conf
 
 
-def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int,
-                   blazepose_map: str = BLAZEPOSE_MAP, confidence_floor: float | None = None):
-    """2D keypoints (..., J, 2) + conf (..., J) of ``joint_set`` -> (H36M xy (..., 17, 2),
-    H36M conf (..., 17), model input (..., 17, 3) float32 numpy). ``blazepose_map``: see
-    :data:`BLAZEPOSE_MAP`; ``confidence_floor``: see :func:`model_confidence` (0: the detector's own).
-    The returned H36M confidence is the detector's; only the model input has the floor and gives joints
-    outside the image confidence 0 (:data:`MASK_OUTSIDE_IMAGE`)."""
+def lifter_2d(xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int,
+              blazepose_map: str = BLAZEPOSE_MAP, confidence_floor: float | None = None):
+    """The 2D a lifter (or a classifier on its backbone) is given: keypoints (..., J, 2) + conf (..., J)
+    of ``joint_set`` -> (H36M xy (..., 17, 2), the detector's H36M conf (..., 17), the lifter's conf
+    (..., 17): with the floor and 0 outside the image, :func:`model_confidence`). ``blazepose_map``:
+    see :data:`BLAZEPOSE_MAP`; ``confidence_floor``: see :func:`model_confidence` (0: the detector's own)."""
     k = np.concatenate([np.asarray(xy, np.float32), np.asarray(conf, np.float32)[..., None]], axis=-1)
     try:
         h = np.asarray(to_h36m(k, joint_set, blazepose_map), np.float32)  # (..., 17, 3)
     except ValueError as e:
         raise HMError(str(e)) from None
     c_in = model_confidence(h[..., 2], joint_set, confidence_floor, h[..., :2], width, height)  # (..., 17)
-    x = np.asarray(lm.codec.encode_2d(h[..., :2], c_in, width, height), np.float32)
-    return h[..., :2], h[..., 2], x
+    return h[..., :2], h[..., 2], c_in
+
+
+def to_model_input(lm: LoadedModel, xy: np.ndarray, conf: np.ndarray, joint_set: str, width: int, height: int,
+                   blazepose_map: str = BLAZEPOSE_MAP, confidence_floor: float | None = None):
+    """2D keypoints (..., J, 2) + conf (..., J) of ``joint_set`` -> (H36M xy (..., 17, 2),
+    H36M conf (..., 17), model input (..., 17, 3) float32 numpy), through :func:`lifter_2d`.
+    The returned H36M confidence is the detector's; only the model input has the floor and gives joints
+    outside the image confidence 0 (:data:`MASK_OUTSIDE_IMAGE`)."""
+    hxy, hconf, c_in = lifter_2d(xy, conf, joint_set, width, height, blazepose_map, confidence_floor)
+    x = np.asarray(lm.codec.encode_2d(hxy, c_in, width, height), np.float32)
+    return hxy, hconf, x
 
 
 #: A 2D refiner runs on clips whose frame rate is within this factor of the rates it was trained on

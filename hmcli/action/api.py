@@ -89,20 +89,14 @@ def window_starts(duration_s: float, window_s: float, stride_s: float) -> list[f
 
 def encode_keypoints(kp: Keypoints2D, la: LoadedAction) -> tuple[torch.Tensor, torch.Tensor]:
     """Any supported 2D layout -> encoded input (F, 17, C) and frame weights (F,). BlazePose input
-    goes through the lifter's learned map, confidence floor and image mask (:func:`hmcli.lift.to_model_input`'s
-    :data:`~hmcli.lift.BLAZEPOSE_MAP`, :func:`~hmcli.lift.model_confidence`): the backbone is the lifter."""
-    from hmcli.lift import BLAZEPOSE_MAP, model_confidence
-    from hmcli.skeleton.convert import to_h36m
+    goes through the lifter's learned map, confidence floor and image mask (:func:`hmcli.lift.lifter_2d`,
+    as :func:`hmcli.lift.to_model_input`): the backbone is the lifter."""
+    from hmcli.lift import lifter_2d
 
-    k = np.concatenate([np.asarray(kp.xy, np.float32), np.asarray(kp.conf, np.float32)[..., None]], -1)
-    try:
-        h = np.asarray(to_h36m(k, kp.joint_set, BLAZEPOSE_MAP), np.float32)  # (F, 17, 3)
-    except ValueError as e:
-        raise HMError(str(e)) from None
-    h = np.nan_to_num(h, nan=0.0)
-    conf = model_confidence(h[..., 2], kp.joint_set, None, h[..., :2], kp.width, kp.height)   # (F, 17)
-    x = np.asarray(la.codec.encode_2d(h[..., :2], conf, kp.width, kp.height), np.float32)
-    w = ((h[..., 2] > 0).any(-1) & np.asarray(kp.detected, bool)).astype(np.float32)
+    hxy, hconf, conf = lifter_2d(kp.xy, kp.conf, kp.joint_set, kp.width, kp.height)   # (F, 17, 2), (F, 17), (F, 17)
+    hxy, hconf, conf = (np.nan_to_num(a, nan=0.0) for a in (hxy, hconf, conf))
+    x = np.asarray(la.codec.encode_2d(hxy, conf, kp.width, kp.height), np.float32)
+    w = ((hconf > 0).any(-1) & np.asarray(kp.detected, bool)).astype(np.float32)
     return torch.from_numpy(x), torch.from_numpy(w)
 
 

@@ -25,7 +25,6 @@ real images), so this favours hm; the real-recording check stays the arbiter.
 from __future__ import annotations
 
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -71,10 +70,7 @@ def _load_or_render(renders: str | None, kinds: Sequence[str], data: str, say: S
 
     have = []
     if renders is not None and Path(renders).is_file():
-        try:
-            have = load_clips(renders)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise HMError(f"cannot read renders {renders}: {e}") from None
+        have = load_clips(renders)
         if any(c.det_world is None for c in have if c.split == "test"):
             raise HMError(f"{renders}: made without the detector's world landmarks; remove it to render again")
     missing = [k for k in kinds if not any(c.split == "test" and _kind(c) == k for c in have)]

@@ -65,18 +65,25 @@ def save_clips(clips: list[RenderedClip], path: str) -> None:
 
 
 def load_clips(path: str) -> list[RenderedClip]:
+    """The clips :func:`save_clips` wrote (no pickles). Raises HMError for a missing or unreadable file."""
     import json
+    import zipfile
 
-    z = np.load(path, allow_pickle=False)
-    out = []
-    for i in range(int(z["n"])):
-        info = json.loads(str(z[f"{i}/info"]))
-        arr = {k: z[f"{i}/{k}"] for k in ("det_xy", "det_conf", "detected", "truth_xy", "truth3d", "cmu_xy",
-                                          "cmu3d", "height_px")}
-        if f"{i}/det_world" in z.files:                                         # renders made before it: none
-            arr["det_world"] = z[f"{i}/det_world"]
-        out.append(RenderedClip(info["label"], info["split"], focal=info["focal"], width=info["width"],
-                                height=info["height"], meta=info["meta"], **arr))
+    from hmcli.io.atomic import HMError
+
+    try:
+        z = np.load(path, allow_pickle=False)
+        out = []
+        for i in range(int(z["n"])):
+            info = json.loads(str(z[f"{i}/info"]))
+            arr = {k: z[f"{i}/{k}"] for k in ("det_xy", "det_conf", "detected", "truth_xy", "truth3d", "cmu_xy",
+                                              "cmu3d", "height_px")}
+            if f"{i}/det_world" in z.files:                                     # renders made before it: none
+                arr["det_world"] = z[f"{i}/det_world"]
+            out.append(RenderedClip(info["label"], info["split"], focal=info["focal"], width=info["width"],
+                                    height=info["height"], meta=info["meta"], **arr))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise HMError(f"cannot read renders {path}: {e}") from None
     return out
 
 
@@ -84,19 +91,16 @@ class RenderedPairs:
     """Windows of rendered training clips (each ``F`` frames at ``fps``)."""
 
     def __init__(self, clips: list, fps: float = 30.0) -> None:
-        from hmcli.lift import BLAZEPOSE_MAP, model_confidence
-        from hmcli.skeleton.convert import to_h36m
+        from hmcli.lift import lifter_2d
 
         self.fps = float(fps)
         self.items: list[dict[str, Any]] = []
         for c in clips:
             if c.split != "train":
                 continue
-            k = np.concatenate([c.det_xy, c.det_conf[..., None]], axis=-1)             # (F, 33, 3)
-            h = np.asarray(to_h36m(k, "blazepose33", BLAZEPOSE_MAP), np.float32)      # (F, 17, 3)
             det = np.asarray(c.detected, bool)
-            conf = model_confidence(h[..., 2] * det[:, None], "blazepose33", None, h[..., :2], c.width, c.height)
-            xy = np.where(det[:, None, None], h[..., :2], 0.0).astype(np.float32)      # (F, 17, 2)
+            hxy, _, conf = lifter_2d(c.det_xy, c.det_conf * det[:, None], "blazepose33", c.width, c.height)
+            xy = np.where(det[:, None, None], hxy, 0.0).astype(np.float32)            # (F, 17, 2)
             K = np.array([[c.focal, 0.0, c.width / 2.0], [0.0, c.focal, c.height / 2.0], [0.0, 0.0, 1.0]], np.float32)
             self.items.append({"joints3d": c.cmu3d.astype(np.float32), "xy": xy, "conf": conf.astype(np.float32),
                                "xy_clean": c.cmu_xy.astype(np.float32), "width": int(c.width), "height": int(c.height),
@@ -131,16 +135,14 @@ class RenderedPairs:
 def load_rendered_pairs(paths: list[str], fps: float = 30.0) -> RenderedPairs:
     """:class:`RenderedPairs` of every training-split clip in ``paths`` (``.npz`` files of
     :func:`save_clips`). Raises HMError for unreadable files."""
-    import zipfile
-
     from hmcli.io.atomic import HMError
 
     clips = []
     for p in paths:
         try:
             clips += load_clips(p)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise HMError(f"data_rendered: cannot read {p}: {e}") from None
+        except HMError as e:
+            raise HMError(f"data_rendered: {e}") from None
     try:
         return RenderedPairs(clips, fps)
     except ValueError as e:
