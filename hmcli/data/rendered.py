@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RenderedClip", "save_clips", "load_clips", "RenderedPairs", "load_rendered_pairs"]
+__all__ = ["RenderedClip", "RenderedPairs", "load_clips", "load_rendered_pairs", "save_clips"]
 
 
 @dataclass
