@@ -39,7 +39,8 @@ import torch
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.io.atomic import HMError
 
-__all__ = ["ActionTrainConfig", "train_action", "draw_batch", "head_loss", "evaluate_windows", "balanced_accuracy", "confusion"]
+__all__ = ["ActionTrainConfig", "balanced_accuracy", "confusion", "draw_batch", "evaluate_windows", "head_loss",
+           "rendered_eval_items", "train_action"]
 
 
 @dataclass
@@ -79,6 +80,9 @@ class ActionTrainConfig:
     bone_jitter: float = 0.0          # CMU data: per-bone length factors of the training windows' bodies (std)
     proportions: str = ""             # CMU data: the training windows' body proportions ("" as captured, wide, adult)
     body_p: float = 1.0               # CMU data: share of training windows on redrawn bodies (the rest as captured)
+    data_rendered: list = field(default_factory=list)  # CMU data: rendered clips with the real detector's 2D (.npz)
+    rendered_p: float = 0.0           # CMU data: share of each class's 30 fps training windows taken from data_rendered
+    eval_rendered: list = field(default_factory=list)  # CMU data: rendered held-out windows, scored after training
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -104,6 +108,16 @@ class ActionTrainConfig:
         proportion_preset(self.proportions)
         if not 0.0 <= self.body_p <= 1.0:
             raise ValueError(f"body_p must be in [0, 1], not {self.body_p!r}")
+        for key in ("data_rendered", "eval_rendered"):
+            v = getattr(self, key)
+            if isinstance(v, str):
+                setattr(self, key, [v])
+            elif not isinstance(v, (list, tuple)) or not all(isinstance(p, str) for p in v):
+                raise ValueError(f"{key} must be a list of .npz files, not {v!r}")
+        if not 0.0 <= self.rendered_p <= 1.0:
+            raise ValueError(f"rendered_p must be in [0, 1], not {self.rendered_p!r}")
+        if self.rendered_p > 0 and not self.data_rendered:
+            raise ValueError("rendered_p > 0 needs data_rendered=[FILE, ...] (scripts/render_pairs.py --task action)")
         for key in ("corrupt_model", "eval_corrupt_model"):
             if getattr(self, key) not in CORRUPT_MODELS:
                 raise ValueError(f"{key} must be one of {', '.join(CORRUPT_MODELS)}, not {getattr(self, key)!r}")
@@ -157,13 +171,22 @@ class _Windows:
         w[:m, :f] = (conf[:m, :f] > 0).any(-1)
         return out, w
 
+    def rendered_items(self, items: list):
+        """Evaluation items of rendered windows (:class:`hmcli.action.rendered.RenderedAction`): each
+        clip's first ``window`` frames, encoded, with its label and subject."""
+        for it in items:
+            f = min(it.num_frames, self.window)
+            x, w = self.encode(it.xy[None, :f], it.conf[None, :f], it.width, it.height)
+            yield x, w, it.label, it.subject
+
 
 class CMUWindows(_Windows):
     persons = 1  # single-person motion capture: M = 1
 
     def __init__(self, data: str, codec, fps: float, window: int, min_window: int, cache: str | None = None,
                  camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain",
-                 bone_jitter: float = 0.0, proportions: str = "", body_p: float = 1.0):
+                 bone_jitter: float = 0.0, proportions: str = "", body_p: float = 1.0,
+                 rendered: list | None = None, rendered_p: float = 0.0, seed: int = 0):
         from hmcli.action.cmu import CMU_ACTION_CLASSES, cmu_action_clips
         from hmcli.data.augment import proportion_preset
 
@@ -173,6 +196,11 @@ class CMUWindows(_Windows):
         self.classes = CMU_ACTION_CLASSES
         self.clips = cmu_action_clips(data, cache=cache)
         self.min_window = min_window
+        self.rendered_p = rendered_p
+        self.rendered: dict[int, list] = {}                                  # class -> rendered training clips
+        for it in rendered or []:
+            self.rendered.setdefault(int(it.label), []).append(it)
+        self._rrng = np.random.default_rng([seed, 2718])                     # own stream: the rendered draws
 
     def split(self, name: str) -> list:
         return [c for c in self.clips if c.split == name]
@@ -196,6 +224,8 @@ class CMUWindows(_Windows):
         fps, window, min_window = self._frames_at(fps)
         by_class = self._by_class(clips)
         k = int(rng.choice(list(by_class)))
+        if fps == self.fps and k in self.rendered and self.rendered_p > 0 and self._rrng.random() < self.rendered_p:
+            return self._sample_rendered(k, window, min_window)
         cs = by_class[k]
         lens = np.array([self._length(c) for c in cs], np.float64)
         clip = cs[int(rng.choice(len(cs), p=lens / lens.sum()))]
@@ -207,6 +237,17 @@ class CMUWindows(_Windows):
             world = random_body(world, rng, H36M17, self.bone_jitter, self.proportions)  # no draws when both are off
         r = render_clip_2d(world, rng, corrupt=True, camera_kind=self.camera_kind, corrupt_model=self.corrupt_model)
         x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"], window)
+        return x, w, k
+
+    def _sample_rendered(self, k: int, window: int, min_window: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """A training window of class ``k`` from the rendered clips (the real detector's 2D), at 30 fps."""
+        rng, cs = self._rrng, self.rendered[k]
+        lens = np.array([c.num_frames for c in cs], np.float64)
+        it = cs[int(rng.choice(len(cs), p=lens / lens.sum()))]
+        n = it.num_frames
+        frames = min(n, int(rng.integers(min(min_window, n), window + 1)))
+        a = int(rng.integers(0, n - frames + 1))
+        x, w = self.encode(it.xy[None, a:a + frames], it.conf[None, a:a + frames], it.width, it.height, window)
         return x, w, k
 
     def eval_items(self, clips: list, cameras: int, stride_s: float, seed: int = 12345):
@@ -272,6 +313,14 @@ class DatasetWindows(_Windows):
             yield x, w, s.label, s.subject
 
 
+def rendered_eval_items(codec, fps: float, window: int, items: list):
+    """:meth:`_Windows.rendered_items` of rendered held-out windows for a classifier's ``codec`` and
+    ``window`` (frames), one person slot as the CMU training: no motion capture needed."""
+    src = _Windows(codec, fps, window)
+    src.persons = 1
+    return src.rendered_items(items)
+
+
 # ------------------------------------------------------------------ metrics
 
 
@@ -321,11 +370,20 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
     window = max(1, int(round(cfg.window_s * fps)))
     min_window = max(1, int(round(cfg.min_window_s * fps)))
     if cfg.kind == "cmu":
+        from hmcli.action.cmu import CMU_ACTION_CLASSES
+        from hmcli.action.rendered import load_rendered_actions
+
+        # rendered clips first: a missing file fails before the motion capture is read
+        rendered = load_rendered_actions(cfg.data_rendered, CMU_ACTION_CLASSES, "train") if cfg.data_rendered else []
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         return CMUWindows(cfg.data, codec, fps, window, min_window, cache=str(Path(cfg.out) / "cmu_cache.npz"),
                           camera_kind=cfg.camera_kind, corrupt_model=cfg.corrupt_model,
                           eval_corrupt_model=cfg.eval_corrupt_model, bone_jitter=cfg.bone_jitter,
-                          proportions=cfg.proportions, body_p=cfg.body_p)  # fmt: skip
+                          proportions=cfg.proportions, body_p=cfg.body_p, rendered=rendered,
+                          rendered_p=cfg.rendered_p, seed=cfg.seed)  # fmt: skip
+    if cfg.data_rendered or cfg.eval_rendered:
+        raise HMError("data_rendered / eval_rendered are rendered CMU motion: they go with the CMU data, not with "
+                      f"{cfg.data}")
     from hmcli.action.readers import load_action_dataset
 
     ds = load_action_dataset(cfg.data, kind=cfg.kind)
@@ -398,6 +456,10 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
             prev_head = prev_classes = None
         src = _source(cfg, codec, fps)
         train_items, test_items = src.split(cfg.train_split), src.split(cfg.test_split) if cfg.test_split else []
+        if cfg.eval_rendered:
+            from hmcli.action.rendered import load_rendered_actions
+
+            test_rendered = load_rendered_actions(cfg.eval_rendered, src.classes, "test", "eval_rendered")
         if not train_items:
             raise HMError(f"no training clips in split '{cfg.train_split}'")
     except BaseException:
@@ -484,7 +546,10 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
     if test_items:
         summary["test"] = evaluate_windows(clf, src.eval_items(test_items, cfg.eval_cameras, cfg.eval_stride_s),
                                            len(src.classes))
+    if cfg.eval_rendered:
+        summary["test_rendered"] = evaluate_windows(clf, src.rendered_items(test_rendered), len(src.classes))
     meta = {"model_id": cfg.model_id, "train": asdict(cfg), "metrics": summary.get("test", {}),
+            **({"metrics_rendered": summary["test_rendered"]} if "test_rendered" in summary else {}),
             "counts": _counts(src, train_items, test_items)}
     save_action(out / "last.pt", clf.eval(), arch, codec, src.classes, cfg.window_s, fps, meta)
     summary["counts"] = meta["counts"]

@@ -68,6 +68,10 @@ def table(result: dict) -> tuple[str, list[str], list[list[str]]]:
         from hmcli.bench.rendered import rendered_table
 
         return rendered_table(result)
+    if kind == "action-rendered":
+        from hmcli.bench.action_rendered import action_rendered_table
+
+        return action_rendered_table(result)
     rows = result["rows"]
     if kind == "streaming":
         cols = ["model", "method", "params", "B", "context", "step ms", "HumMUSS speed-up", "n", "state", "peak alloc", "FLOPs/step", "note"]

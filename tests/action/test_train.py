@@ -33,6 +33,7 @@ def cmu_windows(fps=30.0, window=60, min_window=30) -> CMUWindows:
     src.min_window = min_window
     src.camera_kind, src.corrupt_model, src.eval_corrupt_model = "any", "plain", "plain"
     src.bone_jitter, src.proportions, src.body_p = 0.0, None, 1.0
+    src.rendered, src.rendered_p, src._rrng = {}, 0.0, np.random.default_rng(0)
     return src
 
 

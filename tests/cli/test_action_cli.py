@@ -293,3 +293,19 @@ def test_online_labels_wait_for_a_person(models):
 
     with pytest.raises(HMError, match="no person"):  # checked when called, before any record is asked for
         action_api.stream_labels(make_keypoints(4, FPS, detected=[False] * 4), la)
+
+
+def test_train_action_rendered_options(models, tmp_path):
+    one_line_error(train(tmp_path, models["lifter"], tmp_path / "run", "rendered_p=0.3"), 2)   # no data_rendered
+    cmu = tmp_path / "cmu"
+    cmu.mkdir()
+    (cmu / "05.asf").write_text("")                                            # a CMU folder: the renders come first
+    r = train(cmu, models["lifter"], tmp_path / "run", "data_rendered=[missing.npz]", "rendered_p=0.3")
+    one_line_error(r, 3)
+    assert "data_rendered: cannot read renders missing.npz" in r.stderr and not (tmp_path / "run").exists()
+    root = tmp_path / "ntu"
+    root.mkdir()
+    (root / "S001C001P001R001A001.skeleton").write_text(ntu_text([[0]] * 20))
+    r = train(root, models["lifter"], tmp_path / "run", "eval_rendered=[r.npz]")
+    one_line_error(r, 3)
+    assert "go with the CMU data" in r.stderr and not (tmp_path / "run").exists()
