@@ -28,6 +28,9 @@ def main() -> None:
     ap.add_argument("--models", default="models")
     ap.add_argument("--previous-label", default=None,
                     help="how the card names the checkpoint it replaces (default: its feature windows)")
+    ap.add_argument("--previous-rendered", default=None,
+                    help="hm bench action-rendered --json output with the replaced checkpoint's row (for a checkpoint "
+                         "made before its training recorded the rendered evaluation)")
     a = ap.parse_args()
     run, dst = Path(a.run), Path(a.models) / f"{a.model_id}.pt"
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -37,7 +40,11 @@ def main() -> None:
         if old.meta.get("metrics"):
             windows = old.meta.get("train", {}).get("feature_windows")
             label = a.previous_label or f"previous {a.model_id} ({windows} feature windows)"
-            previous.append((label, old.meta["metrics"]))
+            rendered = old.meta.get("metrics_rendered")
+            if rendered is None and a.previous_rendered:
+                rows = json.loads(Path(a.previous_rendered).read_text(encoding="utf-8"))["rows"]
+                rendered = next((r for r in rows if r["model"] == old.model_id), None)
+            previous.append((label, dict(old.meta["metrics"], rendered=rendered)))
     la = load_action(run / "last.pt")
     meta = dict(la.meta, model_id=a.model_id)
     save_action(dst, la.model.eval(), la.arch, la.codec, la.classes, la.window_s, la.fps, meta, half=True)

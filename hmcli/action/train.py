@@ -543,6 +543,9 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
         log.close()
     summary = {"task": "action", "steps": cfg.steps, "time_s": time.perf_counter() - t0, "classes": list(src.classes),
                "config": asdict(cfg), "out": str(out)}
+    if getattr(src, "rendered", None):
+        summary["rendered"] = {"train_clips": sum(len(v) for v in src.rendered.values()),
+                               "train_frames": sum(c.num_frames for v in src.rendered.values() for c in v)}
     if test_items:
         summary["test"] = evaluate_windows(clf, src.eval_items(test_items, cfg.eval_cameras, cfg.eval_stride_s),
                                            len(src.classes))

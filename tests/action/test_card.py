@@ -53,3 +53,18 @@ def test_card_names_the_body_augmentation(tmp_path):
     write_action_card(p, summary(proportions="wide", body_p=0.5), "m", "cmd", "0" * 64, 1, [], "b")
     line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- Body shapes"))
     assert line.startswith("- Body shapes: 50 % of the training windows' bodies are redrawn with")
+
+
+def test_card_with_rendered_training_and_evaluation(tmp_path):
+    p = tmp_path / "card.md"
+    s = summary(data_rendered=["runs/a.npz"], rendered_p=0.5)
+    s["rendered"] = {"train_clips": 200, "train_frames": 20000}
+    s["test_rendered"] = {"balanced_accuracy": 0.6, "top1": 0.7, "windows": 10, "confusion": [[4, 0, 0], [1, 1, 0], [0, 2, 2]]}
+    prev = {"balanced_accuracy": 0.5, "top1": 0.6, "windows": 10, "confusion": [[4, 0, 0], [2, 0, 0], [0, 2, 2]],
+            "rendered": {"balanced_accuracy": 0.4, "top1": 0.5, "windows": 10, "confusion": [[4, 0, 0], [2, 0, 0], [0, 4, 0]]}}
+    write_action_card(p, s, "m", "cmd", "0" * 64, 1, [], "b", previous=[("previous m", prev)])
+    text = p.read_text(encoding="utf-8")
+    assert "50 % of each class's 30 fps training windows (both stages) come from 200 rendered clips (runs/a.npz" in text
+    assert "**Balanced accuracy 60.0 %**, top-1 70.0 %, 10 windows" in text and "| dance | 0 | 2 | 2 | 50 % |" in text
+    assert "| previous m, real detector on renders | 40.0 % | 50.0 % | 10 | 100 % | 0 % | 0 % |" in text
+    assert "| m (this card), real detector on renders | 60.0 % | 70.0 % | 10 | 100 % | 50 % | 50 % |" in text
