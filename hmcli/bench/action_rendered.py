@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hmcli.io.atomic import HMError
 
-__all__ = ["action_rendered_bench", "action_rendered_table", "render_action_test"]
+__all__ = ["action_rendered_bench", "action_rendered_table", "plot_action_rendered", "render_action_test"]
 
 Say = Callable[[str], None]
 
@@ -115,3 +115,22 @@ def action_rendered_table(result: dict) -> tuple[str, list[str], list[list[str]]
              pct(r["synthetic_balanced_accuracy"]), pct(r["synthetic_top1"])] for r in result["rows"]]
     return ("hm bench action-rendered: action classifiers on real BlazePose 2D of rendered held-out motion",
             cols, rows)
+
+
+def plot_action_rendered(result: dict, ax) -> None:
+    """Balanced accuracy per classifier: real detector on the renders next to its card's synthetic 2D."""
+    import numpy as np
+
+    rows = result["rows"]
+    x = np.arange(len(rows))
+    for i, (key, label) in enumerate((("balanced_accuracy", "real BlazePose on renders"),
+                                      ("synthetic_balanced_accuracy", "synthetic 2D (card)"))):
+        vals = [100 * r[key] if r[key] is not None else np.nan for r in rows]
+        bars = ax.bar(x + (i - 0.5) * 0.38, vals, 0.38, label=label)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(x, [r["model"] for r in rows], fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.axhline(85, color="grey", lw=0.8, ls="--")
+    ax.set_ylabel("balanced accuracy % (dashed: the 85 % goal)")
+    ax.set_title("hm action on held-out CMU subjects 09, 49")
+    ax.legend(fontsize=8, loc="lower right")

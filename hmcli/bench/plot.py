@@ -222,12 +222,10 @@ def plot_result(result: dict, path: str | os.PathLike) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
         plot_rendered(result, axes)
     elif kind == "action-rendered":
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        rows = result["rows"]
-        _bars(ax, [r["model"] for r in rows], [100 * r["balanced_accuracy"] for r in rows],
-              [f"synthetic {100 * r['synthetic_balanced_accuracy']:.0f} %" if r["synthetic_balanced_accuracy"] else ""
-               for r in rows], "balanced accuracy %")
-        ax.set_title("hm action on real BlazePose 2D of rendered held-out motion")
+        from hmcli.bench.action_rendered import plot_action_rendered
+
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plot_action_rendered(result, ax)
     else:
         raise ValueError(f"unknown benchmark kind {kind!r}")
     fig.tight_layout()
