@@ -50,8 +50,8 @@ def rendered_actions(clips: list, classes: tuple[str, ...], split: str) -> list[
     (every subject but the held-out ones) or ``"test"`` (09, 49) -- whose CMU action maps to one of
     ``classes`` (:data:`hmcli.action.cmu.CMU_CLASS_OF`), as :class:`RenderedAction`."""
     from hmcli.action.cmu import CMU_CLASS_OF
+    from hmcli.data.rendered import lifter_input
     from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
-    from hmcli.lift import lifter_2d
 
     out = []
     for c in clips:
@@ -60,10 +60,7 @@ def rendered_actions(clips: list, classes: tuple[str, ...], split: str) -> list[
         cls = CMU_CLASS_OF.get(str(c.meta.get("action", "")))
         if not trial or cls not in classes or (normalize_subject(subject) in TEST_SUBJECTS) != (split == "test"):
             continue
-        det = np.asarray(c.detected, bool)                                          # (F,)
-        xy, _, conf = lifter_2d(c.det_xy, c.det_conf * det[:, None], "blazepose33", c.width, c.height)
-        xy = np.where(det[:, None, None], xy, 0.0).astype(np.float32)                # (F, 17, 2)
-        conf = np.where(det[:, None], conf, 0.0).astype(np.float32)                  # (F, 17)
+        xy, conf = lifter_input(c)                                                   # (F, 17, 2), (F, 17)
         out.append(RenderedAction(xy, conf, int(c.width), int(c.height), classes.index(cls), subject, trial))
     return out
 
@@ -73,15 +70,9 @@ def load_rendered_actions(paths: list[str], classes: tuple[str, ...], split: str
     """:func:`rendered_actions` of every clip in ``paths`` (``.npz`` files of
     :func:`hmcli.data.rendered.save_clips`). Unreadable files, or none of the split's clips, raise
     HMError naming ``option``."""
-    from hmcli.data.rendered import load_clips
+    from hmcli.data.rendered import load_clip_files
 
-    clips = []
-    for p in paths:
-        try:
-            clips += load_clips(p)
-        except HMError as e:
-            raise HMError(f"{option}: {e}") from None
-    out = rendered_actions(clips, classes, split)
+    out = rendered_actions(load_clip_files(paths, option), classes, split)
     if not out:
         who = "held-out (09, 49)" if split == "test" else "training-subject"
         raise HMError(f"{option}: no {who} clips with an action class ({', '.join(classes)}) in {', '.join(paths)}")

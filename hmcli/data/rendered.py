@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RenderedClip", "RenderedPairs", "load_clips", "load_rendered_pairs", "save_clips"]
+__all__ = ["RenderedClip", "RenderedPairs", "lifter_input", "load_clip_files", "load_clips", "load_rendered_pairs",
+           "save_clips"]
 
 
 @dataclass
@@ -87,20 +88,41 @@ def load_clips(path: str) -> list[RenderedClip]:
     return out
 
 
+def load_clip_files(paths: list[str], option: str) -> list[RenderedClip]:
+    """The clips of every file in ``paths``; an unreadable one raises HMError naming ``option``."""
+    from hmcli.io.atomic import HMError
+
+    clips = []
+    for p in paths:
+        try:
+            clips += load_clips(p)
+        except HMError as e:
+            raise HMError(f"{option}: {e}") from None
+    return clips
+
+
+def lifter_input(c: RenderedClip) -> tuple[np.ndarray, np.ndarray]:
+    """The clip's detections as ``hm lift`` gives them to the lifter (:func:`hmcli.lift.lifter_2d`: the
+    BlazePose map, the confidence floor, 0 outside the image): H36M-17 xy (F, 17, 2) px and confidence
+    (F, 17), both 0 in frames without a person."""
+    from hmcli.lift import lifter_2d
+
+    det = np.asarray(c.detected, bool)                                              # (F,)
+    xy, _, conf = lifter_2d(c.det_xy, c.det_conf * det[:, None], "blazepose33", c.width, c.height)
+    xy = np.where(det[:, None, None], xy, 0.0).astype(np.float32)                    # (F, 17, 2)
+    return xy, np.where(det[:, None], conf, 0.0).astype(np.float32)                  # (F, 17)
+
+
 class RenderedPairs:
     """Windows of rendered training clips (each ``F`` frames at ``fps``)."""
 
     def __init__(self, clips: list, fps: float = 30.0) -> None:
-        from hmcli.lift import lifter_2d
-
         self.fps = float(fps)
         self.items: list[dict[str, Any]] = []
         for c in clips:
             if c.split != "train":
                 continue
-            det = np.asarray(c.detected, bool)
-            hxy, _, conf = lifter_2d(c.det_xy, c.det_conf * det[:, None], "blazepose33", c.width, c.height)
-            xy = np.where(det[:, None, None], hxy, 0.0).astype(np.float32)            # (F, 17, 2)
+            xy, conf = lifter_input(c)                                                 # (F, 17, 2), (F, 17)
             K = np.array([[c.focal, 0.0, c.width / 2.0], [0.0, c.focal, c.height / 2.0], [0.0, 0.0, 1.0]], np.float32)
             self.items.append({"joints3d": c.cmu3d.astype(np.float32), "xy": xy, "conf": conf.astype(np.float32),
                                "xy_clean": c.cmu_xy.astype(np.float32), "width": int(c.width), "height": int(c.height),
@@ -137,12 +159,7 @@ def load_rendered_pairs(paths: list[str], fps: float = 30.0) -> RenderedPairs:
     :func:`save_clips`). Raises HMError for unreadable files."""
     from hmcli.io.atomic import HMError
 
-    clips = []
-    for p in paths:
-        try:
-            clips += load_clips(p)
-        except HMError as e:
-            raise HMError(f"data_rendered: {e}") from None
+    clips = load_clip_files(paths, "data_rendered")
     try:
         return RenderedPairs(clips, fps)
     except ValueError as e:
