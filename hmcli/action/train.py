@@ -9,6 +9,11 @@ Data sources:
   ``.skeleton`` folders, pyskl/mmpose pickles, a CSV or label folders of your own clips):
   windows of its own 2D, with the splits it names (e.g. ``xsub_train`` / ``xsub_val``).
 
+With the CMU data, ``data_rendered=[FILE, ...] rendered_p=P`` takes a share ``P`` of each class's
+30 fps training windows from rendered bodies with the real detector's 2D, and
+``eval_rendered=[FILE]`` also scores the rendered held-out windows (:mod:`hmcli.action.rendered`;
+``scripts/render_pairs.py --task action`` makes both).
+
 Each training item is a window of up to ``window_s`` seconds at the backbone's rate (shorter
 trials are taken whole; missing frames are masked out of the pooling), two person slots
 (single-person clips get a masked second person), mirrored with probability 1/2. Classes
