@@ -509,8 +509,11 @@ def action_rendered_cmd(
                                     help="Action classifiers to score (repeat; 'causal': the shipped causal one). "
                                          "Default: both shipped ones."),
     renders: str = typer.Option(None, "--renders", show_default=False,
-                                help="Keep the rendered windows in this .npz (reused when it exists)."),
+                                help="Keep the rendered windows in this .npz (reused when it exists; kinds it lacks are rendered and added)."),
     data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49)."),
+    camera_kind: str = typer.Option("framed", "--camera-kind",
+                                    help="Camera kinds, comma-separated, or all: framed (whole body in a 1280x720 frame), "
+                                         "standard, ceiling, phone, webcam, sports, handheld."),
     threads: int = typer.Option(1, help="torch threads (0: all cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     md_out: bool = typer.Option(False, "--md", help="Print the markdown tables instead of the rich one."),
@@ -518,17 +521,22 @@ def action_rendered_cmd(
 ) -> None:
     """The action classifiers on real BlazePose 2D of rendered held-out CMU motion (known labels): balanced
     accuracy, top-1 and confusion next to the synthetic-2D figures of their cards. Needs the mesh extra
-    (the Anny body) and MediaPipe; rendering the 111 windows takes about 6 min."""
+    (the Anny body) and MediaPipe; rendering the 111 windows takes about 6 min per camera kind."""
     from rich.console import Console
 
     from hmcli.bench.action_rendered import action_rendered_bench
+    from hmcli.bench.rendered import camera_kinds
 
-    require((threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
+    kinds = list(camera_kinds()) if camera_kind.strip() == "all" else parse_list(camera_kind)
+    bad = [k for k in kinds if k not in camera_kinds()]
+    require((bool(kinds), "--camera-kind needs at least one kind"),
+            (not bad, f"--camera-kind: unknown kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())}; or all)"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
             (not (json_out and md_out), "--json and --md are exclusive"),
             (renders is None or renders.endswith(".npz"), f"--renders must name a .npz file, got {renders!r}"))
     _threads(threads)
     with Console(stderr=True).status("action-rendered benchmark") as st:
-        result = action_rendered_bench(tuple(model) if model else (None, "causal"), renders, data,
+        result = action_rendered_bench(tuple(model) if model else (None, "causal"), renders, data, tuple(kinds),
                                        say=lambda m: st.console.log(m))
     _finish(result, json_out, out, "action-rendered", md=md_out)
 

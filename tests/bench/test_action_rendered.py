@@ -44,7 +44,7 @@ def test_action_rendered_bench_scores_the_held_out_windows(ckpts, tmp_path):
     assert evaluate_windows(la.model, rendered_eval_items(la.codec, la.fps, la.window_frames, items), 3)["confusion"] \
         == row["confusion"]
     title, cols, rows = action_rendered_table(r)
-    assert "real BlazePose" in title and rows[0][:2] == ["tiny-action-bi", "3"] and len(rows[0]) == len(cols)
+    assert "real BlazePose" in title and rows[0][:3] == ["framed", "tiny-action-bi", "3"] and len(rows[0]) == len(cols)
     assert r["tables"][0]["columns"] == ["true \\ predicted", "walk", "jump", "dance", "recall"]
     from hmcli.bench.report import write_outputs
 
@@ -57,10 +57,41 @@ def test_action_rendered_bench_errors(ckpts, tmp_path):
     with pytest.raises(HMError, match="motion capture directory not found"):     # no renders, nothing to render from
         action_rendered_bench((model,), str(tmp_path / "new.npz"), data=str(tmp_path / "missing"))
     assert not (tmp_path / "new.npz").exists()
-    save_clips([action_clip("05_02", "dance")], str(tmp_path / "train-only.npz"))
-    with pytest.raises(HMError, match="no held-out windows"):
-        action_rendered_bench((model,), str(tmp_path / "train-only.npz"))
+    save_clips([action_clip("05_02", "dance")], str(tmp_path / "train-only.npz"))   # no held-out windows: rendered
+    with pytest.raises(HMError, match="motion capture directory not found"):
+        action_rendered_bench((model,), str(tmp_path / "train-only.npz"), data=str(tmp_path / "missing"))
+    save_clips([action_clip("49_18", "stretch")], str(tmp_path / "exercise.npz"))     # not one of its classes
+    with pytest.raises(HMError, match="no held-out framed windows with a class of tiny-action-bi"):
+        action_rendered_bench((model,), str(tmp_path / "exercise.npz"), data=str(tmp_path / "missing"))
     one_line_error(run("bench", "action-rendered", "--renders", tmp_path / "r.txt"), 2)
     r = run("bench", "action-rendered", "-m", model, "--renders", tmp_path / "x.npz", "--data", tmp_path / "missing")
     one_line_error(r)
     assert "motion capture directory not found" in r.stderr
+
+
+def test_action_rendered_bench_scores_each_camera_kind_and_renders_only_what_is_missing(ckpts, tmp_path, monkeypatch):
+    import hmcli.bench.action_rendered as ar
+
+    model = tiny_action(tmp_path / "tiny.pt", ckpts["bi"])
+    renders = _renders(tmp_path / "r.npz")                                     # framed windows only
+    asked = []
+
+    def fake_render(data, say, seed=0, stride_s=1.0, camera_kind="framed"):
+        asked.append(camera_kind)
+        out = []
+        for i, (trial, action) in enumerate((("09_12", "walk"), ("49_03", "jump"))):
+            c = action_clip(trial, action, F=30, seed=10 + i)
+            c.meta["camera_kind"] = camera_kind
+            out.append(c)
+        return out
+
+    monkeypatch.setattr(ar, "render_action_test", fake_render)
+    r = action_rendered_bench((model,), renders, data="unused", kinds=("framed", "webcam"))
+    assert asked == ["webcam"]                                                 # framed came from the file
+    assert [(x["camera_kind"], x["windows"]) for x in r["rows"]] == [("framed", 3), ("webcam", 2)]
+    assert any(n.startswith("webcam: the detector found the person in") for n in r["notes"])
+    r2 = action_rendered_bench((model,), renders, data="unused", kinds=("webcam",))   # now in the file
+    assert asked == ["webcam"] and r2["rows"][0]["confusion"] == r["rows"][1]["confusion"]
+    with pytest.raises(HMError, match="unknown camera kind 'drone'"):
+        action_rendered_bench((model,), renders, kinds=("drone",))
+    one_line_error(run("bench", "action-rendered", "--camera-kind", "drone"), 2)
