@@ -47,6 +47,8 @@ def main() -> None:
             previous.append((label, dict(old.meta["metrics"], rendered=rendered)))
     la = load_action(run / "last.pt")
     meta = dict(la.meta, model_id=a.model_id)
+    if summary.get("test_rendered") and "metrics_rendered" not in meta:     # scored after the run (hm bench action-rendered)
+        meta["metrics_rendered"] = summary["test_rendered"]
     save_action(dst, la.model.eval(), la.arch, la.codec, la.classes, la.window_s, la.fps, meta, half=True)
     data = dst.read_bytes()
     limits = [x.strip() for x in Path(a.limits).read_text(encoding="utf-8").splitlines() if x.strip()]

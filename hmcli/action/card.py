@@ -72,6 +72,11 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
         who = "every training window's body is" if share >= 1 else f"{100 * share:.0f} % of the training windows' bodies are"
         lines.append(f"- Body shapes: {who} redrawn with " + " and ".join(body)
                      + ", so the head cannot learn the few training subjects' builds; the held-out bodies are as captured.")
+    if cfg.get("camera_kind", "any") not in ("any", "standard"):
+        lines.append(f"- Cameras: the training windows are seen through the lifter's `{cfg['camera_kind']}` camera kinds "
+                     "(docs/real-video.md §1; `mixed`: standard 40 %, ceiling, phone, webcam, sports, handheld 12 % each); "
+                     "the held-out evaluation below uses standard cameras, `hm bench action-rendered --camera-kind` the "
+                     "others.")
     if cfg.get("data_rendered") and cfg.get("rendered_p"):
         n = summary.get("rendered", {}).get("train_clips")
         lines.append(f"- The real detector's 2D: {100 * float(cfg['rendered_p']):.0f} % of each class's 30 fps training "

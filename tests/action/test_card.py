@@ -68,3 +68,11 @@ def test_card_with_rendered_training_and_evaluation(tmp_path):
     assert "**Balanced accuracy 60.0 %**, top-1 70.0 %, 10 windows" in text and "| dance | 0 | 2 | 2 | 50 % |" in text
     assert "| previous m, real detector on renders | 40.0 % | 50.0 % | 10 | 100 % | 0 % | 0 % |" in text
     assert "| m (this card), real detector on renders | 60.0 % | 70.0 % | 10 | 100 % | 50 % | 50 % |" in text
+
+
+def test_card_names_the_training_camera_kinds(tmp_path):
+    p = tmp_path / "card.md"
+    write_action_card(p, summary(camera_kind="mixed"), "m", "cmd", "0" * 64, 1, [], "b")
+    assert "- Cameras: the training windows are seen through the lifter's `mixed` camera kinds" in p.read_text()
+    write_action_card(p, summary(camera_kind="any"), "m", "cmd", "0" * 64, 1, [], "b")
+    assert "- Cameras:" not in p.read_text()
