@@ -502,6 +502,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
 
 
+#: Options the rendered benchmarks share (typer reads an Option default wherever it is declared).
+_HELD_OUT_DATA = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49).")
+_RENDER_KINDS = typer.Option("framed", "--camera-kind",
+                             help="Camera kinds, comma-separated, or all: framed (whole body in a 1280x720 frame), "
+                                  "standard, ceiling, phone, webcam, sports, handheld.")
+
+
+def _rendered_options(camera_kind: str, threads: int, json_out: bool, md_out: bool, renders: str | None) -> list[str]:
+    """The camera kinds of the rendered benchmarks' ``--camera-kind`` (or all), after checking their common
+    options (one-line usage errors); sets the torch threads."""
+    from hmcli.bench.rendered import camera_kinds
+
+    kinds = list(camera_kinds()) if camera_kind.strip() == "all" else parse_list(camera_kind)
+    bad = [k for k in kinds if k not in camera_kinds()]
+    require((bool(kinds), "--camera-kind needs at least one kind"),
+            (not bad, f"--camera-kind: unknown kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())}; or all)"),
+            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
+            (not (json_out and md_out), "--json and --md are exclusive"),
+            (renders is None or renders.endswith(".npz"), f"--renders must name a .npz file, got {renders!r}"))
+    _threads(threads)
+    return kinds
+
+
 @bench_app.command("action-rendered")
 @cli_errors
 def action_rendered_cmd(
@@ -510,10 +533,8 @@ def action_rendered_cmd(
                                          "Default: both shipped ones."),
     renders: str = typer.Option(None, "--renders", show_default=False,
                                 help="Keep the rendered windows in this .npz (reused when it exists; kinds it lacks are rendered and added)."),
-    data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49)."),
-    camera_kind: str = typer.Option("framed", "--camera-kind",
-                                    help="Camera kinds, comma-separated, or all: framed (whole body in a 1280x720 frame), "
-                                         "standard, ceiling, phone, webcam, sports, handheld."),
+    data: str = _HELD_OUT_DATA,
+    camera_kind: str = _RENDER_KINDS,
     threads: int = typer.Option(1, help="torch threads (0: all cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     md_out: bool = typer.Option(False, "--md", help="Print the markdown tables instead of the rich one."),
@@ -525,16 +546,8 @@ def action_rendered_cmd(
     from rich.console import Console
 
     from hmcli.bench.action_rendered import action_rendered_bench
-    from hmcli.bench.rendered import camera_kinds
 
-    kinds = list(camera_kinds()) if camera_kind.strip() == "all" else parse_list(camera_kind)
-    bad = [k for k in kinds if k not in camera_kinds()]
-    require((bool(kinds), "--camera-kind needs at least one kind"),
-            (not bad, f"--camera-kind: unknown kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())}; or all)"),
-            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
-            (not (json_out and md_out), "--json and --md are exclusive"),
-            (renders is None or renders.endswith(".npz"), f"--renders must name a .npz file, got {renders!r}"))
-    _threads(threads)
+    kinds = _rendered_options(camera_kind, threads, json_out, md_out, renders)
     with Console(stderr=True).status("action-rendered benchmark") as st:
         result = action_rendered_bench(tuple(model) if model else (None, "causal"), renders, data, tuple(kinds),
                                        say=lambda m: st.console.log(m))
@@ -548,10 +561,8 @@ def rendered_cmd(
                                     help="Lifters to score (repeat; 'causal': the shipped causal one). Default: both shipped ones."),
     renders: str = typer.Option(None, "--renders", show_default=False,
                                 help="Keep the rendered clips in this .npz (reused when it exists; kinds it lacks are rendered and added)."),
-    data: str = typer.Option("../shared/data/cmu-amc", help="CMU mocap directory (held-out subjects 09, 49)."),
-    camera_kind: str = typer.Option("framed", "--camera-kind",
-                                    help="Camera kinds, comma-separated, or all: framed (whole body in a 1280x720 frame), "
-                                         "standard, ceiling, phone, webcam, sports, handheld."),
+    data: str = _HELD_OUT_DATA,
+    camera_kind: str = _RENDER_KINDS,
     threads: int = typer.Option(1, help="torch threads (0: all cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     md_out: bool = typer.Option(False, "--md", help="Print the markdown tables instead of the rich one."),
@@ -562,16 +573,9 @@ def rendered_cmd(
     mesh extra (the Anny body) and MediaPipe; rendering takes about 1.5-3 min per camera kind."""
     from rich.console import Console
 
-    from hmcli.bench.rendered import camera_kinds, rendered_bench
+    from hmcli.bench.rendered import rendered_bench
 
-    kinds = list(camera_kinds()) if camera_kind.strip() == "all" else parse_list(camera_kind)
-    bad = [k for k in kinds if k not in camera_kinds()]
-    require((bool(kinds), "--camera-kind needs at least one kind"),
-            (not bad, f"--camera-kind: unknown kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())}; or all)"),
-            (threads >= 0, f"--threads must be >= 0 (0: all cores), got {threads}"),
-            (not (json_out and md_out), "--json and --md are exclusive"),
-            (renders is None or renders.endswith(".npz"), f"--renders must name a .npz file, got {renders!r}"))
-    _threads(threads)
+    kinds = _rendered_options(camera_kind, threads, json_out, md_out, renders)
     with Console(stderr=True).status("rendered benchmark") as st:
         result = rendered_bench(tuple(model) if model else (None, "causal"), renders, data, tuple(kinds),
                                 say=lambda m: st.console.log(m))
