@@ -51,28 +51,6 @@ def render_action_test(data: str, say: Say = lambda m: None, seed: int = 0, stri
     return clips
 
 
-def _kind(c) -> str:
-    return c.meta.get("camera_kind", "framed")
-
-
-def _load_or_render(renders: str | None, kinds: Sequence[str], data: str, say: Say) -> list:
-    """The held-out windows of ``kinds``: read from ``renders`` where it has them, the rest rendered (and
-    ``renders`` rewritten with every clip, old and new)."""
-    from hmcli.data.rendered import load_clips, save_clips
-
-    have = load_clips(renders) if renders is not None and Path(renders).is_file() else []
-    missing = [k for k in kinds if not any(c.split == "test" and _kind(c) == k for c in have)]
-    new = []
-    for k in missing:
-        new += render_action_test(data, say, camera_kind=k)
-    if new and renders is not None:
-        save_clips(have + new, renders)
-        say(f"saved the renders to {renders}")
-    elif have:
-        say(f"reusing the rendered windows in {renders}")
-    return [c for c in have + new if _kind(c) in kinds]
-
-
 def action_rendered_bench(models: Sequence[str | None] = (None, "causal"), renders: str | None = None,
                           data: str = "../shared/data/cmu-amc", kinds: Sequence[str] = ("framed",),
                           say: Say = lambda m: None) -> dict:
@@ -86,12 +64,14 @@ def action_rendered_bench(models: Sequence[str | None] = (None, "causal"), rende
     from hmcli.action.train import evaluate_windows, rendered_eval_items
     from hmcli.bench.common import machine
     from hmcli.bench.rendered import camera_kinds
+    from hmcli.data.rendered import camera_kind_of as _kind
+    from hmcli.data.rendered import load_or_render
 
     bad = [k for k in kinds if k not in camera_kinds()]
     if bad or not kinds:
         raise HMError(f"unknown camera kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())})")
     t0 = time.perf_counter()
-    every = _load_or_render(renders, kinds, data, say)
+    every = load_or_render(renders, kinds, lambda k: render_action_test(data, say, camera_kind=k), say)
     rows, tables = [], []
     for kind, name in ((k, n) for k in kinds for n in models):
         clips = [c for c in every if _kind(c) == kind]

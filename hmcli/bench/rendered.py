@@ -55,40 +55,30 @@ def camera_kinds() -> tuple[str, ...]:
 
 
 def _kind(c) -> str:
-    return c.meta.get("camera_kind", "framed")
+    from hmcli.data.rendered import camera_kind_of
+
+    return camera_kind_of(c)
 
 
 def _load_or_render(renders: str | None, kinds: Sequence[str], data: str, say: Say):
     """The held-out clips of ``kinds``: read from ``renders`` where it has them, the rest rendered
     (and ``renders`` rewritten with every clip, old and new)."""
-    from hmcli.bench.detector2d import (
-        Detector2DSettings,
-        load_clips,
-        render_set,
-        save_clips,
-    )
+    from hmcli.bench.detector2d import Detector2DSettings, render_set
+    from hmcli.data.rendered import load_or_render
 
-    have = []
-    if renders is not None and Path(renders).is_file():
-        have = load_clips(renders)
-        if any(c.det_world is None for c in have if c.split == "test"):
-            raise HMError(f"{renders}: made without the detector's world landmarks; remove it to render again")
-    missing = [k for k in kinds if not any(c.split == "test" and _kind(c) == k for c in have)]
-    if missing and not Path(data).is_dir():
-        raise HMError(f"motion capture directory not found: {data} (the held-out CMU subjects are rendered from it)")
-    new = []
-    for k in missing:
+    def render(k: str) -> list:
+        if not Path(data).is_dir():
+            raise HMError(f"motion capture directory not found: {data} (the held-out CMU subjects are rendered from it)")
         say(f"rendering the held-out clips through {k} cameras")
         clips, _ = render_set(Detector2DSettings(data=data, camera_kind=k), say, keep_frame=None, split="test")
         if not clips:
             raise HMError(f"{data}: none of the held-out clips was found")
-        new += clips
-    if new and renders is not None:
-        save_clips(have + new, renders)
-        say(f"saved the renders to {renders}")
-    elif have:
-        say(f"reusing the rendered clips in {renders}")
-    return [c for c in have + new if c.split == "test" and _kind(c) in kinds]
+        return clips
+
+    clips = load_or_render(renders, kinds, render, say)
+    if any(c.det_world is None for c in clips):
+        raise HMError(f"{renders}: made without the detector's world landmarks; remove it to render again")
+    return clips
 
 
 def _row(kind: str, model: str, source: str, r: dict) -> dict:

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RenderedClip", "RenderedPairs", "lifter_input", "load_clip_files", "load_clips", "load_rendered_pairs",
-           "save_clips"]
+__all__ = ["RenderedClip", "RenderedPairs", "camera_kind_of", "lifter_input", "load_clip_files", "load_clips",
+           "load_or_render", "load_rendered_pairs", "save_clips"]
 
 
 @dataclass
@@ -86,6 +86,28 @@ def load_clips(path: str) -> list[RenderedClip]:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise HMError(f"cannot read renders {path}: {e}") from None
     return out
+
+
+def camera_kind_of(c: RenderedClip) -> str:
+    """The camera kind a clip was rendered through (``framed`` for renders made before kinds were recorded)."""
+    return c.meta.get("camera_kind", "framed")
+
+
+def load_or_render(renders: str | None, kinds, render, say=lambda m: None) -> list[RenderedClip]:
+    """The held-out (test-split) clips of camera ``kinds``: read from the ``renders`` file where it has them,
+    the kinds it lacks made by ``render(kind)`` (a list of clips), and the file rewritten with every clip,
+    old and new (``renders`` None: nothing kept)."""
+    from pathlib import Path
+
+    have = load_clips(renders) if renders is not None and Path(renders).is_file() else []
+    missing = [k for k in kinds if not any(c.split == "test" and camera_kind_of(c) == k for c in have)]
+    new = [c for k in missing for c in render(k)]
+    if new and renders is not None:
+        save_clips(have + new, renders)
+        say(f"saved the renders to {renders}")
+    elif have:
+        say(f"reusing the renders in {renders}")
+    return [c for c in have + new if c.split == "test" and camera_kind_of(c) in kinds]
 
 
 def load_clip_files(paths: list[str], option: str) -> list[RenderedClip]:
