@@ -6,7 +6,7 @@ Classes (from :func:`hmcli.data.cmu.action_from_description`):
 class       CMU descriptions                                       subjects (test ones *)
 ==========  =====================================================  ======================
 walk        walk ...                                               02 09* 10 16
-run         run, jog                                               02 09* 16
+run         run, jog                                               02 09* 16 49*
 jump        jump, forward jump                                     13 16 49*
 dance       dance (ballet, salsa, ...)                             05 49* 55 93
 exercise    streching, jumping jacks, squats, side twists, ...     13 14 49*
@@ -31,10 +31,17 @@ import numpy as np
 
 from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
 
-__all__ = ["CMU_ACTION_CLASSES", "CMU_CLASS_OF", "CMUClip", "cmu_action_clips", "class_counts", "render_clip_2d"]
+__all__ = ["CMU_ACTION_CLASSES", "CMU_CLASS_OF", "CMUClip", "SUBJECT_FOLDS", "check_folds", "cmu_action_clips",
+           "class_counts", "render_clip_2d"]
 
 CMU_ACTION_CLASSES: tuple[str, ...] = ("walk", "run", "jump", "dance", "exercise")
 CMU_CLASS_OF: dict[str, str] = {"walk": "walk", "run": "run", "jump": "jump", "dance": "dance", "stretch": "exercise"}
+
+#: Subject folds for cross-validation (``scripts/action_folds.py``): every labelled subject is held
+#: out once, and each fold leaves every class at least one training subject. Fold 0 is the shipped
+#: split; fold 1 holds out the lifter's validation subjects (like fold 0, people the backbone never
+#: saw); folds 2 and 3 hold out subjects whose motion trained the backbone (3D only, no labels).
+SUBJECT_FOLDS: tuple[tuple[str, ...], ...] = (("09", "49"), ("02", "55"), ("13", "16", "93"), ("05", "10", "14"))
 
 
 @dataclass
@@ -50,7 +57,22 @@ class CMUClip:
 
     @property
     def split(self) -> str:
-        return "test" if normalize_subject(self.subject) in TEST_SUBJECTS else "train"
+        return self.split_for(TEST_SUBJECTS)
+
+    def split_for(self, test_subjects) -> str:
+        """'test' when the clip's subject is one of ``test_subjects``, else 'train'."""
+        return "test" if normalize_subject(self.subject) in test_subjects else "train"
+
+
+def check_folds(clips: list[CMUClip], test_subjects) -> None:
+    """Raise ValueError when holding out ``test_subjects`` leaves a class no training clip or no
+    clip is held out at all (``test_subjects``: normalised ids)."""
+    if not any(c.split_for(test_subjects) == "test" for c in clips):
+        raise ValueError(f"no labelled clip of subjects {', '.join(test_subjects)}")
+    for i, name in enumerate(CMU_ACTION_CLASSES):
+        if any(c.label == i for c in clips) and not any(c.label == i and c.split_for(test_subjects) == "train"
+                                                        for c in clips):
+            raise ValueError(f"holding out {', '.join(test_subjects)} leaves class '{name}' no training subject")
 
 
 def cmu_action_clips(data_dir: str | Path, cache: str | Path | None = None) -> list[CMUClip]:
@@ -67,13 +89,14 @@ def cmu_action_clips(data_dir: str | Path, cache: str | Path | None = None) -> l
     return out
 
 
-def class_counts(clips: list[CMUClip], window_s: float = 2.0, stride_s: float = 0.5) -> dict:
+def class_counts(clips: list[CMUClip], window_s: float = 2.0, stride_s: float = 0.5,
+                 test_subjects=TEST_SUBJECTS) -> dict:
     """Per split and class: trials, subjects and windows (of ``window_s`` every ``stride_s``)."""
     out: dict = {}
     for split in ("train", "test"):
         rows = {}
         for i, name in enumerate(CMU_ACTION_CLASSES):
-            cs = [c for c in clips if c.label == i and c.split == split]
+            cs = [c for c in clips if c.label == i and c.split_for(test_subjects) == split]
             wins = sum(max(0, int((c.joints.shape[0] / c.fps - window_s) // stride_s) + 1) for c in cs)
             rows[name] = {"trials": len(cs), "subjects": sorted({c.subject for c in cs}), "windows": wins}
         out[split] = rows

@@ -44,7 +44,7 @@ import torch
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.io.atomic import HMError
 
-__all__ = ["ActionTrainConfig", "balanced_accuracy", "confusion", "draw_batch", "evaluate_windows", "head_loss",
+__all__ = ["ActionTrainConfig", "balanced_accuracy", "confusion", "draw_batch", "evaluate_windows", "head_loss", "pool_folds",
            "rendered_eval_items", "train_action"]
 
 
@@ -88,6 +88,7 @@ class ActionTrainConfig:
     data_rendered: list = field(default_factory=list)  # CMU data: rendered clips with the real detector's 2D (.npz)
     rendered_p: float = 0.0           # CMU data: share of each class's 30 fps training windows taken from data_rendered
     eval_rendered: list = field(default_factory=list)  # CMU data: rendered held-out windows, scored after training
+    test_subjects: list = field(default_factory=list)  # CMU data: held-out subjects ([]: 09, 49; folds: SUBJECT_FOLDS)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -121,6 +122,19 @@ class ActionTrainConfig:
                 raise ValueError(f"{key} must be a list of .npz files, not {v!r}")
         if not 0.0 <= self.rendered_p <= 1.0:
             raise ValueError(f"rendered_p must be in [0, 1], not {self.rendered_p!r}")
+        from hmcli.data.splits import normalize_subject
+
+        ts = [self.test_subjects] if isinstance(self.test_subjects, (str, int)) else self.test_subjects
+        bad = ValueError(f"test_subjects must be a list of CMU subject ids (e.g. [02, 55]), not {ts!r}")
+        if not isinstance(ts, (list, tuple)):
+            raise bad
+        try:
+            self.test_subjects = sorted({normalize_subject(t) for t in ts})
+        except ValueError:
+            raise bad from None
+        if self.test_subjects and self.eval_rendered:
+            raise ValueError("eval_rendered renders the shipped held-out subjects (09, 49): it cannot go with "
+                             "test_subjects")
         if self.rendered_p > 0 and not self.data_rendered:
             raise ValueError("rendered_p > 0 needs data_rendered=[FILE, ...] (scripts/render_pairs.py --task action)")
         for key in ("corrupt_model", "eval_corrupt_model"):
@@ -191,24 +205,30 @@ class CMUWindows(_Windows):
     def __init__(self, data: str, codec, fps: float, window: int, min_window: int, cache: str | None = None,
                  camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain",
                  bone_jitter: float = 0.0, proportions: str = "", body_p: float = 1.0,
-                 rendered: list | None = None, rendered_p: float = 0.0, seed: int = 0):
-        from hmcli.action.cmu import CMU_ACTION_CLASSES, cmu_action_clips
+                 rendered: list | None = None, rendered_p: float = 0.0, seed: int = 0,
+                 test_subjects: tuple[str, ...] = ()):
+        from hmcli.action.cmu import CMU_ACTION_CLASSES, check_folds, cmu_action_clips
         from hmcli.data.augment import proportion_preset
+        from hmcli.data.splits import TEST_SUBJECTS
 
         super().__init__(codec, fps, window)
         self.camera_kind, self.corrupt_model, self.eval_corrupt_model = camera_kind, corrupt_model, eval_corrupt_model
         self.bone_jitter, self.proportions, self.body_p = bone_jitter, proportion_preset(proportions), body_p
         self.classes = CMU_ACTION_CLASSES
         self.clips = cmu_action_clips(data, cache=cache)
+        self.test_subjects = tuple(test_subjects) or TEST_SUBJECTS
+        if test_subjects:
+            try:
+                check_folds(self.clips, self.test_subjects)
+            except ValueError as e:
+                raise HMError(str(e)) from None
         self.min_window = min_window
         self.rendered_p = rendered_p
-        self.rendered: dict[int, list] = {}                                  # class -> rendered training clips
-        for it in rendered or []:
-            self.rendered.setdefault(int(it.label), []).append(it)
+        self.rendered = rendered_by_class(rendered or [], self.test_subjects)   # class -> rendered training clips
         self._rrng = np.random.default_rng([seed, 2718])                     # own stream: the rendered draws
 
     def split(self, name: str) -> list:
-        return [c for c in self.clips if c.split == name]
+        return [c for c in self.clips if c.split_for(self.test_subjects) == name]
 
     def _take(self, clip, start_s: float, frames: int, fps: float | None = None) -> np.ndarray:
         from hmcli.data.dataset import take_window
@@ -269,6 +289,17 @@ class CMUWindows(_Windows):
                     r = render_clip_2d(world, rng, corrupt=True, corrupt_model=self.eval_corrupt_model)
                     x, w = self.encode(r["xy"][None], r["conf"][None], r["width"], r["height"])
                     yield x, w, clip.label, clip.subject
+
+
+def rendered_by_class(items: list, test_subjects) -> dict[int, list]:
+    """Rendered training clips grouped by label, those of the held-out ``test_subjects`` left out."""
+    from hmcli.data.splits import normalize_subject
+
+    out: dict[int, list] = {}
+    for it in items:
+        if normalize_subject(it.subject) not in test_subjects:
+            out.setdefault(int(it.label), []).append(it)
+    return out
 
 
 class DatasetWindows(_Windows):
@@ -344,8 +375,10 @@ def balanced_accuracy(cm: np.ndarray) -> float:
 
 @torch.no_grad()
 def evaluate_windows(clf: ActionClassifier, items, num_classes: int, batch: int = 64) -> dict:
+    """Held-out figures of ``items`` ((input, weights, label, subject) each): top-1, balanced
+    accuracy, confusion (rows: true class) and per subject its window count and confusion."""
     clf.eval()
-    ys, ps = [], []
+    ys, ps, subjects = [], [], []
     buf_x, buf_w = [], []
 
     def flush():
@@ -355,17 +388,37 @@ def evaluate_windows(clf: ActionClassifier, items, num_classes: int, batch: int 
             buf_x.clear()
             buf_w.clear()
 
-    for x, w, y, _ in items:
+    for x, w, y, subject in items:
         buf_x.append(x)
         buf_w.append(w)
         ys.append(int(y))
+        subjects.append(str(subject))
         if len(buf_x) >= batch:
             flush()
     flush()
     y, p = np.array(ys), np.array(ps)
     cm = confusion(y, p, num_classes)
+    subj = np.array(subjects)
+    per_subject = {s_: {"windows": int((subj == s_).sum()), "confusion": confusion(y[subj == s_], p[subj == s_],
+                                                                                   num_classes).tolist()}
+                   for s_ in sorted(set(subjects))}
     return {"top1": float((y == p).mean()) if len(y) else math.nan, "balanced_accuracy": balanced_accuracy(cm),
-            "windows": int(len(y)), "confusion": cm.tolist()}
+            "windows": int(len(y)), "confusion": cm.tolist(), "per_subject": per_subject}
+
+
+def pool_folds(results: list[dict]) -> dict:
+    """Held-out figures of several subject folds (each an :func:`evaluate_windows` result) pooled:
+    the confusions summed (every window counts once), balanced accuracy and top-1 of the sum, and
+    the mean and spread of the folds' own balanced accuracies."""
+    if not results:
+        raise ValueError("no fold results to pool")
+    cm = np.sum([np.asarray(r["confusion"], np.int64) for r in results], axis=0)       # (K, K)
+    per_fold = np.array([r["balanced_accuracy"] for r in results], np.float64)
+    n = int(cm.sum())
+    return {"balanced_accuracy": balanced_accuracy(cm), "top1": float(np.trace(cm) / n) if n else math.nan,
+            "windows": n, "confusion": cm.tolist(), "folds": len(results),
+            "fold_balanced_accuracy_mean": float(np.nanmean(per_fold)),
+            "fold_balanced_accuracy_std": float(np.nanstd(per_fold))}
 
 
 # ------------------------------------------------------------------ training
@@ -385,7 +438,9 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
                           camera_kind=cfg.camera_kind, corrupt_model=cfg.corrupt_model,
                           eval_corrupt_model=cfg.eval_corrupt_model, bone_jitter=cfg.bone_jitter,
                           proportions=cfg.proportions, body_p=cfg.body_p, rendered=rendered,
-                          rendered_p=cfg.rendered_p, seed=cfg.seed)  # fmt: skip
+                          rendered_p=cfg.rendered_p, seed=cfg.seed, test_subjects=tuple(cfg.test_subjects))  # fmt: skip
+    if cfg.test_subjects:
+        raise HMError(f"test_subjects chooses held-out CMU subjects: it goes with the CMU data, not with {cfg.data}")
     if cfg.data_rendered or cfg.eval_rendered:
         raise HMError("data_rendered / eval_rendered are rendered CMU motion: they go with the CMU data, not with "
                       f"{cfg.data}")

@@ -118,6 +118,29 @@ def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model_id:
     atomic_torch_save(obj, Path(dst))
 
 
+def interpolate_checkpoints(paths: list[str | os.PathLike], weights: list[float], model_id: str) -> dict:
+    """A checkpoint dict whose floating-point weights are ``sum(w_i * weights_i)`` of the checkpoints
+    at ``paths`` (same architecture, config and codec; e.g. a model and its fine-tuned version:
+    weights (1 - a, a) interpolate between them, a > 1 extrapolates), float16, no training state,
+    the first file's meta with ``model_id``. Raises CheckpointError on mismatched files."""
+    if not paths or len(paths) != len(weights):
+        raise CheckpointError("interpolation needs one weight per checkpoint")
+    objs = [read_checkpoint(p) for p in paths]
+    first = objs[0]
+    for p, o in zip(paths[1:], objs[1:]):
+        if (o["arch"], o["config"], o["codec"]) != (first["arch"], first["config"], first["codec"]) or \
+                o["state_dict"].keys() != first["state_dict"].keys():
+            raise CheckpointError(f"{p}: another architecture, config or codec than {paths[0]}")
+    sd = {k: (sum(w * o["state_dict"][k].float() for w, o in zip(weights, objs)).half() if v.is_floating_point()
+              else v)
+          for k, v in first["state_dict"].items()}
+    out = {k: v for k, v in first.items() if k != "train_state"}
+    out.update(state_dict=sd, dtype="float16",
+               meta={**(first.get("meta") or {}), "model_id": model_id,
+                     "interpolated": [{"path": str(p), "weight": float(w)} for p, w in zip(paths, weights)]})
+    return out
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

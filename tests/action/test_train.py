@@ -34,6 +34,7 @@ def cmu_windows(fps=30.0, window=60, min_window=30) -> CMUWindows:
     src.camera_kind, src.corrupt_model, src.eval_corrupt_model = "any", "plain", "plain"
     src.bone_jitter, src.proportions, src.body_p = 0.0, None, 1.0
     src.rendered, src.rendered_p, src._rrng = {}, 0.0, np.random.default_rng(0)
+    src.test_subjects = ("09", "49")
     return src
 
 
@@ -176,3 +177,100 @@ def test_proportion_options_parsed():
     cfg = action_config(["proportions=wide", "bone_jitter=0.05"])
     assert (cfg.proportions, cfg.bone_jitter) == ("wide", 0.05)
     assert (action_config([]).proportions, action_config([]).bone_jitter) == ("", 0.0)
+
+
+# ------------------------------------------------------------------ subject folds
+
+#: The shared CMU subset's labelled subjects per class (hmcli/action/cmu.py's table).
+CMU_TABLE = {"walk": ("02", "09", "10", "16"), "run": ("02", "09", "16", "49"), "jump": ("13", "16", "49"),
+             "dance": ("05", "49", "55", "93"), "exercise": ("13", "14", "49")}
+
+
+def table_clips() -> list:
+    from hmcli.action.cmu import CMU_ACTION_CLASSES
+
+    z = np.zeros((4, 17, 3), np.float32)
+    return [CMUClip(z, 30.0, CMU_ACTION_CLASSES.index(c), s, "01", c) for c, subs in CMU_TABLE.items() for s in subs]
+
+
+def test_subject_folds_hold_out_every_labelled_subject_once_and_keep_every_class():
+    from hmcli.action.cmu import SUBJECT_FOLDS, check_folds
+
+    held = [s for fold in SUBJECT_FOLDS for s in fold]
+    assert sorted(held) == sorted({s for subs in CMU_TABLE.values() for s in subs}) and len(held) == len(set(held))
+    assert SUBJECT_FOLDS[0] == ("09", "49")                       # fold 0 is the shipped split
+    clips = table_clips()
+    for fold in SUBJECT_FOLDS:
+        check_folds(clips, fold)                                  # raises when a class loses its last subject
+    with pytest.raises(ValueError, match="leaves class 'jump' no training subject"):
+        check_folds(clips, ("13", "16", "49"))
+    with pytest.raises(ValueError, match="no labelled clip of subjects 77"):
+        check_folds(clips, ("77",))
+
+
+def test_test_subjects_split_the_windows_and_drop_their_renders():
+    from types import SimpleNamespace
+
+    src = cmu_windows()
+    assert [c.split_for(src.test_subjects) for c in src.clips] == ["train", "train"]
+    src.test_subjects = ("02",)
+    assert src.split("test") == [src.clips[1]] and src.split("train") == [src.clips[0]]
+    # renders of a held-out subject never train
+    from hmcli.action.train import rendered_by_class
+
+    r = [SimpleNamespace(subject="02", label=1), SimpleNamespace(subject="16", label=0),
+         SimpleNamespace(subject="2", label=0), SimpleNamespace(subject="49", label=0)]
+    assert rendered_by_class(r, ("02",)) == {0: [r[1], r[3]]}
+    assert rendered_by_class(r, ("09", "49")) == {1: [r[0]], 0: [r[1], r[2]]}
+
+
+def test_test_subjects_option():
+    assert action_config(["test_subjects=[02, 55]"]).test_subjects == ["02", "55"]
+    assert action_config(["test_subjects=[49, 9, 09]"]).test_subjects == ["09", "49"]
+    assert action_config([]).test_subjects == []
+    with pytest.raises(OptionError, match="test_subjects must be a list of CMU subject ids"):
+        action_config(["test_subjects=[walk]"])
+    with pytest.raises(OptionError, match="cannot go with test_subjects"):
+        action_config(["test_subjects=[02]", "eval_rendered=[x.npz]"])
+
+
+def test_test_subjects_refused_for_other_data(tmp_path):
+    from hmcli.action.train import _source
+    from hmcli.io.atomic import HMError
+
+    cfg = action_config(["test_subjects=[02]"], data=str(tmp_path / "labels.csv"), out=str(tmp_path / "run"),
+                        kind="auto")
+    with pytest.raises(HMError, match="test_subjects chooses held-out CMU subjects"):
+        _source(cfg, PoseCodec(), 30.0)
+
+
+class _FixedClassifier:
+    """A stand-in classifier: logits that pick class ``x[..., 0, 0, 0, 0]`` of each window."""
+
+    def eval(self):
+        return self
+
+    def __call__(self, x, w):
+        pick = x[:, 0, 0, 0, 0].long()                            # (B,)
+        return torch.nn.functional.one_hot(pick, 3).float()
+
+
+def test_evaluate_windows_per_subject_and_pool_folds():
+    from hmcli.action.train import evaluate_windows, pool_folds
+
+    def items(rows):
+        for pred, label, subject in rows:
+            x = np.full((1, 4, 17, 3), pred, np.float32)
+            yield x, np.ones((1, 4), np.float32), label, subject
+
+    a = evaluate_windows(_FixedClassifier(), items([(0, 0, "02"), (1, 0, "02"), (2, 2, "55")]), 3)
+    assert a["confusion"] == [[1, 1, 0], [0, 0, 0], [0, 0, 1]] and a["balanced_accuracy"] == pytest.approx(0.75)
+    assert a["per_subject"] == {"02": {"windows": 2, "confusion": [[1, 1, 0], [0, 0, 0], [0, 0, 0]]},
+                                "55": {"windows": 1, "confusion": [[0, 0, 0], [0, 0, 0], [0, 0, 1]]}}
+    b = evaluate_windows(_FixedClassifier(), items([(1, 1, "13"), (0, 1, "13")]), 3)
+    p = pool_folds([a, b])
+    assert p["confusion"] == [[1, 1, 0], [1, 1, 0], [0, 0, 1]] and p["windows"] == 5 and p["folds"] == 2
+    assert p["balanced_accuracy"] == pytest.approx((0.5 + 0.5 + 1.0) / 3) and p["top1"] == pytest.approx(3 / 5)
+    assert p["fold_balanced_accuracy_mean"] == pytest.approx((0.75 + 0.5) / 2)
+    with pytest.raises(ValueError, match="no fold results"):
+        pool_folds([])

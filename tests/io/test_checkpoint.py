@@ -115,3 +115,29 @@ def test_release_of_a_float32_checkpoint_can_round_to_float16(tmp_path):
     half, full = load_checkpoint(tmp_path / "a.pt").model.state_dict(), m.state_dict()
     for k, v in full.items():
         assert torch.equal(half[k], v.half().float()), k  # rounded once, loaded back as float32
+
+
+def test_interpolate_checkpoints_is_the_weighted_sum_and_refuses_other_architectures(tmp_path):
+    from hmcli.io.checkpoint import atomic_torch_save, interpolate_checkpoints
+
+    a, b = _model(), _model()
+    with torch.no_grad():
+        for p in b.parameters():
+            p.add_(0.5)
+    save_checkpoint(tmp_path / "a.pt", a, "hummuss", PoseCodec(), {"model_id": "a"})
+    save_checkpoint(tmp_path / "b.pt", b, "hummuss", PoseCodec(), {"model_id": "b"}, train_state={"step": 3})
+    obj = interpolate_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"], [0.25, 0.75], "mix")
+    assert "train_state" not in obj and obj["dtype"] == "float16" and obj["meta"]["model_id"] == "mix"
+    assert [r["weight"] for r in obj["meta"]["interpolated"]] == [0.25, 0.75]
+    sa, sb = a.state_dict(), b.state_dict()
+    for k, v in obj["state_dict"].items():
+        if v.is_floating_point():
+            assert torch.allclose(v.float(), (0.25 * sa[k] + 0.75 * sb[k]).half().float())
+    atomic_torch_save(obj, tmp_path / "mix.pt")
+    assert load_checkpoint(tmp_path / "mix.pt").model_id == "mix"          # loads like any checkpoint
+    other = build_from_config("hummuss", {**TINY_MODEL, "dim": TINY_MODEL["dim"] * 2})
+    save_checkpoint(tmp_path / "c.pt", other, "hummuss", PoseCodec())
+    with pytest.raises(CheckpointError, match="another architecture"):
+        interpolate_checkpoints([tmp_path / "a.pt", tmp_path / "c.pt"], [0.5, 0.5], "x")
+    with pytest.raises(CheckpointError, match="one weight per checkpoint"):
+        interpolate_checkpoints([tmp_path / "a.pt"], [0.5, 0.5], "x")
