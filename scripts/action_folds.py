@@ -17,64 +17,26 @@ import json
 import sys
 from pathlib import Path
 
+from hmcli.action.card import folds_markdown
 from hmcli.action.cmu import SUBJECT_FOLDS
-from hmcli.action.train import (
-    action_config,
-    balanced_accuracy,
-    pool_folds,
-    train_action,
-)
+from hmcli.action.train import action_config, pool_folds, train_action
 from hmcli.io.atomic import HMError, atomic_write
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
-
-
-def fold_report(summaries: dict[int, dict]) -> tuple[dict, str]:
-    """(JSON, markdown) of the finished folds' summaries (fold index -> ``summary.json``)."""
-    import numpy as np
-
-    classes = next(iter(summaries.values()))["classes"]
+def fold_report(summaries: dict[int, dict]) -> dict:
+    """The finished folds' held-out figures (fold index -> its ``summary.json``), each fold's and
+    pooled (:func:`hmcli.action.train.pool_folds`; also over folds 0 and 1 alone, whose subjects
+    the backbone never saw)."""
     folds = sorted(summaries)
-    tests = [summaries[k]["test"] for k in folds]
-    pooled = pool_folds(tests)
-    unseen = [summaries[k]["test"] for k in folds if k in (0, 1)]
-    report = {"classes": classes, "folds": {str(k): {"test_subjects": list(SUBJECT_FOLDS[k]),
-                                                     **{m: summaries[k]["test"][m] for m in
-                                                        ("balanced_accuracy", "top1", "windows", "confusion")}}
-                                            for k in folds},
-              "pooled": pooled, "recipe": summaries[folds[0]]["config"]}
-    if len(unseen) == 2:
-        report["pooled_unseen_backbone"] = pool_folds(unseen)
-    lines = ["| fold | held-out subjects | windows | balanced accuracy | top-1 |", "|---|---|---:|---:|---:|"]
-    for k, t in zip(folds, tests):
-        lines.append(f"| {k} | {', '.join(SUBJECT_FOLDS[k])} | {t['windows']} | {_pct(t['balanced_accuracy'])} | "
-                     f"{_pct(t['top1'])} |")
-    lines.append(f"| all | {len(folds)} folds | {pooled['windows']} | **{_pct(pooled['balanced_accuracy'])}** | "
-                 f"{_pct(pooled['top1'])} |")
-    lines += ["", "Per held-out subject (windows; recall of each class it has):", "",
-              "| subject | windows | " + " | ".join(classes) + " |", "|---|---:|" + "---:|" * len(classes)]
-    for k in folds:
-        for subj, r in sorted(summaries[k]["test"].get("per_subject", {}).items()):
-            cm = np.asarray(r["confusion"])
-            cells = [f"{_pct(cm[i, i] / cm[i].sum())} ({cm[i].sum()})" if cm[i].sum() else "" for i in range(len(classes))]
-            lines.append(f"| {subj} | {r['windows']} | " + " | ".join(cells) + " |")
-    cm = np.asarray(pooled["confusion"])
-    header = "| true \\ predicted | " + " | ".join(classes) + " | recall |"
-    lines += ["", "All held-out windows (rows: true class, columns: predicted):", "", header,
-              "|---|" + "---|" * (len(classes) + 1)]
-    for i, name in enumerate(classes):
-        rec = _pct(cm[i, i] / cm[i].sum()) if cm[i].sum() else "-"
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in cm[i]) + f" | {rec} |")
-    lines += ["", (f"Mean of the folds' balanced accuracies {_pct(pooled['fold_balanced_accuracy_mean'])} "
-                   f"(std {_pct(pooled['fold_balanced_accuracy_std'])}); pooled balanced accuracy "
-                   f"{_pct(balanced_accuracy(cm))}.")]
-    if "pooled_unseen_backbone" in report:
-        u = report["pooled_unseen_backbone"]
-        lines.append(f"Folds 0 and 1 only (subjects the backbone never saw): balanced accuracy "
-                     f"{_pct(u['balanced_accuracy'])}, top-1 {_pct(u['top1'])}, {u['windows']} windows.")
-    return report, "\n".join(lines) + "\n"
+    report = {"classes": summaries[folds[0]]["classes"], "recipe": summaries[folds[0]]["config"],
+              "folds": {str(k): {"test_subjects": list(SUBJECT_FOLDS[k]),
+                                 **{m: summaries[k]["test"].get(m) for m in
+                                    ("balanced_accuracy", "top1", "windows", "confusion", "per_subject")}}
+                        for k in folds},
+              "pooled": pool_folds([summaries[k]["test"] for k in folds])}
+    if 0 in summaries and 1 in summaries:
+        report["pooled_unseen_backbone"] = pool_folds([summaries[0]["test"], summaries[1]["test"]])
+    return report
 
 
 def main() -> None:
@@ -102,14 +64,15 @@ def main() -> None:
             cfg = action_config([*a.overrides, f"test_subjects={subjects}"], backbone=a.model, data=a.data,
                                 out=str(run))
             s = train_action(cfg)
-            print(f"fold {k} ({subjects}): balanced accuracy {_pct(s['test']['balanced_accuracy'])}", flush=True)
+            print(f"fold {k} ({subjects}): balanced accuracy {100 * s['test']['balanced_accuracy']:.1f} %", flush=True)
         summaries = {k: json.loads((out / f"fold-{k}" / "summary.json").read_text(encoding="utf-8"))
                      for k in range(len(SUBJECT_FOLDS)) if (out / f"fold-{k}" / "summary.json").is_file()}
     except (HMError, ValueError) as e:
         sys.exit(f"error: {e}")
     if not summaries:
         sys.exit(f"error: no finished fold in {out}")
-    report, md = fold_report(summaries)
+    report = fold_report(summaries)
+    md = "\n".join(folds_markdown(report)) + "\n"
     with atomic_write(out / "folds.json", "w") as f:
         f.write(json.dumps(report, indent=1))
     with atomic_write(out / "folds.md", "w") as f:

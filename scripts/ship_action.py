@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--previous-rendered", default=None,
                     help="hm bench action-rendered --json output with the replaced checkpoint's row (for a checkpoint "
                          "made before its training recorded the rendered evaluation)")
+    ap.add_argument("--folds", default=None,
+                    help="scripts/action_folds.py's folds.json for this recipe (a cross-validation section on the card)")
     a = ap.parse_args()
     run, dst = Path(a.run), Path(a.models) / f"{a.model_id}.pt"
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -53,7 +55,8 @@ def main() -> None:
     data = dst.read_bytes()
     limits = [x.strip() for x in Path(a.limits).read_text(encoding="utf-8").splitlines() if x.strip()]
     write_action_card(dst.with_suffix(".md"), summary, a.model_id, a.command, hashlib.sha256(data).hexdigest(),
-                      len(data), limits, a.backbone_note, previous)
+                      len(data), limits, a.backbone_note, previous,
+                      json.loads(Path(a.folds).read_text(encoding="utf-8")) if a.folds else None)
     print(f"{dst}: {len(data) / 1e6:.1f} MB; card {dst.with_suffix('.md')}")
 
 

@@ -8,18 +8,64 @@ import numpy as np
 
 from hmcli.io.atomic import atomic_write
 
-__all__ = ["write_action_card"]
+__all__ = ["folds_markdown", "write_action_card"]
 
 
 def _recalls(cm: np.ndarray) -> list[str]:
     return [f"{100 * cm[i, i] / cm[i].sum():.0f} %" if cm[i].sum() else "-" for i in range(len(cm))]
 
 
+#: What the card's cross-validation section measures (before its tables).
+FOLDS_INTRO = ["The held-out figure above is two people, one per class for walk, jump, dance and exercise. The "
+               "same recipe trained four times, each time without one fold of subjects "
+               "(`hmcli.action.cmu.SUBJECT_FOLDS`; fold 0 is the split above), scores every labelled subject once "
+               "(`scripts/action_folds.py OUT --model hummuss-small-cmu-v1 <the recipe's options>`). Folds 2 and 3 "
+               "hold out subjects whose motion trained the backbone lifter (3D only, no labels)."]
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def folds_markdown(report: dict) -> list[str]:
+    """Markdown lines of a subject-fold cross-validation (``scripts/action_folds.py``'s report):
+    each fold, each held-out subject's recall per class, the pooled confusion."""
+    classes = report["classes"]
+    pooled = report["pooled"]
+    lines = ["| fold | held-out subjects | windows | balanced accuracy | top-1 |", "|---|---|---:|---:|---:|"]
+    for k, f in sorted(report["folds"].items(), key=lambda kv: int(kv[0])):
+        lines.append(f"| {k} | {', '.join(f['test_subjects'])} | {f['windows']} | {_pct(f['balanced_accuracy'])} | "
+                     f"{_pct(f['top1'])} |")
+    lines.append(f"| all | {pooled['folds']} folds | {pooled['windows']} | **{_pct(pooled['balanced_accuracy'])}** | "
+                 f"{_pct(pooled['top1'])} |")
+    lines += ["", "Per held-out subject, recall of each class it has (windows):", "",
+              "| subject | windows | " + " | ".join(classes) + " |", "|---|---:|" + "---:|" * len(classes)]
+    for _, f in sorted(report["folds"].items(), key=lambda kv: int(kv[0])):
+        for subj, r in sorted((f.get("per_subject") or {}).items()):
+            cm = np.asarray(r["confusion"])
+            cells = [f"{_pct(cm[i, i] / cm[i].sum())} ({cm[i].sum()})" if cm[i].sum() else "" for i in range(len(classes))]
+            lines.append(f"| {subj} | {r['windows']} | " + " | ".join(cells) + " |")
+    cm = np.asarray(pooled["confusion"])
+    lines += ["", "All held-out windows of all folds (rows: true class, columns: predicted):", "",
+              "| true \\ predicted | " + " | ".join(classes) + " | recall |", "|---|" + "---|" * (len(classes) + 1)]
+    for i, name in enumerate(classes):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in cm[i]) + f" | {_recalls(cm)[i]} |")
+    lines += ["", f"Pooled balanced accuracy {_pct(pooled['balanced_accuracy'])}; the folds' own: mean "
+              f"{_pct(pooled['fold_balanced_accuracy_mean'])}, std {_pct(pooled['fold_balanced_accuracy_std'])}."]
+    u = report.get("pooled_unseen_backbone")
+    if u:
+        lines[-1] += (f" Folds 0 and 1 alone (subjects the backbone never saw): {_pct(u['balanced_accuracy'])}, "
+                      f"top-1 {_pct(u['top1'])}, {u['windows']} windows.")
+    return lines
+
+
 def write_action_card(path: str | Path, summary: dict, model_id: str, command: str, sha256: str, size_bytes: int,
-                      limits: list[str], backbone_note: str, previous: list[tuple[str, dict]] | None = None) -> None:
+                      limits: list[str], backbone_note: str, previous: list[tuple[str, dict]] | None = None,
+                      folds: dict | None = None) -> None:
     """The model card (markdown) of a trained classifier from its ``summary.json``;
     ``previous``: (name, held-out metrics {balanced_accuracy, top1, windows, confusion}) of
-    earlier versions, shown next to this one's figures."""
+    earlier versions, shown next to this one's figures; ``folds``: the recipe's subject-fold
+    cross-validation (:func:`folds_markdown`)."""
     classes = summary["classes"]
     t = summary.get("test") or {}
     cm = np.array(t.get("confusion") or np.zeros((len(classes), len(classes)), int))
@@ -126,6 +172,8 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
                 lines.append(f"| {label} | {100 * mm.get('balanced_accuracy', float('nan')):.1f} % | "
                              f"{100 * mm.get('top1', float('nan')):.1f} % | {mm.get('windows', 0)} | "
                              + " | ".join(_recalls(pcm)) + " |")
+    if folds:
+        lines += ["", "## Cross-validation by subject", "", *FOLDS_INTRO, "", *folds_markdown(folds)]
     lines += ["", "## Limits", ""] + [f"- {x}" for x in limits] + [""]
     with atomic_write(path, "w") as f:
         f.write("\n".join(lines))

@@ -76,3 +76,27 @@ def test_card_names_the_training_camera_kinds(tmp_path):
     assert "- Cameras: the training windows are seen through the lifter's `mixed` camera kinds" in p.read_text()
     write_action_card(p, summary(camera_kind="any"), "m", "cmd", "0" * 64, 1, [], "b")
     assert "- Cameras:" not in p.read_text()
+
+
+def test_card_cross_validation_section(tmp_path):
+    from hmcli.action.card import folds_markdown
+    from hmcli.action.train import pool_folds
+
+    f0 = {"balanced_accuracy": 0.75, "top1": 0.8, "windows": 6, "confusion": [[4, 0, 0], [1, 1, 0], [0, 0, 0]],
+          "per_subject": {"09": {"windows": 6, "confusion": [[4, 0, 0], [1, 1, 0], [0, 0, 0]]}}}
+    f1 = {"balanced_accuracy": 0.5, "top1": 0.5, "windows": 4, "confusion": [[0, 0, 0], [0, 0, 0], [0, 2, 2]],
+          "per_subject": {"55": {"windows": 4, "confusion": [[0, 0, 0], [0, 0, 0], [0, 2, 2]]}}}
+    report = {"classes": CLASSES, "pooled": pool_folds([f0, f1]), "pooled_unseen_backbone": pool_folds([f0, f1]),
+              "folds": {"1": {"test_subjects": ["02", "55"], **f1}, "0": {"test_subjects": ["09", "49"], **f0}}}
+    lines = folds_markdown(report)
+    assert lines.index("| 0 | 09, 49 | 6 | 75.0 % | 80.0 % |") < lines.index("| 1 | 02, 55 | 4 | 50.0 % | 50.0 % |")
+    # pooled: walk 4/4, run 1/2, dance 2/4 -> (1 + 0.5 + 0.5) / 3
+    assert "| all | 2 folds | 10 | **66.7 %** | 70.0 % |" in lines
+    assert "| 09 | 6 | 100.0 % (4) | 50.0 % (2) |  |" in lines and "| 55 | 4 |  |  | 50.0 % (4) |" in lines
+    assert "| dance | 0 | 2 | 2 | 50 % |" in lines
+    assert "Folds 0 and 1 alone (subjects the backbone never saw): 66.7 %" in lines[-1]
+    p = tmp_path / "card.md"
+    write_action_card(p, summary(), "m", "cmd", "0" * 64, 1, ["a limit"], "b", folds=report)
+    text = p.read_text(encoding="utf-8")
+    assert text.index("## Cross-validation by subject") < text.index("## Limits")
+    assert "| all | 2 folds | 10 | **66.7 %** | 70.0 % |" in text
