@@ -7,7 +7,8 @@ Trains one classifier per fold of ``hmcli.action.cmu.SUBJECT_FOLDS`` (every labe
 held out once; ``--folds 1,2`` runs some of them, e.g. one process per core) into
 ``OUT/fold-K`` (a fold whose ``summary.json`` exists is not trained again), then pools every
 finished fold into ``OUT/folds.json`` and ``OUT/folds.md``: per fold and per held-out subject,
-and the confusion of all held-out windows together. ``--pool`` only pools.
+and the confusion of all held-out windows together. ``--pool`` only pools; ``--renders FILE`` also
+scores each fold's classifier on the real detector's 2D of its own subjects' rendered windows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,27 @@ from hmcli.action.train import action_config, pool_folds, train_action
 from hmcli.io.atomic import HMError, atomic_write
 
 
-def fold_report(summaries: dict[int, dict]) -> dict:
+def real_detector(out: Path, folds: list[int], renders: list[str]) -> dict[int, dict]:
+    """Each finished fold's classifier (``OUT/fold-K/last.pt``) on the rendered windows of its own
+    held-out subjects in ``renders`` (``scripts/render_pairs.py --task action --split test
+    --subjects ...``): :func:`hmcli.action.train.evaluate_windows` results by fold."""
+    from hmcli.action.checkpoint import load_action
+    from hmcli.action.rendered import rendered_actions
+    from hmcli.action.train import evaluate_windows, rendered_eval_items
+    from hmcli.data.rendered import load_clip_files
+
+    clips = load_clip_files(renders, "--renders")
+    res = {}
+    for k in folds:
+        la = load_action(out / f"fold-{k}" / "last.pt")
+        items = rendered_actions(clips, tuple(la.classes), "test", SUBJECT_FOLDS[k])
+        if items:
+            res[k] = evaluate_windows(la.model, rendered_eval_items(la.codec, la.fps, la.window_frames, items),
+                                      len(la.classes))
+    return res
+
+
+def fold_report(summaries: dict[int, dict], real: dict[int, dict] | None = None) -> dict:
     """The finished folds' held-out figures (fold index -> its ``summary.json``), each fold's and
     pooled (:func:`hmcli.action.train.pool_folds`; also over folds 0 and 1 alone, whose subjects
     the backbone never saw)."""
@@ -36,6 +57,10 @@ def fold_report(summaries: dict[int, dict]) -> dict:
               "pooled": pool_folds([summaries[k]["test"] for k in folds])}
     if 0 in summaries and 1 in summaries:
         report["pooled_unseen_backbone"] = pool_folds([summaries[0]["test"], summaries[1]["test"]])
+    if real:
+        for k, r in real.items():
+            report["folds"][str(k)]["real_detector"] = r
+        report["pooled_real_detector"] = pool_folds(list(real.values()))
     return report
 
 
@@ -47,6 +72,9 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data/cmu-amc")
     ap.add_argument("--folds", default=",".join(str(k) for k in range(len(SUBJECT_FOLDS))))
     ap.add_argument("--pool", action="store_true", help="only pool the finished folds")
+    ap.add_argument("--renders", action="append", default=[],
+                    help="rendered held-out windows with the real detector's 2D (.npz, repeat): each fold's classifier "
+                         "is also scored on its own subjects' renders")
     a = ap.parse_intermixed_args()
     out = Path(a.out)
     try:
@@ -71,7 +99,11 @@ def main() -> None:
         sys.exit(f"error: {e}")
     if not summaries:
         sys.exit(f"error: no finished fold in {out}")
-    report = fold_report(summaries)
+    try:
+        real = real_detector(out, sorted(summaries), a.renders) if a.renders else None
+    except HMError as e:
+        sys.exit(f"error: {e}")
+    report = fold_report(summaries, real)
     md = "\n".join(folds_markdown(report)) + "\n"
     with atomic_write(out / "folds.json", "w") as f:
         f.write(json.dumps(report, indent=1))

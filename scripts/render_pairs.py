@@ -49,9 +49,20 @@ def main() -> None:
     ap.add_argument("--camera-kind", default=None)
     ap.add_argument("--stride", type=float, default=1.0, help="action test windows: seconds between starts")
     ap.add_argument("--data", default="../shared/data/cmu-amc")
+    ap.add_argument("--subjects", default=None,
+                    help="action --split test: the held-out subjects whose windows to render, comma-separated "
+                         "(default 09,49; e.g. a fold of hmcli.action.cmu.SUBJECT_FOLDS)")
     args = ap.parse_args()
     if args.task == "lift" and args.split != "train":
         ap.error("--split test is for --task action (the lifter's held-out renders: hm bench rendered)")
+    if args.subjects is not None and (args.task, args.split) != ("action", "test"):
+        ap.error("--subjects is for --task action --split test")
+    from hmcli.data.splits import normalize_subject
+
+    try:
+        held = None if args.subjects is None else tuple(normalize_subject(s) for s in args.subjects.split(",") if s.strip())
+    except ValueError as e:
+        ap.error(f"--subjects: {e}")
     torch.set_num_threads(1)
     from hmcli.bench.detector2d import Detector2DSettings, render_set, save_clips
     from hmcli.data.cmu import load_cmu_dir
@@ -66,7 +77,7 @@ def main() -> None:
         frames, kind = (60 if args.split == "test" else 120), args.camera_kind or "framed"
         from hmcli.action.rendered import render_windows
 
-        wanted = render_windows(seqs, rng, args.clips, frames, args.split, args.stride)
+        wanted = render_windows(seqs, rng, args.clips, frames, args.split, args.stride, held)
     train, test = (tuple(wanted), ()) if args.split == "train" else ((), tuple(wanted))
     settings = Detector2DSettings(data=args.data, frames=frames, cameras=1, seed=1000 + args.seed,
                                   camera_kind=kind, train_clips=train, test_clips=test)

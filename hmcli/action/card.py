@@ -32,12 +32,22 @@ def folds_markdown(report: dict) -> list[str]:
     each fold, each held-out subject's recall per class, the pooled confusion."""
     classes = report["classes"]
     pooled = report["pooled"]
-    lines = ["| fold | held-out subjects | windows | balanced accuracy | top-1 |", "|---|---|---:|---:|---:|"]
+    real = report.get("pooled_real_detector")
+    head = "| fold | held-out subjects | windows | balanced accuracy | top-1 |"
+    lines = [head + (" real detector: windows | balanced accuracy |" if real else ""),
+             "|---|---|---:|---:|---:|" + ("---:|---:|" if real else "")]
+
+    def real_cells(r: dict | None) -> str:
+        if not real:
+            return ""
+        return f" {r['windows']} | {_pct(r['balanced_accuracy'])} |" if r else " - | - |"
+
     for k, f in sorted(report["folds"].items(), key=lambda kv: int(kv[0])):
         lines.append(f"| {k} | {', '.join(f['test_subjects'])} | {f['windows']} | {_pct(f['balanced_accuracy'])} | "
-                     f"{_pct(f['top1'])} |")
+                     f"{_pct(f['top1'])} |" + real_cells(f.get("real_detector")))
     lines.append(f"| all | {pooled['folds']} folds | {pooled['windows']} | **{_pct(pooled['balanced_accuracy'])}** | "
-                 f"{_pct(pooled['top1'])} |")
+                 f"{_pct(pooled['top1'])} |" + (f" {real['windows']} | **{_pct(real['balanced_accuracy'])}** |"
+                                                if real else ""))
     lines += ["", "Per held-out subject, recall of each class it has (windows):", "",
               "| subject | windows | " + " | ".join(classes) + " |", "|---|---:|" + "---:|" * len(classes)]
     for _, f in sorted(report["folds"].items(), key=lambda kv: int(kv[0])):

@@ -45,20 +45,22 @@ class RenderedAction:
         return int(self.xy.shape[0])
 
 
-def rendered_actions(clips: list, classes: tuple[str, ...], split: str) -> list[RenderedAction]:
+def rendered_actions(clips: list, classes: tuple[str, ...], split: str,
+                     test_subjects: tuple[str, ...] | None = None) -> list[RenderedAction]:
     """The clips (:class:`hmcli.data.rendered.RenderedClip`) of one subject ``split`` -- ``"train"``
-    (every subject but the held-out ones) or ``"test"`` (09, 49) -- whose CMU action maps to one of
-    ``classes`` (:data:`hmcli.action.cmu.CMU_CLASS_OF`), as :class:`RenderedAction`."""
+    (every subject but the held-out ones) or ``"test"`` (``test_subjects``, default 09, 49) -- whose
+    CMU action maps to one of ``classes`` (:data:`hmcli.action.cmu.CMU_CLASS_OF`), as :class:`RenderedAction`."""
     from hmcli.action.cmu import CMU_CLASS_OF
     from hmcli.data.rendered import lifter_input
     from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
 
+    held = TEST_SUBJECTS if test_subjects is None else test_subjects
     out = []
     for c in clips:
         trial = str(c.meta.get("trial", ""))
         subject = trial.split("_")[0]
         cls = CMU_CLASS_OF.get(str(c.meta.get("action", "")))
-        if not trial or cls not in classes or (normalize_subject(subject) in TEST_SUBJECTS) != (split == "test"):
+        if not trial or cls not in classes or (normalize_subject(subject) in held) != (split == "test"):
             continue
         xy, conf = lifter_input(c)                                                   # (F, 17, 2), (F, 17)
         out.append(RenderedAction(xy, conf, int(c.width), int(c.height), classes.index(cls), subject, trial))
@@ -80,17 +82,19 @@ def load_rendered_actions(paths: list[str], classes: tuple[str, ...], split: str
 
 
 def render_windows(seqs: list, rng: np.random.Generator, clips: int, frames: int, split: str,
-                   stride_s: float = 1.0) -> list[tuple[str, int]]:
+                   stride_s: float = 1.0, test_subjects: tuple[str, ...] | None = None) -> list[tuple[str, int]]:
     """Which windows to render, as (trial id, first frame at 30 fps), from CMU sequences
     (:class:`hmcli.data.cmu.Sequence`) whose action has a class. ``split="test"``: every window the
     held-out evaluation scores (``frames`` frames every ``stride_s`` seconds of each trial of the test
     subjects, shorter trials whole; ``rng`` and ``clips`` unused). ``split="train"``: ``clips``
-    random windows of the other subjects, the class drawn uniformly, then the trial by its length."""
+    random windows of the other subjects, the class drawn uniformly, then the trial by its length.
+    ``test_subjects``: the held-out subjects (default 09, 49; e.g. a fold of
+    :data:`hmcli.action.cmu.SUBJECT_FOLDS`)."""
     from hmcli.action.cmu import CMU_CLASS_OF
     from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
 
-    test = split == "test"
-    seqs = [s for s in seqs if s.action in CMU_CLASS_OF and (normalize_subject(s.subject) in TEST_SUBJECTS) == test]
+    test, held = split == "test", TEST_SUBJECTS if test_subjects is None else test_subjects
+    seqs = [s for s in seqs if s.action in CMU_CLASS_OF and (normalize_subject(s.subject) in held) == test]
     lengths = np.array([int(s.num_frames * 30.0 / s.fps) for s in seqs])           # frames at 30 fps
     if test:
         out = []

@@ -100,3 +100,10 @@ def test_card_cross_validation_section(tmp_path):
     text = p.read_text(encoding="utf-8")
     assert text.index("## Cross-validation by subject") < text.index("## Limits")
     assert "| all | 2 folds | 10 | **66.7 %** | 70.0 % |" in text
+    # with the real detector's figures of each fold (scripts/action_folds.py --renders)
+    report["folds"]["0"]["real_detector"] = f0
+    report["pooled_real_detector"] = pool_folds([f0])
+    lines = folds_markdown(report)
+    assert lines[0].endswith("| top-1 | real detector: windows | balanced accuracy |")
+    assert "| 0 | 09, 49 | 6 | 75.0 % | 80.0 % | 6 | 75.0 % |" in lines and "| 1 | 02, 55 | 4 | 50.0 % | 50.0 % | - | - |" in lines
+    assert "| all | 2 folds | 10 | **66.7 %** | 70.0 % | 6 | **75.0 %** |" in lines

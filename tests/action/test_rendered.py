@@ -126,3 +126,12 @@ def test_rendered_eval_items_score_each_window_once():
     assert [(y, s) for _, _, y, s in out] == [(2, "49"), (0, "09")]
     (x0, w0, _, _), (_, w1, _, _) = out
     assert x0.shape[:2] == (1, 60) and w0.shape == (1, 60) and w1[0, :20].sum() == 19 and w1[0, 20:].sum() == 0
+
+
+def test_other_held_out_subjects_for_folds():
+    seqs = [_seq("09_01", "walk", 600), _seq("05_01", "dance", 360), _seq("55_02", "dance", 120)]
+    got = render_windows(seqs, np.random.default_rng(0), 0, 60, "test", 1.0, ("05", "55"))
+    assert [t for t, _ in got] == ["05_01", "05_01", "55_02"]          # 2 s windows every 1 s of 05's 3 s trial
+    clips = [action_clip("05_02", "dance"), action_clip("49_03", "jump", seed=2), action_clip("55_01", "dance", seed=3)]
+    assert [r.trial for r in rendered_actions(clips, CLASSES, "test", ("05", "55"))] == ["05_02", "55_01"]
+    assert [r.trial for r in rendered_actions(clips, CLASSES, "train", ("05", "55"))] == ["49_03"]
