@@ -22,6 +22,12 @@ FOLDS_INTRO = ["The held-out figure above is two people, one per class for walk,
                "(`scripts/action_folds.py OUT --model hummuss-small-cmu-v1 <the recipe's options>`). Folds 2 and 3 "
                "hold out subjects whose motion trained the backbone lifter (3D only, no labels)."]
 
+#: The same when the report has the real detector's figures (``scripts/action_folds.py --renders``).
+FOLDS_REAL_INTRO = ("The real-detector columns score each fold's classifier on its own subjects' windows posed on random Anny "
+                    "bodies, rendered through a framed camera and run through BlazePose (one render per window; "
+                    "`scripts/render_pairs.py --task action --split test --subjects ...`, `scripts/action_folds.py ... "
+                    "--renders FILE`), the 2D `hm action` gives it.")
+
 
 def _pct(v: float) -> str:
     return f"{100 * v:.1f} %"
@@ -183,7 +189,8 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
                              f"{100 * mm.get('top1', float('nan')):.1f} % | {mm.get('windows', 0)} | "
                              + " | ".join(_recalls(pcm)) + " |")
     if folds:
-        lines += ["", "## Cross-validation by subject", "", *FOLDS_INTRO, "", *folds_markdown(folds)]
+        real = [FOLDS_REAL_INTRO, ""] if folds.get("pooled_real_detector") else []
+        lines += ["", "## Cross-validation by subject", "", *FOLDS_INTRO, "", *real, *folds_markdown(folds)]
     lines += ["", "## Limits", ""] + [f"- {x}" for x in limits] + [""]
     with atomic_write(path, "w") as f:
         f.write("\n".join(lines))

@@ -107,3 +107,5 @@ def test_card_cross_validation_section(tmp_path):
     assert lines[0].endswith("| top-1 | real detector: windows | balanced accuracy |")
     assert "| 0 | 09, 49 | 6 | 75.0 % | 80.0 % | 6 | 75.0 % |" in lines and "| 1 | 02, 55 | 4 | 50.0 % | 50.0 % | - | - |" in lines
     assert "| all | 2 folds | 10 | **66.7 %** | 70.0 % | 6 | **75.0 %** |" in lines
+    write_action_card(p, summary(), "m", "cmd", "0" * 64, 1, [], "b", folds=report)
+    assert "The real-detector columns score each fold's classifier" in p.read_text(encoding="utf-8")
