@@ -53,10 +53,11 @@ def render_action_test(data: str, say: Say = lambda m: None, seed: int = 0, stri
 
 def action_rendered_bench(models: Sequence[str | None] = (None, "causal"), renders: str | None = None,
                           data: str = "../shared/data/cmu-amc", kinds: Sequence[str] = ("framed",),
-                          say: Say = lambda m: None) -> dict:
+                          say: Say = lambda m: None, render: Callable[[str], list] | None = None) -> dict:
     """Run the benchmark (module docstring). ``models``: action classifiers by name or path; None is the
     shipped bidirectional one, ``"causal"`` the shipped causal one. ``kinds``: camera kinds
-    (:func:`hmcli.bench.rendered.camera_kinds`), each scored on its own."""
+    (:func:`hmcli.bench.rendered.camera_kinds`), each scored on its own. ``render(kind)``: the held-out
+    clips of a camera kind that ``renders`` lacks (default: :func:`render_action_test` of ``data``)."""
     import numpy as np
 
     from hmcli.action.checkpoint import load_action
@@ -71,7 +72,10 @@ def action_rendered_bench(models: Sequence[str | None] = (None, "causal"), rende
     if bad or not kinds:
         raise HMError(f"unknown camera kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())})")
     t0 = time.perf_counter()
-    every = load_or_render(renders, kinds, lambda k: render_action_test(data, say, camera_kind=k), say)
+    if render is None:
+        def render(kind: str) -> list:
+            return render_action_test(data, say, camera_kind=kind)
+    every = load_or_render(renders, kinds, render, say)
     rows, tables = [], []
     for kind, name in ((k, n) for k in kinds for n in models):
         clips = [c for c in every if _kind(c) == kind]
