@@ -30,7 +30,7 @@ def real_detector(out: Path, folds: list[int], renders: list[str]) -> dict[int, 
     --subjects ...``): :func:`hmcli.action.train.evaluate_windows` results by fold."""
     from hmcli.action.checkpoint import load_action
     from hmcli.action.rendered import rendered_actions
-    from hmcli.action.train import evaluate_windows, rendered_eval_items
+    from hmcli.action.train import score_rendered
     from hmcli.data.rendered import load_clip_files
 
     clips = load_clip_files(renders, "--renders")
@@ -39,8 +39,7 @@ def real_detector(out: Path, folds: list[int], renders: list[str]) -> dict[int, 
         la = load_action(out / f"fold-{k}" / "last.pt")
         items = rendered_actions(clips, tuple(la.classes), "test", SUBJECT_FOLDS[k])
         if items:
-            res[k] = evaluate_windows(la.model, rendered_eval_items(la.codec, la.fps, la.window_frames, items),
-                                      len(la.classes))
+            res[k] = score_rendered(la, items)
     return res
 
 

@@ -15,6 +15,14 @@ def _recalls(cm: np.ndarray) -> list[str]:
     return [f"{100 * cm[i, i] / cm[i].sum():.0f} %" if cm[i].sum() else "-" for i in range(len(cm))]
 
 
+def _confusion_table(cm: np.ndarray, classes) -> list[str]:
+    """Markdown lines of a confusion matrix (K, K) (rows: true class) with each class's recall."""
+    cm = cm if cm.size else np.zeros((len(classes), len(classes)), int)
+    lines = ["| true \\ predicted | " + " | ".join(classes) + " | recall |", "|---|" + "---|" * (len(classes) + 1)]
+    return lines + [f"| {c} | " + " | ".join(str(int(v)) for v in cm[i]) + f" | {r} |"
+                    for i, (c, r) in enumerate(zip(classes, _recalls(cm)))]
+
+
 #: What the card's cross-validation section measures (before its tables).
 FOLDS_INTRO = ["The held-out figure above is two people, one per class for walk, jump, dance and exercise. The "
                "same recipe trained four times, each time without one fold of subjects "
@@ -61,11 +69,8 @@ def folds_markdown(report: dict) -> list[str]:
             cm = np.asarray(r["confusion"])
             cells = [f"{_pct(cm[i, i] / cm[i].sum())} ({cm[i].sum()})" if cm[i].sum() else "" for i in range(len(classes))]
             lines.append(f"| {subj} | {r['windows']} | " + " | ".join(cells) + " |")
-    cm = np.asarray(pooled["confusion"])
     lines += ["", "All held-out windows of all folds (rows: true class, columns: predicted):", "",
-              "| true \\ predicted | " + " | ".join(classes) + " | recall |", "|---|" + "---|" * (len(classes) + 1)]
-    for i, name in enumerate(classes):
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in cm[i]) + f" | {_recalls(cm)[i]} |")
+              *_confusion_table(np.asarray(pooled["confusion"]), classes)]
     lines += ["", f"Pooled balanced accuracy {_pct(pooled['balanced_accuracy'])}; the folds' own: mean "
               f"{_pct(pooled['fold_balanced_accuracy_mean'])}, std {_pct(pooled['fold_balanced_accuracy_std'])}."]
     u = report.get("pooled_unseen_backbone")
@@ -158,23 +163,14 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
               f"- **Balanced accuracy {100 * t.get('balanced_accuracy', float('nan')):.1f} %** (mean per-class "
               f"recall; goal 85 %), top-1 {100 * t.get('top1', float('nan')):.1f} %, {t.get('windows', 0)} windows.",
               "", "Confusion (rows: true class, columns: predicted; counts of windows):", "",
-              "| true \\ predicted | " + " | ".join(classes) + " | recall |", "|---|" + "---|" * (len(classes) + 1)]
-    for i, c in enumerate(classes):
-        row = cm[i] if cm.size else np.zeros(len(classes), int)
-        rec = f"{100 * row[i] / row.sum():.0f} %" if row.sum() else "-"
-        lines.append(f"| {c} | " + " | ".join(str(int(v)) for v in row) + f" | {rec} |")
+              *_confusion_table(cm, classes)]
     tr = summary.get("test_rendered")
     if tr:
-        rcm = np.array(tr["confusion"])
         lines += ["", "### The same held-out subjects through the real detector (`hm bench action-rendered`)", "",
                   "Every held-out window above posed on a random Anny body, rendered through framed cameras and run "
                   "through BlazePose; the classifier gets the landmarks as `hm action` gives them.", "",
                   f"- **Balanced accuracy {100 * tr['balanced_accuracy']:.1f} %**, top-1 {100 * tr['top1']:.1f} %, "
-                  f"{tr['windows']} windows.", "",
-                  "| true \\ predicted | " + " | ".join(classes) + " | recall |", "|---|" + "---|" * (len(classes) + 1)]
-        for i, c in enumerate(classes):
-            rec = f"{100 * rcm[i, i] / rcm[i].sum():.0f} %" if rcm[i].sum() else "-"
-            lines.append(f"| {c} | " + " | ".join(str(int(v)) for v in rcm[i]) + f" | {rec} |")
+                  f"{tr['windows']} windows.", "", *_confusion_table(np.array(tr["confusion"]), classes)]
     if previous:
         lines += ["", "Against earlier versions (same test windows, cameras and seed):", "",
                   "| version | balanced accuracy | top-1 | windows | " + " | ".join(f"{c} recall" for c in classes) + " |",

@@ -44,8 +44,8 @@ import torch
 from hmcli.action.model import ActionClassifier, ActionHead, ActionHeadConfig
 from hmcli.io.atomic import HMError
 
-__all__ = ["ActionTrainConfig", "balanced_accuracy", "confusion", "draw_batch", "evaluate_windows", "head_loss", "pool_folds",
-           "rendered_eval_items", "train_action"]
+__all__ = ["ActionTrainConfig", "balanced_accuracy", "confusion", "draw_batch", "evaluate_windows", "head_loss",
+           "pool_folds", "rendered_eval_items", "score_rendered", "train_action"]
 
 
 @dataclass
@@ -355,6 +355,12 @@ def rendered_eval_items(codec, fps: float, window: int, items: list):
     src = _Windows(codec, fps, window)
     src.persons = 1
     return src.rendered_items(items)
+
+
+def score_rendered(la, items: list) -> dict:
+    """:func:`evaluate_windows` of a loaded classifier (:class:`hmcli.action.checkpoint.LoadedAction`)
+    on rendered held-out windows (:class:`hmcli.action.rendered.RenderedAction`)."""
+    return evaluate_windows(la.model, rendered_eval_items(la.codec, la.fps, la.window_frames, items), len(la.classes))
 
 
 # ------------------------------------------------------------------ metrics

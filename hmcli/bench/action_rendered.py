@@ -62,7 +62,7 @@ def action_rendered_bench(models: Sequence[str | None] = (None, "causal"), rende
 
     from hmcli.action.checkpoint import load_action
     from hmcli.action.rendered import rendered_actions
-    from hmcli.action.train import evaluate_windows, rendered_eval_items
+    from hmcli.action.train import score_rendered
     from hmcli.bench.common import machine
     from hmcli.bench.rendered import camera_kinds
     from hmcli.data.rendered import camera_kind_of as _kind
@@ -76,16 +76,16 @@ def action_rendered_bench(models: Sequence[str | None] = (None, "causal"), rende
         def render(kind: str) -> list:
             return render_action_test(data, say, camera_kind=kind)
     every = load_or_render(renders, kinds, render, say)
+    loaded = [load_action(None, causal=True) if name == "causal" else load_action(name) for name in models]
     rows, tables = [], []
-    for kind, name in ((k, n) for k in kinds for n in models):
+    for kind, la in ((k, m) for k in kinds for m in loaded):
         clips = [c for c in every if _kind(c) == kind]
-        la = load_action(None, causal=True) if name == "causal" else load_action(name)
         items = rendered_actions(clips, la.classes, "test")
         if not items:
             raise HMError(f"{renders or 'the renders'}: no held-out {kind} windows with a class of {la.model_id} "
                           f"({', '.join(la.classes)})")
         say(f"classifying {len(items)} windows with {la.model_id}")
-        r = evaluate_windows(la.model, rendered_eval_items(la.codec, la.fps, la.window_frames, items), len(la.classes))
+        r = score_rendered(la, items)
         synth = la.meta.get("metrics") or {}
         cm = np.array(r["confusion"])
         recall = {c: (float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None) for i, c in enumerate(la.classes)}
