@@ -17,6 +17,15 @@ trials that match no rule. Split by subject as the lifter's: test 09 and 49 (nev
 training), everything else trains (the validation subjects 02 and 55 included; no model
 selection is done on them).
 
+More data (``data_extra``, e.g. ``../shared/data/cmu-amc-extra``): files named ``NN_TT.amc``
+carry no description, so :data:`EXTRA_DESCRIPTIONS` gives the labelled ones CMU's own index
+description (mocap.cs.cmu.edu), each checked against the motion itself (root height and
+travel): 01_01 a series of forward jumps (jump), 02_04 one standing jump (jump; the balance
+that follows is cut off), 03_01-03_04 walking over uneven ground (walk). The other extra
+trials (climbing, punching, swordplay, bending, washing) match no class. Like the lifter's
+``data_extra`` these trials only ever train: a held-out subject's extra trials are left out,
+so held-out figures stay those of the main folder.
+
 Windows of ``window_s`` seconds (2 s) at 30 fps are cut from each trial every ``stride_s``
 and seen through random virtual cameras with the lifter's detector-like corruption
 (:mod:`hmcli.data.corrupt`), giving 2D exactly like the lifter's training input.
@@ -31,8 +40,8 @@ import numpy as np
 
 from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
 
-__all__ = ["CMU_ACTION_CLASSES", "CMU_CLASS_OF", "CMUClip", "SUBJECT_FOLDS", "check_folds", "cmu_action_clips",
-           "class_counts", "render_clip_2d"]
+__all__ = ["CMU_ACTION_CLASSES", "CMU_CLASS_OF", "CMUClip", "EXTRA_DESCRIPTIONS", "SUBJECT_FOLDS", "check_folds",
+           "class_counts", "cmu_action_clips", "render_clip_2d"]
 
 CMU_ACTION_CLASSES: tuple[str, ...] = ("walk", "run", "jump", "dance", "exercise")
 CMU_CLASS_OF: dict[str, str] = {"walk": "walk", "run": "run", "jump": "jump", "dance": "dance", "stretch": "exercise"}
@@ -42,6 +51,17 @@ CMU_CLASS_OF: dict[str, str] = {"walk": "walk", "run": "run", "jump": "jump", "d
 #: split; fold 1 holds out the lifter's validation subjects (like fold 0, people the backbone never
 #: saw); folds 2 and 3 hold out subjects whose motion trained the backbone (3D only, no labels).
 SUBJECT_FOLDS: tuple[tuple[str, ...], ...] = (("09", "49"), ("02", "55"), ("13", "16", "93"), ("05", "10", "14"))
+
+#: Labelled trials among files without a description (``data_extra``): trial id -> (CMU's index
+#: description, seconds kept from the start; None: all).
+EXTRA_DESCRIPTIONS: dict[str, tuple[str, float | None]] = {
+    "01_01": ("playground - forward jumps, turn around", None),
+    "02_04": ("jump, balance", 2.5),
+    "03_01": ("walk on uneven terrain", None),
+    "03_02": ("walk on uneven terrain", None),
+    "03_03": ("walk on uneven terrain", None),
+    "03_04": ("walk on uneven terrain", None),
+}
 
 
 @dataclass
@@ -54,14 +74,19 @@ class CMUClip:
     subject: str
     trial: str
     description: str
+    extra: bool = False  # from ``data_extra``: trains, never tested
 
     @property
     def split(self) -> str:
         return self.split_for(TEST_SUBJECTS)
 
     def split_for(self, test_subjects) -> str:
-        """'test' when the clip's subject is one of ``test_subjects``, else 'train'."""
-        return "test" if normalize_subject(self.subject) in test_subjects else "train"
+        """'test' when the clip's subject is one of ``test_subjects``, else 'train'; an extra clip of a
+        held-out subject is 'unused'."""
+        held = normalize_subject(self.subject) in test_subjects
+        if self.extra:
+            return "unused" if held else "train"
+        return "test" if held else "train"
 
 
 def check_folds(clips: list[CMUClip], test_subjects) -> None:
@@ -75,17 +100,34 @@ def check_folds(clips: list[CMUClip], test_subjects) -> None:
             raise ValueError(f"holding out {', '.join(test_subjects)} leaves class '{name}' no training subject")
 
 
-def cmu_action_clips(data_dir: str | Path, cache: str | Path | None = None) -> list[CMUClip]:
-    """Every CMU trial whose action maps to a class, as :class:`CMUClip`."""
-    from hmcli.data.cmu import load_cmu_dir
+def cmu_action_clips(data_dir: str | Path, cache: str | Path | None = None,
+                     extra: list[str] | tuple[str, ...] = ()) -> list[CMUClip]:
+    """Every CMU trial whose action maps to a class, as :class:`CMUClip`; then the trials of the
+    ``extra`` folders named in :data:`EXTRA_DESCRIPTIONS` (``extra=True``), unless ``data_dir`` or
+    an earlier folder has the same subject and trial."""
+    from hmcli.data.cmu import action_from_description, load_cmu_dir, trial_key
 
     out = []
-    for s in load_cmu_dir(data_dir, cache=cache):
+    seqs = load_cmu_dir(data_dir, cache=cache)
+    have = {trial_key(s) for s in seqs}
+    for s in seqs:
         cls = CMU_CLASS_OF.get(s.action)
         if cls is None:
             continue
         out.append(CMUClip(np.asarray(s.joints, np.float32), float(s.fps), CMU_ACTION_CLASSES.index(cls),
                            s.subject, s.trial, s.description))
+    for more in extra:
+        for s in load_cmu_dir(more, trials=set(EXTRA_DESCRIPTIONS)):
+            if trial_key(s) in have:
+                continue
+            have.add(trial_key(s))
+            desc, keep_s = EXTRA_DESCRIPTIONS[s.trial_id]
+            cls = CMU_CLASS_OF[action_from_description(desc)]
+            joints = np.asarray(s.joints, np.float32)
+            if keep_s is not None:
+                joints = joints[: int(round(keep_s * s.fps))]  # (F', 17, 3)
+            out.append(CMUClip(joints, float(s.fps), CMU_ACTION_CLASSES.index(cls), s.subject, s.trial, desc,
+                               extra=True))
     return out
 
 

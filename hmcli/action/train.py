@@ -89,6 +89,7 @@ class ActionTrainConfig:
     rendered_p: float = 0.0           # CMU data: share of each class's 30 fps training windows taken from data_rendered
     eval_rendered: list = field(default_factory=list)  # CMU data: rendered held-out windows, scored after training
     test_subjects: list = field(default_factory=list)  # CMU data: held-out subjects ([]: 09, 49; folds: SUBJECT_FOLDS)
+    data_extra: list = field(default_factory=list)  # CMU data: more folders; their labelled trials train (cmu.EXTRA_DESCRIPTIONS)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -114,12 +115,13 @@ class ActionTrainConfig:
         proportion_preset(self.proportions)
         if not 0.0 <= self.body_p <= 1.0:
             raise ValueError(f"body_p must be in [0, 1], not {self.body_p!r}")
-        for key in ("data_rendered", "eval_rendered"):
+        for key, what in (("data_rendered", ".npz files"), ("eval_rendered", ".npz files"),
+                          ("data_extra", "CMU motion capture folders")):
             v = getattr(self, key)
             if isinstance(v, str):
                 setattr(self, key, [v])
             elif not isinstance(v, (list, tuple)) or not all(isinstance(p, str) for p in v):
-                raise ValueError(f"{key} must be a list of .npz files, not {v!r}")
+                raise ValueError(f"{key} must be a list of {what}, not {v!r}")
         if not 0.0 <= self.rendered_p <= 1.0:
             raise ValueError(f"rendered_p must be in [0, 1], not {self.rendered_p!r}")
         from hmcli.data.splits import normalize_subject
@@ -206,7 +208,7 @@ class CMUWindows(_Windows):
                  camera_kind: str = "any", corrupt_model: str = "plain", eval_corrupt_model: str = "plain",
                  bone_jitter: float = 0.0, proportions: str = "", body_p: float = 1.0,
                  rendered: list | None = None, rendered_p: float = 0.0, seed: int = 0,
-                 test_subjects: tuple[str, ...] = ()):
+                 test_subjects: tuple[str, ...] = (), extra: tuple[str, ...] = ()):
         from hmcli.action.cmu import CMU_ACTION_CLASSES, check_folds, cmu_action_clips
         from hmcli.data.augment import proportion_preset
         from hmcli.data.splits import TEST_SUBJECTS
@@ -215,7 +217,7 @@ class CMUWindows(_Windows):
         self.camera_kind, self.corrupt_model, self.eval_corrupt_model = camera_kind, corrupt_model, eval_corrupt_model
         self.bone_jitter, self.proportions, self.body_p = bone_jitter, proportion_preset(proportions), body_p
         self.classes = CMU_ACTION_CLASSES
-        self.clips = cmu_action_clips(data, cache=cache)
+        self.clips = cmu_action_clips(data, cache=cache, extra=extra)
         self.test_subjects = tuple(test_subjects) or TEST_SUBJECTS
         if test_subjects:
             try:
@@ -231,10 +233,12 @@ class CMUWindows(_Windows):
         return [c for c in self.clips if c.split_for(self.test_subjects) == name]
 
     def _take(self, clip, start_s: float, frames: int, fps: float | None = None) -> np.ndarray:
-        from hmcli.data.dataset import take_window
+        from hmcli.data.dataset import max_start, take_window
 
-        start = int(round(start_s * clip.fps))
-        return take_window(clip.joints, clip.fps, self.fps if fps is None else fps, start, frames)
+        fps = self.fps if fps is None else fps
+        # rounding the start up can push the window's last frame one past the clip's end: clamp
+        start = min(int(round(start_s * clip.fps)), max_start(clip.joints.shape[0], clip.fps, fps, frames))
+        return take_window(clip.joints, clip.fps, fps, start, frames)
 
     def _length(self, clip, fps: float | None = None) -> int:
         return int((clip.joints.shape[0] - 1) * (self.fps if fps is None else fps) / clip.fps) + 1
@@ -439,14 +443,20 @@ def _source(cfg: ActionTrainConfig, codec, fps: float):
 
         # rendered clips first: a missing file fails before the motion capture is read
         rendered = load_rendered_actions(cfg.data_rendered, CMU_ACTION_CLASSES, "train") if cfg.data_rendered else []
+        for more in cfg.data_extra:
+            if not Path(more).is_dir():
+                raise HMError(f"data_extra: folder not found: {more} (expected CMU ASF/AMC files)")
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         return CMUWindows(cfg.data, codec, fps, window, min_window, cache=str(Path(cfg.out) / "cmu_cache.npz"),
                           camera_kind=cfg.camera_kind, corrupt_model=cfg.corrupt_model,
                           eval_corrupt_model=cfg.eval_corrupt_model, bone_jitter=cfg.bone_jitter,
                           proportions=cfg.proportions, body_p=cfg.body_p, rendered=rendered,
-                          rendered_p=cfg.rendered_p, seed=cfg.seed, test_subjects=tuple(cfg.test_subjects))  # fmt: skip
+                          rendered_p=cfg.rendered_p, seed=cfg.seed, test_subjects=tuple(cfg.test_subjects),
+                          extra=tuple(cfg.data_extra))  # fmt: skip
     if cfg.test_subjects:
         raise HMError(f"test_subjects chooses held-out CMU subjects: it goes with the CMU data, not with {cfg.data}")
+    if cfg.data_extra:
+        raise HMError(f"data_extra adds CMU motion capture folders: it goes with the CMU data, not with {cfg.data}")
     if cfg.data_rendered or cfg.eval_rendered:
         raise HMError("data_rendered / eval_rendered are rendered CMU motion: they go with the CMU data, not with "
                       f"{cfg.data}")

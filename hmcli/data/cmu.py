@@ -331,10 +331,12 @@ def load_cmu_dir(
     default_fps: float = DEFAULT_FPS,
     fps_overrides: dict[str, float] | None = None,
     cache: str | Path | None = None,
+    trials: set[str] | None = None,
 ) -> list[Sequence]:
     """Load every AMC under ``root`` as an H36M-17 ``Sequence``.
 
-    subjects: optional subject ids to keep ("02" or "2").  Subjects without an ASF are
+    subjects: optional subject ids to keep ("02" or "2"); trials: optional trial ids to keep
+    (``"SS_TT"``, as :attr:`Sequence.trial_id`).  Subjects without an ASF are
     skipped with a warning; a trial found twice (same subject and trial id, e.g. in
     both Training/ and Testing/) is loaded once, with a warning.  The ASF next to an
     AMC is preferred over one elsewhere.  Returns sequences sorted by (subject, trial).
@@ -348,11 +350,14 @@ def load_cmu_dir(
     fp = ""
     if cache is not None:
         fp = _fingerprint(amcs, asfs, subjects=sorted(keep) if keep else None,
-                          default_fps=default_fps, overrides=sorted(overrides.items()))
+                          default_fps=default_fps, overrides=sorted(overrides.items()),
+                          **({"trials": sorted(trials)} if trials is not None else {}))
         if Path(cache).is_file():
             cached, cached_fp = load_sequences(cache)
             if cached_fp == fp:
                 return cached
+    if trials is not None:
+        amcs = [p for p in amcs if "_".join(parse_amc_filename(p.name)[:2]) in trials]
     out = _load_all(asfs, amcs, keep, default_fps, overrides)
     if cache is not None:
         save_sequences(out, cache, fp)

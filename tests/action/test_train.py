@@ -50,6 +50,19 @@ def test_sample_at_another_rate_has_window_s_of_frames():
     assert x.shape[:2] == (1, 120) and 60 <= int(w.sum()) <= 120
 
 
+def test_windows_at_any_rate_and_start_stay_inside_the_clip():
+    # a start rounded up used to push the last source frame one past the clip's end at some rates
+    src = cmu_windows()
+    clip = CMUClip(src.clips[0].joints[:194], 120.0, 0, "02", "01", "walk")
+    for fps in np.linspace(5.0, 60.0, 120):
+        n = src._length(clip, fps)
+        for frames in (1, n // 2, n - 1, n):
+            if frames >= 1:
+                w = src._take(clip, (n - frames) / fps, frames, fps)   # the latest start sample() can draw
+                assert w.shape == (frames, 17, 3)
+    np.testing.assert_array_equal(src._take(clip, 0.5, 30, 30.0), clip.joints[60:60 + 4 * 29 + 1:4])
+
+
 def test_draw_batch_rate_range():
     src = cmu_windows()
     codec = src.codec
@@ -232,6 +245,24 @@ def test_test_subjects_option():
         action_config(["test_subjects=[walk]"])
     with pytest.raises(OptionError, match="cannot go with test_subjects"):
         action_config(["test_subjects=[02]", "eval_rendered=[x.npz]"])
+
+
+def test_data_extra_option(tmp_path):
+    from hmcli.action.train import _source
+    from hmcli.io.atomic import HMError
+
+    assert action_config(["data_extra=[a, b]"]).data_extra == ["a", "b"]
+    assert action_config(["data_extra=a"]).data_extra == ["a"] and action_config([]).data_extra == []
+    with pytest.raises(OptionError, match="data_extra must be a list of CMU motion capture folders"):
+        action_config(["data_extra=[1, 2]"])
+    cfg = action_config([f"data_extra=[{tmp_path / 'nowhere'}]"], out=str(tmp_path / "run"))
+    with pytest.raises(HMError, match="data_extra: folder not found"):
+        _source(cfg, PoseCodec(), 30.0)
+    assert not (tmp_path / "run").exists()                      # refused before anything is written
+    cfg = action_config([f"data_extra=[{tmp_path}]"], data=str(tmp_path / "labels.csv"), out=str(tmp_path / "run"),
+                        kind="auto")
+    with pytest.raises(HMError, match="data_extra adds CMU motion capture folders"):
+        _source(cfg, PoseCodec(), 30.0)
 
 
 def test_test_subjects_refused_for_other_data(tmp_path):

@@ -235,6 +235,13 @@ def test_extra_sources_join_without_duplicates(tmp_path: Path) -> None:
     assert [s.trial_id for s in load_cmu_sources(main)] == ["02_01", "05_01", "09_01"]
 
 
+def test_load_cmu_dir_keeps_the_trials_asked_for(tmp_path: Path) -> None:
+    main, extra = _extra_layout(tmp_path)
+    assert [s.trial_id for s in load_cmu_dir(extra, trials={"02_04", "01_01", "77_01"})] == ["01_01", "02_04"]
+    assert [s.trial_id for s in load_cmu_dir(main, trials={"02_01"})] == ["02_01"]  # names with descriptions too
+    assert load_cmu_dir(extra, trials=set()) == []
+
+
 def test_extra_data_never_reaches_the_test_split(tmp_path: Path) -> None:
     from hmcli.io.atomic import HMError
     from hmcli.train.trainer import load_split
