@@ -40,8 +40,17 @@ import numpy as np
 
 from hmcli.data.splits import TEST_SUBJECTS, normalize_subject
 
-__all__ = ["CMU_ACTION_CLASSES", "CMU_CLASS_OF", "CMUClip", "EXTRA_DESCRIPTIONS", "SUBJECT_FOLDS", "check_folds",
-           "class_counts", "cmu_action_clips", "render_clip_2d"]
+__all__ = [
+    "CMU_ACTION_CLASSES",
+    "CMU_CLASS_OF",
+    "EXTRA_DESCRIPTIONS",
+    "SUBJECT_FOLDS",
+    "CMUClip",
+    "check_folds",
+    "class_counts",
+    "cmu_action_clips",
+    "render_clip_2d",
+]
 
 CMU_ACTION_CLASSES: tuple[str, ...] = ("walk", "run", "jump", "dance", "exercise")
 CMU_CLASS_OF: dict[str, str] = {"walk": "walk", "run": "run", "jump": "jump", "dance": "dance", "stretch": "exercise"}

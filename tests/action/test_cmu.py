@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hmcli.action.cmu import CMU_ACTION_CLASSES, EXTRA_DESCRIPTIONS, check_folds, class_counts, cmu_action_clips
+from hmcli.action.cmu import (
+    CMU_ACTION_CLASSES,
+    EXTRA_DESCRIPTIONS,
+    check_folds,
+    class_counts,
+    cmu_action_clips,
+)
 from hmcli.data.cmu import load_cmu_dir
 from tests.data.helpers import mini_cmu_amc, mini_cmu_asf
 
