@@ -60,20 +60,23 @@ def _kind(c) -> str:
     return camera_kind_of(c)
 
 
-def _load_or_render(renders: str | None, kinds: Sequence[str], data: str, say: Say):
-    """The held-out clips of ``kinds``: read from ``renders`` where it has them, the rest rendered
-    (and ``renders`` rewritten with every clip, old and new)."""
+def render_test_clips(data: str, kind: str, say: Say = lambda m: None) -> list:
+    """The held-out clips of ``data`` rendered through ``kind`` cameras and run through the detector."""
     from hmcli.bench.detector2d import Detector2DSettings, render_set
-    from hmcli.data.rendered import load_or_render
 
-    def render(k: str) -> list:
-        if not Path(data).is_dir():
-            raise HMError(f"motion capture directory not found: {data} (the held-out CMU subjects are rendered from it)")
-        say(f"rendering the held-out clips through {k} cameras")
-        clips, _ = render_set(Detector2DSettings(data=data, camera_kind=k), say, keep_frame=None, split="test")
-        if not clips:
-            raise HMError(f"{data}: none of the held-out clips was found")
-        return clips
+    if not Path(data).is_dir():
+        raise HMError(f"motion capture directory not found: {data} (the held-out CMU subjects are rendered from it)")
+    say(f"rendering the held-out clips through {kind} cameras")
+    clips, _ = render_set(Detector2DSettings(data=data, camera_kind=kind), say, keep_frame=None, split="test")
+    if not clips:
+        raise HMError(f"{data}: none of the held-out clips was found")
+    return clips
+
+
+def _load_or_render(renders: str | None, kinds: Sequence[str], render: Callable[[str], list], say: Say):
+    """The held-out clips of ``kinds``: read from ``renders`` where it has them, the rest made by
+    ``render(kind)`` (and ``renders`` rewritten with every clip, old and new)."""
+    from hmcli.data.rendered import load_or_render
 
     clips = load_or_render(renders, kinds, render, say)
     if any(c.det_world is None for c in clips):
@@ -89,10 +92,11 @@ def _row(kind: str, model: str, source: str, r: dict) -> dict:
 
 def rendered_bench(lifters: Sequence[str | None] = (None, "causal"), renders: str | None = None,
                    data: str = "../shared/data/cmu-amc", kinds: Sequence[str] = ("framed",),
-                   say: Say = lambda m: None) -> dict:
+                   say: Say = lambda m: None, render: Callable[[str], list] | None = None) -> dict:
     """Run the benchmark (module docstring). ``lifters``: names or paths; None is the shipped
     bidirectional model, ``"causal"`` the shipped causal one. ``kinds``: camera kinds
-    (:func:`camera_kinds`), each scored on its own."""
+    (:func:`camera_kinds`), each scored on its own. ``render(kind)``: the held-out clips of a camera
+    kind that ``renders`` lacks (default: :func:`render_test_clips` of ``data``)."""
     from hmcli import api
     from hmcli.bench.common import machine
     from hmcli.bench.detector2d import lift_errors, world_errors
@@ -102,7 +106,10 @@ def rendered_bench(lifters: Sequence[str | None] = (None, "causal"), renders: st
     if bad or not kinds:
         raise HMError(f"unknown camera kind '{bad[0] if bad else ''}' (known: {', '.join(camera_kinds())})")
     t0 = time.perf_counter()
-    clips = _load_or_render(renders, kinds, data, say)
+    if render is None:
+        def render(kind: str) -> list:
+            return render_test_clips(data, kind, say)
+    clips = _load_or_render(renders, kinds, render, say)
     models = [api.load_lifter(None, causal=True) if n == "causal" else api.load_lifter(n) for n in lifters]
     ids = [m.model_id for m in models]
     names = [i if ids.count(i) == 1 else str(n) for i, n in zip(ids, lifters)]   # two runs' best.pt / last.pt
