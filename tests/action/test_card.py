@@ -78,6 +78,16 @@ def test_card_names_the_training_camera_kinds(tmp_path):
     assert "- Cameras:" not in p.read_text()
 
 
+def test_card_names_the_extra_data_and_its_labelled_trials(tmp_path):
+    p = tmp_path / "card.md"
+    write_action_card(p, summary(data_extra=["../shared/data/cmu-amc-extra"]), "m", "cmd", "0" * 64, 1, [], "b")
+    line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- More data"))
+    assert "`../shared/data/cmu-amc-extra`" in line
+    assert '01_01 "playground - forward jumps, turn around"; 02_04 "jump, balance" (its first 2.5 s)' in line
+    write_action_card(p, summary(), "m", "cmd", "0" * 64, 1, [], "b")
+    assert "- More data" not in p.read_text(encoding="utf-8")
+
+
 def test_card_cross_validation_section(tmp_path):
     from hmcli.action.card import folds_markdown
     from hmcli.action.train import pool_folds
