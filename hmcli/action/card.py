@@ -80,14 +80,18 @@ def folds_markdown(report: dict) -> list[str]:
     return lines
 
 
-def _extra_lines(folders: list[str]) -> list[str]:
-    """The card's line on ``data_extra`` (none without it)."""
+def _extra_lines(folders: list[str], used: list[dict] | None = None) -> list[str]:
+    """The card's line on ``data_extra`` (none without it): the trials the run trained on (its
+    summary's ``extra_trials``; for runs that predate it, :data:`hmcli.action.cmu.EXTRA_DESCRIPTIONS`)."""
     if not folders:
         return []
-    from hmcli.action.cmu import EXTRA_DESCRIPTIONS
+    if used:
+        trials = "; ".join(f"{u['trial']} \"{u['description']}\" ({u['seconds']:g} s)" for u in used)
+    else:
+        from hmcli.action.cmu import EXTRA_DESCRIPTIONS
 
-    trials = "; ".join(f"{t} \"{d}\"" + (f" (its first {keep:g} s)" if keep else "")
-                       for t, (d, keep) in EXTRA_DESCRIPTIONS.items())
+        trials = "; ".join(f"{t} \"{d}\"" + (f" (its first {keep:g} s)" if keep else "")
+                           for t, (d, keep) in EXTRA_DESCRIPTIONS.items())
     return [f"- More data (`data_extra`: {', '.join(f'`{d}`' for d in folders)}): files without descriptions, the "
             f"labelled ones by CMU's own index (`hmcli.action.cmu.EXTRA_DESCRIPTIONS`): {trials}. They only train."]
 
@@ -114,7 +118,7 @@ def write_action_card(path: str | Path, summary: dict, model_id: str, command: s
              "(`hmcli/action/cmu.py`): walk; run (and jog); jump (and forward jump); dance; exercise (CMU's "
              "\"streching\" trials: jumping jacks, squats, side twists, bending, stretches, with some jogging in "
              "between). Basketball is dropped: one subject (06), so it cannot be split by subject.",
-             *_extra_lines(cfg.get("data_extra") or []),
+             *_extra_lines(cfg.get("data_extra") or [], summary.get("extra_trials")),
              "- Split by subject: test subjects 09 and 49 never seen in training; all others train.",
              "- 2D: random virtual cameras (phone and webcam intrinsics, all around the person) and the lifter's "
              "detector-like corruption (jitter, swaps, outliers, dropped joints and frames); mirrored with p = 0.5; "

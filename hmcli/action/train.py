@@ -619,6 +619,10 @@ def train_action(cfg: ActionTrainConfig, on_step: Callable[[int, float, dict | N
         log.close()
     summary = {"task": "action", "steps": cfg.steps, "time_s": time.perf_counter() - t0, "classes": list(src.classes),
                "config": asdict(cfg), "out": str(out)}
+    extra = [c for c in train_items if getattr(c, "extra", False)]
+    if extra:  # what the run took from data_extra (the card names these, not today's table)
+        summary["extra_trials"] = [{"trial": f"{c.subject}_{c.trial}", "description": c.description,
+                                    "seconds": round(c.joints.shape[0] / c.fps, 3)} for c in extra]
     if getattr(src, "rendered", None):
         summary["rendered"] = {"train_clips": sum(len(v) for v in src.rendered.values()),
                                "train_frames": sum(c.num_frames for v in src.rendered.values() for c in v)}

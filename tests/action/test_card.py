@@ -84,6 +84,11 @@ def test_card_names_the_extra_data_and_its_labelled_trials(tmp_path):
     line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- More data"))
     assert "`../shared/data/cmu-amc-extra`" in line
     assert '01_01 "playground - forward jumps, turn around"; 02_04 "jump, balance" (its first 2.5 s)' in line
+    s = summary(data_extra=["x"])
+    s["extra_trials"] = [{"trial": "01_01", "description": "forward jumps", "seconds": 22.925}]
+    write_action_card(p, s, "m", "cmd", "0" * 64, 1, [], "b")                  # what the run recorded wins
+    line = next(x for x in p.read_text(encoding="utf-8").splitlines() if x.startswith("- More data"))
+    assert '01_01 "forward jumps" (22.925 s). They only train.' in line and "02_04" not in line
     write_action_card(p, summary(), "m", "cmd", "0" * 64, 1, [], "b")
     assert "- More data" not in p.read_text(encoding="utf-8")
 
